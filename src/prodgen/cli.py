@@ -1,0 +1,258 @@
+"""The ``prodgen`` command line: a thin layer over the Python API, one command per task."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import TrainingDiverged, UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="prodgen: conditional generative models for product catalogs.")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect and validate catalogs.")
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+out_console = Console()
+
+CatalogOpt = Annotated[str, typer.Option("--catalog", help="folder with styles.csv + images/, a CSV, class folders, IDX files, or 'synthetic'")]
+
+
+def _parse_kv(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"{flag} {item!r} must look like name=value, e.g. {flag} baseColour=Red")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _parse_model_args(items: list[str]) -> dict:
+    out = {}
+    for k, v in _parse_kv(items, "--model-arg").items():
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def _next_run_dir(root: Path, name: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    nums = [int(p.name[:5]) for p in root.iterdir() if p.name[:5].isdigit()]
+    return root / f"{max(nums, default=0) + 1:05d}-{name}"
+
+
+def _data_config(catalog: str, images: str | None, resolution: int, id_column: str, title_column: str,
+                 attribute_columns: str | None):
+    from .config import DataConfig
+
+    return DataConfig(catalog=catalog, images=images, resolution=resolution, id_column=id_column, title_column=title_column,
+                      attribute_columns=[c.strip() for c in attribute_columns.split(",")] if attribute_columns else None)
+
+
+@data_app.command("inspect")
+def data_inspect(
+    catalog: Annotated[str, typer.Argument(help="catalog folder, CSV, IDX files, class folders, or 'synthetic'")],
+    images: Annotated[str | None, typer.Option(help="image folder when CATALOG is a CSV file")] = None,
+    resolution: int = 64,
+    sheet: Annotated[Path | None, typer.Option(help="contact-sheet PNG path (default: ./inspect-<name>.png)")] = None,
+    id_column: str = "id",
+    title_column: str = "productDisplayName",
+    attribute_columns: Annotated[str | None, typer.Option(help="comma-separated attribute columns (default: all others)")] = None,
+) -> None:
+    """Count values per attribute, list what was skipped and why, write a contact sheet."""
+    from .data import inspect_catalog, load_catalog
+
+    cfg = _data_config(catalog, images, resolution, id_column, title_column, attribute_columns)
+    cat = load_catalog(cfg)
+    sheet = sheet or Path(f"inspect-{Path(cat.name).name or 'catalog'}.png")
+    report = inspect_catalog(cat, resolution=resolution, contact_sheet=sheet)
+    out_console.print(report.to_text())
+    out_console.print(f"contact sheet: {sheet}")
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Option(help="model family: gan, vae")] = "gan",
+    catalog: CatalogOpt = "synthetic",
+    images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
+    resolution: Annotated[int, typer.Option(help="32, 64 or 128")] = 64,
+    out: Annotated[Path | None, typer.Option(help="run folder (default: runs/NNNNN-<model>-<catalog>-<res>)")] = None,
+    steps: Annotated[int | None, typer.Option(help="the run's total number of steps")] = None,
+    minutes: Annotated[float | None, typer.Option(help="wall-clock budget of this invocation")] = None,
+    resume: Annotated[Path | None, typer.Option(help="continue the run in this folder exactly where it stopped")] = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    condition: Annotated[str | None, typer.Option(help="comma-separated attributes to condition on (default: the catalog's)")] = None,
+    min_count: Annotated[int, typer.Option(help="merge attribute values rarer than this into 'other'")] = 20,
+    cond_dropout: Annotated[float, typer.Option(help="probability of training with an attribute unspecified")] = 0.1,
+    model_arg: Annotated[list[str], typer.Option(help="model setting name=value (repeatable), e.g. lr_g=1e-4")] = [],  # noqa: B006
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
+    sample_every: int = 500,
+    checkpoint_every: int = 1000,
+    log_every: int = 25,
+    id_column: str = "id",
+    title_column: str = "productDisplayName",
+    attribute_columns: Annotated[str | None, typer.Option(help="comma-separated attribute columns of the CSV")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing run in --out")] = False,
+    dry_run: Annotated[bool, typer.Option(help="validate everything, print the config, train nothing")] = False,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Train a conditional model on a catalog (or continue one with --resume)."""
+    from . import train as _train_pkg  # noqa: F401  (import errors surface early)
+    from .config import ConditionConfig, RunConfig, TrainConfig
+    from .train import resume as resume_run
+    from .train import train as train_run
+
+    if resume is not None:
+        if dry_run:
+            out_console.print(json.dumps(RunConfig.load(resume / "config.json").to_dict(), indent=2))
+            return
+        reason = resume_run(resume, minutes=minutes, steps=steps, progress=not quiet, console=console)
+        _finish(resume, reason)
+        return
+    cfg = RunConfig(
+        model=model,
+        model_args=_parse_model_args(model_arg),
+        data=_data_config(catalog, images, resolution, id_column, title_column, attribute_columns),
+        condition=ConditionConfig(attributes=[c.strip() for c in condition.split(",")] if condition else None,
+                                  min_count=min_count, dropout=cond_dropout),
+        train=TrainConfig(steps=steps, minutes=minutes, batch_size=batch_size, seed=seed, device=device, threads=threads,
+                          sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every),
+    )
+    if steps is None and minutes is None:
+        raise UserError("give a training budget: --steps N (the run's total) and/or --minutes M (this invocation).")
+    if out is None:
+        out = _next_run_dir(Path("runs"), f"{model}-{Path(catalog).name or 'catalog'}-{resolution}")
+    if dry_run:
+        from .data import load_catalog
+        from .models import model_class
+        from .train.run import condition_attributes
+
+        cat = load_catalog(cfg.data)
+        cfg.condition.attributes = condition_attributes(cfg, cat)
+        model_class(model).from_args(cfg.model_args, [2] * len(cfg.condition.attributes), resolution)  # validates model args
+        out_console.print(json.dumps(cfg.to_dict(), indent=2))
+        out_console.print(f"dry run: {len(cat)} catalog rows, would write {out}")
+        return
+    reason = train_run(cfg, out, overwrite=overwrite, progress=not quiet, console=console)
+    _finish(out, reason)
+
+
+def _finish(run_dir: Path, reason) -> None:
+    from .evaluate import write_run_report
+
+    page = write_run_report(run_dir)
+    msg = {"steps": "reached its total steps", "minutes": "used its time budget", "interrupted": "was interrupted"}[reason.kind]
+    out_console.print(f"run {run_dir} {msg} at step {reason.step}; checkpoint saved. Report: {page}")
+    if reason.kind == "interrupted":
+        raise typer.Exit(130)
+
+
+@app.command()
+def generate(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    n: Annotated[int, typer.Option("-n", "--n", help="number of images")] = 16,
+    attr: Annotated[list[str], typer.Option(help="condition name=value (repeatable), e.g. --attr baseColour=Red")] = [],  # noqa: B006
+    seed: Annotated[int, typer.Option(help="image i uses seed+i")] = 0,
+    truncation: Annotated[float, typer.Option(help="(0, 1]: lower trades variety for fidelity")] = 1.0,
+    from_csv: Annotated[Path | None, typer.Option(help="one image per row of this CSV (catalog layout), named <id>.png")] = None,
+    id_column: str = "id",
+    title_column: str = "productDisplayName",
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("out/generated"),
+    batch_size: int = 64,
+    device: str = "auto",
+    quiet: bool = False,
+) -> None:
+    """Generate product images for chosen attributes, or one per row of a CSV."""
+    from .sample import Pipeline
+    from .sample.writer import Job, write_generation
+
+    if n < 1:
+        raise UserError("-n must be at least 1")
+    pipe = Pipeline.from_pretrained(run, device=device)
+    if from_csv is not None:
+        if attr:
+            raise UserError("--from-csv takes each row's attributes; drop --attr or generate without --from-csv")
+        from .data import read_csv_rows
+
+        records = read_csv_rows(from_csv, id_column=id_column, title_column=title_column, attribute_columns=None)
+        jobs = []
+        for k, rec in enumerate(records):
+            rc = pipe.row_condition(rec.attributes)
+            jobs.append(Job(_safe_name(rec.id), rc.cond, seed + k, {"id": rec.id, "title": rec.title, "understood": rc.understood, "notes": rc.notes}))
+        request = {"from_csv": str(from_csv), "rows": len(jobs)}
+        noted = sum(1 for j in jobs if j.meta["notes"])
+        if noted:
+            console.print(f"[yellow]{noted} rows had values the model does not know; see notes in generation.json[/]")
+    else:
+        attrs = _parse_kv(attr, "--attr")
+        cond = pipe.condition(attrs)
+        jobs = [Job(f"{i:06d}", cond, seed + i) for i in range(n)]
+        request = {"attributes": attrs, "n": n, "seed": seed}
+    res = write_generation(pipe, jobs, out, truncation=truncation, batch_size=batch_size, request=request,
+                           progress=not quiet, console=console)
+    out_console.print(f"wrote {len(res.files)} images to {out} ({len(res.files) / max(res.seconds, 1e-9):.1f} images/s); "
+                      f"grid: {res.grid}, labels: {out / 'labels.csv'}")
+
+
+def _safe_name(s: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
+
+
+@app.command()
+def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
+    """Write the run's HTML page (loss curves, sample grids, config)."""
+    from .evaluate import write_run_report
+
+    out_console.print(f"report: {write_run_report(run)}")
+
+
+@app.command()
+def models() -> None:
+    """List the model families."""
+    from .models import list_models
+
+    t = Table("model")
+    for m in list_models():
+        t.add_row(m)
+    out_console.print(t)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/demo"),
+    minutes: Annotated[float, typer.Option(help="training budget")] = 4.0,
+    steps: Annotated[int | None, typer.Option(help="stop at this many steps instead (tests)")] = None,
+    quiet: bool = False,
+) -> None:
+    """Synthetic catalog -> a GAN trained for a few minutes -> grids + runs/demo/index.html."""
+    from .demo import run_demo
+
+    page = run_demo(out, minutes=minutes, steps=steps, progress=not quiet, console=console)
+    out_console.print(f"\n[bold green]demo done.[/] Open {page.resolve()}")
+
+
+def main() -> None:
+    try:
+        app()
+    except TrainingDiverged as e:
+        console.print(f"[bold red]training stopped:[/] {e}")
+        sys.exit(3)
+    except UserError as e:
+        console.print(f"[bold red]error:[/] {e}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""Conditioning: attribute vocabularies and condition dropout."""
+
+from .dropout import drop_conditions
+from .vocab import OTHER, UNKNOWN, UNSPECIFIED, AttributeVocab, Vocabulary
+
+__all__ = ["OTHER", "UNKNOWN", "UNSPECIFIED", "AttributeVocab", "Vocabulary", "drop_conditions"]
+
+from .grid import ConditionGrid, condition_grid  # noqa: E402
+
+__all__ += ["ConditionGrid", "condition_grid"]

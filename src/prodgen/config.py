@@ -1,0 +1,120 @@
+"""One config object per run, saved as ``config.json`` beside the weights.
+
+The CLI builds a ``RunConfig``, the Trainer reads it, ``Pipeline.from_pretrained``
+rebuilds the model from it. Nested dataclasses, plain JSON, no hidden globals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .atomic import write_json
+from .errors import UserError
+
+
+@dataclass
+class DataConfig:
+    catalog: str = "synthetic"  # a folder, a CSV, an IDX file/folder, or "synthetic"
+    images: str | None = None  # image folder when ``catalog`` is a CSV file
+    id_column: str = "id"
+    title_column: str = "productDisplayName"
+    attribute_columns: list[str] | None = None  # None: every column but id and title
+    image_column: str | None = None  # CSV column holding image file names (default <id>.jpg)
+    resolution: int = 64
+    synthetic_size: int = 3000
+    synthetic_seed: int = 0
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, val, test
+
+    def __post_init__(self) -> None:
+        if self.resolution not in (32, 64, 128):
+            raise UserError(f"--resolution {self.resolution} is not supported; use 32, 64 or 128.")
+        self.split_fractions = tuple(float(x) for x in self.split_fractions)
+        if len(self.split_fractions) != 3 or abs(sum(self.split_fractions) - 1) > 1e-6:
+            raise UserError(f"split fractions {self.split_fractions} must be three numbers summing to 1.")
+
+
+@dataclass
+class ConditionConfig:
+    attributes: list[str] | None = None  # None: the catalog's default (e.g. articleType,baseColour)
+    min_count: int = 20  # values seen fewer times are merged into "other"
+    dropout: float = 0.1  # per-attribute probability of training with the attribute unspecified
+
+
+@dataclass
+class TrainConfig:
+    steps: int | None = None  # total steps of the run (a resumed run stops at this number)
+    minutes: float | None = None  # wall-clock budget of this invocation
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    threads: int | None = None  # torch intra-op threads on CPU (None: torch default)
+    ema_decay: float = 0.999
+    ema_start: int = 0  # steps before the EMA starts tracking
+    log_every: int = 25
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    sample_grid: int = 64  # fixed-noise images in each samples/step-XXXXXX.png
+    hflip: bool = True  # random horizontal flips of real images
+
+
+@dataclass
+class RunConfig:
+    model: str = "gan"
+    model_args: dict[str, Any] = field(default_factory=dict)  # validated by the model's own config class
+    data: DataConfig = field(default_factory=DataConfig)
+    condition: ConditionConfig = field(default_factory=ConditionConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    prodgen_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        return _build(cls, d, "config")
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"{path} not found: is this a prodgen run folder (it holds config.json)?")
+        try:
+            d = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path} is not valid JSON ({e}); restore it from the run's backup or retrain.") from e
+        return cls.from_dict(d)
+
+
+def _build(cls: type, d: dict[str, Any], where: str) -> Any:
+    """Rebuild a (nested) dataclass from a dict, rejecting unknown keys by name."""
+    if not isinstance(d, dict):
+        raise UserError(f"{where}: expected an object, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        raise UserError(f"{where}: unknown keys {unknown}; valid keys are {sorted(fields)}")
+    kwargs = {}
+    for name, value in d.items():
+        sub = _NESTED.get((cls, name))
+        kwargs[name] = _build(sub, value, f"{where}.{name}") if sub is not None else value
+    return cls(**kwargs)
+
+
+_NESTED = {
+    (RunConfig, "data"): DataConfig,
+    (RunConfig, "condition"): ConditionConfig,
+    (RunConfig, "train"): TrainConfig,
+}
+
+
+def build_dataclass(cls: type, d: dict[str, Any], where: str) -> Any:
+    """Public helper for model configs: ``build_dataclass(GANConfig, args, "model_args")``."""
+    return _build(cls, d, where)

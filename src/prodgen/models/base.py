@@ -1,0 +1,188 @@
+"""The one interface every model family implements, and the registry of families.
+
+The Trainer and the samplers rely only on this:
+
+- ``phases``: training phases run in order each step (a GAN has ``("d", "g")``,
+  a VAE ``("vae",)``), each with its own optimiser over ``phase_parameters(p)``;
+- ``loss(phase, images, cond) -> {"loss": scalar to backpropagate, ...logged terms}``;
+- ``sampling_net()``: the sub-module that generates (EMA'd by the Trainer);
+- ``sample(n, cond, generator, truncation, net) -> images in [-1, 1]``;
+- ``save_pretrained(dir)`` / ``from_pretrained(dir)``: ``model.safetensors`` whose
+  metadata holds the model spec (family, resolved config, condition sizes,
+  resolution), so the file alone rebuilds the network; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
+from torch import nn
+
+from ..atomic import write_bytes
+from ..config import build_dataclass
+from ..errors import UserError
+
+WEIGHTS_NAME = "model.safetensors"
+EMA_NAME = "ema.safetensors"
+
+_REGISTRY: dict[str, type[GenerativeModel]] = {}
+
+
+def register_model(name: str) -> Callable[[type[GenerativeModel]], type[GenerativeModel]]:
+    def deco(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        cls.family = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def list_models() -> list[str]:
+    _import_families()
+    return sorted(_REGISTRY)
+
+
+def model_class(name: str) -> type[GenerativeModel]:
+    _import_families()
+    if name not in _REGISTRY:
+        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def _import_families() -> None:
+    from . import gan, vae  # noqa: F401  (registration side effect)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a network before loading its weights."""
+
+    family: str
+    config: dict[str, Any]
+    cond_sizes: tuple[int, ...]  # vocabulary size of each conditioning attribute (id 0 = unspecified)
+    resolution: int
+
+
+class GenerativeModel(nn.Module):
+    family: ClassVar[str]
+    config_class: ClassVar[type]
+    phases: ClassVar[tuple[str, ...]]
+
+    def __init__(self, config: Any, cond_sizes: list[int] | tuple[int, ...], resolution: int) -> None:
+        super().__init__()
+        if resolution not in (32, 64, 128):
+            raise UserError(f"resolution {resolution} is not supported; use 32, 64 or 128")
+        self.config = config
+        self.cond_sizes = tuple(int(s) for s in cond_sizes)
+        self.resolution = resolution
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    def from_args(cls, args: dict[str, Any], cond_sizes: list[int], resolution: int) -> GenerativeModel:
+        return cls(build_dataclass(cls.config_class, dict(args), "model_args"), cond_sizes, resolution)
+
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(self.family, dataclasses.asdict(self.config), self.cond_sizes, self.resolution)
+
+    # -- the training/sampling contract (implemented by each family) ----------
+    def phase_parameters(self, phase: str) -> list[nn.Parameter]:
+        raise NotImplementedError
+
+    def optimizer_settings(self, phase: str) -> dict[str, Any]:
+        """Keyword arguments for ``torch.optim.Adam`` of ``phase`` (lr, betas)."""
+        raise NotImplementedError
+
+    def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def sampling_net(self) -> nn.Module:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        cond: torch.Tensor,
+        generator: torch.Generator | None = None,
+        truncation: float = 1.0,
+        net: nn.Module | None = None,
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def latent_noise(self, n: int, generator: torch.Generator | None, truncation: float = 1.0) -> torch.Tensor:
+        """Seeded input noise on the CPU (so a seed gives the same image on any device)."""
+        raise NotImplementedError
+
+    def check_cond(self, cond: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        if cond.dtype != torch.long or cond.dim() != 2 or cond.shape[1] != len(self.cond_sizes):
+            raise ValueError(f"cond must be (B, {len(self.cond_sizes)}) long ids, got {tuple(cond.shape)} {cond.dtype}")
+        if n is not None and cond.shape[0] != n:
+            raise ValueError(f"cond has {cond.shape[0]} rows for n={n}")
+        for a, size in enumerate(self.cond_sizes):
+            col = cond[:, a]
+            if col.numel() and (int(col.min()) < 0 or int(col.max()) >= size):
+                raise ValueError(f"condition ids of attribute {a} must lie in [0, {size})")
+        return cond
+
+    # -- persistence ---------------------------------------------------------
+    def save_pretrained(self, folder: str | Path, name: str = WEIGHTS_NAME) -> Path:
+        path = Path(folder) / name
+        save_state(path, self.state_dict(), self.spec)
+        return path
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, name: str = WEIGHTS_NAME) -> GenerativeModel:
+        path = Path(folder) / name
+        spec = read_spec(path)
+        klass = model_class(spec.family)
+        if cls is not GenerativeModel and klass is not cls:
+            raise UserError(f"{path} holds a {spec.family!r} model, not {cls.family!r}")
+        model = klass.from_args(spec.config, list(spec.cond_sizes), spec.resolution)
+        model.load_state_dict(load_state(path))
+        return model
+
+
+def save_state(path: str | Path, state: dict[str, torch.Tensor], spec: ModelSpec | None = None, **meta: str) -> None:
+    """Atomically write a state dict as safetensors, with the model spec in its metadata."""
+    metadata = {k: str(v) for k, v in meta.items()}
+    if spec is not None:
+        metadata["prodgen_spec"] = json.dumps(dataclasses.asdict(spec))
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    write_bytes(path, safetensors_bytes(tensors, metadata=metadata))
+
+
+def load_state(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path} not found: the run has no saved weights yet (train it first, or check the path).")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises several types for damaged files
+        raise UserError(f"{path} is damaged ({e}); restore it or resume from the run's training_state.pt.") from e
+
+
+def read_spec(path: str | Path) -> ModelSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path} not found: is this a prodgen run folder? (train one with `prodgen train`)")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:
+        raise UserError(f"{path} is damaged ({e}).") from e
+    if "prodgen_spec" not in meta:
+        raise UserError(f"{path} has no prodgen model spec in its metadata; it was not written by prodgen.")
+    d = json.loads(meta["prodgen_spec"])
+    return ModelSpec(d["family"], d["config"], tuple(d["cond_sizes"]), int(d["resolution"]))

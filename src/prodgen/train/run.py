@@ -1,0 +1,126 @@
+"""Start or resume a training run in a run folder (what ``prodgen train`` calls).
+
+Run folder (save_pretrained style):
+  config.json         RunConfig (model_args resolved to every value used)
+  vocab.json          attribute vocabularies
+  split.json          train/val/test ids (deterministic by id hash)
+  model.safetensors   all networks; ema.safetensors: EMA sampling net
+  training_state.pt   resume state (weights_only-loadable)
+  metrics.jsonl, samples/step-XXXXXX.png
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..atomic import write_json
+from ..conditioning import Vocabulary
+from ..config import RunConfig
+from ..data import Catalog, load_catalog, make_split, prepare_images
+from ..errors import UserError
+from ..models import model_class
+from .dataset import TrainingData
+from .trainer import StopReason, Trainer
+
+CONFIG_NAME = "config.json"
+VOCAB_NAME = "vocab.json"
+SPLIT_NAME = "split.json"
+
+
+@dataclass
+class PreparedData:
+    catalog: Catalog
+    attributes: list[str]
+    split: dict[str, list[str]]
+    train: TrainingData
+    vocab: Vocabulary
+
+
+def condition_attributes(cfg: RunConfig, catalog: Catalog) -> list[str]:
+    names = list(cfg.condition.attributes or catalog.default_condition)
+    if not names:
+        raise UserError(f"{catalog.name} has no default condition; pass --condition with some of: {', '.join(catalog.attribute_columns)}")
+    for n in names:
+        if n not in catalog.attribute_columns:
+            close = difflib.get_close_matches(n, catalog.attribute_columns, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UserError(f"--condition names {n!r}, which is not a column of {catalog.name}.{hint} Columns: {', '.join(catalog.attribute_columns)}")
+    return names
+
+
+def prepare_data(cfg: RunConfig, vocab: Vocabulary | None = None, split: dict | None = None, progress: bool = True) -> PreparedData:
+    """Catalog -> cached tensors -> split -> vocabulary (fit on train only) -> training tensors."""
+    catalog = load_catalog(cfg.data)
+    attributes = condition_attributes(cfg, catalog)
+    tensors = prepare_images(catalog, cfg.data.resolution, progress=progress)
+    if split is None:
+        split = make_split(tensors.ids, cfg.data.split_fractions)
+    by_id = {r.id: r for r in catalog.records}
+    train_ids = [i for i in split["train"] if i in by_id]
+    if not train_ids:
+        raise UserError(f"the training split of {catalog.name} is empty: the catalog needs more usable images.")
+    rows = [by_id[i].attributes for i in train_ids]
+    if vocab is None:
+        vocab = Vocabulary.fit(attributes, rows, cfg.condition.min_count)
+    index = {i: k for k, i in enumerate(tensors.ids)}
+    idx = torch.tensor([index[i] for i in train_ids if i in index], dtype=torch.long)
+    images = tensors.images[idx]
+    kept = [i for i in train_ids if i in index]
+    cond = vocab.encode_records(by_id[i].attributes for i in kept)
+    return PreparedData(catalog, attributes, split, TrainingData(images, cond, kept), vocab)
+
+
+def _check_new_run_dir(out: Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if (out / CONFIG_NAME).exists() and not overwrite:
+            raise UserError(f"{out} already holds a run. Continue it with `prodgen train --resume {out}`, "
+                            "pick another --out, or pass --overwrite to replace it.")
+        if not (out / CONFIG_NAME).exists() and not overwrite:
+            raise UserError(f"{out} exists and is not empty; choose an empty or new --out folder.")
+
+
+def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bool = True, console=None) -> StopReason:
+    """Start a new run in ``out`` and train it within ``cfg.train``'s budget."""
+    out = Path(out)
+    _check_new_run_dir(out, overwrite)
+    if cfg.train.steps is None and cfg.train.minutes is None:
+        raise UserError("give a training budget: --steps N and/or --minutes M.")
+    klass = model_class(cfg.model)
+    data = prepare_data(cfg, progress=progress)
+    torch.manual_seed(cfg.train.seed)
+    model = klass.from_args(cfg.model_args, data.vocab.sizes, cfg.data.resolution)
+    cfg.model_args = dataclasses.asdict(model.config)  # record every value used
+    cfg.condition.attributes = data.attributes
+    out.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for name in ("metrics.jsonl", "training_state.pt"):
+            (out / name).unlink(missing_ok=True)
+    cfg.save(out / CONFIG_NAME)
+    data.vocab.save(out / VOCAB_NAME)
+    write_json(out / SPLIT_NAME, data.split)
+    trainer = Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console)
+    return trainer.run(progress=progress)
+
+
+def resume(run_dir: str | Path, minutes: float | None = None, steps: int | None = None,
+           progress: bool = True, console=None) -> StopReason:
+    """Continue a run exactly where its last checkpoint stopped."""
+    run_dir = Path(run_dir)
+    cfg = RunConfig.load(run_dir / CONFIG_NAME)
+    cfg.train.minutes = minutes
+    if steps is not None:
+        cfg.train.steps = steps  # the run's new total
+    vocab = Vocabulary.load(run_dir / VOCAB_NAME)
+    split = json.loads((run_dir / SPLIT_NAME).read_text())
+    data = prepare_data(cfg, vocab=vocab, split=split, progress=progress)
+    model = model_class(cfg.model).from_args(cfg.model_args, vocab.sizes, cfg.data.resolution)
+    cfg.save(run_dir / CONFIG_NAME)
+    trainer = Trainer(model, data.train, vocab, run_dir, cfg.train, cfg.condition.dropout, console=console)
+    trainer.resume()
+    return trainer.run(progress=progress)

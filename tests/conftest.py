@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/tiny.py helpers
+
+REAL_CATALOG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fashion-products"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own preprocessing cache, never the user's."""
+    monkeypatch.setenv("PRODGEN_CACHE", str(tmp_path_factory.getbasetemp() / "prodgen-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture
+def real_catalog() -> Path:
+    if not (REAL_CATALOG / "styles.csv").exists():
+        pytest.skip(f"real catalog not found at {REAL_CATALOG}")
+    return REAL_CATALOG

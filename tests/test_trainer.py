@@ -1,0 +1,148 @@
+"""Trainer behaviour: learning, exact resume, atomic checkpoints, NaN and Ctrl-C handling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from tiny import SMALL_ARGS, TINY_ARGS, shapes_data
+
+from prodgen.config import TrainConfig
+from prodgen.errors import TrainingDiverged
+from prodgen.models import model_class
+from prodgen.train import Trainer
+from prodgen.train.checkpoint import load_training_state
+
+
+def make_trainer(tmp_path, name="gan", steps=6, seed=0, **overrides) -> Trainer:
+    data, vocab = shapes_data(n=48)
+    torch.manual_seed(seed)
+    model = model_class(name).from_args(TINY_ARGS[name], vocab.sizes, 32)
+    cfg = TrainConfig(steps=steps, batch_size=8, seed=seed, device="cpu", log_every=2, sample_every=4,
+                      checkpoint_every=4, sample_grid=16, **overrides)
+    return Trainer(model, data, vocab, tmp_path, cfg, cond_dropout=0.2)
+
+
+def states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_n_steps_plus_resume_n_steps_equals_2n_steps(tmp_path, name):
+    full = make_trainer(tmp_path / "full", name, steps=8)
+    full.run(progress=False)
+    half = make_trainer(tmp_path / "half", name, steps=4)
+    half.run(progress=False)
+    resumed = make_trainer(tmp_path / "half", name, steps=8, seed=0)
+    torch.manual_seed(999)  # the global RNG must come from the checkpoint, not from here
+    resumed.resume()
+    assert resumed.step == 4
+    resumed.run(progress=False)
+    assert resumed.step == 8
+    assert states_equal(full.model.state_dict(), resumed.model.state_dict())
+    assert states_equal(full.ema.state_dict(), resumed.ema.state_dict())
+    # metrics.jsonl has one record per logged step, no duplicates after the resume
+    steps = [json.loads(ln)["step"] for ln in (tmp_path / "half" / "metrics.jsonl").read_text().splitlines()
+             if "event" not in json.loads(ln)]
+    assert steps == [2, 4, 6, 8]
+
+
+def test_run_folder_contents(tmp_path):
+    t = make_trainer(tmp_path, steps=8)
+    reason = t.run(progress=False)
+    assert reason.kind == "steps" and reason.step == 8
+    for name in ("model.safetensors", "ema.safetensors", "training_state.pt", "metrics.jsonl"):
+        assert (tmp_path / name).is_file(), name
+    assert sorted(p.name for p in (tmp_path / "samples").glob("*.png")) == ["step-000004.png", "step-000008.png"]
+    rec = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert {"d/loss", "g/loss", "images_per_s", "elapsed_s"} <= set(rec[0])
+    assert rec[-1]["event"] == "stop:steps"
+
+
+def test_interrupted_checkpoint_write_keeps_previous_loadable(tmp_path, monkeypatch):
+    t = make_trainer(tmp_path, steps=4)
+    t.run(progress=False)
+    before = load_training_state(tmp_path)
+    assert before["step"] == 4
+    t.cfg.steps = 6
+    t.step = 4
+    import prodgen.atomic as atomic
+
+    real_replace = atomic.os.replace
+
+    def crash(src, dst):
+        if str(dst).endswith("training_state.pt"):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", crash)
+    with pytest.raises(OSError, match="No space"):
+        t.run(progress=False)
+    monkeypatch.setattr(atomic.os, "replace", real_replace)
+    after = load_training_state(tmp_path)
+    assert after["step"] == 4
+    assert states_equal(after["model"], before["model"])
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")], "temp files left behind"
+
+
+def test_nan_loss_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    t = make_trainer(tmp_path, steps=10)
+    real_loss = t.model.loss
+
+    def loss(phase, images, cond):
+        out = real_loss(phase, images, cond)
+        if t.step >= 5:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(t.model, "loss", loss)
+    with pytest.raises(TrainingDiverged, match="became nan at step 6.*last good checkpoint"):
+        t.run(progress=False)
+    assert load_training_state(tmp_path)["step"] == 4
+
+
+def test_ctrl_c_saves_a_checkpoint_at_a_step_boundary(tmp_path):
+    t = make_trainer(tmp_path, steps=100)
+    real_step = t.train_step
+
+    def step_then_interrupt():
+        out = real_step()
+        if t.step == 3:
+            t._on_sigint(2, None)
+        return out
+
+    t.train_step = step_then_interrupt
+    reason = t.run(progress=False)
+    assert reason.kind == "interrupted" and reason.step == 3
+    assert load_training_state(tmp_path)["step"] == 3
+
+
+def test_minutes_budget_stops(tmp_path):
+    t = make_trainer(tmp_path, steps=None, minutes=0.0)
+    reason = t.run(progress=False)
+    assert reason.kind == "minutes" and reason.step == 0
+
+
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_short_training_learns_the_colour_condition(tmp_path, name):
+    """After a short run, images asked to be red are redder than images asked to be blue."""
+    data, vocab = shapes_data(n=512)
+    torch.manual_seed(0)
+    model = model_class(name).from_args(SMALL_ARGS[name], vocab.sizes, 32)
+    cfg = TrainConfig(steps=300, batch_size=32, device="cpu", log_every=50, sample_every=1000, checkpoint_every=1000)
+    t = Trainer(model, data, vocab, tmp_path, cfg, cond_dropout=0.1)
+    t.run(progress=False)
+    from prodgen.train.ema import recalibrate_bn
+
+    recalibrate_bn(model, t.ema.net, data.cond)
+
+    def mean_rgb(colour: str) -> torch.Tensor:
+        cond = torch.stack([vocab.encode_user({"colour": colour, "shape": s}) for s in ("square", "disc", "bar")] * 8)
+        x = model.sample(len(cond), cond, generator=torch.Generator().manual_seed(0), net=t.ema.net)
+        fg = (x < 0.6).any(dim=1, keepdim=True)  # non-white pixels
+        return ((x + 1) / 2 * fg).sum(dim=(0, 2, 3)) / fg.sum().clamp_min(1)
+
+    red, blue = mean_rgb("red"), mean_rgb("blue")
+    assert red[0] - red[2] > 0.2, red
+    assert blue[2] - blue[0] > 0.2, blue
