@@ -244,10 +244,10 @@ def main() -> None:
     try:
         app()
     except TrainingDiverged as e:
-        console.print(f"[bold red]training stopped:[/] {e}")
+        console.print(f"[bold red]training stopped:[/] {e}", soft_wrap=True)
         sys.exit(3)
     except UserError as e:
-        console.print(f"[bold red]error:[/] {e}")
+        console.print(f"[bold red]error:[/] {e}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")

@@ -26,9 +26,9 @@ from .diffaugment import POLICIES, diff_augment
 class GANConfig:
     z_dim: int = 128
     cond_dim: int = 128
-    g_base: int | None = None  # generator width at the output resolution (None: 2048 / R), doubling inwards
+    g_base: int | None = None  # generator width at the output resolution (None: 1024 / R), doubling inwards
     g_cap: int = 256
-    d_base: int = 64  # discriminator width at the first (highest-resolution) stage
+    d_base: int | None = None  # discriminator width at its first stage (None: 2048 / R), doubling
     d_cap: int = 256
     lr_g: float = 2e-4
     lr_d: float = 2e-4

@@ -24,9 +24,9 @@ from .blocks import ConditionEmbedding, ConvDecoder, conv_encoder_widths, decode
 class VAEConfig:
     z_dim: int = 128
     cond_dim: int = 128
-    dec_base: int | None = None  # decoder width at the output resolution (None: 2048 / R), doubling inwards
+    dec_base: int | None = None  # decoder width at the output resolution (None: 1024 / R), doubling inwards
     dec_cap: int = 256
-    enc_base: int = 32
+    enc_base: int | None = None  # encoder width at its first stage (None: 2048 / R)
     enc_cap: int = 256
     beta: float = 1.0
     sigma: float | None = None  # decoder std in [-1, 1] units; None: calibrated per batch

@@ -1,0 +1,105 @@
+"""Preprocessing cache: every catalog image letterboxed to the run's resolution,
+stored as one uint8 tensor file keyed by catalog content and preprocessing, so
+the training loop never decodes a JPEG. Rebuilt when either changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
+
+from ..atomic import write_bytes, write_json
+from ..errors import UserError
+from .catalog import Catalog, Skip
+from .images import ImageError, letterbox, open_image, to_uint8_chw
+
+PREPROCESS_VERSION = 1  # bump when letterbox/resize/decoding changes
+
+
+@dataclass
+class ImageTensors:
+    images: torch.Tensor  # (N, 3, R, R) uint8
+    ids: list[str]
+    skipped: list[Skip]
+    key: str
+
+    def index_of(self, ids: list[str]) -> torch.Tensor:
+        pos = {i: k for k, i in enumerate(self.ids)}
+        return torch.tensor([pos[i] for i in ids], dtype=torch.long)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("PRODGEN_CACHE") or Path.home() / ".cache" / "prodgen")
+
+
+def cache_key(catalog: Catalog, resolution: int) -> str:
+    return hashlib.sha256(f"{catalog.fingerprint}:{resolution}:{PREPROCESS_VERSION}".encode()).hexdigest()[:32]
+
+
+def _decode_path(args: tuple[str, int]) -> tuple[np.ndarray | None, str, str]:
+    path, res = args
+    try:
+        return to_uint8_chw(letterbox(open_image(path), res)), "", ""
+    except ImageError as e:
+        return None, e.reason, str(e)
+
+
+def prepare_images(catalog: Catalog, resolution: int, cache_dir: str | Path | None = None, progress: bool = True) -> ImageTensors:
+    folder = Path(cache_dir) if cache_dir else default_cache_dir()
+    key = cache_key(catalog, resolution)
+    tensor_file, meta_file = folder / f"{key}.safetensors", folder / f"{key}.json"
+    if tensor_file.exists() and meta_file.exists():
+        try:
+            meta = json.loads(meta_file.read_text())
+            images = load_file(str(tensor_file))["images"]
+            return ImageTensors(images, meta["ids"], [Skip(**s) for s in meta["skipped"]], key)
+        except Exception:  # noqa: BLE001  a damaged cache is rebuilt, never trusted
+            pass
+    n = len(catalog.records)
+    out = np.empty((n, 3, resolution, resolution), dtype=np.uint8)
+    ids: list[str] = []
+    skipped: list[Skip] = []
+    bar = Progress(TextColumn(f"preprocess {Path(catalog.name).name} @ {resolution}px"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("ETA"), TimeRemainingColumn(), disable=not progress, transient=True)
+    with bar:
+        task = bar.add_task("prep", total=n)
+        if catalog.kind in ("csv", "folder") and n >= 2000:
+            with get_context("fork").Pool(2) as pool:
+                results = pool.imap(_decode_path, [(str(r.image), resolution) for r in catalog.records], chunksize=64)
+                for rec, (arr, reason, detail) in zip(catalog.records, results):
+                    _store(rec.id, arr, reason, detail, out, ids, skipped)
+                    bar.advance(task)
+        else:
+            for rec in catalog.records:
+                try:
+                    arr, reason, detail = to_uint8_chw(letterbox(catalog.load_image(rec), resolution)), "", ""
+                except ImageError as e:
+                    arr, reason, detail = None, e.reason, str(e)
+                _store(rec.id, arr, reason, detail, out, ids, skipped)
+                bar.advance(task)
+    if not ids:
+        reasons = ", ".join(sorted({s.reason for s in skipped}))
+        raise UserError(f"{catalog.name}: no usable images ({len(skipped)} skipped: {reasons}); run `prodgen data inspect` for details.")
+    images = torch.from_numpy(out[: len(ids)].copy())
+    write_bytes(tensor_file, safetensors_bytes({"images": images}))
+    write_json(meta_file, {"catalog": catalog.name, "resolution": resolution, "ids": ids,
+                           "skipped": [s.__dict__ for s in skipped]})
+    return ImageTensors(images, ids, skipped, key)
+
+
+def _store(rid, arr, reason, detail, out, ids, skipped) -> None:
+    if arr is None:
+        skipped.append(Skip(rid, reason, detail))
+    else:
+        out[len(ids)] = arr
+        ids.append(rid)

@@ -1,0 +1,61 @@
+"""Attribute vocabularies, condition dropout and condition grids."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from prodgen.conditioning import OTHER, UNKNOWN, UNSPECIFIED, Vocabulary, condition_grid, drop_conditions
+from prodgen.errors import UserError
+
+ROWS = ([{"type": "Shirts", "colour": "Blue"}] * 30 + [{"type": "Shoes", "colour": "Red"}] * 25
+        + [{"type": "Caps", "colour": None}] * 3 + [{"type": "Shoes", "colour": "Navy Blue"}] * 21)
+
+
+def test_fit_orders_by_frequency_merges_rare_and_maps_na():
+    v = Vocabulary.fit(["type", "colour"], ROWS, min_count=20)
+    assert v["type"].values == (UNSPECIFIED, "Shoes", "Shirts", OTHER)
+    assert v["type"].merged == ("Caps",)
+    assert v["colour"].values == (UNSPECIFIED, "Blue", "Red", "Navy Blue", UNKNOWN)
+    ids = v.encode_records([{"type": "Caps", "colour": None}, {"type": "Shirts", "colour": "Red"}, {"type": "Hats", "colour": "Blue"}])
+    assert ids.tolist() == [[3, 4], [2, 2], [3, 1]]
+
+
+def test_user_values_case_insensitive_and_unspecified_when_missing():
+    v = Vocabulary.fit(["type", "colour"], ROWS, min_count=20)
+    assert v.encode_user({"colour": "navy blue"}).tolist() == [0, 3]
+    assert v.encode_user({}).tolist() == [0, 0]
+
+
+def test_unknown_user_values_raise_with_suggestions_and_valid_list():
+    v = Vocabulary.fit(["type", "colour"], ROWS, min_count=20)
+    with pytest.raises(UserError, match=r"unknown value colour='Blu'.*Did you mean Blue.*Valid values: Blue, Red, Navy Blue"):
+        v.encode_user({"colour": "Blu"})
+    with pytest.raises(UserError, match="too rare.*merged into 'other'"):
+        v.encode_user({"type": "Caps"})
+    with pytest.raises(UserError, match="not conditioned on 'brand'"):
+        v.encode_user({"brand": "Nike"})
+    with pytest.raises(UserError):
+        v.encode_user({"type": UNSPECIFIED})
+
+
+def test_save_load_round_trip(tmp_path):
+    v = Vocabulary.fit(["type", "colour"], ROWS, min_count=20)
+    v.save(tmp_path / "vocab.json")
+    assert Vocabulary.load(tmp_path / "vocab.json") == v
+
+
+def test_dropout_rate_and_determinism():
+    cond = torch.ones(20000, 2, dtype=torch.long)
+    g = torch.Generator().manual_seed(0)
+    out = drop_conditions(cond, 0.25, g)
+    assert abs((out == 0).float().mean().item() - 0.25) < 0.01
+    assert torch.equal(out, drop_conditions(cond, 0.25, torch.Generator().manual_seed(0)))
+    assert drop_conditions(cond, 0.0) is cond
+
+
+def test_condition_grid_rows_and_columns_are_most_frequent_values():
+    v = Vocabulary.fit(["type", "colour"], ROWS, min_count=20)
+    g = condition_grid(v, rows=8, cols=2)
+    assert g.row_labels == ["Shoes", "Shirts"] and g.col_labels == ["Blue", "Red"]
+    assert g.cond.tolist() == [[1, 1], [1, 2], [2, 1], [2, 2]]
