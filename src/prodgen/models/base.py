@@ -5,8 +5,9 @@ The Trainer and the samplers rely only on this:
 - ``phases``: training phases run in order each step (a GAN has ``("d", "g")``,
   a VAE ``("vae",)``), each with its own optimiser over ``phase_parameters(p)``;
 - ``loss(phase, images, cond) -> {"loss": scalar to backpropagate, ...logged terms}``;
-- ``sampling_net()``: the sub-module that generates (EMA'd by the Trainer);
-- ``sample(n, cond, generator, truncation, net) -> images in [-1, 1]``;
+- ``sampling_net()``: the sub-module that generates, ``net(z, cond)`` (EMA'd by the Trainer);
+- ``latent_noise(n, generator, truncation)``: its seeded input noise;
+- ``sample(n, cond, generator, truncation, net) -> images in [-1, 1]`` (shared);
 - ``save_pretrained(dir)`` / ``from_pretrained(dir)``: ``model.safetensors`` whose
   metadata holds the model spec (family, resolved config, condition sizes,
   resolution), so the file alone rebuilds the network; nothing is unpickled.
@@ -107,6 +108,7 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError
 
     def sampling_net(self) -> nn.Module:
+        """The sub-module that generates: ``net(z, cond) -> images in [-1, 1]`` (EMA'd by the Trainer)."""
         raise NotImplementedError
 
     @torch.no_grad()
@@ -118,7 +120,12 @@ class GenerativeModel(nn.Module):
         truncation: float = 1.0,
         net: nn.Module | None = None,
     ) -> torch.Tensor:
-        raise NotImplementedError
+        """``n`` images (B, 3, R, R) for (n, A) condition ids; noise drawn on the CPU from ``generator``."""
+        self.check_cond(cond, n)
+        net = net if net is not None else self.sampling_net()
+        device = next(net.parameters()).device
+        z = self.latent_noise(n, generator, truncation).to(device)
+        return net(z, cond.to(device))
 
     def latent_noise(self, n: int, generator: torch.Generator | None, truncation: float = 1.0) -> torch.Tensor:
         """Seeded input noise on the CPU (so a seed gives the same image on any device)."""

@@ -146,11 +146,3 @@ class ConditionalGAN(GenerativeModel):
             loss = -self.discriminator(self._augment(fake), cond).mean()
             return {"loss": loss, "loss_g": loss}
         raise ValueError(f"GAN has phases d and g, not {phase!r}")
-
-    @torch.no_grad()
-    def sample(self, n, cond, generator=None, truncation=1.0, net=None) -> torch.Tensor:
-        self.check_cond(cond, n)
-        g = net if net is not None else self.generator
-        device = next(g.parameters()).device
-        z = self.latent_noise(n, generator, truncation).to(device)
-        return g(z, cond.to(device))

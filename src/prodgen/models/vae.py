@@ -117,11 +117,3 @@ class ConditionalVAE(GenerativeModel):
         kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
         loss = (nll + self.config.beta * kl) / dims  # per-dimension scale keeps the learning rate sane
         return {"loss": loss, "mse": mse.mean(), "kl": kl, "nll": nll}
-
-    @torch.no_grad()
-    def sample(self, n, cond, generator=None, truncation=1.0, net=None) -> torch.Tensor:
-        self.check_cond(cond, n)
-        d = net if net is not None else self.decoder
-        device = next(d.parameters()).device
-        z = self.latent_noise(n, generator, truncation).to(device)
-        return d(z, cond.to(device))

@@ -96,6 +96,10 @@ def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bo
     torch.manual_seed(cfg.train.seed)
     model = klass.from_args(cfg.model_args, data.vocab.sizes, cfg.data.resolution)
     cfg.model_args = dataclasses.asdict(model.config)  # record every value used
+    if cfg.data.catalog != "synthetic":
+        cfg.data.catalog = str(Path(cfg.data.catalog).resolve())  # a resume from another folder finds it
+        if cfg.data.images:
+            cfg.data.images = str(Path(cfg.data.images).resolve())
     cfg.condition.attributes = data.attributes
     out.mkdir(parents=True, exist_ok=True)
     if overwrite:
