@@ -134,3 +134,20 @@ def test_data_inspect_prints_counts_and_writes_a_sheet(tmp_path):
     assert res.exit_code == 0, res.output
     assert "category" in res.output and "colour" in res.output
     assert sheet.exists() and Image.open(sheet).size[0] > 100
+
+
+def test_full_disk_is_reported_without_a_traceback(trained_run, tmp_path, monkeypatch, capsys):
+    import errno
+
+    import prodgen.atomic as atomic
+    from prodgen import cli
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    monkeypatch.setattr(sys, "argv", ["prodgen", "generate", str(trained_run), "-n", "1", "--out", str(tmp_path / "g"), "--quiet"])
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 4
+    assert "disk full" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -252,6 +253,13 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
         sys.exit(130)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        console.print(f"[bold red]disk full:[/] {e}. Files already written, and the previous checkpoint, are intact "
+                      "(every write is atomic); free some space and run the command again (`--resume` for training).",
+                      soft_wrap=True)
+        sys.exit(4)
 
 
 if __name__ == "__main__":
