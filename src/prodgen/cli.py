@@ -17,6 +17,8 @@ from .errors import TrainingDiverged, UserError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="prodgen: conditional generative models for product catalogs.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect and validate catalogs.")
 app.add_typer(data_app, name="data")
+features_app = typer.Typer(no_args_is_help=True, help="The ProductNet feature extractor behind every quality figure.")
+app.add_typer(features_app, name="features")
 console = Console(stderr=True)
 out_console = Console()
 
@@ -214,6 +216,82 @@ def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
     from .evaluate import write_run_report
 
     out_console.print(f"report: {write_run_report(run)}")
+
+
+@features_app.command("fit")
+def features_fit(
+    catalog: CatalogOpt = "synthetic",
+    out: Annotated[Path, typer.Option(help="folder for the fitted ProductNet")] = Path("runs/productnet"),
+    resolution: int = 64,
+    epochs: int = 10,
+    images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
+    quiet: bool = False,
+) -> None:
+    """Train ProductNet on the catalog's train split; print held-out accuracy per attribute."""
+    from .evaluate.features import FitSettings, fit_productnet
+
+    cfg = _data_config(catalog, images, resolution, "id", "productDisplayName", None)
+    acc = fit_productnet(cfg, out, FitSettings(epochs=epochs), progress=not quiet, console=console)
+    t = Table("attribute", "held-out accuracy", "majority class", "classes", title=f"ProductNet {out}")
+    for a, v in acc.items():
+        if not a.startswith("_"):
+            t.add_row(a, f"{v['accuracy']:.3f}", f"{v['majority_baseline']:.3f}", str(v["classes"]))
+    out_console.print(t)
+    out_console.print(f"fitted in {acc['_fit_seconds']} s on {acc['_n_train']} images; saved to {out}")
+
+
+def _print_eval_table(results: list[dict]) -> None:
+    from .evaluate.report import COLUMNS
+
+    acc_cols = sorted({k for r in results for row in r["rows"].values() for k in row if k.startswith("acc/")})
+    cols = COLUMNS + [(k, k) for k in acc_cols]
+    t = Table("run", "row", *[n for _, n in cols])
+    for r in results:
+        for key, row in r["rows"].items():
+            t.add_row(Path(r["run"]).name, key, *[("" if row.get(k) is None else f"{row[k]:.4g}") for k, _ in cols])
+    out_console.print(t)
+    for r in results:
+        for w in r["warnings"]:
+            console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    catalog: Annotated[str | None, typer.Option(help="catalog (default: the run's)")] = None,
+    split: str = "test",
+    n: Annotated[int, typer.Option("--n", "-n", help="generated images")] = 2000,
+    features: Annotated[Path | None, typer.Option(help="a fitted ProductNet (default: fit or reuse the cached one)")] = None,
+    seed: int = 0,
+    truncation: float = 1.0,
+    quiet: bool = False,
+) -> None:
+    """FID/KID/IS, precision/recall, density/coverage, conditional accuracy, diversity, memorisation, with floors."""
+    from .evaluate.evaluate import evaluate_run
+
+    res = evaluate_run(run, catalog, split, n, features, seed, truncation, progress=not quiet, console=console)
+    _print_eval_table([res])
+    out_console.print(f"metrics: {res['out']}/metrics.json  report: {res['out']}/report.html")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="run folders")],
+    catalog: Annotated[str | None, typer.Option(help="catalog (default: each run's)")] = None,
+    split: str = "test",
+    n: Annotated[int, typer.Option("--n", "-n")] = 2000,
+    features: Annotated[Path | None, typer.Option(help="one ProductNet for all runs (default: the cached one)")] = None,
+    out: Annotated[Path, typer.Option(help="folder for compare.html")] = Path("out/compare"),
+    seed: int = 0,
+    quiet: bool = False,
+) -> None:
+    """Evaluate several runs with the same extractor and put them in one table and one page."""
+    from .evaluate.compare import write_compare_report
+    from .evaluate.evaluate import evaluate_run
+
+    results = [evaluate_run(r, catalog, split, n, features, seed, progress=not quiet, console=console) for r in runs]
+    _print_eval_table(results)
+    out_console.print(f"report: {write_compare_report(results, out)}")
 
 
 @app.command()

@@ -1,0 +1,80 @@
+"""HTML report of an evaluation: metric table with floors, samples, nearest training neighbours."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import torch
+
+from ..atomic import write_text
+from ..grid import save_grid
+
+COLUMNS = [("fid", "FID-P"), ("kid_mean", "KID"), ("precision", "precision"), ("recall", "recall"), ("density", "density"),
+           ("coverage", "coverage"), ("is_mean", "IS-P"), ("diversity_within_condition", "diversity"),
+           ("memorisation_ratio", "memorisation ratio")]
+ROW_NAMES = {"model": "model", "real_floor": "real vs real (floor)", "class_mean_baseline": "class-mean image (trivial)"}
+
+
+def _fmt(v) -> str:
+    return "" if v is None else (f"{v:.4f}" if abs(v) < 1 else f"{v:.2f}")
+
+
+def metric_table(result: dict) -> str:
+    acc_cols = sorted({k for r in result["rows"].values() for k in r if k.startswith("acc/")})
+    cols = COLUMNS + [(k, f"cond. acc. {k[4:]}") for k in acc_cols]
+    head = "".join(f"<th>{html.escape(n)}</th>" for _, n in cols)
+    body = []
+    for key, row in result["rows"].items():
+        cells = []
+        for k, _ in cols:
+            v = row.get(k)
+            text = _fmt(v)
+            if k == "fid" and "fid_ci95_low" in row:
+                text += f" <small>[{row['fid_ci95_low']:.2f}, {row['fid_ci95_high']:.2f}]</small>"
+            cells.append(f"<td>{text}</td>")
+        body.append(f"<tr><th>{html.escape(ROW_NAMES.get(key, key))}</th>{''.join(cells)}</tr>")
+    return f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>"
+
+
+def write_eval_report(out: Path, result: dict, fake, real, train, nn_idx: torch.Tensor, nn_dist: torch.Tensor,
+                      pn_vocab, run_vocab) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    to_float = lambda x: x.float() / 127.5 - 1  # noqa: E731
+    save_grid(to_float(fake.images[:64]), out / "samples.png", 8)
+    save_grid(to_float(real.images[:64]), out / "real.png", 8)
+    k = len(nn_idx)
+    pairs = torch.stack([t for i in range(k) for t in (fake.images[i], train.images[int(nn_idx[i])])])
+    save_grid(to_float(pairs), out / "nearest.png", 8)
+    acc_rows = []
+    for attr, classes in result["per_class_accuracy"].items():
+        for name, (correct, total) in sorted(classes.items(), key=lambda kv: -kv[1][1]):
+            acc_rows.append(f"<tr><td>{html.escape(attr)}</td><td>{html.escape(name)}</td><td>{correct}/{total}</td>"
+                            f"<td>{correct / max(total, 1):.2f}</td></tr>")
+    ex = result["extractor"]["heldout_accuracy"]
+    ex_rows = "".join(f"<tr><td>{html.escape(a)}</td><td>{v['accuracy']:.3f}</td><td>{v['majority_baseline']:.3f}</td>"
+                      f"<td>{v['classes']}</td></tr>" for a, v in ex.items() if not a.startswith("_"))
+    warn = "".join(f"<p class='warn'>{html.escape(w)}</p>" for w in result["warnings"])
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>prodgen evaluation</title>
+<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:3px 7px;font-size:0.9em;text-align:right}}img{{image-rendering:pixelated;max-width:100%}}
+.warn{{color:#a40}}figure{{display:inline-block;margin:0.5em}}</style></head><body>
+<h1>Evaluation of {html.escape(result['run'])} ({html.escape(result['model'])})</h1>
+<p>{result['n_generated']} generated images against {result['n_real']} held-out real photos (split <b>{html.escape(result['split'])}</b>);
+floor: {result['n_floor']} other real photos. Features: ProductNet at {result['extractor']['resolution']} px, trained on the
+catalog's train split. Generated conditions follow the held-out split's. FID-P with a 95% bootstrap interval. Sampling:
+{result['sampling_images_per_s']} images/s. Evaluation took {result['seconds']} s.</p>{warn}
+{metric_table(result)}
+<p>Lower is better for FID-P and KID; higher for precision, recall, density, coverage and conditional accuracy. The floor row is
+what two samples of real photos score against each other; a model cannot be expected to beat it. A memorisation ratio well below 1
+means generated images sit closer to training photos than new real photos do.</p>
+<figure><img src="samples.png"><figcaption>generated (conditions of held-out items)</figcaption></figure>
+<figure><img src="real.png"><figcaption>held-out real photos</figcaption></figure>
+<h2>Nearest training image</h2><p>Pairs: generated image, then its nearest training photo in ProductNet space.</p>
+<img src="nearest.png">
+<h2>Conditional accuracy per class</h2><table><tr><th>attribute</th><th>class</th><th>correct</th><th>rate</th></tr>{''.join(acc_rows)}</table>
+<h2>Feature extractor</h2><table><tr><th>head</th><th>held-out accuracy</th><th>majority class</th><th>classes</th></tr>{ex_rows}</table>
+</body></html>
+"""
+    write_text(out / "report.html", page)
+    return out / "report.html"
