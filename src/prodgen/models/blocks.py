@@ -67,25 +67,31 @@ class UpBlock(nn.Module):
 class ConvDecoder(nn.Module):
     """Condition-modulated decoder: (B, z_dim) latent + (B, cond_dim) -> (B, 3, R, R) in [-1, 1].
 
-    Shared by the GAN generator and the VAE decoder.
+    Shared by the GAN generator and the VAE decoder. With ``skip_z`` the latent also
+    modulates every conditional-BN layer (BigGAN's skip-z, Brock et al. 2019,
+    https://arxiv.org/abs/1809.11096), so no layer can ignore the noise.
     """
 
-    def __init__(self, z_dim: int, cond_dim: int, resolution: int, channels: list[int]) -> None:
+    def __init__(self, z_dim: int, cond_dim: int, resolution: int, channels: list[int], skip_z: bool = False) -> None:
         super().__init__()
+        self.skip_z = skip_z
+        fdim = cond_dim + (z_dim if skip_z else 0)  # what the conditional-BN layers see
         n_up = {32: 3, 64: 4, 128: 5}[resolution]
         if len(channels) != n_up + 1:
             raise ValueError(f"{resolution}px needs {n_up + 1} channel widths (4x4 then each x2), got {channels}")
         self.c0 = channels[0]
         self.fc = nn.Linear(z_dim + cond_dim, channels[0] * 16)
-        self.norm0 = CondBatchNorm(channels[0], cond_dim)
-        self.ups = nn.ModuleList(UpBlock(a, b, cond_dim) for a, b in zip(channels[:-1], channels[1:]))
+        self.norm0 = CondBatchNorm(channels[0], fdim)
+        self.ups = nn.ModuleList(UpBlock(a, b, fdim) for a, b in zip(channels[:-1], channels[1:]))
         self.to_rgb = nn.Conv2d(channels[-1], 3, 3, padding=1)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        h = self.fc(torch.cat([z, c], dim=1)).view(-1, self.c0, 4, 4)  # (B, C0, 4, 4)
-        h = F.relu(self.norm0(h, c))
+        zc = torch.cat([z, c], dim=1)  # (B, z_dim + cond_dim)
+        h = self.fc(zc).view(-1, self.c0, 4, 4)  # (B, C0, 4, 4)
+        f = zc if self.skip_z else c
+        h = F.relu(self.norm0(h, f))
         for up in self.ups:
-            h = up(h, c)
+            h = up(h, f)
         return torch.tanh(self.to_rgb(h))  # (B, 3, R, R)
 
 
