@@ -1,0 +1,29 @@
+"""Diversity: mean pairwise feature distance, overall and within each condition."""
+
+from __future__ import annotations
+
+import torch
+
+
+def mean_pairwise_distance(features: torch.Tensor, max_exact: int = 2000, pairs: int = 200_000, seed: int = 0) -> float:
+    x = features.detach().float().cpu()
+    n = len(x)
+    if n < 2:
+        return float("nan")
+    if n <= max_exact:
+        d = torch.cdist(x, x)
+        return float(d.sum() / (n * (n - 1)))
+    g = torch.Generator().manual_seed(seed)
+    i, j = torch.randint(n, (pairs,), generator=g), torch.randint(n, (pairs,), generator=g)
+    keep = i != j
+    return float((x[i[keep]] - x[j[keep]]).norm(dim=1).mean())
+
+
+def diversity_by_condition(features: torch.Tensor, labels: torch.Tensor, min_count: int = 2) -> dict[int, float]:
+    """{label: mean pairwise distance of the features with that label} for labels with enough samples."""
+    out = {}
+    for lab in labels.unique().tolist():
+        sel = labels == lab
+        if int(sel.sum()) >= min_count:
+            out[int(lab)] = mean_pairwise_distance(features[sel])
+    return out
