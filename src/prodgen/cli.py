@@ -241,14 +241,14 @@ def features_fit(
 
 
 def _print_eval_table(results: list[dict]) -> None:
-    from .evaluate.report import COLUMNS
+    """One column per (run, row), one line per metric: fits an 80-column terminal."""
+    from .evaluate.report import COLUMNS, ROW_NAMES
 
     acc_cols = sorted({k for r in results for row in r["rows"].values() for k in row if k.startswith("acc/")})
-    cols = COLUMNS + [(k, k) for k in acc_cols]
-    t = Table("run", "row", *[n for _, n in cols])
-    for r in results:
-        for key, row in r["rows"].items():
-            t.add_row(Path(r["run"]).name, key, *[("" if row.get(k) is None else f"{row[k]:.4g}") for k, _ in cols])
+    heads = [(r, key) for r in results for key in r["rows"]]
+    t = Table("metric", *[f"{Path(r['run']).name if len(results) > 1 else ''} {ROW_NAMES.get(k, k)}".strip() for r, k in heads])
+    for k, name in COLUMNS + [(a, f"cond. acc. {a[4:]}") for a in acc_cols]:
+        t.add_row(name, *[("" if r["rows"][key].get(k) is None else f"{r['rows'][key][k]:.4g}") for r, key in heads])
     out_console.print(t)
     for r in results:
         for w in r["warnings"]:
