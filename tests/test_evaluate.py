@@ -61,3 +61,13 @@ def test_floor_below_blur_below_noise(setup):
         return m.compute()["fid"]
 
     assert fid(a, b) < fid(a, blur) < fid(a, noise)
+
+
+def test_compare_puts_runs_in_one_page(setup, tmp_path):
+    from prodgen.evaluate.compare import write_compare_report
+
+    results = [evaluate_run(setup / "run", n=60, features=setup / "pn", seed=s, progress=False) for s in (0, 1)]
+    page = write_compare_report(results, tmp_path / "cmp")
+    html = page.read_text()
+    assert html.count("real vs real (floor)") == 2 and (tmp_path / "cmp" / "1-samples.png").exists()
+    assert results[0]["rows"]["real_floor"]["fid"] == results[1]["rows"]["real_floor"]["fid"]  # same real data and extractor
