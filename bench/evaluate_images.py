@@ -16,7 +16,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from prodgen.config import RunConfig
-from prodgen.evaluate.evaluate import image_metrics, split_images
+from prodgen.evaluate.evaluate import image_metrics, load_catalog_images, split_images
 from prodgen.evaluate.metrics import bootstrap_fid, memorisation_ratio
 from prodgen.evaluate.productnet import ProductNet
 from prodgen.evaluate.realstats import cached_features
@@ -35,8 +35,10 @@ def main() -> None:
     cfg = RunConfig.load(args.split_from / "config.json")
     vocab = Vocabulary.load(args.split_from / "vocab.json")
     net, pn_vocab, _ = ProductNet.from_pretrained(args.features)
-    real, fp = split_images(cfg, args.split_from, vocab, "test", progress=False)
-    train, _ = split_images(cfg, args.split_from, vocab, "train", progress=False)
+    data = load_catalog_images(cfg, args.split_from, progress=False)
+    fp = data.catalog.fingerprint
+    real = split_images(data, vocab, "test")
+    train = split_images(data, vocab, "train")
     real_f, _ = cached_features(net, real.images, fp, real.ids, "test")
     train_f, _ = cached_features(net, train.images, fp, train.ids, "train")
     fake_f, fake_logits = net.extract(fake)

@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -72,7 +73,7 @@ class AttributeVocab:
     def decode(self, idx: int) -> str:
         return self.values[idx]
 
-    @property
+    @cached_property
     def _index(self) -> dict[str, int]:
         return {v: i for i, v in enumerate(self.values)}
 

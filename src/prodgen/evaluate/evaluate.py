@@ -20,7 +20,7 @@ import torch
 from ..atomic import write_json
 from ..conditioning import OTHER, UNKNOWN, UNSPECIFIED, Vocabulary
 from ..config import RunConfig
-from ..data import load_catalog, prepare_images
+from ..data import Catalog, ImageTensors, load_catalog, prepare_images
 from ..errors import UserError
 from ..sample import Pipeline
 from .metrics import (
@@ -49,19 +49,30 @@ class Images:
     ids: list[str] = field(default_factory=list)
 
 
-def split_images(cfg: RunConfig, run_dir: Path, vocab: Vocabulary, split: str, progress: bool = True) -> tuple[Images, str]:
+@dataclass
+class CatalogImages:
+    """A run's catalog, its cached tensors and its saved split, loaded once per evaluation."""
+
+    catalog: Catalog
+    tensors: ImageTensors
+    splits: dict[str, list[str]]
+
+
+def load_catalog_images(cfg: RunConfig, run_dir: Path, progress: bool = True) -> CatalogImages:
     catalog = load_catalog(cfg.data)
     tensors = prepare_images(catalog, cfg.data.resolution, progress=progress)
-    splits = json.loads((run_dir / "split.json").read_text())
-    if split not in splits:
-        raise UserError(f"--split {split!r} is not one of {', '.join(splits)}")
-    by_id = {r.id: r for r in catalog.records}
-    pos = {i: k for k, i in enumerate(tensors.ids)}
-    ids = [i for i in splits[split] if i in pos]
+    return CatalogImages(catalog, tensors, json.loads((run_dir / "split.json").read_text()))
+
+
+def split_images(data: CatalogImages, vocab: Vocabulary, split: str) -> Images:
+    if split not in data.splits:
+        raise UserError(f"--split {split!r} is not one of {', '.join(data.splits)}")
+    known = set(data.tensors.ids)
+    ids = [i for i in data.splits[split] if i in known]
     if not ids:
-        raise UserError(f"the {split} split of {run_dir} has no images in {catalog.name}; is this the catalog the run was trained on?")
-    idx = torch.tensor([pos[i] for i in ids], dtype=torch.long)
-    return Images(tensors.images[idx], vocab.encode_records(by_id[i].attributes for i in ids), ids), catalog.fingerprint
+        raise UserError(f"the {split} split has no images in {data.catalog.name}; is this the catalog the run was trained on?")
+    by_id = {r.id: r for r in data.catalog.records}
+    return Images(data.tensors.images[data.tensors.index_of(ids)], vocab.encode_records(by_id[i].attributes for i in ids), ids)
 
 
 def generate_matching(pipe: Pipeline, cond: torch.Tensor, n: int, seed: int, batch_size: int = 128,
@@ -129,9 +140,11 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     if catalog is not None:
         cfg.data.catalog = catalog
     net, pn_vocab, pn_acc = productnet_for(cfg.data, features, progress=progress, console=console)
-    real, fp = split_images(cfg, run_dir, pipe.vocab, split, progress)
-    train, _ = split_images(cfg, run_dir, pipe.vocab, "train", progress)
-    floor_ref, _ = split_images(cfg, run_dir, pipe.vocab, "val" if split != "val" else "test", progress)
+    data = load_catalog_images(cfg, run_dir, progress)
+    fp = data.catalog.fingerprint
+    real = split_images(data, pipe.vocab, split)
+    train = split_images(data, pipe.vocab, "train")
+    floor_ref = split_images(data, pipe.vocab, "val" if split != "val" else "test")
     real_f, real_logits = cached_features(net, real.images, fp, real.ids, split)
     train_f, _ = cached_features(net, train.images, fp, train.ids, "train")
     floor_f, floor_logits = cached_features(net, floor_ref.images, fp, floor_ref.ids, "floor")

@@ -69,12 +69,9 @@ def fit_productnet(data: DataConfig, out: str | Path, settings: FitSettings | No
         raise UserError(f"{catalog.name}: no attribute has two values with {s.min_count}+ images; ProductNet needs labels to learn from.")
     by_id = {r.id: r for r in catalog.records}
     vocab = Vocabulary.fit(attrs, [by_id[i].attributes for i in split["train"]], s.min_count)
-    pos = {i: k for k, i in enumerate(tensors.ids)}
-
     def subset(name: str) -> tuple[torch.Tensor, torch.Tensor]:
         ids = split[name]
-        idx = torch.tensor([pos[i] for i in ids], dtype=torch.long)
-        return tensors.images[idx], vocab.encode_records(by_id[i].attributes for i in ids)
+        return tensors.images[tensors.index_of(ids)], vocab.encode_records(by_id[i].attributes for i in ids)
 
     xtr, ytr = subset("train")
     xte, yte = subset("test")

@@ -68,10 +68,9 @@ def prepare_data(cfg: RunConfig, vocab: Vocabulary | None = None, split: dict | 
     rows = [by_id[i].attributes for i in train_ids]
     if vocab is None:
         vocab = Vocabulary.fit(attributes, rows, cfg.condition.min_count)
-    index = {i: k for k, i in enumerate(tensors.ids)}
-    idx = torch.tensor([index[i] for i in train_ids if i in index], dtype=torch.long)
-    images = tensors.images[idx]
-    kept = [i for i in train_ids if i in index]
+    known = set(tensors.ids)
+    kept = [i for i in train_ids if i in known]  # ids whose image decoded
+    images = tensors.images[tensors.index_of(kept)]
     cond = vocab.encode_records(by_id[i].attributes for i in kept)
     return PreparedData(catalog, attributes, split, TrainingData(images, cond, kept), vocab)
 
