@@ -9,7 +9,7 @@ from prodgen.demo import DEMO_COLOURS, run_demo
 
 
 def test_demo_writes_grid_of_every_category_and_a_page(tmp_path):
-    page = run_demo(tmp_path / "demo", minutes=None, steps=4, progress=False)
+    page = run_demo(tmp_path / "demo", minutes=None, steps=4, progress=False, eval_every=0)
     assert page == tmp_path / "demo" / "index.html"
     html = page.read_text()
     assert "category-colour.png" in html and "Latest samples" in html

@@ -88,7 +88,7 @@ def train(
     resolution: Annotated[int, typer.Option(help="32, 64 or 128")] = 64,
     out: Annotated[Path | None, typer.Option(help="run folder (default: runs/NNNNN-<model>-<catalog>-<res>)")] = None,
     steps: Annotated[int | None, typer.Option(help="the run's total number of steps")] = None,
-    minutes: Annotated[float | None, typer.Option(help="wall-clock budget of this invocation")] = None,
+    minutes: Annotated[float | None, typer.Option(help="training-time budget of this invocation (periodic evaluation excluded)")] = None,
     resume: Annotated[Path | None, typer.Option(help="continue the run in this folder exactly where it stopped")] = None,
     seed: int = 0,
     batch_size: int = 64,
@@ -101,6 +101,9 @@ def train(
     sample_every: int = 500,
     checkpoint_every: int = 1000,
     log_every: int = 25,
+    eval_every: Annotated[int, typer.Option(help="steps between cheap FID/KID on the val split (0: off); not counted in --minutes")] = 0,
+    eval_n: Annotated[int, typer.Option(help="generated images per periodic evaluation")] = 500,
+    features: Annotated[Path | None, typer.Option(help="ProductNet run for --eval-every (default: the catalog's cached one)")] = None,
     id_column: str = "id",
     title_column: str = "productDisplayName",
     attribute_columns: Annotated[str | None, typer.Option(help="comma-separated attribute columns of the CSV")] = None,
@@ -128,7 +131,8 @@ def train(
         condition=ConditionConfig(attributes=[c.strip() for c in condition.split(",")] if condition else None,
                                   min_count=min_count, dropout=cond_dropout),
         train=TrainConfig(steps=steps, minutes=minutes, batch_size=batch_size, seed=seed, device=device, threads=threads,
-                          sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every),
+                          sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every,
+                          eval_every=eval_every, eval_n=eval_n, eval_features=str(features) if features else None),
     )
     if steps is None and minutes is None:
         raise UserError("give a training budget: --steps N (the run's total) and/or --minutes M (this invocation).")
@@ -310,12 +314,13 @@ def demo(
     out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/demo"),
     minutes: Annotated[float, typer.Option(help="training budget")] = 4.0,
     steps: Annotated[int | None, typer.Option(help="stop at this many steps instead (tests)")] = None,
+    eval_every: Annotated[int, typer.Option(help="steps between cheap FID/KID (0: off)")] = 250,
     quiet: bool = False,
 ) -> None:
     """Synthetic catalog -> a GAN trained for a few minutes -> grids + runs/demo/index.html."""
     from .demo import run_demo
 
-    page = run_demo(out, minutes=minutes, steps=steps, progress=not quiet, console=console)
+    page = run_demo(out, minutes=minutes, steps=steps, progress=not quiet, console=console, eval_every=eval_every)
     out_console.print(f"\n[bold green]demo done.[/] Open {page.resolve()}")
 
 

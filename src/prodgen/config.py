@@ -48,7 +48,7 @@ class ConditionConfig:
 @dataclass
 class TrainConfig:
     steps: int | None = None  # total steps of the run (a resumed run stops at this number)
-    minutes: float | None = None  # wall-clock budget of this invocation
+    minutes: float | None = None  # training-time budget of this invocation (periodic evaluation excluded)
     batch_size: int = 64
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
@@ -60,6 +60,9 @@ class TrainConfig:
     checkpoint_every: int = 1000
     sample_grid: int = 64  # fixed-noise images in each samples/step-XXXXXX.png
     hflip: bool = True  # random horizontal flips of real images
+    eval_every: int = 0  # steps between cheap FID/KID on the val split (0: off); its time is not budget time
+    eval_n: int = 500  # generated images per periodic evaluation
+    eval_features: str | None = None  # ProductNet run folder (None: the catalog's cached one, fit if absent)
 
 
 @dataclass

@@ -198,6 +198,6 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = run_dir / "eval" / stamp
     write_json(out / "metrics.json", result)
-    write_eval_report(out, result, fake, real, train, nn_idx, nn_dist, pn_vocab, pipe.vocab)
+    write_eval_report(out, result, fake, real, train, nn_idx, nn_dist, pn_vocab, pipe.vocab, run_dir=run_dir)
     result["out"] = str(out)
     return result

@@ -38,8 +38,16 @@ def metric_table(result: dict) -> str:
 
 
 def write_eval_report(out: Path, result: dict, fake, real, train, nn_idx: torch.Tensor, nn_dist: torch.Tensor,
-                      pn_vocab, run_vocab) -> Path:
+                      pn_vocab, run_vocab, run_dir: Path | None = None) -> Path:
+    from ..train.metrics_log import read_metrics
+    from .run_report import plot_quality
+
     out.mkdir(parents=True, exist_ok=True)
+    quality = ""
+    if run_dir is not None and (run_dir / "metrics.jsonl").exists():
+        if plot_quality(read_metrics(run_dir / "metrics.jsonl"), out / "quality.png"):
+            quality = ("<h2>Quality against training time</h2><p>Periodic cheap evaluations during training "
+                       "(val split, small n): read the trend, not single points.</p><img src='quality.png'>")
     to_float = lambda x: x.float() / 127.5 - 1  # noqa: E731
     save_grid(to_float(fake.images[:64]), out / "samples.png", 8)
     save_grid(to_float(real.images[:64]), out / "real.png", 8)
@@ -70,6 +78,7 @@ what two samples of real photos score against each other; a model cannot be expe
 means generated images sit closer to training photos than new real photos do.</p>
 <figure><img src="samples.png"><figcaption>generated (conditions of held-out items)</figcaption></figure>
 <figure><img src="real.png"><figcaption>held-out real photos</figcaption></figure>
+{quality}
 <h2>Nearest training image</h2><p>Pairs: generated image, then its nearest training photo in ProductNet space.</p>
 <img src="nearest.png">
 <h2>Conditional accuracy per class</h2><table><tr><th>attribute</th><th>class</th><th>correct</th><th>rate</th></tr>{''.join(acc_rows)}</table>

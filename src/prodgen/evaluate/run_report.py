@@ -20,7 +20,7 @@ from ..train.metrics_log import read_metrics  # noqa: E402
 def plot_metrics(records: list[dict], out_png: str | Path, title: str = "") -> Path | None:
     """Loss curves (one panel per logged term) against step; None when nothing was logged."""
     rows = [r for r in records if "event" not in r]
-    keys = sorted({k for r in rows for k in r if k not in ("step", "elapsed_s", "images_per_s")})
+    keys = sorted({k for r in rows for k in r if k not in ("step", "elapsed_s", "images_per_s") and not k.startswith("eval/")})
     if not rows or not keys:
         return None
     cols = min(3, len(keys))
@@ -45,15 +45,50 @@ def plot_metrics(records: list[dict], out_png: str | Path, title: str = "") -> P
     return Path(out_png)
 
 
+def quality_records(records: list[dict]) -> list[dict]:
+    """The periodic-evaluation records of a metrics log (``eval/fid`` and friends)."""
+    return [r for r in records if "eval/fid" in r]
+
+
+def plot_quality(records: list[dict], out_png: str | Path, title: str = "") -> Path | None:
+    """FID-P and KID of the periodic evaluations against training CPU-minutes; None when there are none."""
+    pts = quality_records(records)
+    if not pts:
+        return None
+    minutes = [r["elapsed_s"] / 60 for r in pts]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    axes[0].plot(minutes, [r["eval/fid"] for r in pts], marker="o", ms=3, lw=1)
+    axes[0].set_ylabel("FID-P (val split, lower is better)", fontsize=8)
+    kid = [r["eval/kid_mean"] for r in pts]
+    err = [r.get("eval/kid_std", 0.0) for r in pts]
+    axes[1].errorbar(minutes, kid, yerr=err, marker="o", ms=3, lw=1, capsize=2)
+    axes[1].set_ylabel("KID (mean +- std over subsets)", fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("training minutes (periodic evaluation excluded)", fontsize=8)
+        ax.set_yscale("log")
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3, which="both")
+    n = pts[-1].get("eval/n", "?")
+    fig.suptitle(f"{title}: quality against training time (n={n} generated per point)" if title else
+                 f"quality against training time (n={n} generated per point)", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    write_bytes(out_png, buf.getvalue())
+    return Path(out_png)
+
+
 def write_run_report(run_dir: str | Path, extra_images: Sequence[tuple[str, str | Path]] = (), out: str | Path | None = None) -> Path:
     """Write ``index.html`` (and ``loss.png``) in the run folder; returns the page's path."""
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "index.html"
     records = read_metrics(run_dir / "metrics.jsonl")
     loss_png = plot_metrics(records, run_dir / "loss.png", title=run_dir.name)
+    quality_png = plot_quality(records, run_dir / "quality.png", title=run_dir.name)
     config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
     samples = sorted((run_dir / "samples").glob("step-*.png"))
-    last = [r for r in records if "images_per_s" in r]
+    last = [r for r in records if "images_per_s" in r]  # training throughput, periodic evaluation excluded
     speed = sum(r["images_per_s"] for r in last[-20:]) / max(1, len(last[-20:])) if last else None
     step = max((r["step"] for r in records), default=0)
     elapsed = max((r.get("elapsed_s", 0) for r in records), default=0)
@@ -70,6 +105,11 @@ def write_run_report(run_dir: str | Path, extra_images: Sequence[tuple[str, str 
         parts.append(img(path, caption))
     if samples:
         parts.append("<h2>Latest samples (EMA, fixed noise)</h2>" + img(samples[-1], samples[-1].name))
+    if quality_png:
+        last_q = quality_records(records)[-1]
+        parts.append(f"<h2>Quality against training time</h2><p>Last periodic evaluation: FID-P {last_q['eval/fid']:.1f}, "
+                     f"KID {last_q['eval/kid_mean']:.4f} at step {last_q['step']} (val split, n={last_q.get('eval/n')}; "
+                     "`prodgen evaluate` gives the test-split figures with floors).</p>" + img(quality_png, "FID-P and KID against training minutes"))
     if loss_png:
         parts.append("<h2>Loss curves</h2>" + img(loss_png, "losses against step"))
     if len(samples) > 1:

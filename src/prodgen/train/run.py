@@ -22,7 +22,7 @@ import torch
 from ..atomic import write_json
 from ..conditioning import Vocabulary
 from ..config import RunConfig
-from ..data import Catalog, load_catalog, make_split, prepare_images
+from ..data import Catalog, ImageTensors, load_catalog, make_split, prepare_images
 from ..errors import UserError
 from ..models import model_class
 from .dataset import TrainingData
@@ -40,6 +40,14 @@ class PreparedData:
     split: dict[str, list[str]]
     train: TrainingData
     vocab: Vocabulary
+    tensors: ImageTensors
+
+    def heldout(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images and condition ids of a held-out split ("val" or "test")."""
+        known = set(self.tensors.ids)
+        by_id = {r.id: r for r in self.catalog.records}
+        ids = [i for i in self.split[name] if i in known and i in by_id]
+        return self.tensors.images[self.tensors.index_of(ids)], self.vocab.encode_records(by_id[i].attributes for i in ids)
 
 
 def condition_attributes(cfg: RunConfig, catalog: Catalog) -> list[str]:
@@ -72,7 +80,21 @@ def prepare_data(cfg: RunConfig, vocab: Vocabulary | None = None, split: dict | 
     kept = [i for i in train_ids if i in known]  # ids whose image decoded
     images = tensors.images[tensors.index_of(kept)]
     cond = vocab.encode_records(by_id[i].attributes for i in kept)
-    return PreparedData(catalog, attributes, split, TrainingData(images, cond, kept), vocab)
+    return PreparedData(catalog, attributes, split, TrainingData(images, cond, kept), vocab, tensors)
+
+
+def _evaluator(cfg: RunConfig, data: PreparedData, progress: bool, console):
+    """Periodic cheap evaluation on the val split when ``train.eval_every`` > 0 (built before the clock starts)."""
+    if not cfg.train.eval_every:
+        return None
+    from ..evaluate.during_training import training_evaluator
+
+    images, cond = data.heldout("val")
+    if len(images) < 2:
+        raise UserError(f"--eval-every needs held-out images, but the val split of {data.catalog.name} has {len(images)}; "
+                        "use a bigger catalog or --eval-every 0.")
+    return training_evaluator(cfg.data, cfg.train.eval_features, data.vocab, images, cond, cfg.train.eval_n,
+                              progress=progress, console=console)
 
 
 def _check_new_run_dir(out: Path, overwrite: bool) -> None:
@@ -107,7 +129,8 @@ def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bo
     cfg.save(out / CONFIG_NAME)
     data.vocab.save(out / VOCAB_NAME)
     write_json(out / SPLIT_NAME, data.split)
-    trainer = Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console)
+    trainer = Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,
+                      evaluator=_evaluator(cfg, data, progress, console))
     return trainer.run(progress=progress)
 
 
@@ -124,6 +147,7 @@ def resume(run_dir: str | Path, minutes: float | None = None, steps: int | None 
     data = prepare_data(cfg, vocab=vocab, split=split, progress=progress)
     model = model_class(cfg.model).from_args(cfg.model_args, vocab.sizes, cfg.data.resolution)
     cfg.save(run_dir / CONFIG_NAME)
-    trainer = Trainer(model, data.train, vocab, run_dir, cfg.train, cfg.condition.dropout, console=console)
+    trainer = Trainer(model, data.train, vocab, run_dir, cfg.train, cfg.condition.dropout, console=console,
+                      evaluator=_evaluator(cfg, data, progress, console))
     trainer.resume()
     return trainer.run(progress=progress)

@@ -46,6 +46,7 @@ class Trainer:
         cfg: TrainConfig,
         cond_dropout: float,
         console=None,
+        evaluator=None,
     ) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
@@ -67,6 +68,8 @@ class Trainer:
         self.log = MetricsLog(self.run_dir / "metrics.jsonl")
         self.grid = condition_grid(vocab, rows=8, cols=max(1, cfg.sample_grid // 8))
         self._stop_requested = False
+        self.evaluator = evaluator  # periodic cheap FID/KID (evaluate/during_training.py), or None
+        self._paused = 0.0  # seconds of this invocation spent in periodic evaluation (not training time)
 
     # -- state ---------------------------------------------------------------
     def state(self) -> dict:
@@ -105,6 +108,15 @@ class Trainer:
         save_grid(imgs, path, self.grid.cols, row_labels=self.grid.row_labels, col_labels=self.grid.col_labels)
         return path
 
+    def evaluate(self) -> dict[str, float]:
+        """One periodic evaluation of the EMA net, appended to metrics.jsonl; its time is not training time."""
+        t = time.monotonic()
+        recalibrate_bn(self.model, self.ema.net, self.data.cond)
+        rec = {"step": self.step, "elapsed_s": round(self.elapsed, 2), **self.evaluator(self.model, self.ema.net)}
+        self.log.write(rec)
+        self._paused += time.monotonic() - t
+        return rec
+
     # -- loop ----------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
         x, cond = self.data.batch(self.step, self.cfg.batch_size, self.cfg.seed)
@@ -138,9 +150,13 @@ class Trainer:
             return StopReason("interrupted", self.step)
         if self.cfg.steps is not None and self.step >= self.cfg.steps:
             return StopReason("steps", self.step)
-        if self.cfg.minutes is not None and time.monotonic() - t0 >= self.cfg.minutes * 60:
+        if self.cfg.minutes is not None and self._train_seconds(t0) >= self.cfg.minutes * 60:
             return StopReason("minutes", self.step)
         return None
+
+    def _train_seconds(self, t0: float) -> float:
+        """Seconds of this invocation spent training (periodic evaluation excluded)."""
+        return time.monotonic() - t0 - self._paused
 
     def _on_sigint(self, signum, frame) -> None:
         if self._stop_requested:  # second Ctrl-C: give up at once
@@ -159,6 +175,7 @@ class Trainer:
         if in_main:
             signal.signal(signal.SIGINT, self._on_sigint)
         t0 = time.monotonic()
+        self._paused = 0.0
         elapsed0 = self.elapsed
         window: dict[str, float] = {}
         n_window, t_window = 0, time.monotonic()
@@ -170,11 +187,11 @@ class Trainer:
             with bar:
                 while (reason := self._want_stop(t0)) is None:
                     logs = self.train_step()
-                    self.elapsed = elapsed0 + (time.monotonic() - t0)
+                    self.elapsed = elapsed0 + self._train_seconds(t0)
                     for k, v in logs.items():
                         window[k] = window.get(k, 0.0) + v
                     n_window += 1
-                    done = self.step if budget_s is None else time.monotonic() - t0
+                    done = self.step if budget_s is None else self._train_seconds(t0)
                     if total_steps is not None and budget_s is not None:  # whichever budget binds first
                         done = max(done / budget_s, self.step / total_steps) * budget_s
                     short = " ".join(f"{k.split('/')[0]}={v / n_window:.3f}" for k, v in window.items() if "loss" in k)
@@ -190,12 +207,19 @@ class Trainer:
                         self.save_samples()
                     if self.step % self.cfg.checkpoint_every == 0:
                         self.checkpoint()
+                    if self.evaluator is not None and self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+                        paused = self._paused
+                        rec = self.evaluate()
+                        t_window += self._paused - paused  # images/s counts training time only
+                        bar.update(task, steps=f"step {self.step} FID {rec['eval/fid']:.1f}")
         finally:
             if in_main:
                 signal.signal(signal.SIGINT, old_handler)
         # Normal end, budget reached or Ctrl-C: always leave a checkpoint and a final grid.
         self.save_samples()
         self.checkpoint()
+        if self.evaluator is not None and self.cfg.eval_every and self.step % self.cfg.eval_every != 0:
+            self.evaluate()  # the curve always ends at the final weights
         self.log.write({"step": self.step, "elapsed_s": round(self.elapsed, 2), "event": f"stop:{reason.kind}"})
         return reason
 

@@ -1,0 +1,77 @@
+"""Periodic cheap evaluation during training: FID/KID in metrics.jsonl, not counted as training time, plotted."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import torch
+from tiny import TINY_ARGS, shapes_data
+
+from prodgen.config import TrainConfig
+from prodgen.evaluate import plot_quality, write_run_report
+from prodgen.evaluate.during_training import TrainingEvaluator
+from prodgen.evaluate.productnet import ProductNet, ProductNetConfig
+from prodgen.models import model_class
+from prodgen.train import Trainer
+
+
+def random_productnet() -> ProductNet:
+    torch.manual_seed(0)
+    return ProductNet(ProductNetConfig(resolution=32, attributes=["shape"], head_sizes=[4], width=8, feature_dim=64))
+
+
+class FixedImages:
+    """A stand-in model whose 'samples' are given images (to check the evaluator's ordering)."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def sample(self, n, cond, generator=None, net=None):
+        idx = torch.randint(len(self.images), (n,), generator=generator)
+        return self.images[idx].float() / 127.5 - 1
+
+
+def test_evaluator_orders_real_below_noise_and_is_deterministic():
+    data, _ = shapes_data(n=160, seed=0)
+    held, _ = shapes_data(n=160, seed=1)  # same distribution, other images
+    ev = TrainingEvaluator(random_productnet(), held.images, held.cond, n=120)
+    net = torch.nn.Linear(1, 1)
+    real_like = ev(FixedImages(data.images), net)
+    noise = ev(FixedImages(torch.randint(0, 256, data.images.shape, dtype=torch.uint8)), net)
+    assert real_like["eval/fid"] < noise["eval/fid"] / 5
+    assert real_like["eval/kid_mean"] < noise["eval/kid_mean"]
+    assert ev(FixedImages(data.images), net) | {"eval/seconds": 0} == real_like | {"eval/seconds": 0}  # fixed seed
+    assert real_like["eval/n"] == 120 and real_like["eval/n_real"] == 160
+
+
+def test_trainer_appends_eval_records_and_excludes_their_time(tmp_path):
+    data, vocab = shapes_data(n=48)
+    held, _ = shapes_data(n=40, seed=1)
+    inner = TrainingEvaluator(random_productnet(), held.images, held.cond, n=32)
+
+    def slow_evaluator(model, net):  # an evaluation that takes visibly long
+        time.sleep(0.6)
+        return inner(model, net)
+
+    torch.manual_seed(0)
+    model = model_class("gan").from_args(TINY_ARGS["gan"], vocab.sizes, 32)
+    cfg = TrainConfig(steps=5, batch_size=8, device="cpu", log_every=1, sample_every=100, checkpoint_every=100,
+                      sample_grid=16, eval_every=2)
+    trainer = Trainer(model, data, vocab, tmp_path, cfg, cond_dropout=0.2, evaluator=slow_evaluator)
+    t0 = time.monotonic()
+    trainer.run(progress=False)
+    wall = time.monotonic() - t0
+    records = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if "eval/fid" in r]
+    assert [r["step"] for r in evals] == [2, 4, 5]  # every 2 steps, and the final weights
+    assert all(r["eval/fid"] > 0 and r["eval/n"] == 32 for r in evals)
+    assert wall > 1.8 and trainer.elapsed < wall - 1.7  # three 0.6 s evaluations are not training time
+    assert all(r["images_per_s"] > 8 / 0.6 for r in records if "images_per_s" in r)  # nor in the throughput
+    assert plot_quality(records, tmp_path / "q.png").stat().st_size > 1000
+    page = write_run_report(tmp_path).read_text()
+    assert "Quality against training time" in page and "quality.png" in page
+
+
+def test_no_quality_plot_without_eval_records(tmp_path):
+    assert plot_quality([{"step": 1, "elapsed_s": 1.0, "g/loss": 0.5}], tmp_path / "q.png") is None
