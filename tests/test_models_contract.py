@@ -13,14 +13,14 @@ FAMILIES = list_models()
 
 
 def test_registry_lists_families_and_rejects_unknown():
-    assert {"gan", "vae"} <= set(FAMILIES)
+    assert {"gan", "vae", "diffusion"} <= set(FAMILIES)
     with pytest.raises(UserError, match="choose one of"):
         model_class("stylegan9")
 
 
-def make(name: str, res: int = 32, seed: int = 0) -> GenerativeModel:
+def make(name: str, res: int = 32, seed: int = 0, text_dim: int = 0) -> GenerativeModel:
     torch.manual_seed(seed)
-    return model_class(name).from_args(TINY_ARGS[name], COND_SIZES, res)
+    return model_class(name).from_args({**TINY_ARGS[name], "text_dim": text_dim}, COND_SIZES, res)
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -97,3 +97,23 @@ def test_gan_truncation_shrinks_noise_and_vae_reconstructs():
     vae = make("vae").eval()
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     assert vae.reconstruct(x, torch.tensor([[1, 1], [2, 2]])).shape == x.shape
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_text_reaches_the_output_and_zero_text_means_no_text(name):
+    m = make(name, text_dim=8).eval()
+    cond = torch.tensor([[1, 1]])
+    t1, t2 = torch.nn.functional.normalize(torch.randn(2, 8, generator=torch.Generator().manual_seed(0)), dim=1).chunk(2)
+    g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    a, b = m.sample(1, cond, generator=g(), text=t1), m.sample(1, cond, generator=g(), text=t2)
+    assert (a - b).abs().mean() > 1e-4
+    assert torch.equal(m.sample(1, cond, generator=g(), text=torch.zeros(1, 8)), m.sample(1, cond, generator=g()))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    for phase in m.phases:
+        assert torch.isfinite(m.train().loss(phase, x, torch.tensor([[1, 2], [0, 0]]), torch.cat([t1, t2]))["loss"])
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_model_without_text_refuses_a_prompt(name):
+    with pytest.raises(UserError, match="not trained on text"):
+        make(name).eval().sample(1, torch.tensor([[1, 1]]), text=torch.ones(1, 8))

@@ -90,8 +90,8 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path, mon
     t = make_trainer(tmp_path, steps=10)
     real_loss = t.model.loss
 
-    def loss(phase, images, cond):
-        out = real_loss(phase, images, cond)
+    def loss(phase, images, cond, text=None):
+        out = real_loss(phase, images, cond, text)
         if t.step >= 5:
             out["loss"] = out["loss"] * float("nan")
         return out

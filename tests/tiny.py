@@ -10,6 +10,7 @@ from prodgen.train.dataset import TrainingData
 TINY_ARGS = {
     "gan": {"z_dim": 16, "cond_dim": 16, "g_base": 8, "g_cap": 32, "d_base": 8, "d_cap": 16},
     "vae": {"z_dim": 16, "cond_dim": 16, "dec_base": 8, "dec_cap": 32, "enc_base": 8, "enc_cap": 16},
+    "diffusion": {"widths": [32, 64], "attention": [False, True], "steps": 3},
 }
 COND_SIZES = [4, 5]
 
@@ -42,4 +43,5 @@ def shapes_data(n: int = 96, res: int = 32, seed: int = 0) -> tuple[TrainingData
 SMALL_ARGS = {
     "gan": {"z_dim": 64, "cond_dim": 64, "g_base": 32, "g_cap": 128, "d_base": 32, "d_cap": 128},
     "vae": {"z_dim": 32, "cond_dim": 32, "dec_base": 16, "dec_cap": 64, "enc_base": 16, "enc_cap": 64},
+    "diffusion": {"widths": [64, 128], "attention": [False, True], "patch": 2, "lr": 1e-3, "steps": 10},
 }

@@ -82,7 +82,7 @@ def data_inspect(
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Option(help="model family: gan, vae")] = "gan",
+    model: Annotated[str, typer.Option(help="model family: gan, vae, diffusion")] = "gan",
     catalog: CatalogOpt = "synthetic",
     images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
     resolution: Annotated[int, typer.Option(help="32, 64 or 128")] = 64,
@@ -92,7 +92,9 @@ def train(
     resume: Annotated[Path | None, typer.Option(help="continue the run in this folder exactly where it stopped")] = None,
     seed: int = 0,
     batch_size: int = 64,
-    condition: Annotated[str | None, typer.Option(help="comma-separated attributes to condition on (default: the catalog's)")] = None,
+    condition: Annotated[str | None, typer.Option(help="comma-separated attributes to condition on (default: the catalog's); "
+                                                       "add 'text' for the product title, e.g. text,articleType,baseColour")] = None,
+    text_encoder: Annotated[str, typer.Option(help="title/prompt encoder: auto, minilm (all-MiniLM-L6-v2) or hashing (built-in)")] = "auto",
     min_count: Annotated[int, typer.Option(help="merge attribute values rarer than this into 'other'")] = 20,
     cond_dropout: Annotated[float, typer.Option(help="probability of training with an attribute unspecified")] = 0.1,
     model_arg: Annotated[list[str], typer.Option(help="model setting name=value (repeatable), e.g. lr_g=1e-4")] = [],  # noqa: B006
@@ -113,7 +115,7 @@ def train(
 ) -> None:
     """Train a conditional model on a catalog (or continue one with --resume)."""
     from . import train as _train_pkg  # noqa: F401  (import errors surface early)
-    from .config import ConditionConfig, RunConfig, TrainConfig
+    from .config import RunConfig, TrainConfig
     from .train import resume as resume_run
     from .train import train as train_run
 
@@ -128,8 +130,7 @@ def train(
         model=model,
         model_args=_parse_model_args(model_arg),
         data=_data_config(catalog, images, resolution, id_column, title_column, attribute_columns),
-        condition=ConditionConfig(attributes=[c.strip() for c in condition.split(",")] if condition else None,
-                                  min_count=min_count, dropout=cond_dropout),
+        condition=_condition_config(condition, min_count, cond_dropout, text_encoder),
         train=TrainConfig(steps=steps, minutes=minutes, batch_size=batch_size, seed=seed, device=device, threads=threads,
                           sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every,
                           eval_every=eval_every, eval_n=eval_n, eval_features=str(features) if features else None),
@@ -151,6 +152,21 @@ def train(
         return
     reason = train_run(cfg, out, overwrite=overwrite, progress=not quiet, console=console)
     _finish(out, reason)
+
+
+def _condition_config(condition: str | None, min_count: int, dropout: float, text_encoder: str):
+    from .conditioning.text import resolve_encoder_name
+    from .config import ConditionConfig
+
+    names = [c.strip() for c in condition.split(",") if c.strip()] if condition else None
+    text = bool(names) and "text" in names
+    if text:
+        names = [n for n in names if n != "text"]
+        if not names:
+            raise UserError("--condition text needs at least one attribute beside it (the attributes are what "
+                            "evaluation checks and guidance steers), e.g. --condition text,articleType,baseColour")
+        resolve_encoder_name(text_encoder)  # an unknown name fails before any work
+    return ConditionConfig(attributes=names, min_count=min_count, dropout=dropout, text=text, text_encoder=text_encoder)
 
 
 def _finish(run_dir: Path, reason) -> None:

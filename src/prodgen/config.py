@@ -42,7 +42,9 @@ class DataConfig:
 class ConditionConfig:
     attributes: list[str] | None = None  # None: the catalog's default (e.g. articleType,baseColour)
     min_count: int = 20  # values seen fewer times are merged into "other"
-    dropout: float = 0.1  # per-attribute probability of training with the attribute unspecified
+    dropout: float = 0.1  # per-attribute (and title) probability of training with it unspecified
+    text: bool = False  # also condition on the product title (prompts at generate time)
+    text_encoder: str = "auto"  # "minilm" | "hashing" | "auto" (resolved and recorded when training starts)
 
 
 @dataclass

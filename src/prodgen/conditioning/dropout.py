@@ -15,3 +15,11 @@ def drop_conditions(cond: torch.Tensor, p: float, generator: torch.Generator | N
         return cond
     keep = torch.rand(cond.shape, generator=generator, device="cpu").to(cond.device) >= p  # (B, A)
     return cond * keep
+
+
+def drop_text(text: torch.Tensor | None, p: float, generator: torch.Generator | None = None) -> torch.Tensor | None:
+    """Replace each row's text vector by the all-zero "no text" vector with probability ``p``."""
+    if text is None or p <= 0:
+        return text
+    keep = torch.rand(text.shape[0], generator=generator, device="cpu").to(text.device) >= p
+    return text * keep[:, None].to(text.dtype)

@@ -103,3 +103,30 @@ def _store(rid, arr, reason, detail, out, ids, skipped) -> None:
     else:
         out[len(ids)] = arr
         ids.append(rid)
+
+
+TEXT_CACHE_VERSION = 1
+
+
+def prepare_title_embeddings(catalog: Catalog, encoder: str, cache_dir: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """Every catalog title embedded by the text encoder ``encoder``, cached beside the image tensors.
+
+    Key: catalog fingerprint (titles are part of its content) and the encoder name.
+    Returns id -> (384,) vector; rows without a title get the all-zero "no text" vector.
+    """
+    from ..conditioning.text import encode_texts, resolve_encoder_name
+
+    encoder = resolve_encoder_name(encoder)
+    key = hashlib.sha256(f"{catalog.fingerprint}:text:{encoder}:{TEXT_CACHE_VERSION}".encode()).hexdigest()[:32]
+    path = Path(cache_dir or default_cache_dir()) / f"text-{key}.safetensors"
+    ids = [r.id for r in catalog.records]
+    if path.exists():
+        try:
+            emb = load_file(str(path))["embeddings"]
+            if emb.shape[0] == len(ids):
+                return dict(zip(ids, emb))
+        except Exception:  # noqa: BLE001  damaged cache: recompute
+            pass
+    emb = encode_texts(encoder, [r.title for r in catalog.records])
+    write_bytes(path, safetensors_bytes({"embeddings": emb.contiguous()}))
+    return dict(zip(ids, emb))

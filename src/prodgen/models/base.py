@@ -4,10 +4,13 @@ The Trainer and the samplers rely only on this:
 
 - ``phases``: training phases run in order each step (a GAN has ``("d", "g")``,
   a VAE ``("vae",)``), each with its own optimiser over ``phase_parameters(p)``;
-- ``loss(phase, images, cond) -> {"loss": scalar to backpropagate, ...logged terms}``;
-- ``sampling_net()``: the sub-module that generates, ``net(z, cond)`` (EMA'd by the Trainer);
+- ``loss(phase, images, cond, text) -> {"loss": scalar to backpropagate, ...logged terms}``;
+- ``sampling_net()``: the sub-module that generates (EMA'd by the Trainer);
 - ``latent_noise(n, generator, truncation)``: its seeded input noise;
-- ``sample(n, cond, generator, truncation, net) -> images in [-1, 1]`` (shared);
+- ``generate_from_noise(z, cond, text, net, **sampling)``: one network call for
+  GAN/VAE decoders, a scheduler loop for diffusion;
+- ``sample(n, cond, generator, truncation, net, text, **sampling) -> images in [-1, 1]`` (shared);
+- ``text``: optional (B, text_dim) title/prompt vectors (all-zero row: no text);
 - ``save_pretrained(dir)`` / ``from_pretrained(dir)``: ``model.safetensors`` whose
   metadata holds the model spec (family, resolved config, condition sizes,
   resolution), so the file alone rebuilds the network; nothing is unpickled.
@@ -61,7 +64,7 @@ def model_class(name: str) -> type[GenerativeModel]:
 
 
 def _import_families() -> None:
-    from . import gan, vae  # noqa: F401  (registration side effect)
+    from . import diffusion, gan, vae  # noqa: F401  (registration side effect)
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,14 @@ class GenerativeModel(nn.Module):
         """Keyword arguments for ``torch.optim.Adam`` of ``phase`` (lr, betas)."""
         raise NotImplementedError
 
-    def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor,
+             text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    @property
+    def text_dim(self) -> int:
+        """Size of the title/prompt vector the model is conditioned on (0: none)."""
+        return int(getattr(self.config, "text_dim", 0) or 0)
 
     def sampling_net(self) -> nn.Module:
         """The sub-module that generates: ``net(z, cond) -> images in [-1, 1]`` (EMA'd by the Trainer)."""
@@ -119,13 +128,41 @@ class GenerativeModel(nn.Module):
         generator: torch.Generator | None = None,
         truncation: float = 1.0,
         net: nn.Module | None = None,
+        text: torch.Tensor | None = None,
+        **sampling: Any,
     ) -> torch.Tensor:
-        """``n`` images (B, 3, R, R) for (n, A) condition ids; noise drawn on the CPU from ``generator``."""
+        """``n`` images (B, 3, R, R) in [-1, 1] for (n, A) condition ids [and (n, T) text vectors].
+
+        Noise is drawn on the CPU from ``generator``; ``sampling`` holds family options
+        (a diffusion model's ``steps`` and ``guidance``).
+        """
         self.check_cond(cond, n)
+        z = self.latent_noise(n, generator, truncation)
+        return self.generate_from_noise(z, cond, text, net, **sampling)
+
+    @torch.no_grad()
+    def generate_from_noise(self, z: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None,
+                            net: nn.Module | None = None, **sampling: Any) -> torch.Tensor:
+        """Images from given input noise (one-shot generators: ``net(z, cond, text)``)."""
+        if sampling:
+            raise UserError(f"{self.family} models take no sampling options {sorted(sampling)} "
+                            "(--steps and --guidance are for diffusion models)")
         net = net if net is not None else self.sampling_net()
         device = next(net.parameters()).device
-        z = self.latent_noise(n, generator, truncation).to(device)
-        return net(z, cond.to(device))
+        return net(z.to(device), cond.to(device), self.check_text(text, len(cond), device))
+
+    def check_text(self, text: torch.Tensor | None, n: int, device: torch.device | None = None) -> torch.Tensor | None:
+        """Validated (n, text_dim) text vectors on ``device``; None when the model has no text input."""
+        if not self.text_dim:
+            if text is not None and bool(text.abs().sum() > 0):
+                raise UserError(f"this {self.family} model was not trained on text; train with --condition text,... "
+                                "to use --prompt")
+            return None
+        if text is None:
+            return None
+        if text.dim() != 2 or text.shape != (n, self.text_dim):
+            raise ValueError(f"text must be ({n}, {self.text_dim}), got {tuple(text.shape)}")
+        return text.to(device) if device is not None else text
 
     def latent_noise(self, n: int, generator: torch.Generator | None, truncation: float = 1.0) -> torch.Tensor:
         """Seeded input noise on the CPU (so a seed gives the same image on any device)."""

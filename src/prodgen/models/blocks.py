@@ -9,22 +9,35 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 
 class ConditionEmbedding(nn.Module):
-    """Sum of one learned embedding per attribute: (B, A) ids -> (B, dim).
+    """Sum of one learned embedding per attribute, plus a projected text vector: (B, A) ids [, (B, T)] -> (B, dim).
 
     Id 0 of each attribute is "unspecified" and has its own embedding, so a
-    condition with attributes left out is still a valid input.
+    condition with attributes left out is still a valid input. With ``text_dim``,
+    a title/prompt embedding is projected in; an all-zero text row ("no text")
+    gets a learned null embedding instead.
     """
 
-    def __init__(self, cond_sizes: tuple[int, ...], dim: int) -> None:
+    def __init__(self, cond_sizes: tuple[int, ...], dim: int, text_dim: int = 0) -> None:
         super().__init__()
         self.tables = nn.ModuleList(nn.Embedding(size, dim) for size in cond_sizes)
         for t in self.tables:
             nn.init.normal_(t.weight, std=0.5)
+        self.text_dim = text_dim
+        if text_dim:
+            self.text_proj = nn.Linear(text_dim, dim)
+            nn.init.normal_(self.text_proj.weight, std=0.5)  # unit-norm text: outputs of std ~0.5, like the tables
+            nn.init.zeros_(self.text_proj.bias)
+            self.text_null = nn.Parameter(torch.randn(dim) * 0.5)
 
-    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         out = self.tables[0](cond[:, 0])
         for a in range(1, len(self.tables)):
             out = out + self.tables[a](cond[:, a])
+        if self.text_dim:
+            if text is None:
+                return out + self.text_null
+            has = (text.abs().sum(dim=1, keepdim=True) > 0).to(out.dtype)
+            out = out + has * self.text_proj(text.to(out.dtype)) + (1 - has) * self.text_null
         return out  # (B, dim)
 
 

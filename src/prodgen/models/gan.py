@@ -37,6 +37,7 @@ class GANConfig:
     r1_gamma: float = 0.0  # R1 penalty weight on real images (0: off)
     mbstd_group: int = 4  # minibatch-stddev group size in the discriminator (0: off)
     skip_z: bool = True  # noise also modulates every conditional-BN layer (BigGAN skip-z)
+    text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -48,12 +49,12 @@ class GANConfig:
 class Generator(nn.Module):
     def __init__(self, cfg: GANConfig, cond_sizes: tuple[int, ...], resolution: int) -> None:
         super().__init__()
-        self.embed = ConditionEmbedding(cond_sizes, cfg.cond_dim)
+        self.embed = ConditionEmbedding(cond_sizes, cfg.cond_dim, cfg.text_dim)
         channels = decoder_widths(resolution, cfg.g_base, cfg.g_cap)
         self.decoder = ConvDecoder(cfg.z_dim, cfg.cond_dim, resolution, channels, skip_z=cfg.skip_z)
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z, self.embed(cond))  # (B, 3, R, R)
+    def forward(self, z: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z, self.embed(cond, text))  # (B, 3, R, R)
 
 
 class Discriminator(nn.Module):
@@ -76,8 +77,11 @@ class Discriminator(nn.Module):
         self.proj = nn.ModuleList(nn.Embedding(size, cin) for size in cond_sizes)
         for p in self.proj:
             nn.init.normal_(p.weight, std=0.02)
+        # Text projection term: <W t, h>; an all-zero ("no text") row contributes nothing.
+        self.text_proj = (nn.utils.parametrizations.spectral_norm(nn.Linear(cfg.text_dim, cin, bias=False))
+                          if cfg.text_dim else None)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)  # (B, C, 4, 4)
         if self.mbstd_group:
             h = minibatch_stddev(h, self.mbstd_group)
@@ -85,6 +89,8 @@ class Discriminator(nn.Module):
         out = self.linear(h).squeeze(1)  # (B,)
         for a, table in enumerate(self.proj):
             out = out + (table(cond[:, a]) * h).sum(dim=1)
+        if self.text_proj is not None and text is not None:
+            out = out + (self.text_proj(text.to(h.dtype)) * h).sum(dim=1)
         return out  # (B,) realness logits
 
 
@@ -145,15 +151,16 @@ class ConditionalGAN(GenerativeModel):
             z = z * truncation
         return z
 
-    def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor,
+             text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         b = images.shape[0]
         z = torch.randn(b, self.config.z_dim).to(images.device)
         if phase == "d":
             with torch.no_grad():
-                fake = self.generator(z, cond)
+                fake = self.generator(z, cond, text)
             real = images.detach().requires_grad_(self.config.r1_gamma > 0)
-            d_real = self.discriminator(self._augment(real), cond)
-            d_fake = self.discriminator(self._augment(fake), cond)
+            d_real = self.discriminator(self._augment(real), cond, text)
+            d_fake = self.discriminator(self._augment(fake), cond, text)
             loss_real = F.relu(1 - d_real).mean()
             loss_fake = F.relu(1 + d_fake).mean()
             out = {"loss_d_real": loss_real, "loss_d_fake": loss_fake}
@@ -166,6 +173,6 @@ class ConditionalGAN(GenerativeModel):
             out["loss"] = loss
             return out
         if phase == "g":
-            fake = self.generator(z, cond)
-            return {"loss": -self.discriminator(self._augment(fake), cond).mean()}
+            fake = self.generator(z, cond, text)
+            return {"loss": -self.discriminator(self._augment(fake), cond, text).mean()}
         raise ValueError(f"GAN has phases d and g, not {phase!r}")

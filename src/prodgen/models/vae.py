@@ -32,6 +32,7 @@ class VAEConfig:
     sigma: float | None = None  # decoder std in [-1, 1] units; None: calibrated per batch
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
+    text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -60,11 +61,11 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, cfg: VAEConfig, cond_sizes: tuple[int, ...], resolution: int) -> None:
         super().__init__()
-        self.embed = ConditionEmbedding(cond_sizes, cfg.cond_dim)
+        self.embed = ConditionEmbedding(cond_sizes, cfg.cond_dim, cfg.text_dim)
         self.decoder = ConvDecoder(cfg.z_dim, cfg.cond_dim, resolution, decoder_widths(resolution, cfg.dec_base, cfg.dec_cap))
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z, self.embed(cond))
+    def forward(self, z: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z, self.embed(cond, text))
 
 
 @register_model("vae")
@@ -88,25 +89,27 @@ class ConditionalVAE(GenerativeModel):
     def sampling_net(self) -> nn.Module:
         return self.decoder
 
-    def encode(self, images: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, images: torch.Tensor, cond: torch.Tensor,
+               text: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance of images (B, 3, R, R) in [-1, 1]."""
-        return self.encoder(images, self.decoder.embed(cond))
+        return self.encoder(images, self.decoder.embed(cond, text))
 
-    def reconstruct(self, images: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        mu, _ = self.encode(images, cond)
-        return self.decoder(mu, cond)
+    def reconstruct(self, images: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        mu, _ = self.encode(images, cond, text)
+        return self.decoder(mu, cond, text)
 
     def latent_noise(self, n: int, generator: torch.Generator | None, truncation: float = 1.0) -> torch.Tensor:
         if not 0 < truncation <= 1:
             raise ValueError("truncation must be in (0, 1]")
         return torch.randn(n, self.config.z_dim, generator=generator) * truncation
 
-    def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor,
+             text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         if phase != "vae":
             raise ValueError(f"VAE has one phase 'vae', not {phase!r}")
-        mu, logvar = self.encode(images, cond)
+        mu, logvar = self.encode(images, cond, text)
         z = mu + torch.randn(mu.shape).to(mu.device) * (0.5 * logvar).exp()
-        recon = self.decoder(z, cond)
+        recon = self.decoder(z, cond, text)
         mse = F.mse_loss(recon, images, reduction="none").flatten(1).mean(1)  # (B,)
         dims = images[0].numel()
         if self.config.sigma is None:

@@ -17,10 +17,13 @@ class TrainingData:
     images: torch.Tensor  # (N, 3, R, R) uint8
     cond: torch.Tensor  # (N, A) long condition ids
     ids: list[str]
+    text: torch.Tensor | None = None  # (N, T) title embeddings when the run is conditioned on text
 
     def __post_init__(self) -> None:
         if self.images.shape[0] != self.cond.shape[0] or self.images.shape[0] != len(self.ids):
             raise ValueError("images, cond and ids must have the same length")
+        if self.text is not None and self.text.shape[0] != self.images.shape[0]:
+            raise ValueError("text must have one row per image")
         if self.images.shape[0] == 0:
             raise ValueError("no training images")
 
@@ -28,7 +31,8 @@ class TrainingData:
         return self.images.shape[0]
 
     def to(self, device: torch.device) -> TrainingData:
-        return TrainingData(self.images.to(device), self.cond.to(device), self.ids)
+        return TrainingData(self.images.to(device), self.cond.to(device), self.ids,
+                            self.text.to(device) if self.text is not None else None)
 
     def batch_indices(self, step: int, batch_size: int, seed: int) -> torch.Tensor:
         n = len(self)
@@ -43,11 +47,12 @@ class TrainingData:
             pos += take
         return torch.cat(out)
 
-    def batch(self, step: int, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 3, R, R) float images in [-1, 1] and (B, A) condition ids."""
+    def batch(self, step: int, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(B, 3, R, R) float images in [-1, 1], (B, A) condition ids and (B, T) text vectors (or None)."""
         idx = self.batch_indices(step, batch_size, seed).to(self.images.device)
         x = self.images[idx].float().div_(127.5).sub_(1.0)
-        return x.contiguous(memory_format=torch.channels_last), self.cond[idx]
+        text = self.text[idx] if self.text is not None else None
+        return x.contiguous(memory_format=torch.channels_last), self.cond[idx], text
 
 
 _PERM_CACHE: dict[tuple[int, int, int], torch.Tensor] = {}

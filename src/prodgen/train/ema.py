@@ -39,7 +39,8 @@ class EMA:
 
 
 @torch.no_grad()
-def recalibrate_bn(model, net: nn.Module, cond_pool: torch.Tensor, batches: int = 8, batch_size: int = 64, seed: int = 0) -> None:
+def recalibrate_bn(model, net: nn.Module, cond_pool: torch.Tensor, batches: int = 8, batch_size: int = 64, seed: int = 0,
+                   text_pool: torch.Tensor | None = None) -> None:
     """Recompute ``net``'s BN running stats as the plain mean over random conditional samples."""
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
@@ -53,7 +54,8 @@ def recalibrate_bn(model, net: nn.Module, cond_pool: torch.Tensor, batches: int 
     try:
         for _ in range(batches):
             idx = torch.randint(len(cond_pool), (batch_size,), generator=gen)
-            model.sample(batch_size, cond_pool[idx], generator=gen, net=net)
+            text = text_pool[idx.to(text_pool.device)] if text_pool is not None else None
+            model.sample(batch_size, cond_pool[idx.to(cond_pool.device)], generator=gen, net=net, text=text)
     finally:
         net.eval()
         for bn, m in zip(bns, saved):

@@ -22,7 +22,8 @@ import torch
 from ..atomic import write_json
 from ..conditioning import Vocabulary
 from ..config import RunConfig
-from ..data import Catalog, ImageTensors, load_catalog, make_split, prepare_images
+from ..conditioning.text import TEXT_DIM, resolve_encoder_name
+from ..data import Catalog, ImageTensors, load_catalog, make_split, prepare_images, prepare_title_embeddings
 from ..errors import UserError
 from ..models import model_class
 from .dataset import TrainingData
@@ -80,7 +81,11 @@ def prepare_data(cfg: RunConfig, vocab: Vocabulary | None = None, split: dict | 
     kept = [i for i in train_ids if i in known]  # ids whose image decoded
     images = tensors.images[tensors.index_of(kept)]
     cond = vocab.encode_records(by_id[i].attributes for i in kept)
-    return PreparedData(catalog, attributes, split, TrainingData(images, cond, kept), vocab, tensors)
+    text = None
+    if cfg.condition.text:
+        titles = prepare_title_embeddings(catalog, cfg.condition.text_encoder)
+        text = torch.stack([titles[i] for i in kept])
+    return PreparedData(catalog, attributes, split, TrainingData(images, cond, kept, text), vocab, tensors)
 
 
 def _evaluator(cfg: RunConfig, data: PreparedData, progress: bool, console):
@@ -113,6 +118,9 @@ def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bo
     if cfg.train.steps is None and cfg.train.minutes is None:
         raise UserError("give a training budget: --steps N and/or --minutes M.")
     klass = model_class(cfg.model)
+    if cfg.condition.text:
+        cfg.condition.text_encoder = resolve_encoder_name(cfg.condition.text_encoder)  # recorded in config.json
+        cfg.model_args = {**cfg.model_args, "text_dim": TEXT_DIM}
     data = prepare_data(cfg, progress=progress)
     torch.manual_seed(cfg.train.seed)
     model = klass.from_args(cfg.model_args, data.vocab.sizes, cfg.data.resolution)

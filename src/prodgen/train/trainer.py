@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..conditioning import Vocabulary, condition_grid, drop_conditions
+from ..conditioning import Vocabulary, condition_grid, drop_conditions, drop_text
 from ..config import TrainConfig
 from ..device import resolve_device
 from ..errors import TrainingDiverged, UserError
@@ -96,12 +96,12 @@ class Trainer:
         self.log.truncate_after(self.step)
 
     def checkpoint(self) -> None:
-        recalibrate_bn(self.model, self.ema.net, self.data.cond)
+        recalibrate_bn(self.model, self.ema.net, self.data.cond, text_pool=self.data.text)
         export_weights(self.run_dir, self.model, self.ema.state_dict(), self.step)
         save_training_state(self.run_dir, self.state())  # last: a resume sees weights at least this new
 
     def save_samples(self) -> Path:
-        recalibrate_bn(self.model, self.ema.net, self.data.cond)
+        recalibrate_bn(self.model, self.ema.net, self.data.cond, text_pool=self.data.text)
         g = torch.Generator().manual_seed(GRID_SEED)
         imgs = self.model.sample(len(self.grid.cond), self.grid.cond, generator=g, net=self.ema.net)
         path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
@@ -111,7 +111,7 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """One periodic evaluation of the EMA net, appended to metrics.jsonl; its time is not training time."""
         t = time.monotonic()
-        recalibrate_bn(self.model, self.ema.net, self.data.cond)
+        recalibrate_bn(self.model, self.ema.net, self.data.cond, text_pool=self.data.text)
         rec = {"step": self.step, "elapsed_s": round(self.elapsed, 2), **self.evaluator(self.model, self.ema.net)}
         self.log.write(rec)
         self._paused += time.monotonic() - t
@@ -119,15 +119,16 @@ class Trainer:
 
     # -- loop ----------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        x, cond = self.data.batch(self.step, self.cfg.batch_size, self.cfg.seed)
+        x, cond, text = self.data.batch(self.step, self.cfg.batch_size, self.cfg.seed)
         if self.cfg.hflip:
             flip = torch.rand(x.shape[0]).to(x.device) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         cond = drop_conditions(cond, self.cond_dropout)
+        text = drop_text(text, self.cond_dropout)
         self.model.train()
         logs: dict[str, float] = {}
         for phase in self.model.phases:
-            losses = self.model.loss(phase, x, cond)
+            losses = self.model.loss(phase, x, cond, text)
             loss = losses["loss"]
             if not torch.isfinite(loss).item():
                 raise TrainingDiverged(
