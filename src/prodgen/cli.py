@@ -184,8 +184,13 @@ def generate(
     run: Annotated[Path, typer.Argument(help="run folder")],
     n: Annotated[int, typer.Option("-n", "--n", help="number of images")] = 16,
     attr: Annotated[list[str], typer.Option(help="condition name=value (repeatable), e.g. --attr baseColour=Red")] = [],  # noqa: B006
+    prompt: Annotated[str | None, typer.Option(help="product description, e.g. \"red leather handbag for women\"")] = None,
     seed: Annotated[int, typer.Option(help="image i uses seed+i")] = 0,
-    truncation: Annotated[float, typer.Option(help="(0, 1]: lower trades variety for fidelity")] = 1.0,
+    truncation: Annotated[float, typer.Option(help="(0, 1]: lower trades variety for fidelity (GAN, VAE)")] = 1.0,
+    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance scale (diffusion; 1: off)")] = None,
+    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
+    best_of: Annotated[int, typer.Option(help="generate K candidates per image, keep the best-scoring")] = 1,
+    features: Annotated[Path | None, typer.Option(help="ProductNet run scoring --best-of (default: the catalog's cached one)")] = None,
     from_csv: Annotated[Path | None, typer.Option(help="one image per row of this CSV (catalog layout), named <id>.png")] = None,
     id_column: str = "id",
     title_column: str = "productDisplayName",
@@ -194,34 +199,50 @@ def generate(
     device: str = "auto",
     quiet: bool = False,
 ) -> None:
-    """Generate product images for chosen attributes, or one per row of a CSV."""
+    """Generate product images for chosen attributes or a prompt, or one per row of a CSV."""
     from .sample import Pipeline
     from .sample.writer import Job, write_generation
 
     if n < 1:
         raise UserError("-n must be at least 1")
+    if best_of < 1 or best_of > 64:
+        raise UserError("--best-of must lie in [1, 64]")
     pipe = Pipeline.from_pretrained(run, device=device)
+    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    if sampling and pipe.model.family != "diffusion":
+        raise UserError(f"--steps and --guidance are for diffusion models; {run} is a {pipe.model.family} "
+                        "(use --truncation to trade variety for fidelity)")
     if from_csv is not None:
-        if attr:
-            raise UserError("--from-csv takes each row's attributes; drop --attr or generate without --from-csv")
+        if attr or prompt:
+            raise UserError("--from-csv takes each row's attributes and title; drop --attr/--prompt or generate without --from-csv")
         from .data import read_csv_rows
 
         records = read_csv_rows(from_csv, id_column=id_column, title_column=title_column, attribute_columns=None)
+        titles = pipe.encode_text([r.title for r in records]) if pipe.model.text_dim else None
         jobs = []
         for k, rec in enumerate(records):
             rc = pipe.row_condition(rec.attributes)
-            jobs.append(Job(_safe_name(rec.id), rc.cond, seed + k, {"id": rec.id, "title": rec.title, "understood": rc.understood, "notes": rc.notes}))
-        request = {"from_csv": str(from_csv), "rows": len(jobs)}
+            jobs.append(Job(_safe_name(rec.id), rc.cond, seed + k, {"id": rec.id, "title": rec.title, "understood": rc.understood,
+                                                                    "notes": rc.notes}, titles[k] if titles is not None else None))
+        request = {"from_csv": str(from_csv), "rows": len(jobs), "uses_titles": titles is not None}
         noted = sum(1 for j in jobs if j.meta["notes"])
         if noted:
             console.print(f"[yellow]{noted} rows had values the model does not know; see notes in generation.json[/]")
     else:
         attrs = _parse_kv(attr, "--attr")
-        cond = pipe.condition(attrs)
-        jobs = [Job(f"{i:06d}", cond, seed + i) for i in range(n)]
-        request = {"attributes": attrs, "n": n, "seed": seed}
+        pc = pipe.prompt_condition(prompt, attrs)
+        for note in pc.notes:
+            console.print(f"[yellow]{note}[/]")
+        jobs = [Job(f"{i:06d}", pc.cond, seed + i, text=pc.text) for i in range(n)]
+        request = {"attributes": attrs, "prompt": prompt, "understood": pc.understood, "notes": pc.notes, "n": n, "seed": seed}
+    scorer = None
+    if best_of > 1:
+        from .sample.best_of import scorer_for
+
+        scorer, notes = scorer_for(pipe, features, progress=not quiet, console=console)
+        request["scoring_notes"] = notes
     res = write_generation(pipe, jobs, out, truncation=truncation, batch_size=batch_size, request=request,
-                           progress=not quiet, console=console)
+                           progress=not quiet, console=console, sampling=sampling, best_of=best_of, scorer=scorer)
     out_console.print(f"wrote {len(res.files)} images to {out} ({len(res.files) / max(res.seconds, 1e-9):.1f} images/s); "
                       f"grid: {res.grid}, labels: {out / 'labels.csv'}")
 
@@ -265,9 +286,11 @@ def _print_eval_table(results: list[dict]) -> None:
     from .evaluate.report import COLUMNS, ROW_NAMES
 
     acc_cols = sorted({k for r in results for row in r["rows"].values() for k in row if k.startswith("acc/")})
+    text_cols = sorted({k for r in results for row in r["rows"].values() for k in row if k.startswith("text_acc/")})
     heads = [(r, key) for r in results for key in r["rows"]]
     t = Table("metric", *[f"{Path(r['run']).name if len(results) > 1 else ''} {ROW_NAMES.get(k, k)}".strip() for r, k in heads])
-    for k, name in COLUMNS + [(a, f"cond. acc. {a[4:]}") for a in acc_cols]:
+    for k, name in (COLUMNS + [(a, f"cond. acc. {a[4:]}") for a in acc_cols]
+                    + [(a, f"title-only acc. {a[9:]}") for a in text_cols] + [("images_per_s", "sampling images/s")]):
         t.add_row(name, *[("" if r["rows"][key].get(k) is None else f"{r['rows'][key][k]:.4g}") for r, key in heads])
     out_console.print(t)
     for r in results:
@@ -284,12 +307,16 @@ def evaluate(
     features: Annotated[Path | None, typer.Option(help="a fitted ProductNet (default: fit or reuse the cached one)")] = None,
     seed: int = 0,
     truncation: float = 1.0,
+    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
+    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance (diffusion)")] = None,
     quiet: bool = False,
 ) -> None:
     """FID/KID/IS, precision/recall, density/coverage, conditional accuracy, diversity, memorisation, with floors."""
     from .evaluate.evaluate import evaluate_run
 
-    res = evaluate_run(run, catalog, split, n, features, seed, truncation, progress=not quiet, console=console)
+    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    res = evaluate_run(run, catalog, split, n, features, seed, truncation, progress=not quiet, console=console,
+                       sampling=sampling)
     _print_eval_table([res])
     out_console.print(f"metrics: {res['out']}/metrics.json  report: {res['out']}/report.html")
 

@@ -76,15 +76,39 @@ def split_images(data: CatalogImages, vocab: Vocabulary, split: str) -> Images:
 
 
 def generate_matching(pipe: Pipeline, cond: torch.Tensor, n: int, seed: int, batch_size: int = 128,
-                      truncation: float = 1.0) -> Images:
-    """``n`` generated images whose conditions cycle through ``cond`` (the held-out distribution)."""
-    reps = cond[torch.arange(n) % len(cond)]
+                      truncation: float = 1.0, text: torch.Tensor | None = None, sampling: dict | None = None) -> Images:
+    """``n`` generated images whose conditions (and titles) cycle through ``cond`` (the held-out distribution)."""
+    rows = torch.arange(n) % len(cond)
+    reps = cond[rows]
+    texts = text[rows] if text is not None else None
     out = []
     for i in range(0, n, batch_size):
         c = reps[i : i + batch_size]
-        x = pipe.generate_batch(c, list(range(seed + i, seed + i + len(c))), truncation)
+        t = texts[i : i + batch_size] if texts is not None else None
+        x = pipe.generate_batch(c, list(range(seed + i, seed + i + len(c))), truncation, t, **(sampling or {}))
         out.append(((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
     return Images(torch.cat(out), reps)
+
+
+def held_out_titles(pipe: Pipeline, data: CatalogImages, ids: list[str]) -> torch.Tensor | None:
+    """Title vectors of held-out items with the run's encoder (None for runs without text)."""
+    if not pipe.model.text_dim:
+        return None
+    from ..data import prepare_title_embeddings
+
+    titles = prepare_title_embeddings(data.catalog, pipe.config.condition.text_encoder)
+    return torch.stack([titles[i] for i in ids])
+
+
+def text_only_accuracy(pipe: Pipeline, net, pn_vocab: Vocabulary, real: Images, titles: torch.Tensor, n: int, seed: int,
+                       sampling: dict | None) -> dict[str, float]:
+    """Conditional accuracy of images generated from held-out titles alone (attributes unspecified)."""
+    gen = generate_matching(pipe, torch.zeros_like(real.cond), n, seed, text=titles, sampling=sampling)
+    targets = map_to_productnet(pipe.vocab, pn_vocab, real.cond[torch.arange(n) % len(real.cond)])
+    _, logits = net.extract(gen.images)
+    acc = ConditionalAccuracy()
+    acc.update({a: logits[pn_vocab.names.index(a)].argmax(1) for a in targets}, targets)
+    return {f"text_{k}": v for k, v in acc.compute().items()}
 
 
 def class_mean_baseline(train: Images, cond: torch.Tensor) -> Images:
@@ -128,7 +152,7 @@ def image_metrics(fake_f, fake_logits, real_f, pn_vocab: Vocabulary, first_head:
 
 def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "test", n: int = 2000,
                  features: str | Path | None = None, seed: int = 0, truncation: float = 1.0, progress: bool = True,
-                 console=None) -> dict:
+                 console=None, sampling: dict | None = None, n_text: int = 1000) -> dict:
     """All figures for one run; writes ``eval/<timestamp>/metrics.json`` and ``report.html`` in the run folder."""
     from .features import productnet_for
     from .report import write_eval_report
@@ -148,8 +172,9 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     real_f, real_logits = cached_features(net, real.images, fp, real.ids, split)
     train_f, _ = cached_features(net, train.images, fp, train.ids, "train")
     floor_f, floor_logits = cached_features(net, floor_ref.images, fp, floor_ref.ids, "floor")
+    titles = held_out_titles(pipe, data, real.ids)
     t_gen = time.monotonic()
-    fake = generate_matching(pipe, real.cond, n, seed, truncation=truncation)
+    fake = generate_matching(pipe, real.cond, n, seed, truncation=truncation, text=titles, sampling=sampling)
     gen_seconds = time.monotonic() - t_gen
     fake_f, fake_logits = net.extract(fake.images)
     base = class_mean_baseline(train, real.cond)
@@ -162,6 +187,7 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
         "class_mean_baseline": image_metrics(base_f, base_logits, real_f, pn_vocab, first_head, seed),
     }
     rows["model"]["fid_ci95_low"], rows["model"]["fid_ci95_high"] = bootstrap_fid(real_f, fake_f, seed=seed)
+    rows["model"]["images_per_s"] = round(n / max(gen_seconds, 1e-9), 1)
     # Conditional accuracy: does ProductNet see the intended attributes in generated images?
     targets = map_to_productnet(pipe.vocab, pn_vocab, fake.cond)
     preds = {a: fake_logits[pn_vocab.names.index(a)].argmax(1) for a in targets}
@@ -172,6 +198,8 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     racc.update({a: real_logits[pn_vocab.names.index(a)].argmax(1) for a in real_targets}, real_targets)
     rows["model"].update(cacc.compute())
     rows["real_floor"].update(racc.compute())
+    if titles is not None and n_text > 0:  # from the title alone: does the text steer the image?
+        rows["model"].update(text_only_accuracy(pipe, net, pn_vocab, real, titles, min(n, n_text), seed + 10**6, sampling))
     # Diversity within conditions (first attribute), next to real images of the same conditions.
     div_fake = diversity_by_condition(fake_f, fake.cond[:, 0])
     div_real = diversity_by_condition(real_f, real.cond[:, 0])
@@ -183,12 +211,13 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     nn_dist, nn_idx = nearest_neighbours(fake_f[:16], train_f)
     result = {
         "run": str(run_dir), "model": pipe.model.family, "split": split, "n_generated": n, "n_real": len(real.images),
+        "sampling": sampling or {}, "text_encoder": pipe.text_encoder,
         "n_floor": len(floor_ref.images), "seed": seed, "truncation": truncation,
         "extractor": {"name": "ProductNet", "resolution": net.cfg.resolution, "heldout_accuracy": pn_acc},
         "rows": rows,
         "per_class_accuracy": {a: {pn_vocab[a].decode(int(i)): list(v) for i, v in d.items()}
                                for a, d in cacc.per_class().items()},
-        "sampling_images_per_s": round(n / max(gen_seconds, 1e-9), 1),
+        "sampling_images_per_s": round(n / max(gen_seconds, 1e-9), 1),  # includes title conditioning, excludes encoding
         "seconds": round(time.monotonic() - t0, 1),
         "warnings": [],
     }

@@ -22,7 +22,8 @@ def _fmt(v) -> str:
 
 def metric_table(result: dict) -> str:
     acc_cols = sorted({k for r in result["rows"].values() for k in r if k.startswith("acc/")})
-    cols = COLUMNS + [(k, f"cond. acc. {k[4:]}") for k in acc_cols]
+    text_cols = sorted({k for r in result["rows"].values() for k in r if k.startswith("text_acc/")})
+    cols = COLUMNS + [(k, f"cond. acc. {k[4:]}") for k in acc_cols] + [(k, f"title-only acc. {k[9:]}") for k in text_cols]
     head = "".join(f"<th>{html.escape(n)}</th>" for _, n in cols)
     body = []
     for key, row in result["rows"].items():
@@ -73,6 +74,8 @@ floor: {result['n_floor']} other real photos. Features: ProductNet at {result['e
 catalog's train split. Generated conditions follow the held-out split's. FID-P with a 95% bootstrap interval. Sampling:
 {result['sampling_images_per_s']} images/s. Evaluation took {result['seconds']} s.</p>{warn}
 {metric_table(result)}
+<p>Sampling options: {html.escape(str(result.get('sampling') or 'defaults'))}; text encoder: {html.escape(str(result.get('text_encoder')))}.
+"Title-only acc." columns: images generated from held-out titles alone (attributes left unspecified), checked against those items' attributes.</p>
 <p>Lower is better for FID-P and KID; higher for precision, recall, density, coverage and conditional accuracy. The floor row is
 what two samples of real photos score against each other; a model cannot be expected to beat it. A memorisation ratio well below 1
 means generated images sit closer to training photos than new real photos do.</p>

@@ -50,7 +50,7 @@ class DiffusionConfig:
     sampler: str = "dpm++"  # "dpm++" | "ddim"
     steps: int = 10  # default sampling steps
     guidance: float = 1.0  # default classifier-free guidance scale (1: off)
-    lr: float = 2e-4
+    lr: float = 3e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)

@@ -89,29 +89,54 @@ class Pipeline:
         return RowCondition(torch.tensor(ids, dtype=torch.long), understood, notes)
 
     # -- generation ----------------------------------------------------------
+    @property
+    def text_encoder(self) -> str | None:
+        """Name of the run's title/prompt encoder, None when the model has no text input."""
+        return self.config.condition.text_encoder if self.model.text_dim else None
+
+    def encode_text(self, texts: list[str | None]) -> torch.Tensor:
+        """(N, T) vectors of titles/prompts with the run's own encoder (empty text: the "no text" vector)."""
+        from ..conditioning.text import encode_texts
+
+        if not self.model.text_dim:
+            raise UserError(f"{self.run_dir} was not trained on text; train with --condition text,... to use prompts")
+        return encode_texts(self.config.condition.text_encoder, texts)
+
+    def prompt_condition(self, prompt: str | None, attrs: Mapping[str, str] | None = None):
+        """A ``PromptCondition`` for ``--prompt`` and ``--attr`` (see sample/prompt.py)."""
+        from .prompt import prompt_condition
+
+        vec = (lambda p: self.encode_text([p])[0]) if self.model.text_dim else None
+        return prompt_condition(prompt, dict(attrs or {}), self.vocab, vec)
+
     @torch.no_grad()
-    def generate_batch(self, cond: torch.Tensor, seeds: list[int], truncation: float = 1.0) -> torch.Tensor:
-        """(B, A) ids and B seeds -> (B, 3, R, R) images in [-1, 1] (CPU)."""
+    def generate_batch(self, cond: torch.Tensor, seeds: list[int], truncation: float = 1.0,
+                       text: torch.Tensor | None = None, **sampling) -> torch.Tensor:
+        """(B, A) ids, B seeds [and (B, T) text vectors] -> (B, 3, R, R) images in [-1, 1] (CPU).
+
+        ``sampling``: family options such as a diffusion model's ``steps`` and ``guidance``.
+        """
         if cond.shape[0] != len(seeds):
             raise ValueError("one seed per condition row")
         z = torch.cat([self.model.latent_noise(1, torch.Generator().manual_seed(int(s)), truncation) for s in seeds])
-        z = z.to(self.device)
-        out = self.net(z, cond.to(self.device))
+        out = self.model.generate_from_noise(z, cond, text, self.net, **sampling)
         return out.float().cpu()
 
     def generate(self, attrs: Mapping[str, str] | None = None, n: int = 1, seed: int = 0,
-                 truncation: float = 1.0, batch_size: int = 64) -> torch.Tensor:
-        """``n`` images of one condition; image i uses seed ``seed + i``."""
-        cond = self.condition(attrs)
+                 truncation: float = 1.0, batch_size: int = 64, prompt: str | None = None, **sampling) -> torch.Tensor:
+        """``n`` images of one condition (attributes and/or a prompt); image i uses seed ``seed + i``."""
+        pc = self.prompt_condition(prompt, attrs)
         outs = []
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
-            outs.append(self.generate_batch(cond.expand(m, -1), list(range(seed + start, seed + start + m)), truncation))
+            text = pc.text.expand(m, -1) if pc.text is not None else None
+            outs.append(self.generate_batch(pc.cond.expand(m, -1), list(range(seed + start, seed + start + m)), truncation,
+                                            text, **sampling))
         return torch.cat(outs) if outs else torch.empty(0, 3, self.model.resolution, self.model.resolution)
 
     def describe(self) -> dict:
         return {"run": str(self.run_dir), "model": self.model.family, "weights_sha256": self.weights_hash,
-                "resolution": self.model.resolution, "attributes": self.vocab.names}
+                "resolution": self.model.resolution, "attributes": self.vocab.names, "text_encoder": self.text_encoder}
 
 
 def _file_hash(path: Path) -> str:

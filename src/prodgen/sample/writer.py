@@ -30,6 +30,7 @@ class Job:
     cond: torch.Tensor  # (A,)
     seed: int
     meta: dict = field(default_factory=dict)  # extra sidecar fields (row notes, ...)
+    text: torch.Tensor | None = None  # (T,) title/prompt vector for text-conditioned runs
 
 
 @dataclass
@@ -45,6 +46,28 @@ def _batches(jobs: list[Job], size: int) -> Iterator[list[Job]]:
         yield jobs[i : i + size]
 
 
+def _best_of(pipe: Pipeline, batch: list[Job], cond, text, k: int, scorer, truncation: float, sampling: dict) -> torch.Tensor:
+    """Candidate c of a job with seed s uses seed s * k + c; keeps the best, notes every candidate's score."""
+    from .best_of import pick_best
+
+    cands, scores = [], []
+    parts: list[dict[str, torch.Tensor]] = []
+    for c in range(k):
+        x = pipe.generate_batch(cond, [j.seed * k + c for j in batch], truncation, text, **sampling)
+        sc = scorer.score(x, cond)
+        cands.append(x)
+        scores.append(sc["score"])
+        parts.append(sc)
+    cands_t, scores_t = torch.stack(cands), torch.stack(scores)
+    best = pick_best(cands_t, scores_t)
+    for i, j in enumerate(batch):
+        b = int(best[i])
+        j.meta["best_of"] = {"kept_candidate": b, "kept_seed": j.seed * k + b,
+                             **{name: round(float(parts[b][name][i]), 4) for name in parts[b]},
+                             "candidate_scores": [round(float(scores_t[c, i]), 4) for c in range(k)]}
+    return cands_t[best, torch.arange(len(batch))]
+
+
 def write_generation(
     pipe: Pipeline,
     jobs: Iterable[Job],
@@ -56,7 +79,16 @@ def write_generation(
     request: dict | None = None,
     progress: bool = True,
     console=None,
+    sampling: dict | None = None,
+    best_of: int = 1,
+    scorer=None,
 ) -> GenerationResult:
+    """Generate every job (``best_of`` candidates each when > 1, scored by ``scorer``) and write the results."""
+    sampling = dict(sampling or {})
+    if best_of < 1:
+        raise ValueError("best_of must be at least 1")
+    if best_of > 1 and scorer is None:
+        raise ValueError("best_of > 1 needs a scorer (sample/best_of.py)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jobs = list(jobs)
@@ -71,7 +103,12 @@ def write_generation(
         task = bar.add_task("generate", total=len(jobs))
         for batch in _batches(jobs, batch_size):
             cond = torch.stack([j.cond for j in batch])
-            imgs = to_uint8(pipe.generate_batch(cond, [j.seed for j in batch], truncation))
+            text = torch.stack([j.text for j in batch]) if batch[0].text is not None else None
+            if best_of == 1:
+                x = pipe.generate_batch(cond, [j.seed for j in batch], truncation, text, **sampling)
+            else:
+                x = _best_of(pipe, batch, cond, text, best_of, scorer, truncation, sampling)
+            imgs = to_uint8(x)
             for j, img in zip(batch, imgs):
                 path = out / f"{j.name}.png"
                 save_png(img, path)
@@ -95,6 +132,8 @@ def write_generation(
         **pipe.describe(),
         "request": request or {},
         "truncation": truncation,
+        "sampling": sampling,
+        "best_of": best_of,
         "count": len(files),
         "seconds": round(seconds, 3),
         "images": [{"file": f.name, "seed": j.seed, "condition": pipe.vocab.describe(j.cond), **j.meta} for f, j in zip(files, jobs)],
