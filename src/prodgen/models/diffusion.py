@@ -179,7 +179,7 @@ class ConditionalDiffusion(GenerativeModel):
                             net: nn.Module | None = None, steps: int | None = None, guidance: float | None = None,
                             sampler: str | None = None) -> torch.Tensor:
         """Denoise ``z`` in ``steps`` solver steps; ``guidance`` > 1 mixes in the unconditional prediction."""
-        steps = int(steps or self.config.steps)
+        steps = int(self.config.steps if steps is None else steps)
         guidance = float(self.config.guidance if guidance is None else guidance)
         if not 1 <= steps <= self.config.train_timesteps:
             raise UserError(f"--steps {steps} must lie in [1, {self.config.train_timesteps}]")
