@@ -25,18 +25,30 @@ from prodgen.grid import save_grid
 from prodgen.sample import Pipeline
 
 
-def run_grids(run: Path, out: Path, seed: int = 0) -> None:
+PROMPTS = ["Puma Men Black Running Shoes", "red leather handbag for women", "navy blue check shirt",
+           "Women White Kurta", "Men Brown Leather Belt", "Titan Men Silver Watch", "Nike Women Pink Sports Bra",
+           "blue denim jeans for men"]
+
+
+def run_grids(run: Path, out: Path, seed: int = 0, sampling: dict | None = None) -> None:
     pipe = Pipeline.from_pretrained(run, device="cpu")
+    sampling = sampling if pipe.model.family == "diffusion" else {}
     name = run.name
     g = condition_grid(pipe.vocab, rows=8, cols=8)
     seeds = [seed + (i % g.cols) for i in range(len(g.cond))]
-    save_grid(pipe.generate_batch(g.cond, seeds), out / f"{name}-category-colour.png", g.cols,
+    save_grid(pipe.generate_batch(g.cond, seeds, **(sampling or {})), out / f"{name}-category-colour.png", g.cols,
               row_labels=g.row_labels, col_labels=g.col_labels)
     first = pipe.vocab.attributes[0]
     cats = [v for v in first.values if v not in (UNSPECIFIED, "other", "unknown")][:16]
     cond = torch.stack([pipe.condition({first.name: c}) for c in cats for _ in range(8)])
-    save_grid(pipe.generate_batch(cond, [seed + 100 + i % 8 for i in range(len(cond))]), out / f"{name}-categories.png", 8,
-              row_labels=cats)
+    save_grid(pipe.generate_batch(cond, [seed + 100 + i % 8 for i in range(len(cond))], **(sampling or {})),
+              out / f"{name}-categories.png", 8, row_labels=cats)
+    if pipe.model.text_dim:  # rows: prompts (words the vocabulary knows become attributes too), 8 seeds each
+        pcs = [pipe.prompt_condition(p) for p in PROMPTS]
+        cond = torch.stack([pc.cond for pc in pcs for _ in range(8)])
+        text = torch.stack([pc.text for pc in pcs for _ in range(8)])
+        save_grid(pipe.generate_batch(cond, [seed + 200 + i % 8 for i in range(len(cond))], text=text, **(sampling or {})),
+                  out / f"{name}-prompts.png", 8, row_labels=PROMPTS)
     if (run / "loss.png").exists():
         shutil.copy(run / "loss.png", out / f"{name}-loss.png")
 
@@ -62,10 +74,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--steps", type=int, default=None, help="diffusion sampling steps (default: the run's)")
+    ap.add_argument("--guidance", type=float, default=None, help="diffusion guidance (default: the run's)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    sampling = {k: v for k, v in {"steps": args.steps, "guidance": args.guidance}.items() if v is not None}
     for run in args.runs:
-        run_grids(run, args.out)
+        run_grids(run, args.out, sampling=sampling)
     real_grid(args.runs[0], args.out)
     print(f"grids in {args.out}")
 

@@ -17,6 +17,16 @@ from ..atomic import write_bytes, write_text  # noqa: E402
 from ..train.metrics_log import read_metrics  # noqa: E402
 
 
+def save_figure(fig, out_png: str | Path) -> Path:
+    """Lay out, write atomically as PNG and close a matplotlib figure."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    write_bytes(out_png, buf.getvalue())
+    return Path(out_png)
+
+
 def plot_metrics(records: list[dict], out_png: str | Path, title: str = "") -> Path | None:
     """Loss curves (one panel per logged term) against step; None when nothing was logged."""
     rows = [r for r in records if "event" not in r]
@@ -37,12 +47,7 @@ def plot_metrics(records: list[dict], out_png: str | Path, title: str = "") -> P
         ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    write_bytes(out_png, buf.getvalue())
-    return Path(out_png)
+    return save_figure(fig, out_png)
 
 
 def quality_records(records: list[dict]) -> list[dict]:
@@ -71,12 +76,7 @@ def plot_quality(records: list[dict], out_png: str | Path, title: str = "") -> P
     n = pts[-1].get("eval/n", "?")
     fig.suptitle(f"{title}: quality against training time (n={n} generated per point)" if title else
                  f"quality against training time (n={n} generated per point)", fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    write_bytes(out_png, buf.getvalue())
-    return Path(out_png)
+    return save_figure(fig, out_png)
 
 
 def write_run_report(run_dir: str | Path, extra_images: Sequence[tuple[str, str | Path]] = (), out: str | Path | None = None) -> Path:
