@@ -247,6 +247,61 @@ def generate(
                       f"grid: {res.grid}, labels: {out / 'labels.csv'}")
 
 
+@app.command()
+def vary(
+    source: Annotated[Path, typer.Argument(help="a product photo (presentation, recolour) or a run folder (model variations)")],
+    out: Annotated[Path, typer.Option(help="output image (.png; .gif for --interpolate animations)")] = Path("out/vary.png"),
+    background: Annotated[str | None, typer.Option(help="solid:#rrggbb, gradient:#top:#bottom, studio:#rrggbb or image:PATH")] = None,
+    shadow: Annotated[bool, typer.Option(help="soft floor shadow under the product")] = False,
+    brightness: Annotated[float, typer.Option(help="product brightness factor")] = 1.0,
+    temperature: Annotated[float, typer.Option(help="product colour temperature, -1 (cool) .. 1 (warm)")] = 0.0,
+    mirror: Annotated[bool, typer.Option(help="mirror the view left-right")] = False,
+    recolour: Annotated[str | None, typer.Option(help="photo only: re-tint the product to a colour name or #rrggbb (no model)")] = None,
+    image: Annotated[Path | None, typer.Option(help="with a run: the photo to edit with --attr")] = None,
+    attr: Annotated[list[str], typer.Option(help="with a run and --image: new attribute values, e.g. baseColour=Green")] = [],  # noqa: B006
+    keep: Annotated[list[str], typer.Option(help="with --image: attributes of the item to hold, e.g. articleType=Shirts")] = [],  # noqa: B006
+    interpolate: Annotated[tuple[str, str] | None, typer.Option(help="two conditions 'a=x,b=y' 'a=z,b=w' to morph between")] = None,
+    frames: int = 8,
+    strength: Annotated[float, typer.Option(help="diffusion edits: how far to noise the photo (0-1)")] = 0.6,
+    seed: int = 0,
+    threshold: Annotated[float, typer.Option(help="backdrop difference that counts as product (0-1)")] = 0.08,
+) -> None:
+    """Restage a photo (background, shadow, light, mirror, recolour) or vary a product through a run's model."""
+    from .data.images import read_photo, write_photo
+
+    if source.is_dir():
+        from .apps.variations import edit_attributes, interpolate as interp, save_frames, to_model_input
+        from .sample import Pipeline
+
+        pipe = Pipeline.from_pretrained(source)
+        if interpolate:
+            a, b = (pipe.condition(_parse_kv([p.strip() for p in spec.split(",") if p.strip()], "--interpolate"))
+                    for spec in interpolate)
+            path = save_frames(interp(pipe, a, b, frames, seed), out)
+            out_console.print(f"{frames} frames from {interpolate[0]!r} to {interpolate[1]!r}: {path}")
+            return
+        if image is None or not attr:
+            raise UserError("with a run folder, give --image PHOTO --attr name=value (an edit) or --interpolate A B")
+        x = to_model_input(read_photo(image), pipe.model.resolution)
+        y = edit_attributes(pipe, x, _parse_kv(attr, "--attr"), _parse_kv(keep, "--keep"), seed=seed, strength=strength)
+        write_photo(((y[0].cpu().numpy() + 1) / 2), out)
+        out_console.print(f"{image} with {', '.join(attr)} ({pipe.model.family}, {pipe.model.resolution} px): {out}")
+        return
+    from .apps.background import restage
+
+    img = read_photo(source)
+    if recolour:
+        from .apps.variations import colour_rgb, masked_recolour
+
+        img = masked_recolour(img, colour_rgb(recolour), threshold)
+    if background or shadow or brightness != 1.0 or temperature != 0.0 or mirror:
+        img, _ = restage(img, background or "solid:#ffffff", shadow, brightness, temperature, mirror, seed, threshold)
+    elif not recolour:
+        raise UserError("nothing to do: give --background, --shadow, --brightness, --temperature, --mirror or --recolour")
+    write_photo(img, out)
+    out_console.print(f"wrote {out}")
+
+
 def _safe_name(s: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
 

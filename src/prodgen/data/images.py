@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -83,3 +84,26 @@ def letterbox(img: Image.Image, size: int) -> Image.Image:
 
 def to_uint8_chw(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+
+
+def read_photo(path: str | Path) -> np.ndarray:
+    """A user's photo as a (3, H, W) float32 array in [0, 1]; unreadable files raise a UserError naming the problem."""
+    from ..errors import UserError
+
+    try:
+        img = open_image(path)
+    except ImageError as e:
+        raise UserError(f"cannot use {path}: {e}. Check the file (any PNG/JPEG/WebP photo under the pixel limit works).") from e
+    return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+
+def write_photo(arr: np.ndarray, path: str | Path) -> Path:
+    """Write a (3, H, W) float array in [0, 1] atomically as PNG (or other format by suffix)."""
+    from ..atomic import write_bytes
+
+    path = Path(path)
+    img = Image.fromarray((np.clip(arr, 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, format={".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG"))
+    write_bytes(path, buf.getvalue())
+    return path

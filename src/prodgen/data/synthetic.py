@@ -57,8 +57,8 @@ def _contrast(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return (250, 250, 250) if sum(rgb) < 450 else (40, 40, 45)
 
 
-def render(category: str, colour: str, pattern: str, rng: np.random.Generator) -> Image.Image:
-    """One product photo, SIZE x SIZE RGB on white."""
+def render(category: str, colour: str, pattern: str, rng: np.random.Generator, with_mask: bool = False):
+    """One product photo, SIZE x SIZE RGB on white; with ``with_mask`` also its exact (SIZE, SIZE) bool mask."""
     s = float(rng.uniform(0.85, 1.0))
     dx, dy = (float(v) for v in rng.uniform(-5, 5, size=2))
     base = np.array(COLOURS[colour], dtype=float) * float(rng.uniform(0.9, 1.1))
@@ -102,7 +102,15 @@ def render(category: str, colour: str, pattern: str, rng: np.random.Generator) -
     if category == "shoe":  # sole
         sole = _poly([(0.10, 0.72), (0.90, 0.72), (0.90, 0.78), (0.10, 0.78)], s, dx, dy)
         d.polygon(sole, fill=(235, 235, 230) if sum(rgb) < 450 else (60, 60, 60))
-    return img.resize((SIZE, SIZE), Image.LANCZOS)
+    out = img.resize((SIZE, SIZE), Image.LANCZOS)
+    if not with_mask:
+        return out
+    truth = mask.copy()  # the product's pixels: body, handle/face, outline and sole
+    td = ImageDraw.Draw(truth)
+    td.polygon(pts, outline=255, width=2 * SS)
+    if category == "shoe":
+        td.polygon(sole, fill=255)
+    return out, np.asarray(truth.resize((SIZE, SIZE), Image.BILINEAR)) >= 128
 
 
 def _title(category: str, colour: str, pattern: str) -> str:

@@ -143,13 +143,30 @@ class GenerativeModel(nn.Module):
     @torch.no_grad()
     def generate_from_noise(self, z: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None,
                             net: nn.Module | None = None, **sampling: Any) -> torch.Tensor:
-        """Images from given input noise (one-shot generators: ``net(z, cond, text)``)."""
+        """Images from given input noise and condition ids [and text]."""
+        net = net if net is not None else self.sampling_net()
+        return self.generate_from_embedding(z, self.embed_condition(cond, text, net), net, **sampling)
+
+    def embed_condition(self, cond: torch.Tensor, text: torch.Tensor | None = None,
+                        net: nn.Module | None = None) -> torch.Tensor:
+        """(B, D) condition vector the network consumes: attribute embeddings (+ projected text).
+
+        Mixing two of these is how variations interpolate between conditions.
+        """
+        net = net if net is not None else self.sampling_net()
+        device = next(net.parameters()).device
+        return net.embed(cond.to(device), self.check_text(text, len(cond), device))
+
+    @torch.no_grad()
+    def generate_from_embedding(self, z: torch.Tensor, emb: torch.Tensor, net: nn.Module | None = None,
+                                **sampling: Any) -> torch.Tensor:
+        """Images from noise and a condition vector (one-shot decoders: ``net.decoder(z, emb)``)."""
         if sampling:
             raise UserError(f"{self.family} models take no sampling options {sorted(sampling)} "
                             "(--steps and --guidance are for diffusion models)")
         net = net if net is not None else self.sampling_net()
         device = next(net.parameters()).device
-        return net(z.to(device), cond.to(device), self.check_text(text, len(cond), device))
+        return net.decoder(z.to(device), emb.to(device))
 
     def check_text(self, text: torch.Tensor | None, n: int, device: torch.device | None = None) -> torch.Tensor | None:
         """Validated (n, text_dim) text vectors on ``device``; None when the model has no text input."""

@@ -1,0 +1,1 @@
+"""The shop's jobs built on the models: presentation (background), variations, enhance, fill, augment, personalise."""
