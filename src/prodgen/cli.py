@@ -302,6 +302,68 @@ def vary(
     out_console.print(f"wrote {out}")
 
 
+@app.command()
+def fill(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    catalog: Annotated[Path, typer.Option(help="CSV catalog: a folder with styles.csv and images/, or a .csv")],
+    out: Annotated[Path, typer.Option(help="folder for <id>.generated.png, fill.csv and generation.json")],
+    images: Annotated[Path | None, typer.Option(help="image folder when --catalog is a .csv")] = None,
+    seed: int = 0,
+    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
+    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance (diffusion)")] = None,
+    best_of: int = 1,
+    features: Annotated[Path | None, typer.Option(help="ProductNet for --best-of scoring")] = None,
+    id_column: str = "id",
+    title_column: str = "productDisplayName",
+    quiet: bool = False,
+) -> None:
+    """Generate an image for every catalog row without a photo (never over a real photo; marked as generated)."""
+    from .apps.fill import fill_catalog
+    from .sample import Pipeline
+
+    pipe = Pipeline.from_pretrained(run)
+    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    scorer = None
+    if best_of > 1:
+        from .sample.best_of import scorer_for
+
+        scorer, _ = scorer_for(pipe, features, progress=not quiet, console=console)
+    res = fill_catalog(pipe, catalog, out, images, seed, id_column, title_column, sampling=sampling, best_of=best_of,
+                       scorer=scorer, progress=not quiet, console=console)
+    out_console.print(f"{len(res.generated)} rows without a photo got a generated image; {res.real} rows have real photos "
+                      f"(untouched). Table with a 'generated' column: {res.table}")
+    if res.left_alone:
+        console.print(f"[yellow]{len(res.left_alone)} rows skipped: their output file exists and was not made by prodgen "
+                      f"(e.g. {res.left_alone[0]})[/]")
+
+
+@app.command()
+def personalise(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    history: Annotated[Path, typer.Option(help="text file: one viewed or bought item id per line")],
+    catalog: Annotated[str | None, typer.Option(help="catalog the ids belong to (default: the run's)")] = None,
+    n: Annotated[int, typer.Option("-n", "--n")] = 12,
+    diversity: Annotated[float, typer.Option(help="0: only the favourite values .. 1: as varied as the history")] = 0.5,
+    out: Path = Path("out/for-user"),
+    seed: int = 0,
+    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
+    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance (diffusion)")] = None,
+) -> None:
+    """Images matching a shopper's history: attribute preferences (and mean title) -> a generated set + page."""
+    from .apps.personalise import personalise as run_personalise
+    from .apps.personalise import read_history
+    from .data import load_catalog
+    from .sample import Pipeline
+
+    pipe = Pipeline.from_pretrained(run)
+    data_cfg = pipe.config.data
+    if catalog is not None:
+        data_cfg.catalog = catalog
+    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    page = run_personalise(pipe, load_catalog(data_cfg), read_history(history), out, n, diversity, seed, sampling)
+    out_console.print(f"{n} images for this shopper: {page}")
+
+
 def _safe_name(s: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
 

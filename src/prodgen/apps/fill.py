@@ -1,0 +1,100 @@
+"""``prodgen fill``: an image for every catalog row that has none, clearly marked as generated.
+
+Rows come from the catalog's CSV (``styles.csv`` layout); a row "has no image" when
+no ``<id>.<ext>`` (or its image column's file) exists in the image folder. Each
+generated image is ``<out>/<id>.generated.png``, generated from the row's
+attributes and (for text-conditioned runs) its title. Marked three ways: the
+``.generated`` file name, the ``generation.json`` sidecar, and ``fill.csv`` listing
+every row with its image file and a ``generated`` column (0 = real photo, 1 = made
+by prodgen). A real photo is never written over: the output names cannot be a
+photo's name, and an existing file that the previous fill did not make is left
+alone and reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..atomic import write_text
+from ..data.csv_catalog import _find_image, parse_csv
+from ..errors import UserError
+from ..sample.writer import GenerationResult, Job, write_generation
+
+SUFFIX = ".generated"
+
+
+@dataclass
+class FillResult:
+    generated: list[str]  # ids that got an image now
+    real: int  # rows that already had a photo
+    left_alone: list[str]  # ids whose output name was taken by a file prodgen did not write
+    table: Path  # fill.csv
+    generation: GenerationResult | None
+
+
+def catalog_csv(catalog: str | Path, images: str | Path | None = None) -> tuple[Path, Path]:
+    path = Path(catalog)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        return path, Path(images) if images else path.parent / "images"
+    if path.is_dir():
+        csvs = [path / "styles.csv"] if (path / "styles.csv").exists() else sorted(path.glob("*.csv"))
+        if len(csvs) == 1:
+            return csvs[0], Path(images) if images else path / "images"
+    raise UserError(f"{catalog}: fill needs a CSV catalog (a folder with styles.csv and images/, or a .csv with --images).")
+
+
+def fill_catalog(pipe, catalog: str | Path, out: str | Path, images: str | Path | None = None, seed: int = 0,
+                 id_column: str = "id", title_column: str = "productDisplayName", image_column: str | None = None,
+                 sampling: dict | None = None, best_of: int = 1, scorer=None, progress: bool = True, console=None) -> FillResult:
+    csv_path, images_dir = catalog_csv(catalog, images)
+    out = Path(out)
+    rows = parse_csv(csv_path, id_column, title_column, None, image_column).records
+    previous = set()
+    if (out / "generation.json").exists():
+        previous = {img["file"] for img in json.loads((out / "generation.json").read_text()).get("images", [])}
+    missing, real, left_alone, files = [], 0, [], {}
+    for rec in rows:
+        photo = _find_image(images_dir, rec) if images_dir.is_dir() else None
+        if photo is not None:
+            real += 1
+            files[rec.id] = (str(photo), 0)
+            continue
+        name = _safe(rec.id) + SUFFIX
+        target = out / f"{name}.png"
+        if target.exists() and target.name not in previous:
+            left_alone.append(rec.id)
+            continue
+        missing.append((rec, name))
+        files[rec.id] = (str(target), 1)
+    jobs = []
+    if missing:
+        titles = pipe.encode_text([r.title for r, _ in missing]) if pipe.model.text_dim else None
+        for k, (rec, name) in enumerate(missing):
+            rc = pipe.row_condition(rec.attributes)
+            jobs.append(Job(name, rc.cond, seed + k, {"id": rec.id, "title": rec.title, "generated": True,
+                                                      "understood": rc.understood, "notes": rc.notes},
+                            titles[k] if titles is not None else None))
+    gen = None
+    if jobs:
+        gen = write_generation(pipe, jobs, out, request={"fill": str(csv_path), "rows": len(rows), "missing": len(jobs)},
+                               progress=progress, console=console, sampling=sampling, best_of=best_of, scorer=scorer)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([id_column, "image", "generated"])
+    for rec in rows:
+        if rec.id in files:
+            w.writerow([rec.id, *files[rec.id]])
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "fill.csv", buf.getvalue())
+    return FillResult([r.id for r, _ in missing], real, left_alone, out / "fill.csv", gen)
+
+
+def _safe(s: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
+
+
+__all__ = ["FillResult", "catalog_csv", "fill_catalog"]
