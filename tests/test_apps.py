@@ -156,3 +156,25 @@ def test_personalise_follows_the_history_and_the_diversity_knob(runs, tmp_path):
     res = invoke("personalise", str(runs / "gan"), "--history", str(tmp_path / "h.txt"), "-n", "6", "--out", str(tmp_path / "u"))
     assert res.exit_code == 0, res.output
     assert {"index.html", "generated.png", "history.png", "preferences.json"} <= {p.name for p in (tmp_path / "u").iterdir()}
+
+
+def test_augment_writes_labelled_rare_class_images_and_the_experiment_is_deterministic(runs, tmp_path):
+    import json as _json
+
+    from prodgen.apps.augment import generate_rare, rare_classes, run_experiment
+    from prodgen.conditioning import Vocabulary
+    from prodgen.train.run import prepare_data
+
+    pipe = Pipeline.from_pretrained(runs / "gan")
+    data = prepare_data(pipe.config, vocab=Vocabulary.load(runs / "gan" / "vocab.json"),
+                        split=_json.loads((runs / "gan" / "split.json").read_text()), progress=False)
+    rare = rare_classes(pipe, data.train.cond)
+    assert rare.rare and all(rare.counts[v] < sorted(rare.counts.values())[len(rare.counts) // 2] + 1 for v in rare.rare)
+    imgs, cond = generate_rare(pipe, data.train.cond, rare, 3, tmp_path, progress=False)
+    assert imgs.shape == (3 * len(rare.rare), 3, 32, 32) and imgs.dtype == torch.uint8
+    rows = list(csv.DictReader(open(tmp_path / "images" / "labels.csv")))
+    assert sorted({r["category"] for r in rows}) == sorted(rare.rare)
+    a = run_experiment(pipe, data, rare, imgs, cond, [0], epochs=1, progress=False)
+    b = run_experiment(pipe, data, rare, imgs, cond, [0], epochs=1, progress=False)
+    assert a["summary"] == b["summary"] and a["verdict"] in ("helps", "hurts", "makes no clear difference")
+    assert 0 < a["summary"]["real only"]["accuracy_mean"] <= 1

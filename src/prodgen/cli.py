@@ -364,6 +364,115 @@ def personalise(
     out_console.print(f"{n} images for this shopper: {page}")
 
 
+@app.command("enhance-train")
+def enhance_train(
+    catalog: CatalogOpt = "synthetic",
+    out: Annotated[Path, typer.Option(help="run folder for the restoration model")] = Path("runs/restore"),
+    minutes: Annotated[float | None, typer.Option(help="training budget")] = 30.0,
+    steps: Annotated[int | None, typer.Option(help="stop after this many steps instead")] = None,
+    tasks: Annotated[str, typer.Option(help="comma-separated: upscale2,upscale4,denoise,deblur,jpeg,inpaint")] = ",".join(
+        ("upscale2", "upscale4", "denoise", "deblur", "jpeg", "inpaint")),
+    width: int = 32,
+    batch_size: int = 16,
+    seed: int = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
+    images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
+    eval_n: Annotated[int, typer.Option(help="held-out photos for the PSNR/SSIM table")] = 200,
+    quiet: bool = False,
+) -> None:
+    """Train one restoration network (SR x2/x4, denoise, deblur, JPEG, inpaint) on a catalog's own photos."""
+    import torch
+
+    from .apps.restore import RestoreConfig, train_restorer
+
+    if threads:
+        torch.set_num_threads(threads)
+    data = _data_config(catalog, images, 128, "id", "productDisplayName", None)
+    cfg = RestoreConfig(width=width, batch_size=batch_size, seed=seed, tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()))
+    res = train_restorer(data, out, minutes, steps, cfg, progress=not quiet, console=console, eval_n=eval_n)
+    t = Table("task", "n", "network PSNR / SSIM", "best baseline", "baseline PSNR / SSIM", "beats it", "ms/img")
+    for r in res["rows"]:
+        t.add_row(r["task"], str(r["n"]), f"{r['network']['psnr']:.2f} / {r['network']['ssim']:.4f}", r["baseline_name"],
+                  f"{r['baseline']['psnr']:.2f} / {r['baseline']['ssim']:.4f}", "yes" if r["beats_baseline"] else "NO",
+                  f"{r['ms_per_image']}")
+    out_console.print(t)
+    out_console.print(f"{res['steps']} steps in {res['train_seconds']} s; model and eval.json in {out}")
+
+
+@app.command()
+def enhance(
+    photo: Annotated[Path, typer.Argument(help="the photo to restore")],
+    out: Annotated[Path, typer.Option(help="output image")] = Path("out/enhanced.png"),
+    task: Annotated[str, typer.Option(help="upscale, denoise, deblur, jpeg or inpaint")] = "upscale",
+    scale: Annotated[int, typer.Option(help="upscale factor: 2 or 4")] = 2,
+    model: Annotated[Path | None, typer.Option(help="restoration run (prodgen enhance-train); none: classical baseline")] = None,
+    mask: Annotated[Path | None, typer.Option(help="inpaint: mask image, white where to fill")] = None,
+    tile: Annotated[int, typer.Option(help="tile size for large photos (multiple of 4)")] = 256,
+) -> None:
+    """Restore a photo: super-resolution, denoising, deblurring, JPEG clean-up or inpainting a masked region."""
+    import torch
+
+    from .apps.restore import load_restorer, restore
+    from .data.images import read_photo, write_photo
+
+    if task == "upscale":
+        if scale not in (2, 4):
+            raise UserError("--scale must be 2 or 4")
+        task = f"upscale{scale}"
+    img = torch.from_numpy(read_photo(photo))
+    m = torch.from_numpy(read_photo(mask).mean(0)) if mask is not None else None
+    net = load_restorer(model) if model is not None else None
+    y, how = restore(net, img, task, m, tile=tile)
+    write_photo(y.numpy(), out)
+    out_console.print(f"{task}: {photo} ({img.shape[2]}x{img.shape[1]}) -> {out} ({y.shape[2]}x{y.shape[1]}) with the {how}")
+
+
+@app.command()
+def augment(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    catalog: Annotated[str | None, typer.Option(help="catalog (default: the run's)")] = None,
+    per_class: Annotated[int, typer.Option(help="generated images per rare class")] = 200,
+    rare_below: Annotated[int | None, typer.Option(help="classes with fewer training photos are rare (default: the median)")] = None,
+    out: Path = Path("out/augment"),
+    evaluate: Annotated[bool, typer.Option(help="train a classifier with and without them; held-out real accuracy")] = False,
+    seeds: Annotated[str, typer.Option(help="comma-separated classifier seeds for --evaluate")] = "0,1,2",
+    epochs: Annotated[int, typer.Option(help="classifier epochs for --evaluate")] = 6,
+    seed: int = 0,
+    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
+    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance (diffusion)")] = None,
+    quiet: bool = False,
+) -> None:
+    """Generate labelled images for rare classes (and, with --evaluate, measure whether they help a classifier)."""
+    import json as _json
+
+    from .apps.augment import generate_rare, rare_classes, run_experiment, write_augment_report
+    from .conditioning import Vocabulary
+    from .sample import Pipeline
+    from .train.run import prepare_data
+
+    pipe = Pipeline.from_pretrained(run)
+    cfg = pipe.config
+    if catalog is not None:
+        cfg.data.catalog = catalog
+    data = prepare_data(cfg, vocab=Vocabulary.load(run / "vocab.json"), split=_json.loads((run / "split.json").read_text()),
+                        progress=not quiet)
+    rare = rare_classes(pipe, data.train.cond, rare_below)
+    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    imgs, cond = generate_rare(pipe, data.train.cond, rare, per_class, out, seed, sampling, progress=not quiet, console=console)
+    out_console.print(f"{len(imgs)} generated images of {len(rare.rare)} rare {rare.attribute} classes in {out / 'images'} "
+                      f"(labels.csv): {', '.join(rare.rare)}")
+    if evaluate:
+        res = run_experiment(pipe, data, rare, imgs, cond, [int(x) for x in seeds.split(",")], epochs, progress=not quiet,
+                             console=console)
+        t = Table("training data", "accuracy (held-out real)", "rare-class accuracy")
+        for arm, sm in res["summary"].items():
+            t.add_row(arm, f"{sm['accuracy_mean']:.4f} ± {sm['accuracy_std']:.4f}",
+                      f"{sm['rare_accuracy_mean']:.4f} ± {sm['rare_accuracy_std']:.4f}")
+        out_console.print(t)
+        out_console.print(f"generated data {res['verdict']} (rare-class gain {res['rare_gain']:+.4f}); "
+                          f"report: {write_augment_report(out, res)}")
+
+
 def _safe_name(s: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
 
@@ -426,6 +535,7 @@ def evaluate(
     truncation: float = 1.0,
     steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
     guidance: Annotated[float | None, typer.Option(help="classifier-free guidance (diffusion)")] = None,
+    n_text: Annotated[int, typer.Option(help="text runs: images generated from held-out titles alone")] = 1000,
     quiet: bool = False,
 ) -> None:
     """FID/KID/IS, precision/recall, density/coverage, conditional accuracy, diversity, memorisation, with floors."""
@@ -433,7 +543,7 @@ def evaluate(
 
     sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
     res = evaluate_run(run, catalog, split, n, features, seed, truncation, progress=not quiet, console=console,
-                       sampling=sampling)
+                       sampling=sampling, n_text=n_text)
     _print_eval_table([res])
     out_console.print(f"metrics: {res['out']}/metrics.json  report: {res['out']}/report.html")
 

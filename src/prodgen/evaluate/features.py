@@ -75,15 +75,26 @@ def fit_productnet(data: DataConfig, out: str | Path, settings: FitSettings | No
 
     xtr, ytr = subset("train")
     xte, yte = subset("test")
-    torch.manual_seed(s.seed)
     cfg = ProductNetConfig(data.resolution, attrs, vocab.sizes, s.width, 256, catalog.name, catalog.fingerprint)
+    t0 = time.monotonic()
+    net = train_productnet(xtr, ytr, cfg, s, progress=progress, console=console)
+    accuracy = heldout_accuracy(net, xte, yte, vocab)
+    accuracy["_fit_seconds"] = round(time.monotonic() - t0, 1)
+    accuracy["_n_train"], accuracy["_n_test"] = len(xtr), len(xte)
+    net.save_pretrained(out, vocab, accuracy)
+    return accuracy
+
+
+def train_productnet(xtr: torch.Tensor, ytr: torch.Tensor, cfg: ProductNetConfig, s: FitSettings, progress: bool = True,
+                     console=None, label: str = "fit ProductNet") -> ProductNet:
+    """Train a ProductNet on uint8 images ``xtr`` and (N, heads) label ids ``ytr`` (0 = unlabelled); AdamW, one-cycle."""
+    torch.manual_seed(s.seed)
     net = ProductNet(cfg).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=1e-4)
     steps_per_epoch = max(1, len(xtr) // s.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, total_steps=s.epochs * steps_per_epoch)
     g = torch.Generator().manual_seed(s.seed)
-    t0 = time.monotonic()
-    bar = Progress(TextColumn("fit ProductNet"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
                    TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=not progress)
     with bar:
         task = bar.add_task("fit", total=s.epochs * steps_per_epoch, info="")
@@ -99,11 +110,7 @@ def fit_productnet(data: DataConfig, out: str | Path, settings: FitSettings | No
                 opt.step()
                 sched.step()
                 bar.update(task, advance=1, info=f"epoch {epoch + 1}/{s.epochs} loss {float(loss.detach()):.3f}")
-    accuracy = heldout_accuracy(net, xte, yte, vocab)
-    accuracy["_fit_seconds"] = round(time.monotonic() - t0, 1)
-    accuracy["_n_train"], accuracy["_n_test"] = len(xtr), len(xte)
-    net.save_pretrained(out, vocab, accuracy)
-    return accuracy
+    return net.eval()
 
 
 @torch.no_grad()

@@ -1,0 +1,168 @@
+"""Figures for the shop's jobs (issue 5): cut-out mask quality, recolour success, restoration quality and speed.
+
+    .venv/bin/python bench/apps_bench.py --restore runs/restore --runs runs/fam-vae runs/fam-gan runs/fam-diffusion \
+        --features runs/productnet64 --catalog ../shared/data/fashion-products
+writes bench/results/apps.{json,md}. Parts:
+1. mask IoU of ``product_mask`` against the exact masks of 700 synthetic products (all categories x colours);
+2. recolour on 200 held-out real photos x 4 target colours: ProductNet's baseColour prediction equals the target,
+   and its articleType prediction equals the one on the original photo; masked recolour (no model) and each run's
+   attribute edit (VAE encode/decode, diffusion SDEdit, GAN inversion);
+3. restoration: the run's eval.json (held-out PSNR/SSIM vs best baseline), plus wall time per image for a 224x224
+   photo per task (whole path: bicubic pre-upscale, tiles, network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+TARGETS = ["Red", "Blue", "Green", "Black"]
+
+
+def mask_quality(n: int = 700) -> dict:
+    from prodgen.apps.background import mask_iou, product_mask
+    from prodgen.data.synthetic import CATEGORIES, COLOURS, PATTERNS, render
+
+    ious: dict[str, list[float]] = {}
+    for i in range(n):
+        c, k, p = CATEGORIES[i % 7], list(COLOURS)[(i // 7) % 12], PATTERNS[i % 4]
+        img, truth = render(c, k, p, np.random.default_rng(10_000 + i), with_mask=True)
+        a = np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255
+        ious.setdefault(k, []).append(mask_iou(product_mask(a).alpha, truth))
+    allv = [v for vs in ious.values() for v in vs]
+    return {"n": n, "mean_iou": float(np.mean(allv)), "min_iou": float(np.min(allv)),
+            "per_colour": {k: round(float(np.mean(v)), 4) for k, v in ious.items()}}
+
+
+def recolour_rates(runs: list[str], features: str, catalog: str | None, n: int = 200) -> list[dict]:
+    from prodgen.apps.variations import colour_palette, colour_rgb, edit_attributes, masked_recolour, to_model_input
+    from prodgen.evaluate.evaluate import load_catalog_images, split_images
+    from prodgen.evaluate.productnet import ProductNet
+    from prodgen.sample import Pipeline
+
+    net, pn_vocab, _ = ProductNet.from_pretrained(features)
+    first = Pipeline.from_pretrained(runs[0], device="cpu")
+    if catalog:
+        first.config.data.catalog = catalog
+    data = load_catalog_images(first.config, first.run_dir, progress=False)
+    test = split_images(data, first.vocab, "test")
+    train = split_images(data, first.vocab, "train")
+    by_id = {r.id: r for r in data.catalog.records}
+    palette = colour_palette(train.images[:3000], [by_id[i].attributes.get("baseColour") for i in train.ids[:3000]])
+    photos = [np.asarray(data.catalog.load_image(by_id[i]), dtype=np.float32).transpose(2, 0, 1) / 255 for i in test.ids[:n]]
+    src64 = torch.cat([to_model_input(p, net.cfg.resolution) for p in photos])
+    _, lg = net.extract(src64)
+    art_h, col_h = pn_vocab.names.index("articleType"), pn_vocab.names.index("baseColour")
+    src_art = lg[art_h].argmax(1)
+
+    def rates(images: torch.Tensor, target: str) -> tuple[float, float]:
+        _, lg2 = net.extract(images.clamp(-1, 1))
+        tgt = pn_vocab["baseColour"].values.index(target)
+        return float((lg2[col_h].argmax(1) == tgt).float().mean()), float((lg2[art_h].argmax(1) == src_art).float().mean())
+
+    out = []
+    for method in ["masked recolour"] + runs:
+        colour_ok, kept, secs = [], [], 0.0
+        pipe = None if method == "masked recolour" else Pipeline.from_pretrained(method, device="cpu")
+        for target in TARGETS:
+            t = time.perf_counter()
+            if pipe is None:
+                rgb = colour_rgb(target, palette)
+                imgs = torch.cat([to_model_input(masked_recolour(p, rgb), net.cfg.resolution) for p in photos])
+            else:
+                keep_art = [pn_vocab["articleType"].values[int(k)] for k in src_art]
+                imgs = []
+                for i, p in enumerate(photos):
+                    keep = {"articleType": keep_art[i]} if keep_art[i] in pipe.vocab["articleType"].values else {}
+                    imgs.append(edit_attributes(pipe, to_model_input(p, pipe.model.resolution), {"baseColour": target}, keep,
+                                                seed=i))
+                imgs = torch.cat(imgs)
+            secs += time.perf_counter() - t
+            c, k = rates(imgs, target)
+            colour_ok.append(c)
+            kept.append(k)
+        out.append({"method": method if pipe is None else f"{pipe.model.family} edit ({method})",
+                    "new_colour_rate": round(float(np.mean(colour_ok)), 4), "category_kept_rate": round(float(np.mean(kept)), 4),
+                    "per_target": dict(zip(TARGETS, [round(c, 3) for c in colour_ok])),
+                    "ms_per_image": round(secs / (len(photos) * len(TARGETS)) * 1000, 1)})
+        print(json.dumps(out[-1]), flush=True)
+    return out
+
+
+def restore_speed(restore_run: str, catalog: str | None) -> dict:
+    from prodgen.apps.restore import load_restorer, restore
+
+    net = load_restorer(restore_run)
+    img = torch.rand(3, 224, 224)
+    if catalog:
+        from prodgen.data.images import read_photo
+
+        photo = sorted(Path(catalog, "images").glob("*.jpg"))[0]
+        img = torch.from_numpy(read_photo(photo))
+    mask = torch.zeros(img.shape[1:])
+    mask[80:120, 60:160] = 1
+    out = {}
+    for task in net.cfg.tasks:
+        restore(net, img, task, mask if task == "inpaint" else None)  # warm-up
+        t = time.perf_counter()
+        for _ in range(3):
+            restore(net, img, task, mask if task == "inpaint" else None)
+        out[task] = round((time.perf_counter() - t) / 3 * 1000, 1)
+    return {"photo_size": list(img.shape[1:]), "ms_per_photo": out}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--restore", default="runs/restore")
+    ap.add_argument("--runs", nargs="*", default=[])
+    ap.add_argument("--features", default="runs/productnet64")
+    ap.add_argument("--catalog", default="../shared/data/fashion-products")
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--out", default=str(HERE / "results" / "apps"))
+    args = ap.parse_args()
+    res = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"}
+    res["mask"] = mask_quality()
+    print(json.dumps(res["mask"]), flush=True)
+    if Path(args.restore, "eval.json").exists():
+        res["restore"] = json.loads(Path(args.restore, "eval.json").read_text())
+        res["restore_speed"] = restore_speed(args.restore, args.catalog)
+        print(json.dumps(res["restore_speed"]), flush=True)
+    if args.runs:
+        res["recolour"] = recolour_rates(args.runs, args.features, args.catalog, args.n)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
+    lines = [f"# Shop jobs: measured\n\nCommand: `.venv/bin/python bench/apps_bench.py --restore {args.restore} --runs "
+             f"{' '.join(args.runs)} --features {args.features}`  \nMachine: {res['machine']}\n",
+             f"## Cut-out masks\n\nIoU against the exact masks of {res['mask']['n']} synthetic products: mean "
+             f"{res['mask']['mean_iou']:.4f}, worst {res['mask']['min_iou']:.4f}; per colour: "
+             + ", ".join(f"{k} {v:.3f}" for k, v in res["mask"]["per_colour"].items()) + "\n"]
+    if "restore" in res:
+        r = res["restore"]
+        lines += [f"## Restoration (held-out test photos, {r['n_test']} at {r['resolution']} px; {r['steps']} training steps "
+                  f"in {r['train_seconds'] / 60:.1f} min)\n",
+                  "| task | network PSNR / SSIM | best baseline | baseline PSNR / SSIM | beats it? | ms per 224x224 photo |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for row in r["rows"]:
+            lines.append(f"| {row['task']} | {row['network']['psnr']:.2f} / {row['network']['ssim']:.4f} | {row['baseline_name']} | "
+                         f"{row['baseline']['psnr']:.2f} / {row['baseline']['ssim']:.4f} | {'yes' if row['beats_baseline'] else '**no**'} | "
+                         f"{res['restore_speed']['ms_per_photo'].get(row['task'], '')} |")
+    if "recolour" in res:
+        lines += ["\n## Recolour (held-out real photos x targets " + ", ".join(TARGETS) + ")\n",
+                  "| method | ProductNet sees the new colour | category unchanged | ms per image |", "| --- | --- | --- | --- |"]
+        lines += [f"| {x['method']} | {x['new_colour_rate']:.3f} | {x['category_kept_rate']:.3f} | {x['ms_per_image']} |"
+                  for x in res["recolour"]]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Restoration: degradations, classical baselines, seamless tiling, a short training run end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from prodgen.apps.degrade import TASKS, classical_candidates, degrade, gaussian_blur, harmonic_fill
+from prodgen.apps.restore import RestoreConfig, RestoreNet, load_restorer, restore, tiled
+from prodgen.cli import app
+from prodgen.errors import UserError
+from prodgen.evaluate.metrics.restoration import restoration_scores
+
+runner = CliRunner()
+
+
+def smooth_images(n=4, size=64, seed=0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return gaussian_blur(torch.rand(n, 3, size, size, generator=g), 3.0).sub(0.5).mul(4).add(0.5).clamp(0, 1)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_degradations_hurt_and_are_seeded(task):
+    clean = smooth_images()
+    a, ma = degrade(clean, task, torch.Generator().manual_seed(1))
+    b, mb = degrade(clean, task, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and torch.equal(ma, mb) and a.shape == clean.shape
+    assert restoration_scores(a, clean)["psnr"] < 45
+    assert (ma.sum() > 0) == (task == "inpaint")
+
+
+def test_classical_baselines_beat_doing_nothing_where_they_should():
+    clean = smooth_images()
+    noisy, m = degrade(clean, "denoise", torch.Generator().manual_seed(0))
+    c = classical_candidates("denoise", noisy, m)
+    assert restoration_scores(c["gaussian"], clean)["psnr"] > restoration_scores(c["identity"], clean)["psnr"]
+    stickered, mask = degrade(clean, "inpaint", torch.Generator().manual_seed(0))
+    filled = harmonic_fill(stickered, mask)
+    assert restoration_scores(filled, clean)["psnr"] > restoration_scores(stickered, clean)["psnr"] + 3
+    assert torch.equal(filled * (1 - mask), stickered * (1 - mask))  # pixels outside the mask untouched
+
+
+def test_tiled_equals_whole_image_on_odd_sizes():
+    torch.manual_seed(0)
+    net = RestoreNet(RestoreConfig(width=8, blocks=(1, 1, 1))).eval()
+    for p in net.parameters():  # a non-trivial network (the tail starts at zero)
+        torch.nn.init.normal_(p, std=0.05)
+    x = torch.rand(1, 3, 150, 190)
+    m = torch.zeros(1, 1, 150, 190)
+    whole = tiled(lambda a, b: net(a, b, 2), x, m, tile=4096)
+    pieces = tiled(lambda a, b: net(a, b, 2), x, m, tile=64)
+    assert whole.shape == x.shape and (whole - x).abs().mean() > 1e-3
+    assert torch.allclose(whole, pieces, atol=1e-5)
+
+
+def test_restore_without_a_model_uses_and_names_the_baseline():
+    img = smooth_images(1, 40)[0]
+    y, how = restore(None, img, "upscale4")
+    assert y.shape == (3, 160, 160) and "classical baseline (bicubic)" in how
+    with pytest.raises(UserError, match="--mask"):
+        restore(None, img, "inpaint")
+    with pytest.raises(UserError, match="same size"):
+        restore(None, img, "inpaint", torch.zeros(10, 10))
+
+
+def test_enhance_train_and_enhance_end_to_end(tmp_path):
+    from prodgen.apps.restore import train_restorer
+    from prodgen.config import DataConfig
+
+    data = DataConfig(catalog="synthetic", resolution=32, synthetic_size=300)
+    train_restorer(data, tmp_path / "r", minutes=None, steps=12, cfg=RestoreConfig(width=8, batch_size=4), progress=False,
+                   eval_n=8)
+    ev = json.loads((tmp_path / "r" / "eval.json").read_text())
+    assert [r["task"] for r in ev["rows"]] == list(TASKS) and ev["steps"] == 12
+    assert all(r["baseline_name"] for r in ev["rows"]) and all(0 < r["network"]["psnr"] < 100 for r in ev["rows"])
+    net = load_restorer(tmp_path / "r")
+    assert net.cfg.width == 8
+    arr = (np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)
+    Image.fromarray(arr).save(tmp_path / "p.png")
+    res = runner.invoke(app, ["enhance", str(tmp_path / "p.png"), "--model", str(tmp_path / "r"), "--task", "upscale",
+                              "--scale", "2", "--out", str(tmp_path / "big.png"), "--tile", "32"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert Image.open(tmp_path / "big.png").size == (140, 100)
+    with pytest.raises(UserError, match="generative run"):
+        load_restorer_from_wrong = tmp_path / "g"
+        load_restorer_from_wrong.mkdir()
+        (load_restorer_from_wrong / "config.json").write_text('{"model": "gan"}')
+        load_restorer(load_restorer_from_wrong)
