@@ -67,7 +67,8 @@ def test_trainer_appends_eval_records_and_excludes_their_time(tmp_path):
     assert [r["step"] for r in evals] == [2, 4, 5]  # every 2 steps, and the final weights
     assert all(r["eval/fid"] > 0 and r["eval/n"] == 32 for r in evals)
     assert wall > 1.8 and trainer.elapsed < wall - 1.7  # three 0.6 s evaluations are not training time
-    assert all(r["images_per_s"] > 8 / 0.6 for r in records if "images_per_s" in r)  # nor in the throughput
+    step_seconds = sum(8 / r["images_per_s"] for r in records if "images_per_s" in r)  # 1 step of 8 images per record
+    assert step_seconds < wall - 1.7  # the throughput is of training time too
     assert plot_quality(records, tmp_path / "q.png").stat().st_size > 1000
     page = write_run_report(tmp_path).read_text()
     assert "Quality against training time" in page and "quality.png" in page
