@@ -35,6 +35,11 @@ def _parse_kv(items: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+def _sampling(steps: int | None, guidance: float | None) -> dict:
+    """Diffusion sampling options the user set (``--steps``, ``--guidance``)."""
+    return {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+
+
 def _parse_model_args(items: list[str]) -> dict:
     out = {}
     for k, v in _parse_kv(items, "--model-arg").items():
@@ -208,7 +213,7 @@ def generate(
     if best_of < 1 or best_of > 64:
         raise UserError("--best-of must lie in [1, 64]")
     pipe = Pipeline.from_pretrained(run, device=device)
-    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    sampling = _sampling(steps, guidance)
     if sampling and pipe.model.family != "diffusion":
         raise UserError(f"--steps and --guidance are for diffusion models; {run} is a {pipe.model.family} "
                         "(use --truncation to trade variety for fidelity)")
@@ -322,7 +327,7 @@ def fill(
     from .sample import Pipeline
 
     pipe = Pipeline.from_pretrained(run)
-    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    sampling = _sampling(steps, guidance)
     scorer = None
     if best_of > 1:
         from .sample.best_of import scorer_for
@@ -359,7 +364,7 @@ def personalise(
     data_cfg = pipe.config.data
     if catalog is not None:
         data_cfg.catalog = catalog
-    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    sampling = _sampling(steps, guidance)
     page = run_personalise(pipe, load_catalog(data_cfg), read_history(history), out, n, diversity, seed, sampling)
     out_console.print(f"{n} images for this shopper: {page}")
 
@@ -457,7 +462,7 @@ def augment(
     data = prepare_data(cfg, vocab=Vocabulary.load(run / "vocab.json"), split=_json.loads((run / "split.json").read_text()),
                         progress=not quiet)
     rare = rare_classes(pipe, data.train.cond, rare_below)
-    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    sampling = _sampling(steps, guidance)
     imgs, cond = generate_rare(pipe, data.train.cond, rare, per_class, out, seed, sampling, progress=not quiet, console=console)
     out_console.print(f"{len(imgs)} generated images of {len(rare.rare)} rare {rare.attribute} classes in {out / 'images'} "
                       f"(labels.csv): {', '.join(rare.rare)}")
@@ -541,7 +546,7 @@ def evaluate(
     """FID/KID/IS, precision/recall, density/coverage, conditional accuracy, diversity, memorisation, with floors."""
     from .evaluate.evaluate import evaluate_run
 
-    sampling = {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+    sampling = _sampling(steps, guidance)
     res = evaluate_run(run, catalog, split, n, features, seed, truncation, progress=not quiet, console=console,
                        sampling=sampling, n_text=n_text)
     _print_eval_table([res])
