@@ -206,7 +206,7 @@ def generate(
 ) -> None:
     """Generate product images for chosen attributes or a prompt, or one per row of a CSV."""
     from .sample import Pipeline
-    from .sample.writer import Job, write_generation
+    from .sample.writer import Job, safe_name, write_generation
 
     if n < 1:
         raise UserError("-n must be at least 1")
@@ -227,7 +227,7 @@ def generate(
         jobs = []
         for k, rec in enumerate(records):
             rc = pipe.row_condition(rec.attributes)
-            jobs.append(Job(_safe_name(rec.id), rc.cond, seed + k, {"id": rec.id, "title": rec.title, "understood": rc.understood,
+            jobs.append(Job(safe_name(rec.id), rc.cond, seed + k, {"id": rec.id, "title": rec.title, "understood": rc.understood,
                                                                     "notes": rc.notes}, titles[k] if titles is not None else None))
         request = {"from_csv": str(from_csv), "rows": len(jobs), "uses_titles": titles is not None}
         noted = sum(1 for j in jobs if j.meta["notes"])
@@ -476,10 +476,6 @@ def augment(
         out_console.print(t)
         out_console.print(f"generated data {res['verdict']} (rare-class gain {res['rare_gain']:+.4f}); "
                           f"report: {write_augment_report(out, res)}")
-
-
-def _safe_name(s: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
 
 
 @app.command()

@@ -25,7 +25,7 @@ import torch
 from ..atomic import write_json, write_text
 from ..conditioning import OTHER, UNKNOWN, UNSPECIFIED, Vocabulary
 from ..errors import UserError
-from ..sample.writer import Job, write_generation
+from ..sample.writer import Job, safe_name, write_generation
 
 
 @dataclass
@@ -58,7 +58,7 @@ def generate_rare(pipe, train_cond: torch.Tensor, rare: RareClasses, per_class: 
         pool = train_cond[train_cond[:, 0] == k]
         picks = pool[g.integers(len(pool), size=per_class)]  # other attributes as the class's own photos have them
         for j in range(per_class):
-            jobs.append(Job(f"{_safe(v)}-{j:05d}", picks[j], seed + len(jobs), {"generated": True}))
+            jobs.append(Job(f"{safe_name(v)}-{j:05d}", picks[j], seed + len(jobs), {"generated": True}))
     res = write_generation(pipe, jobs, out / "images", request={"augment": rare.attribute, "per_class": per_class,
                            "classes": rare.rare}, progress=progress, console=console, sampling=sampling)
     from PIL import Image
@@ -67,9 +67,6 @@ def generate_rare(pipe, train_cond: torch.Tensor, rare: RareClasses, per_class: 
                         for f in res.files])
     return imgs, torch.stack([j.cond for j in jobs])
 
-
-def _safe(s: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in s)
 
 
 def run_experiment(pipe, data, rare: RareClasses, gen_images: torch.Tensor, gen_cond: torch.Tensor, seeds: list[int],

@@ -22,7 +22,7 @@ from pathlib import Path
 from ..atomic import write_text
 from ..data.csv_catalog import _find_image, parse_csv
 from ..errors import UserError
-from ..sample.writer import GenerationResult, Job, write_generation
+from ..sample.writer import GenerationResult, Job, safe_name, write_generation
 
 SUFFIX = ".generated"
 
@@ -63,7 +63,7 @@ def fill_catalog(pipe, catalog: str | Path, out: str | Path, images: str | Path 
             real += 1
             files[rec.id] = (str(photo), 0)
             continue
-        name = _safe(rec.id) + SUFFIX
+        name = safe_name(rec.id) + SUFFIX
         target = out / f"{name}.png"
         if target.exists() and target.name not in previous:
             left_alone.append(rec.id)
@@ -92,9 +92,6 @@ def fill_catalog(pipe, catalog: str | Path, out: str | Path, images: str | Path 
     write_text(out / "fill.csv", buf.getvalue())
     return FillResult([r.id for r, _ in missing], real, left_alone, out / "fill.csv", gen)
 
-
-def _safe(s: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
 
 
 __all__ = ["FillResult", "catalog_csv", "fill_catalog"]

@@ -41,6 +41,11 @@ class GenerationResult:
     seconds: float
 
 
+def safe_name(s: str) -> str:
+    """A file stem from an id or label: letters, digits, '-', '_' and '.' kept, anything else '_'."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
+
+
 def _batches(jobs: list[Job], size: int) -> Iterator[list[Job]]:
     for i in range(0, len(jobs), size):
         yield jobs[i : i + size]
@@ -142,4 +147,4 @@ def write_generation(
     return GenerationResult(out, files, grid, seconds)
 
 
-__all__ = ["GenerationResult", "Job", "write_generation"]
+__all__ = ["GenerationResult", "Job", "safe_name", "write_generation"]
