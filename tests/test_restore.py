@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from prodgen.apps.degrade import TASKS, classical_candidates, degrade, gaussian_blur, harmonic_fill
-from prodgen.apps.restore import RestoreConfig, RestoreNet, load_restorer, restore, tiled
+from prodgen.apps.degrade import TASKS, classical_candidates, classical_start, degrade, gaussian_blur, harmonic_fill
+from prodgen.apps.restore import RestoreConfig, RestoreNet, learning_rate, load_restorer, restore, run_network, tiled
 from prodgen.cli import app
 from prodgen.errors import UserError
 from prodgen.evaluate.metrics.restoration import restoration_scores
@@ -47,15 +47,50 @@ def test_classical_baselines_beat_doing_nothing_where_they_should():
 
 def test_tiled_equals_whole_image_on_odd_sizes():
     torch.manual_seed(0)
-    net = RestoreNet(RestoreConfig(width=8, blocks=(1, 1, 1))).eval()
+    net = RestoreNet(RestoreConfig(width=8, blocks=(1, 1, 1), crop=32)).eval()
     for p in net.parameters():  # a non-trivial network (the tail starts at zero)
         torch.nn.init.normal_(p, std=0.05)
-    x = torch.rand(1, 3, 150, 190)
-    m = torch.zeros(1, 1, 150, 190)
-    whole = tiled(lambda a, b: net(a, b, 2), x, m, tile=4096)
-    pieces = tiled(lambda a, b: net(a, b, 2), x, m, tile=64)
-    assert whole.shape == x.shape and (whole - x).abs().mean() > 1e-3
+    planes = torch.rand(1, 7, 150, 290)
+    whole = tiled(lambda a: net(a, 2), planes, tile=4096)
+    pieces = tiled(lambda a: net(a, 2), planes, tile=64)
+    assert whole.shape == (1, 3, 150, 290) and (whole - planes[:, 3:6]).abs().mean() > 1e-3
     assert torch.allclose(whole, pieces, atol=1e-5)
+    with pytest.raises(UserError, match="multiples of 16"):
+        tiled(lambda a: net(a, 2), planes, tile=60)
+
+
+def test_untrained_network_equals_its_classical_start_and_inpainting_keeps_known_pixels():
+    clean = smooth_images(2, 64)
+    net = RestoreNet(RestoreConfig(width=8, blocks=(1, 1, 1), crop=32)).eval()
+    for task in TASKS:
+        degraded, mask = degrade(clean, task, torch.Generator().manual_seed(3))
+        with torch.no_grad():
+            out = run_network(net, task, degraded, mask)
+        assert torch.allclose(out, classical_start(task, degraded, mask).clamp(0, 1), atol=1e-6), task
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    degraded, mask = degrade(clean, "inpaint", torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        out = run_network(net, "inpaint", degraded, mask)
+    assert torch.equal(out * (1 - mask), degraded * (1 - mask))
+    assert (out - degraded).abs().amax() > 0.01  # but the hole itself is the network's
+
+
+def test_harmonic_fill_is_converged_on_a_large_hole():
+    # a linear ramp is harmonic: the fill of any hole must reproduce it
+    ramp = torch.linspace(0, 1, 96)[None, None, None, :].expand(1, 3, 96, 96).contiguous()
+    mask = torch.zeros(1, 1, 96, 96)
+    mask[..., 20:76, 10:86] = 1
+    filled = harmonic_fill(ramp * (1 - mask), mask)
+    assert (filled - ramp).abs().amax() < 0.02
+
+
+def test_learning_rate_warms_up_then_decays():
+    cfg = RestoreConfig(lr=1e-3)
+    assert learning_rate(cfg, 0.0, 0) == pytest.approx(1e-5)
+    assert learning_rate(cfg, 0.0, 500) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 0.5, 500) == pytest.approx(0.51e-3)
+    assert learning_rate(cfg, 1.0, 500) == pytest.approx(2e-5)
 
 
 def test_restore_without_a_model_uses_and_names_the_baseline():
@@ -73,7 +108,7 @@ def test_enhance_train_and_enhance_end_to_end(tmp_path):
     from prodgen.config import DataConfig
 
     data = DataConfig(catalog="synthetic", resolution=32, synthetic_size=300)
-    train_restorer(data, tmp_path / "r", minutes=None, steps=12, cfg=RestoreConfig(width=8, batch_size=4), progress=False,
+    train_restorer(data, tmp_path / "r", minutes=None, steps=12, cfg=RestoreConfig(width=8, batch_size=4, crop=32), progress=False,
                    eval_n=8)
     ev = json.loads((tmp_path / "r" / "eval.json").read_text())
     assert [r["task"] for r in ev["rows"]] == list(TASKS) and ev["steps"] == 12

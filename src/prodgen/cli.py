@@ -377,8 +377,9 @@ def enhance_train(
     steps: Annotated[int | None, typer.Option(help="stop after this many steps instead")] = None,
     tasks: Annotated[str, typer.Option(help="comma-separated: upscale2,upscale4,denoise,deblur,jpeg,inpaint")] = ",".join(
         ("upscale2", "upscale4", "denoise", "deblur", "jpeg", "inpaint")),
-    width: int = 32,
-    batch_size: int = 16,
+    width: Annotated[int, typer.Option(help="channels of each task's network at half resolution")] = 48,
+    batch_size: int = 12,
+    crop: Annotated[int, typer.Option(help="training crop size (multiple of 16)")] = 96,
     seed: int = 0,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
     images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
@@ -393,7 +394,7 @@ def enhance_train(
     if threads:
         torch.set_num_threads(threads)
     data = _data_config(catalog, images, 128, "id", "productDisplayName", None)
-    cfg = RestoreConfig(width=width, batch_size=batch_size, seed=seed, tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()))
+    cfg = RestoreConfig(width=width, batch_size=batch_size, crop=crop, seed=seed, tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()))
     res = train_restorer(data, out, minutes, steps, cfg, progress=not quiet, console=console, eval_n=eval_n)
     t = Table("task", "n", "network PSNR / SSIM", "best baseline", "baseline PSNR / SSIM", "beats it", "ms/img")
     for r in res["rows"]:
@@ -412,7 +413,7 @@ def enhance(
     scale: Annotated[int, typer.Option(help="upscale factor: 2 or 4")] = 2,
     model: Annotated[Path | None, typer.Option(help="restoration run (prodgen enhance-train); none: classical baseline")] = None,
     mask: Annotated[Path | None, typer.Option(help="inpaint: mask image, white where to fill")] = None,
-    tile: Annotated[int, typer.Option(help="tile size for large photos (multiple of 4)")] = 256,
+    tile: Annotated[int, typer.Option(help="tile size for large photos (multiple of 16); bounds memory")] = 1024,
 ) -> None:
     """Restore a photo: super-resolution, denoising, deblurring, JPEG clean-up or inpainting a masked region."""
     import torch
