@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/apps_bench.py --restore runs/restore --runs runs/fam-vae runs/fam-gan runs/fam-diffusion \
         --features runs/productnet64 --catalog ../shared/data/fashion-products
-writes bench/results/apps.{json,md}. Parts:
+writes bench/results/apps.{json,md} (and restore-examples.png); ``--parts`` picks what to remeasure, the rest of
+the existing results is kept. Parts:
 1. mask IoU of ``product_mask`` against the exact masks of 700 synthetic products (all categories x colours);
 2. recolour on 200 held-out real photos x 4 target colours: ProductNet's baseColour prediction equals the target,
    and its articleType prediction equals the one on the original photo; masked recolour (no model) and each run's
    attribute edit (VAE encode/decode, diffusion SDEdit, GAN inversion);
 3. restoration: the run's eval.json (held-out PSNR/SSIM vs best baseline), plus wall time per image for a 224x224
-   photo per task (whole path: bicubic pre-upscale, tiles, network).
+   photo per task (whole path: bicubic pre-upscale, classical start, tiles, network) and for the classical method;
+4. presentation: ms per 224x224 photo of the model-free ``vary`` operations (cut-out + background, shadow, relight,
+   mirror, masked recolour).
 """
 
 from __future__ import annotations
@@ -97,10 +100,13 @@ def recolour_rates(runs: list[str], features: str, catalog: str | None, n: int =
     return out
 
 
-def restore_speed(restore_run: str, catalog: str | None) -> dict:
+def restore_speed(restore_run: str | None, catalog: str | None) -> dict:
+    """Wall time of ``restore`` on one 224x224 catalog photo per task (whole path: pre-upscale, classical start,
+    tiles, network), with the network and with the classical method alone."""
+    from prodgen.apps.degrade import TASKS
     from prodgen.apps.restore import load_restorer, restore
 
-    net = load_restorer(restore_run)
+    net = load_restorer(restore_run) if restore_run else None
     img = torch.rand(3, 224, 224)
     if catalog:
         from prodgen.data.images import read_photo
@@ -109,59 +115,126 @@ def restore_speed(restore_run: str, catalog: str | None) -> dict:
         img = torch.from_numpy(read_photo(photo))
     mask = torch.zeros(img.shape[1:])
     mask[80:120, 60:160] = 1
+    out: dict[str, dict[str, float]] = {"network": {}, "classical": {}}
+    for kind, model in (("network", net), ("classical", None)):
+        if kind == "network" and net is None:
+            continue
+        for task in (net.cfg.tasks if net is not None else TASKS):
+            restore(model, img, task, mask if task == "inpaint" else None)  # warm-up
+            t = time.perf_counter()
+            for _ in range(3):
+                restore(model, img, task, mask if task == "inpaint" else None)
+            out[kind][task] = round((time.perf_counter() - t) / 3 * 1000, 1)
+    return {"photo_size": list(img.shape[1:]), "ms_per_photo": out["network"], "ms_per_photo_classical": out["classical"]}
+
+
+def presentation_speed(catalog: str, n: int = 20) -> dict:
+    """ms per 224x224 catalog photo for the model-free ``prodgen vary PHOTO`` operations."""
+    from prodgen.apps.background import restage
+    from prodgen.apps.variations import colour_rgb, masked_recolour
+    from prodgen.data.images import read_photo
+
+    photos = [read_photo(p) for p in sorted(Path(catalog, "images").glob("*.jpg"))[:n]]
+    ops = {
+        "background gradient + shadow": lambda p: restage(p, "gradient:#ffffff:#c8d4e0", shadow=True),
+        "background studio (generated)": lambda p: restage(p, "studio:#eeeeee"),
+        "relight (brightness, temperature)": lambda p: restage(p, brightness=1.1, temperature=0.2),
+        "mirror": lambda p: restage(p, mirror=True),
+        "masked recolour": lambda p: masked_recolour(p, colour_rgb("Green")),
+    }
     out = {}
-    for task in net.cfg.tasks:
-        restore(net, img, task, mask if task == "inpaint" else None)  # warm-up
+    for name, fn in ops.items():
+        fn(photos[0])
         t = time.perf_counter()
-        for _ in range(3):
-            restore(net, img, task, mask if task == "inpaint" else None)
-        out[task] = round((time.perf_counter() - t) / 3 * 1000, 1)
-    return {"photo_size": list(img.shape[1:]), "ms_per_photo": out}
+        for p in photos:
+            fn(p)
+        out[name] = round((time.perf_counter() - t) / len(photos) * 1000, 1)
+    return {"n": len(photos), "ms_per_photo": out}
+
+
+def markdown(res: dict) -> str:
+    lines = ["# Shop jobs: measured\n", "Each section names the command and the machine that produced it; "
+             "`bench/apps_bench.py` reruns only the parts asked for and keeps the others.\n"]
+    if "mask" in res:
+        m = res["mask"]
+        lines += ["## Cut-out masks\n", f"`{m.get('command', '')}` ({m.get('machine', '')})\n",
+                  f"IoU against the exact masks of {m['n']} synthetic products: mean {m['mean_iou']:.4f}, worst "
+                  f"{m['min_iou']:.4f}; per colour: " + ", ".join(f"{k} {v:.3f}" for k, v in m["per_colour"].items()) + "\n"]
+    if "presentation" in res:
+        pr = res["presentation"]
+        lines += ["## Presentation (no model), ms per 224x224 catalog photo\n", f"`{pr.get('command', '')}` ({pr.get('machine', '')}), "
+                  f"{pr['n']} photos\n", "| operation | ms per photo |", "| --- | --- |"]
+        lines += [f"| {k} | {v} |" for k, v in pr["ms_per_photo"].items()]
+        lines.append("")
+    if "restore" in res:
+        r, sp = res["restore"], res.get("restore_speed", {})
+        lines += [f"## Restoration (held-out test photos, {r['n_test']} at {r['resolution']} px; {r['steps']} training steps "
+                  f"in {r['train_seconds'] / 60:.1f} min)\n", f"`{r.get('command', '')}` ({r.get('machine', '')})\n",
+                  "| task | network PSNR / SSIM | best baseline | baseline PSNR / SSIM | gain (dB) | beats it? | weights kept from step "
+                  "| ms per 224x224 photo: network / classical |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for row in r["rows"]:
+            sel = r.get("selected", {}).get(row["task"], {})
+            gain = row["network"]["psnr"] - row["baseline"]["psnr"]
+            lines.append(f"| {row['task']} | {row['network']['psnr']:.2f} / {row['network']['ssim']:.4f} | {row['baseline_name']} | "
+                         f"{row['baseline']['psnr']:.2f} / {row['baseline']['ssim']:.4f} | {gain:+.2f} | "
+                         f"{'yes' if row['beats_baseline'] else '**no**'} | {sel.get('step', '')} | "
+                         f"{sp.get('ms_per_photo', {}).get(row['task'], '')} / {sp.get('ms_per_photo_classical', {}).get(row['task'], '')} |")
+        lines.append("")
+    if "recolour" in res:
+        rc = res["recolour"]
+        rows = rc["rows"] if isinstance(rc, dict) else rc
+        lines += ["## Recolour (held-out real photos x targets " + ", ".join(TARGETS) + "; ProductNet judges)\n"]
+        if isinstance(rc, dict):
+            lines.append(f"`{rc.get('command', '')}` ({rc.get('machine', '')})\n")
+        lines += ["| method | new colour seen | category unchanged | ms per image |", "| --- | --- | --- | --- |"]
+        lines += [f"| {x['method']} | {x['new_colour_rate']:.3f} | {x['category_kept_rate']:.3f} | {x['ms_per_image']} |" for x in rows]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
+    import shutil
+    import sys
+
     ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", default="mask,presentation,restore,recolour", help="comma-separated parts to (re)measure")
     ap.add_argument("--restore", default="runs/restore")
     ap.add_argument("--runs", nargs="*", default=[])
     ap.add_argument("--features", default="runs/productnet64")
     ap.add_argument("--catalog", default="../shared/data/fashion-products")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--out", default=str(HERE / "results" / "apps"))
+    ap.add_argument("--note", default="", help="added to the machine line, e.g. 'idle' or 'shared with a 1-thread job'")
     args = ap.parse_args()
-    res = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"}
-    res["mask"] = mask_quality()
-    print(json.dumps(res["mask"]), flush=True)
-    if Path(args.restore, "eval.json").exists():
-        res["restore"] = json.loads(Path(args.restore, "eval.json").read_text())
-        res["restore_speed"] = restore_speed(args.restore, args.catalog)
-        print(json.dumps(res["restore_speed"]), flush=True)
-    if args.runs:
-        res["recolour"] = recolour_rates(args.runs, args.features, args.catalog, args.n)
+    parts = set(args.parts.split(","))
     out = Path(args.out)
+    res = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
+    if isinstance(res.get("recolour"), list):  # older layout: one machine line for the whole file
+        res["recolour"] = {"rows": res["recolour"], "machine": res.get("machine", ""),
+                           "command": "bench/apps_bench.py --runs runs/fam-vae runs/fam-diffusion runs/fam-gan --n 50"}
+    res.pop("machine", None)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads" + (
+        f", {args.note}" if args.note else "")
+    command = ".venv/bin/python bench/apps_bench.py " + " ".join(sys.argv[1:])
+    stamp = {"command": command, "machine": machine}
+    if "mask" in parts:
+        res["mask"] = {**mask_quality(), **stamp}
+        print(json.dumps(res["mask"]), flush=True)
+    if "presentation" in parts and Path(args.catalog).exists():
+        res["presentation"] = {**presentation_speed(args.catalog), **stamp}
+        print(json.dumps(res["presentation"]), flush=True)
+    if "restore" in parts and Path(args.restore, "eval.json").exists():
+        res["restore"] = {**json.loads(Path(args.restore, "eval.json").read_text()), **stamp}
+        res["restore_speed"] = restore_speed(args.restore, args.catalog)
+        if Path(args.restore, "examples.png").exists():
+            shutil.copyfile(Path(args.restore, "examples.png"), out.parent / "restore-examples.png")
+        print(json.dumps(res["restore_speed"]), flush=True)
+    if "recolour" in parts and args.runs:
+        res["recolour"] = {"rows": recolour_rates(args.runs, args.features, args.catalog, args.n), **stamp}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
-    lines = [f"# Shop jobs: measured\n\nCommand: `.venv/bin/python bench/apps_bench.py --restore {args.restore} --runs "
-             f"{' '.join(args.runs)} --features {args.features}`  \nMachine: {res['machine']}\n",
-             f"## Cut-out masks\n\nIoU against the exact masks of {res['mask']['n']} synthetic products: mean "
-             f"{res['mask']['mean_iou']:.4f}, worst {res['mask']['min_iou']:.4f}; per colour: "
-             + ", ".join(f"{k} {v:.3f}" for k, v in res["mask"]["per_colour"].items()) + "\n"]
-    if "restore" in res:
-        r = res["restore"]
-        lines += [f"## Restoration (held-out test photos, {r['n_test']} at {r['resolution']} px; {r['steps']} training steps "
-                  f"in {r['train_seconds'] / 60:.1f} min)\n",
-                  "| task | network PSNR / SSIM | best baseline | baseline PSNR / SSIM | beats it? | ms per 224x224 photo |",
-                  "| --- | --- | --- | --- | --- | --- |"]
-        for row in r["rows"]:
-            lines.append(f"| {row['task']} | {row['network']['psnr']:.2f} / {row['network']['ssim']:.4f} | {row['baseline_name']} | "
-                         f"{row['baseline']['psnr']:.2f} / {row['baseline']['ssim']:.4f} | {'yes' if row['beats_baseline'] else '**no**'} | "
-                         f"{res['restore_speed']['ms_per_photo'].get(row['task'], '')} |")
-    if "recolour" in res:
-        lines += ["\n## Recolour (held-out real photos x targets " + ", ".join(TARGETS) + ")\n",
-                  "| method | ProductNet sees the new colour | category unchanged | ms per image |", "| --- | --- | --- | --- |"]
-        lines += [f"| {x['method']} | {x['new_colour_rate']:.3f} | {x['category_kept_rate']:.3f} | {x['ms_per_image']} |"
-                  for x in res["recolour"]]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    out.with_suffix(".md").write_text(markdown(res))
+    print(markdown(res))
 
 
 if __name__ == "__main__":

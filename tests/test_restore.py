@@ -87,7 +87,7 @@ def test_harmonic_fill_is_converged_on_a_large_hole():
 
 def test_learning_rate_warms_up_then_decays():
     cfg = RestoreConfig(lr=1e-3)
-    assert learning_rate(cfg, 0.0, 0) == pytest.approx(1e-5)
+    assert learning_rate(cfg, 0.0, 0) == pytest.approx(1e-5)  # lr given explicitly
     assert learning_rate(cfg, 0.0, 500) == pytest.approx(1e-3)
     assert learning_rate(cfg, 0.5, 500) == pytest.approx(0.51e-3)
     assert learning_rate(cfg, 1.0, 500) == pytest.approx(2e-5)
@@ -113,6 +113,8 @@ def test_enhance_train_and_enhance_end_to_end(tmp_path):
     ev = json.loads((tmp_path / "r" / "eval.json").read_text())
     assert [r["task"] for r in ev["rows"]] == list(TASKS) and ev["steps"] == 12
     assert all(r["baseline_name"] for r in ev["rows"]) and all(0 < r["network"]["psnr"] < 100 for r in ev["rows"])
+    assert set(ev["selected"]) == set(TASKS) and all(v["step"] in (0, 12) or v["step"] % 1 == 0 for v in ev["selected"].values())
+    assert Image.open(tmp_path / "r" / "examples.png").size[0] > 4 * 32 * 2
     net = load_restorer(tmp_path / "r")
     assert net.cfg.width == 8
     arr = (np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)

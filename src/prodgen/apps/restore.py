@@ -26,7 +26,7 @@ local), then runs the network in overlapping tiles: each tile carries a context
 margin wider than the receptive field and only its centre is kept, so a tiled result
 equals the whole-image result (tested), with memory bounded by the tile size. Run
 folder: ``config.json``, ``restore.safetensors``, ``metrics.jsonl``, ``eval.json``
-(held-out PSNR/SSIM next to the best baseline).
+(held-out PSNR/SSIM next to the best baseline), ``examples.png`` (held-out before/after).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class RestoreConfig:
     tasks: tuple[str, ...] = TASKS
     crop: int = 96
     batch_size: int = 12
-    lr: float = 1e-3  # peak; warm-up then cosine decay over the budget
+    lr: float = 7e-4  # peak; warm-up then cosine decay over the budget
     resolution: int = 128  # catalog photos are letterboxed to this size, then cropped
     seed: int = 0
     catalog: str = ""
@@ -116,7 +116,9 @@ class TaskNet(nn.Module):
         h2 = self.mid(self.down2(F.silu(h1)))  # (B, 2w, H/8, W/8)
         u1 = self.dec1(h1 + self.up2(F.interpolate(h2, scale_factor=2, mode="nearest")))
         u0 = self.dec0(h0 + self.up1(F.interpolate(u1, scale_factor=2, mode="nearest")))
-        out = (start + F.pixel_shuffle(self.tail(F.silu(u0)), 2)).clamp(0, 1)
+        out = start + F.pixel_shuffle(self.tail(F.silu(u0)), 2)
+        if not self.training:  # clamping in training would stop the gradient of a saturated pixel for good
+            out = out.clamp(0, 1)
         if self.inpaint:  # only the masked pixels are unknown
             out = x * (1 - mask) + out * mask
         return out
@@ -147,7 +149,7 @@ def run_network(net: "RestoreNet", task: str, degraded: torch.Tensor, mask: torc
     """The network's restoration of a batch whose H and W are multiples of ``ALIGN`` (training-size images)."""
     k = task_index(net, task)
     return torch.cat([net(input_planes(task, degraded[i : i + batch], mask[i : i + batch]), k)
-                      for i in range(0, len(degraded), batch)])
+                      for i in range(0, len(degraded), batch)]).clamp(0, 1)
 
 
 # -- persistence ---------------------------------------------------------------
@@ -300,6 +302,25 @@ def evaluate_restorer(net: RestoreNet | None, clean: torch.Tensor, tasks: tuple[
     return rows
 
 
+@torch.no_grad()
+def before_after(net: RestoreNet, clean: torch.Tensor, tasks: tuple[str, ...], out_png: str | Path, seed: int = 321) -> Path:
+    """A PNG grid, one row per task: for each photo, degraded | classical baseline | network | clean (2x zoom)."""
+    from ..grid import save_grid
+
+    tiles, cols = [], []
+    for task in tasks:
+        degraded, mask = degrade(clean, task, torch.Generator().manual_seed(seed + TASKS.index(task)))
+        base = classical_start(task, degraded, mask).clamp(0, 1)
+        mine = run_network(net, task, degraded, mask)
+        for i in range(len(clean)):
+            tiles += [degraded[i], base[i], mine[i], clean[i]]
+    for _ in range(len(clean)):
+        cols += ["degraded", "classical", "prodgen", "clean"]
+    out_png = Path(out_png)
+    save_grid(torch.stack(tiles) * 2 - 1, out_png, ncol=4 * len(clean), row_labels=list(tasks), col_labels=cols, scale=2)
+    return out_png
+
+
 def learning_rate(cfg: RestoreConfig, progress: float, step: int, warmup: int = 100) -> float:
     """Linear warm-up over ``warmup`` steps, then cosine decay to 2% of the peak as ``progress`` goes 0 -> 1."""
     cos = 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
@@ -324,6 +345,8 @@ class BestPerTask:
 
     @torch.no_grad()
     def check(self, net: RestoreNet, step: int) -> dict[str, float]:
+        was_training = net.training
+        net.eval()
         scores = {}
         for task, (degraded, mask) in self.inputs.items():
             psnr = self._score(run_network(net, task, degraded, mask))
@@ -331,6 +354,7 @@ class BestPerTask:
             if task not in self.best or psnr > self.best[task]["val_psnr"]:
                 state = {k: v.clone() for k, v in net.nets[task].state_dict().items()}
                 self.best[task] = {"val_psnr": psnr, "step": step, "state": state}
+        net.train(was_training)
         return scores
 
     def apply(self, net: RestoreNet) -> dict[str, dict]:
@@ -367,7 +391,7 @@ def train_restorer(data_cfg, out: str | Path, minutes: float | None = 30, steps:
     test_ids = [i for i in split["test"] if i in have][:eval_n]
     val_ids = [i for i in split["val"] if i in have][:val_n]
     torch.manual_seed(cfg.seed)
-    net = RestoreNet(cfg)
+    net = RestoreNet(cfg).train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)  # one task per step: Adam skips the others (grads None)
     g = torch.Generator().manual_seed(cfg.seed)
     log = MetricsLog(out / "metrics.jsonl")
@@ -443,6 +467,7 @@ def train_restorer(data_cfg, out: str | Path, minutes: float | None = 30, steps:
     net.eval()
     clean = tensors.images[tensors.index_of(test_ids)].float() / 255
     rows = evaluate_restorer(net, clean, cfg.tasks)
+    before_after(net, clean[:3], cfg.tasks, out / "examples.png")
     result = {"steps": step, "train_seconds": train_seconds, "n_test": len(clean),
               "resolution": cfg.resolution, "stopped": stopped, "validation_seconds": round(paused, 1),
               "selected": selected, "rows": [dataclasses.asdict(r) for r in rows]}
@@ -450,5 +475,5 @@ def train_restorer(data_cfg, out: str | Path, minutes: float | None = 30, steps:
     return result
 
 
-__all__ = ["BestPerTask", "RestoreConfig", "RestoreNet", "evaluate_restorer", "input_planes", "learning_rate", "load_restorer", "restore",
+__all__ = ["BestPerTask", "RestoreConfig", "before_after", "RestoreNet", "evaluate_restorer", "input_planes", "learning_rate", "load_restorer", "restore",
            "run_network", "save_restorer", "tiled", "train_restorer"]
