@@ -223,6 +223,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--parts", default="mask,presentation,restore,recolour", help="comma-separated parts to (re)measure")
     ap.add_argument("--restore", default="runs/restore")
+    ap.add_argument("--reevaluate", action="store_true", help="score the restoration run again before reading eval.json")
     ap.add_argument("--runs", nargs="*", default=[])
     ap.add_argument("--features", default="runs/productnet64")
     ap.add_argument("--catalog", default="../shared/data/fashion-products")
@@ -247,6 +248,11 @@ def main() -> None:
     if "presentation" in parts and Path(args.catalog).exists():
         res["presentation"] = {**presentation_speed(args.catalog), **stamp}
         print(json.dumps(res["presentation"]), flush=True)
+    if "restore" in parts and args.reevaluate:
+        from prodgen.apps.restore import reevaluate
+        from prodgen.config import DataConfig
+
+        reevaluate(args.restore, DataConfig(catalog=args.catalog))
     if "restore" in parts and Path(args.restore, "eval.json").exists():
         res["restore"] = {**json.loads(Path(args.restore, "eval.json").read_text()), **stamp}
         res["restore_speed"] = restore_speed(args.restore, args.catalog)

@@ -74,6 +74,9 @@ def test_untrained_network_equals_its_classical_start_and_inpainting_keeps_known
         out = run_network(net, "inpaint", degraded, mask)
     assert torch.equal(out * (1 - mask), degraded * (1 - mask))
     assert (out - degraded).abs().amax() > 0.01  # but the hole itself is the network's
+    other = degraded * (1 - mask) + torch.rand_like(degraded) * mask  # a different sticker over the same hole
+    with torch.no_grad():
+        assert torch.equal(run_network(net, "inpaint", other, mask), out)  # what covered the hole cannot leak through
 
 
 def test_harmonic_fill_is_converged_on_a_large_hole():
@@ -117,6 +120,11 @@ def test_enhance_train_and_enhance_end_to_end(tmp_path):
     assert Image.open(tmp_path / "r" / "examples.png").size[0] > 4 * 32 * 2
     net = load_restorer(tmp_path / "r")
     assert net.cfg.width == 8
+    from prodgen.apps.restore import reevaluate
+
+    again = reevaluate(tmp_path / "r", data, eval_n=8)
+    assert [r["network"]["psnr"] for r in again["rows"]] == [r["network"]["psnr"] for r in ev["rows"]]
+    assert again["steps"] == 12
     arr = (np.random.default_rng(0).random((50, 70, 3)) * 255).astype(np.uint8)
     Image.fromarray(arr).save(tmp_path / "p.png")
     res = runner.invoke(app, ["enhance", str(tmp_path / "p.png"), "--model", str(tmp_path / "r"), "--task", "upscale",

@@ -141,7 +141,13 @@ class RestoreNet(nn.Module):
 
 
 def input_planes(task: str, degraded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, 7, H, W): the degraded photo, the task's classical start (computed on the whole image) and the mask."""
+    """(B, 7, H, W): the degraded photo, the task's classical start (computed on the whole image) and the mask.
+
+    For inpainting the masked pixels are blanked (0): what covers the hole (a sticker, a price, a watermark) is by
+    definition not the product, and a network that sees it lets it through (seen: the text of a "SALE" sticker
+    ghosting into the fill)."""
+    if task == "inpaint":
+        degraded = degraded * (1 - mask)
     return torch.cat([degraded, classical_start(task, degraded, mask), mask], 1)
 
 
@@ -475,5 +481,21 @@ def train_restorer(data_cfg, out: str | Path, minutes: float | None = 30, steps:
     return result
 
 
-__all__ = ["BestPerTask", "RestoreConfig", "before_after", "RestoreNet", "evaluate_restorer", "input_planes", "learning_rate", "load_restorer", "restore",
+def reevaluate(folder: str | Path, data_cfg, eval_n: int = 200, progress: bool = False) -> dict:
+    """Score a saved restoration run again on its catalog's test split (same photos, seeds and baselines as at
+    the end of training) and rewrite ``eval.json`` and ``examples.png``; training fields are kept."""
+    folder = Path(folder)
+    net = load_restorer(folder)
+    _, tensors, split = _catalog_splits(data_cfg, net.cfg.resolution, progress)
+    have = set(tensors.ids)
+    clean = tensors.images[tensors.index_of([i for i in split["test"] if i in have][:eval_n])].float() / 255
+    rows = evaluate_restorer(net, clean, net.cfg.tasks)
+    before_after(net, clean[:3], net.cfg.tasks, folder / "examples.png")
+    old = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").exists() else {}
+    result = {**old, "n_test": len(clean), "resolution": net.cfg.resolution, "rows": [dataclasses.asdict(r) for r in rows]}
+    write_json(folder / "eval.json", result)
+    return result
+
+
+__all__ = ["BestPerTask", "RestoreConfig", "before_after", "RestoreNet", "evaluate_restorer", "input_planes", "learning_rate", "load_restorer", "reevaluate", "restore",
            "run_network", "save_restorer", "tiled", "train_restorer"]
