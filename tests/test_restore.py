@@ -116,7 +116,10 @@ def test_enhance_train_and_enhance_end_to_end(tmp_path):
     ev = json.loads((tmp_path / "r" / "eval.json").read_text())
     assert [r["task"] for r in ev["rows"]] == list(TASKS) and ev["steps"] == 12
     assert all(r["baseline_name"] for r in ev["rows"]) and all(0 < r["network"]["psnr"] < 100 for r in ev["rows"])
-    assert set(ev["selected"]) == set(TASKS) and all(v["step"] in (0, 12) or v["step"] % 1 == 0 for v in ev["selected"].values())
+    assert set(ev["selected"]) == set(TASKS) and all(0 <= v["step"] <= 12 for v in ev["selected"].values())
+    first = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[0])  # step 0: the classical methods
+    assert first["step"] == 0
+    assert all(v["val_psnr"] >= first[f"val/psnr/{t}"] - 1e-3 for t, v in ev["selected"].items())  # never worse
     assert Image.open(tmp_path / "r" / "examples.png").size[0] > 4 * 32 * 2
     net = load_restorer(tmp_path / "r")
     assert net.cfg.width == 8

@@ -255,6 +255,15 @@ def _catalog_splits(data_cfg, resolution: int, progress: bool):
     return catalog, tensors, split
 
 
+def split_photos(tensors, split: dict, part: str, n: int) -> torch.Tensor:
+    """The first ``n`` photos of one split part as float (N, 3, R, R) in [0, 1]."""
+    have = set(tensors.ids)
+    ids = [i for i in split[part] if i in have][:n]
+    if not ids:
+        return torch.zeros(0, 3, tensors.images.shape[-2], tensors.images.shape[-1])
+    return tensors.images[tensors.index_of(ids)].float() / 255
+
+
 def random_crops(images: torch.Tensor, n: int, crop: int, g: torch.Generator) -> torch.Tensor:
     """``n`` uniformly placed random crops (float [0, 1], randomly mirrored) of uint8 (N, 3, R, R) photos.
 
@@ -394,14 +403,15 @@ def train_restorer(data_cfg, out: str | Path, minutes: float | None = 30, steps:
     cfg.catalog = catalog.name
     have = set(tensors.ids)
     train_imgs = tensors.images[tensors.index_of([i for i in split["train"] if i in have])]
-    test_ids = [i for i in split["test"] if i in have][:eval_n]
-    val_ids = [i for i in split["val"] if i in have][:val_n]
     torch.manual_seed(cfg.seed)
     net = RestoreNet(cfg).train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)  # one task per step: Adam skips the others (grads None)
     g = torch.Generator().manual_seed(cfg.seed)
     log = MetricsLog(out / "metrics.jsonl")
-    selector = BestPerTask(tensors.images[tensors.index_of(val_ids)].float() / 255, cfg.tasks) if val_ids else None
+    if not any(i in set(tensors.ids) for i in split["test"]):
+        raise UserError(f"{catalog.name} has no photos in its test split to score the restorer on; use a larger catalog")
+    val_photos = split_photos(tensors, split, "val", val_n)
+    selector = BestPerTask(val_photos, cfg.tasks) if len(val_photos) else None
     budget = minutes * 60 if minutes is not None else None
     check_every = max(60.0, budget / 10) if budget is not None else None
     check_steps = max(1, steps // 10) if steps is not None else None
@@ -471,7 +481,7 @@ def train_restorer(data_cfg, out: str | Path, minutes: float | None = 30, steps:
     if stopped and console is not None:
         console.print(f"[yellow]{stopped}[/]")
     net.eval()
-    clean = tensors.images[tensors.index_of(test_ids)].float() / 255
+    clean = split_photos(tensors, split, "test", eval_n)
     rows = evaluate_restorer(net, clean, cfg.tasks)
     before_after(net, clean[:3], cfg.tasks, out / "examples.png")
     result = {"steps": step, "train_seconds": train_seconds, "n_test": len(clean),
@@ -487,8 +497,7 @@ def reevaluate(folder: str | Path, data_cfg, eval_n: int = 200, progress: bool =
     folder = Path(folder)
     net = load_restorer(folder)
     _, tensors, split = _catalog_splits(data_cfg, net.cfg.resolution, progress)
-    have = set(tensors.ids)
-    clean = tensors.images[tensors.index_of([i for i in split["test"] if i in have][:eval_n])].float() / 255
+    clean = split_photos(tensors, split, "test", eval_n)
     rows = evaluate_restorer(net, clean, net.cfg.tasks)
     before_after(net, clean[:3], net.cfg.tasks, folder / "examples.png")
     old = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").exists() else {}
