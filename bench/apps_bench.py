@@ -100,13 +100,12 @@ def recolour_rates(runs: list[str], features: str, catalog: str | None, n: int =
     return out
 
 
-def restore_speed(restore_run: str | None, catalog: str | None) -> dict:
+def restore_speed(restore_run: str, catalog: str | None) -> dict:
     """Wall time of ``restore`` on one 224x224 catalog photo per task (whole path: pre-upscale, classical start,
     tiles, network), with the network and with the classical method alone."""
-    from prodgen.apps.degrade import TASKS
     from prodgen.apps.restore import load_restorer, restore
 
-    net = load_restorer(restore_run) if restore_run else None
+    net = load_restorer(restore_run)
     img = torch.rand(3, 224, 224)
     if catalog:
         from prodgen.data.images import read_photo
@@ -117,9 +116,7 @@ def restore_speed(restore_run: str | None, catalog: str | None) -> dict:
     mask[80:120, 60:160] = 1
     out: dict[str, dict[str, float]] = {"network": {}, "classical": {}}
     for kind, model in (("network", net), ("classical", None)):
-        if kind == "network" and net is None:
-            continue
-        for task in (net.cfg.tasks if net is not None else TASKS):
+        for task in net.cfg.tasks:
             restore(model, img, task, mask if task == "inpaint" else None)  # warm-up
             t = time.perf_counter()
             for _ in range(3):

@@ -11,7 +11,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from prodgen.apps.degrade import TASKS, classical_candidates, classical_start, degrade, gaussian_blur, harmonic_fill
-from prodgen.apps.restore import RestoreConfig, RestoreNet, learning_rate, load_restorer, restore, run_network, tiled
+from prodgen.apps.restore import (RestoreConfig, RestoreNet, input_planes, learning_rate, load_restorer, restore, run_network,
+                                  tiled)
 from prodgen.cli import app
 from prodgen.errors import UserError
 from prodgen.evaluate.metrics.restoration import restoration_scores
@@ -65,18 +66,18 @@ def test_untrained_network_equals_its_classical_start_and_inpainting_keeps_known
     for task in TASKS:
         degraded, mask = degrade(clean, task, torch.Generator().manual_seed(3))
         with torch.no_grad():
-            out = run_network(net, task, degraded, mask)
+            out = run_network(net, task, input_planes(task, degraded, mask))
         assert torch.allclose(out, classical_start(task, degraded, mask).clamp(0, 1), atol=1e-6), task
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.05)
     degraded, mask = degrade(clean, "inpaint", torch.Generator().manual_seed(3))
     with torch.no_grad():
-        out = run_network(net, "inpaint", degraded, mask)
+        out = run_network(net, "inpaint", input_planes("inpaint", degraded, mask))
     assert torch.equal(out * (1 - mask), degraded * (1 - mask))
     assert (out - degraded).abs().amax() > 0.01  # but the hole itself is the network's
     other = degraded * (1 - mask) + torch.rand_like(degraded) * mask  # a different sticker over the same hole
     with torch.no_grad():
-        assert torch.equal(run_network(net, "inpaint", other, mask), out)  # what covered the hole cannot leak through
+        assert torch.equal(run_network(net, "inpaint", input_planes("inpaint", other, mask)), out)  # what covered the hole cannot leak through
 
 
 def test_harmonic_fill_is_converged_on_a_large_hole():
@@ -148,8 +149,6 @@ def test_a_saturated_network_still_learns_in_training_mode():
     torch.nn.init.constant_(net.nets["denoise"].tail.bias, -5.0)
     clean = smooth_images(2, 32)
     noisy, mask = degrade(clean, "denoise", torch.Generator().manual_seed(0))
-    from prodgen.apps.restore import input_planes
-
     loss = (net(input_planes("denoise", noisy, mask), 0) - clean).abs().mean()
     loss.backward()
     assert net.nets["denoise"].tail.bias.grad.abs().sum() > 0

@@ -179,5 +179,5 @@ def classical_candidates(task: str, degraded: torch.Tensor, mask: torch.Tensor) 
     raise ValueError(task)
 
 
-__all__ = ["START", "TASKS", "apply_sticker", "classical_candidates", "classical_start", "degrade", "gaussian_blur", "harmonic_fill", "jpeg",
-           "median3", "resize_down_up", "sticker_masks", "unsharp", "upscale_input"]
+__all__ = ["START", "TASKS", "apply_sticker", "classical_candidates", "classical_start", "degrade", "gaussian_blur",
+           "harmonic_fill", "jpeg", "median3", "resize_down_up", "sticker_masks", "unsharp", "upscale_input"]

@@ -140,22 +140,24 @@ class RestoreNet(nn.Module):
         return self.nets[self.cfg.tasks[task]](planes)
 
 
-def input_planes(task: str, degraded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, 7, H, W): the degraded photo, the task's classical start (computed on the whole image) and the mask.
+def input_planes(task: str, degraded: torch.Tensor, mask: torch.Tensor, start: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, 7, H, W): the degraded photo, the task's classical start (computed on the whole image unless given)
+    and the mask.
 
     For inpainting the masked pixels are blanked (0): what covers the hole (a sticker, a price, a watermark) is by
     definition not the product, and a network that sees it lets it through (seen: the text of a "SALE" sticker
     ghosting into the fill)."""
     if task == "inpaint":
         degraded = degraded * (1 - mask)
-    return torch.cat([degraded, classical_start(task, degraded, mask), mask], 1)
+    if start is None:
+        start = classical_start(task, degraded, mask)
+    return torch.cat([degraded, start, mask], 1)
 
 
-def run_network(net: "RestoreNet", task: str, degraded: torch.Tensor, mask: torch.Tensor, batch: int = 16) -> torch.Tensor:
-    """The network's restoration of a batch whose H and W are multiples of ``ALIGN`` (training-size images)."""
+def run_network(net: "RestoreNet", task: str, planes: torch.Tensor, batch: int = 16) -> torch.Tensor:
+    """The network's restoration of ``input_planes`` whose H and W are multiples of ``ALIGN``, in batches."""
     k = task_index(net, task)
-    return torch.cat([net(input_planes(task, degraded[i : i + batch], mask[i : i + batch]), k)
-                      for i in range(0, len(degraded), batch)]).clamp(0, 1)
+    return torch.cat([net(planes[i : i + batch], k) for i in range(0, len(planes), batch)]).clamp(0, 1)
 
 
 # -- persistence ---------------------------------------------------------------
@@ -236,13 +238,12 @@ def restore(net: RestoreNet | None, img: torch.Tensor, task: str, mask: torch.Te
             raise UserError(f"the mask is {tuple(mask.shape)[::-1]} px but the photo is {tuple(img.shape[1:])[::-1]} px; "
                             "they must be the same size")
         m = (mask > 0.5).float()[None, None]
-    planes = input_planes(task, x, m)
     if net is None:
         note = " (no classical filter beat leaving JPEG artefacts alone)" if task == "jpeg" else ""
-        return (planes[0, 3:6].clamp(0, 1),
+        return (classical_start(task, x, m)[0].clamp(0, 1),
                 f"classical baseline ({START[task]}){note}; train a model with `prodgen enhance-train` to do better")
     k = task_index(net, task)
-    return tiled(lambda p: net(p, k), planes, tile=tile)[0], "prodgen restoration network"
+    return tiled(lambda p: net(p, k), input_planes(task, x, m), tile=tile)[0], "prodgen restoration network"
 
 
 # -- training and evaluation ---------------------------------------------------
@@ -309,8 +310,8 @@ def evaluate_restorer(net: RestoreNet | None, clean: torch.Tensor, tasks: tuple[
         if net is None:
             rows.append(EvalRow(task, len(clean), {}, scores[best], best, False, 0.0, scores))
             continue
-        t = time.perf_counter()
-        out = run_network(net, task, degraded, mask)
+        t = time.perf_counter()  # network time: the classical start comes from the candidates above
+        out = run_network(net, task, input_planes(task, degraded, mask, start=cands[START[task]]))
         ms = (time.perf_counter() - t) / len(clean) * 1000
         ns = restoration_scores(out, clean)
         rows.append(EvalRow(task, len(clean), ns, scores[best], best, ns["psnr"] > scores[best]["psnr"], round(ms, 2), scores))
@@ -325,8 +326,9 @@ def before_after(net: RestoreNet, clean: torch.Tensor, tasks: tuple[str, ...], o
     tiles, cols = [], []
     for task in tasks:
         degraded, mask = degrade(clean, task, torch.Generator().manual_seed(seed + TASKS.index(task)))
-        base = classical_start(task, degraded, mask).clamp(0, 1)
-        mine = run_network(net, task, degraded, mask)
+        planes = input_planes(task, degraded, mask)
+        base = planes[:, 3:6].clamp(0, 1)
+        mine = run_network(net, task, planes)
         for i in range(len(clean)):
             tiles += [degraded[i], base[i], mine[i], clean[i]]
     for _ in range(len(clean)):
@@ -355,7 +357,9 @@ class BestPerTask:
         from ..evaluate.metrics.restoration import restoration_scores
 
         self._score = lambda out: restoration_scores(out, val_clean)["psnr"]
-        self.inputs = {t: degrade(val_clean, t, torch.Generator().manual_seed(seed + TASKS.index(t))) for t in tasks}
+        # degraded once, classical start computed once: every check reuses the same input planes
+        self.planes = {t: input_planes(t, *degrade(val_clean, t, torch.Generator().manual_seed(seed + TASKS.index(t))))
+                       for t in tasks}
         self.best: dict[str, dict] = {}
 
     @torch.no_grad()
@@ -363,8 +367,8 @@ class BestPerTask:
         was_training = net.training
         net.eval()
         scores = {}
-        for task, (degraded, mask) in self.inputs.items():
-            psnr = self._score(run_network(net, task, degraded, mask))
+        for task, planes in self.planes.items():
+            psnr = self._score(run_network(net, task, planes))
             scores[task] = round(psnr, 4)
             if task not in self.best or psnr > self.best[task]["val_psnr"]:
                 state = {k: v.clone() for k, v in net.nets[task].state_dict().items()}
@@ -408,7 +412,7 @@ def train_restorer(data_cfg, out: str | Path, minutes: float | None = 30, steps:
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)  # one task per step: Adam skips the others (grads None)
     g = torch.Generator().manual_seed(cfg.seed)
     log = MetricsLog(out / "metrics.jsonl")
-    if not any(i in set(tensors.ids) for i in split["test"]):
+    if not any(i in have for i in split["test"]):
         raise UserError(f"{catalog.name} has no photos in its test split to score the restorer on; use a larger catalog")
     val_photos = split_photos(tensors, split, "val", val_n)
     selector = BestPerTask(val_photos, cfg.tasks) if len(val_photos) else None
@@ -506,5 +510,6 @@ def reevaluate(folder: str | Path, data_cfg, eval_n: int = 200, progress: bool =
     return result
 
 
-__all__ = ["BestPerTask", "RestoreConfig", "before_after", "RestoreNet", "evaluate_restorer", "input_planes", "learning_rate", "load_restorer", "reevaluate", "restore",
-           "run_network", "save_restorer", "tiled", "train_restorer"]
+__all__ = ["BestPerTask", "RestoreConfig", "RestoreNet", "TaskNet", "before_after", "evaluate_restorer", "input_planes",
+           "learning_rate", "load_restorer", "reevaluate", "restore", "run_network", "save_restorer", "split_photos", "tiled",
+           "train_restorer"]
