@@ -30,27 +30,36 @@ HERE = Path(__file__).resolve().parent
 CONFIGS = ["gan:32", "gan:64", "vae:32", "vae:64"]
 
 
-def matmul_peak_gflops(n: int = 2048, reps: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matmul_peak_gflops(n: int = 2048, reps: int = 10, device: str = "cpu") -> float:
+    if device.startswith("cuda"):
+        n = 8192
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     for _ in range(3):
         a @ b
     times = []
     for _ in range(reps):
+        _sync(device)
         t = time.perf_counter()
         a @ b
+        _sync(device)
         times.append(time.perf_counter() - t)
     return 2 * n**3 / min(times) / 1e9
 
 
-def one_config(name: str, res: int, batch: int, steps: int) -> dict:
+def one_config(name: str, res: int, batch: int, steps: int, device: str = "cpu") -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from prodgen.models import model_class
 
     torch.manual_seed(0)
-    m = model_class(name).from_args({}, [40, 25], res).to(memory_format=torch.channels_last)
-    x = (torch.rand(batch, 3, res, res) * 2 - 1).contiguous(memory_format=torch.channels_last)
-    c = torch.stack([torch.randint(0, 40, (batch,)), torch.randint(0, 25, (batch,))], 1)
+    m = model_class(name).from_args({}, [40, 25], res).to(device).to(memory_format=torch.channels_last)
+    x = (torch.rand(batch, 3, res, res) * 2 - 1).to(device).contiguous(memory_format=torch.channels_last)
+    c = torch.stack([torch.randint(0, 40, (batch,)), torch.randint(0, 25, (batch,))], 1).to(device)
     opts = {p: torch.optim.Adam(m.phase_parameters(p), **m.optimizer_settings(p)) for p in m.phases}
 
     def step() -> None:
@@ -67,8 +76,10 @@ def one_config(name: str, res: int, batch: int, steps: int) -> dict:
     flops = fc.get_total_flops()
     times = []
     for _ in range(steps):
+        _sync(device)
         t = time.perf_counter()
         step()
+        _sync(device)
         times.append(time.perf_counter() - t)
     t_step = statistics.median(times)
     m.eval()
@@ -77,8 +88,10 @@ def one_config(name: str, res: int, batch: int, steps: int) -> dict:
         m.sample(batch, c, net=net)
     st = []
     for _ in range(5):
+        _sync(device)
         t = time.perf_counter()
         m.sample(batch, c, net=net)
+        _sync(device)
         st.append(time.perf_counter() - t)
     return {
         "model": name, "resolution": res, "batch": batch,
@@ -97,27 +110,30 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--out", default=str(HERE / "results" / "train_speed"))
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the GPU check runs it with cuda)")
     args = ap.parse_args()
     if args.only:
         name, res = args.only.split(":")
-        print(json.dumps(one_config(name, int(res), args.batch, args.steps)))
+        print(json.dumps(one_config(name, int(res), args.batch, args.steps, args.device)))
         return
-    peak = matmul_peak_gflops()
+    peak = matmul_peak_gflops(device=args.device)
     rows = []
     for cfg in CONFIGS:
-        out = subprocess.run([sys.executable, __file__, "--only", cfg, "--steps", str(args.steps), "--batch", str(args.batch)],
+        out = subprocess.run([sys.executable, __file__, "--only", cfg, "--steps", str(args.steps), "--batch", str(args.batch),
+                              "--device", args.device],
                              check=True, capture_output=True, text=True).stdout
         row = json.loads(out.strip().splitlines()[-1])
         row["share_of_matmul_peak"] = round(row["train_gflops_achieved"] / peak, 3)
         rows.append(row)
         print(row, flush=True)
-    machine = {"cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+    gpu = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None
+    machine = {"device": args.device, "gpu": gpu, "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
                "processor": platform.processor() or platform.machine(), "fp32_matmul_peak_gflops": round(peak, 1)}
-    result = {"command": "python bench/train_speed.py", "machine": machine, "rows": rows}
+    result = {"command": "python bench/train_speed.py" + (f" --device {args.device}" if args.device != "cpu" else ""), "machine": machine, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [f"Machine: {machine['cpu_threads']} torch threads, torch {machine['torch']}, fp32 matmul peak "
-             f"{machine['fp32_matmul_peak_gflops']} GFLOP/s (2048^2 sgemm, same script). Command: `{result['command']}`.", "",
+             f"{machine['fp32_matmul_peak_gflops']} GFLOP/s ({'8192' if gpu else '2048'}^2 sgemm, same script). Command: `{result['command']}`.", "",
              "| model | px | params (M) | train img/s | GFLOP/img (train step) | achieved GFLOP/s | share of matmul peak | sample img/s | peak RSS (MiB) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

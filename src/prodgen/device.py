@@ -18,3 +18,10 @@ def resolve_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {name} asked for CUDA but torch sees no GPU here; use --device cpu or auto.")
     return dev
+
+
+def module_device(net: torch.nn.Module) -> torch.device:
+    """The device a network's parameters live on (CPU for a network without parameters)."""
+    for p in net.parameters():
+        return p.device
+    return torch.device("cpu")
