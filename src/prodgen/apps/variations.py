@@ -97,10 +97,13 @@ def to_model_input(img: np.ndarray, resolution: int) -> torch.Tensor:
 def invert_gan(pipe, image: torch.Tensor, cond: torch.Tensor, steps: int = 150, restarts: int = 4, seed: int = 0,
                lr: float = 0.05) -> torch.Tensor:
     """Noise z with G(z, cond) close to ``image`` (1, 3, R, R): MSE, Adam, best of ``restarts`` starts."""
+    from ..device import module_device
+
     model, net = pipe.model, pipe.net
-    g = torch.Generator().manual_seed(seed)
-    z = model.latent_noise(restarts, g).requires_grad_(True)
-    target = image.expand(restarts, -1, -1, -1)
+    dev = module_device(net)
+    g = torch.Generator().manual_seed(seed)  # noise drawn on the CPU: the same start on every device
+    z = model.latent_noise(restarts, g).to(dev).requires_grad_(True)
+    target = image.to(dev).expand(restarts, -1, -1, -1)
     with torch.no_grad():
         emb = model.embed_condition(cond.expand(restarts, -1), None, net)
     opt = torch.optim.Adam([z], lr=lr)
@@ -122,7 +125,10 @@ def edit_attributes(pipe, image: torch.Tensor, new: dict[str, str], keep: dict[s
     source = pipe.condition(keep)  # the edited attributes left unspecified
     family = pipe.model.family
     if family == "vae":
-        mu, _ = pipe.model.encode(image, source[None])
+        from ..device import module_device
+
+        dev = module_device(pipe.net)
+        mu, _ = pipe.model.encode(image.to(dev), source[None].to(dev))
         return pipe.model.generate_from_noise(mu, target[None], None, pipe.net)
     if family == "diffusion":
         z = pipe.model.latent_noise(1, torch.Generator().manual_seed(seed))
