@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from prodgen.sample import Pipeline
 
 HERE = Path(__file__).resolve().parent
-GRID = [(5, 1.0), (10, 1.0), (20, 1.0), (10, 2.0), (20, 2.0)]
+sys.path.insert(0, str(HERE))
+from machine import command_line, machine_info, machine_line  # noqa: E402
+
+GRID = [(5, 1.0), (10, 1.0), (20, 1.0), (10, 2.0), (10, 3.0), (20, 2.0)]
 
 
 def main() -> None:
@@ -30,7 +32,9 @@ def main() -> None:
     ap.add_argument("run")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--out", default=str(HERE / "results" / "diffusion_speed"))
+    ap.add_argument("--note", help="machine note (default: the detected background load)")
     args = ap.parse_args()
+    info = machine_info(args.note)
     pipe = Pipeline.from_pretrained(args.run, device="cpu")
     b = args.batch
     cond = torch.stack([pipe.condition({}) for _ in range(b)])
@@ -52,12 +56,13 @@ def main() -> None:
         rows.append({"steps": steps, "guidance": guidance, "images_per_s": round(ips, 1),
                      "network_evals_per_image": evals, "gflop_per_image": round(gflop * evals, 2)})
         print(json.dumps(rows[-1]), flush=True)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    machine = machine_line(info)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"machine": machine, "run": args.run, "unet_gflop_per_eval": gflop,
+    out.with_suffix(".json").write_text(json.dumps({"command": command_line(), "machine": info, "run": args.run,
+                                                    "unet_gflop_per_eval": gflop,
                                                     "rows": rows}, indent=2) + "\n")
-    lines = [f"# Diffusion sampling speed at {r}x{r}\n", f"Command: `.venv/bin/python bench/diffusion_speed.py {args.run}`  ",
+    lines = [f"# Diffusion sampling speed at {r}x{r}\n", f"Command: `{command_line()}`  ",
              f"Machine: {machine}; batch {b}; one U-Net evaluation = {gflop:.2f} GFLOP an image.\n",
              "| steps | guidance | network evaluations / image | GFLOP / image | images/s |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {x['steps']} | {x['guidance']} | {x['network_evals_per_image']} | {x['gflop_per_image']} | {x['images_per_s']} |"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -29,6 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from machine import command_line, machine_info, machine_line  # noqa: E402
 
 
 def timed(cmd: list[str], env: dict) -> tuple[float, float]:
@@ -74,7 +75,9 @@ def main() -> None:
     ap.add_argument("--features", default="runs/productnet64")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--out", default=str(HERE / "results" / "eval_cost"))
+    ap.add_argument("--note", help="machine note (default: the detected background load)")
     args = ap.parse_args()
+    info = machine_info(args.note)
     prodgen = str(ROOT / ".venv" / "bin" / "prodgen")
     base_cache = Path(os.environ.get("PRODGEN_CACHE", Path.home() / ".cache" / "prodgen"))
     rows = []
@@ -92,12 +95,11 @@ def main() -> None:
         rows.append({"run": run, "n": args.n, "cold_s": round(cold[0], 1), "cold_rss_mib": round(cold[1]),
                      "warm_s": round(warm[0], 1), "warm_rss_mib": round(warm[1]), "periodic": periodic})
         print(json.dumps(rows[-1]), flush=True)
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {__import__('torch').__version__}"
+    machine = machine_line(info)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    (out.with_suffix(".json")).write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
-    lines = [f"# Evaluation cost\n\nCommand: `.venv/bin/python bench/eval_cost.py --runs {' '.join(args.runs)} "
-             f"--features {args.features} --n {args.n}`  \nMachine: {machine}, nothing else running.\n",
+    (out.with_suffix(".json")).write_text(json.dumps({"command": command_line(), "machine": info, "rows": rows}, indent=2) + "\n")
+    lines = [f"# Evaluation cost\n\nCommand: `{command_line()}`  \nMachine: {machine}.\n",
              "| run | `prodgen evaluate` n | cold (empty feature cache) | warm | peak RSS cold / warm | "
              "periodic eval (n=500) | its set-up |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from safetensors.torch import load_file
@@ -21,6 +22,9 @@ from prodgen.evaluate.metrics import bootstrap_fid, memorisation_ratio
 from prodgen.evaluate.productnet import ProductNet
 from prodgen.evaluate.realstats import cached_features
 from prodgen.conditioning import Vocabulary
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import command_line, machine_info  # noqa: E402
 
 
 def main() -> None:
@@ -46,7 +50,8 @@ def main() -> None:
     row = image_metrics(fake_f, fake_logits, real_f, pn_vocab, first, seed=0)
     row["fid_ci95_low"], row["fid_ci95_high"] = bootstrap_fid(real_f, fake_f)
     row["memorisation_ratio"] = memorisation_ratio(fake_f, train_f, real_f)["ratio"]
-    result = {"name": args.name, "images": str(args.images), "n_generated": len(fake), "n_real": len(real.images), "row": row}
+    result = {"command": command_line(), "machine": machine_info(), "name": args.name, "images": str(args.images),
+              "n_generated": len(fake), "n_real": len(real.images), "row": row}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}-metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

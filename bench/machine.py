@@ -1,0 +1,86 @@
+"""The machine description every results file carries (imported by the bench scripts).
+
+    from machine import machine_info, command_line
+    result = {"command": command_line(), "machine": machine_info(note), ...}
+
+``machine_info`` records the CPU model (/proc/cpuinfo), cores, torch version and
+threads, Python, the date, the load average when the benchmark started and how
+many other prodgen / pytest processes were running, so a figure measured on a
+shared machine says so.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def other_jobs() -> list[str]:
+    """Other running prodgen / pytest processes, one per job (their worker children are not counted);
+    read from /proc, nothing is touched."""
+    me = {os.getpid(), os.getppid()}
+    found: dict[int, tuple[int, str]] = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            pid = int(d.name)
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        cmd = " ".join(a.decode(errors="replace") for a in argv if a)
+        if pid not in me and ("prodgen" in cmd or "pytest" in cmd) and "python" in cmd and "bench/" not in cmd:
+            found[pid] = (ppid, cmd[:160])
+    return [cmd for pid, (ppid, cmd) in sorted(found.items()) if ppid not in found]
+
+
+def machine_info(note: str | None = None) -> dict:
+    import torch
+
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    jobs = other_jobs()
+    cores = os.cpu_count()
+    if note is None:
+        note = (f"{cores} cores shared with {len(jobs)} background job(s) (training / tests)" if jobs
+                else f"idle {cores}-core machine")
+    return {
+        "cpu": cpu_model(),
+        "cores": cores,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average_1min_at_start": None if load1 is None else round(load1, 2),
+        "background_jobs": len(jobs),
+        "note": note,
+    }
+
+
+def machine_line(m: dict | str) -> str:
+    """One line for a markdown results file."""
+    if isinstance(m, str):
+        return m
+    return (f"{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads), "
+            f"Python {m['python']}, {m['date']}; {m['note']}")
+
+
+def command_line() -> str:
+    """The command that is running, as typed from the repository root."""
+    root = os.path.abspath(Path(__file__).parent.parent)
+    exe, script = os.path.abspath(sys.executable), os.path.abspath(sys.argv[0])
+    exe = os.path.relpath(exe, root) if exe.startswith(root + os.sep) else exe
+    script = os.path.relpath(script, root) if script.startswith(root + os.sep) else script
+    return " ".join([exe, script, *map(shlex.quote, sys.argv[1:])])

@@ -1,0 +1,578 @@
+"""Render README.md's result tables and figures from the results files in bench/results/.
+
+    python bench/render_readme.py            # rewrite the tables and figures in README.md in place
+    python bench/render_readme.py --check    # exit 1 and list every table / figure that differs from its results file
+    python bench/render_readme.py --list     # which table and figure comes from which file
+
+Tables sit between markers in README.md::
+
+    <!-- table: NAME -->
+    | ... |
+    <!-- /table -->
+
+and everything between them is generated from the file(s) TABLES[NAME] names
+(indentation of the opening marker is kept, so a table can sit in a list item).
+Figures in the prose are bound by FIGURES: a sentence template whose ``{fields}``
+are numbers taken from a results file; the renderer finds the sentence (any
+whitespace matches any whitespace) and rewrites only the numbers.
+
+Standard library only, so the test suite can run ``--check`` cheaply.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+
+_cache: dict[str, dict] = {}
+
+
+def R(name: str) -> dict:
+    """A results file, relative to bench/results/."""
+    if name not in _cache:
+        _cache[name] = json.loads((RESULTS / name).read_text())
+    return _cache[name]
+
+
+# ---------------------------------------------------------------- formatting
+
+def f(v, spec: str = ".2f") -> str:
+    if v is None:
+        return ""
+    return format(v, spec)
+
+
+def comma(v, digits: int = 0) -> str:
+    return format(v, f",.{digits}f")
+
+
+def num(v) -> str:
+    """1.0 -> '1', 2.5 -> '2.5'."""
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+def md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def md_table(header: list[str], rows: list[list[str]], sep: str = "---") -> list[str]:
+    return [md_row(header), md_row([sep] * len(header)), *(md_row(r) for r in rows)]
+
+
+def ms(v: float) -> str:
+    """Milliseconds: '<0.1', one decimal below 1 ms, else whole."""
+    return "<0.1" if v < 0.1 else f"{v:.1f}" if v < 1 else f"{v:.0f}"
+
+
+# ---------------------------------------------------------------- evaluation tables (bench/eval_table.py format)
+
+def row_by_name(res: dict, name: str) -> dict:
+    for r in res["rows"]:
+        if r["name"] == name:
+            return r
+    raise KeyError(f"no row {name!r} in results (rows: {[r['name'] for r in res['rows']]})")
+
+
+LOWER, HIGHER = -1, 1
+
+
+def eval_table(res: dict, names: list[str] | None, cols: list[tuple[str, str, str, int]], first: str,
+               train_col: bool = False, first_empty: bool = False) -> list[str]:
+    """Rows: floor, the model rows, the per-category mean image. cols: (metric key, header, format, direction).
+    A highlighted row is bold (its label, and each value in which it beats every other non-floor row)."""
+    rows = [r for r in res["rows"] if names is None or r["name"] in names]
+    if names is not None:
+        rows.sort(key=lambda r: names.index(r["name"]))
+    base = res.get("class_mean_baseline") or {}
+    header = [first] + (["steps (minutes)"] if train_col else []) + [c[1] for c in cols]
+    body = []
+
+    def cell(m: dict, key: str, spec: str) -> str:
+        v = m.get(key)
+        out = "" if v is None else format(v, spec)
+        if key == "fid" and out and m.get("fid_ci95_low") is not None:
+            out += f" ({m['fid_ci95_low']:.1f}-{m['fid_ci95_high']:.1f})"
+        return out
+
+    floor = res.get("real_floor") or {}
+    body.append(["real vs real (floor)"] + ([""] if train_col else []) + [cell(floor, k, s) for k, _, s, _ in cols])
+    for r in rows:
+        m = r["metrics"]
+        label = r["label"]
+        if r.get("sampling"):
+            s = r["sampling"]
+            label += ", " + ", ".join(f"{num(v)} steps" if k == "steps" else f"{k} {num(v)}" for k, v in s.items())
+        cells = []
+        for key, _, spec, direction in cols:
+            if r.get("unconditional") and key.startswith(("acc/", "text_acc/")):
+                cells.append("n/a (unconditional)" if not any(c.startswith("n/a") for c in cells) else "n/a")
+                continue
+            text = cell(m, key, spec)
+            if r.get("highlight") and direction and m.get(key) is not None:
+                others = [o["metrics"].get(key) for o in rows if o is not r] + [base.get(key)]
+                others = [o for o in others if o is not None]
+                if all((m[key] - o) * direction > 0 for o in others):
+                    text = text.replace(format(m[key], spec), f"**{format(m[key], spec)}**", 1)
+            cells.append(text)
+        if r.get("highlight"):
+            label = f"**{label}**"
+        t = r.get("train") or {}
+        steps = f"{t['steps']} ({t['minutes']:.0f})" if t.get("steps") is not None else ""
+        body.append([label] + ([steps] if train_col else []) + cells)
+    body.append(["per-category mean image (trivial)"] + ([""] if train_col else []) + [cell(base, k, s) for k, _, s, _ in cols])
+    if first_empty:
+        header[0] = ""
+    return md_table(header, body)
+
+
+def t_headline() -> list[str]:
+    cols = [("fid", "FID-P (95% CI)", ".1f", LOWER), ("kid_mean", "KID", ".2f", LOWER),
+            ("precision", "precision", ".2f", HIGHER), ("recall", "recall", ".2f", HIGHER),
+            ("density", "density", ".2f", HIGHER), ("coverage", "coverage", ".2f", HIGHER),
+            ("acc/articleType", "cond. acc. articleType", ".2f", HIGHER),
+            ("acc/baseColour", "cond. acc. baseColour", ".2f", HIGHER),
+            ("memorisation_ratio", "memorisation ratio", ".2f", 0)]
+    return eval_table(R("headline.json"), ["gan64", "dcgan"], cols, "", first_empty=True)
+
+
+def t_families() -> list[str]:
+    cols = [("fid", "FID-P", ".1f", 0), ("kid_mean", "KID", ".2f", 0), ("precision", "precision", ".3f", 0),
+            ("recall", "recall", ".3f", 0), ("coverage", "coverage", ".3f", 0),
+            ("acc/articleType", "cond. acc. articleType", ".3f", 0), ("acc/baseColour", "cond. acc. baseColour", ".3f", 0),
+            ("text_acc/articleType", "title-only articleType", ".3f", 0),
+            ("text_acc/baseColour", "title-only baseColour", ".3f", 0),
+            ("memorisation_ratio", "memorisation", ".2f", 0), ("images_per_s", "sampling img/s", ".0f", 0)]
+    return eval_table(R("families/families.json"), None, cols, "run", train_col=True)
+
+
+# ---------------------------------------------------------------- other tables
+
+def speed_for(steps: int, guidance: float) -> str:
+    rows = R("diffusion_speed.json")["rows"]
+    for r in rows:
+        if r["steps"] == steps and r["guidance"] == guidance:
+            return f"{r['images_per_s']}"
+    evals = steps * (2 if guidance > 1 else 1)  # guidance > 1 runs the conditional and the unconditional pass
+    same = sorted((r for r in rows if r["network_evals_per_image"] == evals), key=lambda r: r["steps"] != steps)
+    return f"~{same[0]['images_per_s']}" if same else ""
+
+
+def t_diffusion_sweep() -> list[str]:
+    res = R("families/diffusion_sweep.json")
+    n = res["rows"][0]["n_generated"]
+    body = []
+    for r in res["rows"]:
+        s, m = r["sampling"], r["metrics"]
+        body.append([str(s["steps"]), num(s["guidance"]), f"{m['fid']:.0f}",
+                     f"{m['acc/articleType']:.3f} / {m['acc/baseColour']:.3f}", speed_for(s["steps"], s["guidance"])])
+    return md_table(["steps", "guidance", f"FID-P (n={n})", "cond. acc. articleType / baseColour",
+                     "images/s (idle, 2 threads)"], body)
+
+
+def t_diffusion_speed() -> list[str]:
+    body = [[str(r["steps"]), f"{r['guidance']:.1f}", str(r["network_evals_per_image"]), f"{r['gflop_per_image']:.2f}",
+             f"{r['images_per_s']}"] for r in R("diffusion_speed.json")["rows"]]
+    return md_table(["steps", "guidance", "network evaluations / image", "GFLOP / image", "images/s"], body)
+
+
+def t_eval_cost() -> list[str]:
+    res = R("eval_cost.json")
+    n = res["rows"][0]["n"]
+    body = []
+    for r in res["rows"]:
+        p = r["periodic"]
+        body.append([Path(r["run"]).name, f"{r['cold_s']} s", f"{r['warm_s']} s",
+                     f"{r['cold_rss_mib']} / {r['warm_rss_mib']} MiB",
+                     f"{p['seconds']:.1f} s (+{p['setup_s']:.1f} s set-up once)"])
+    return md_table(["run", f"`prodgen evaluate --n {n}` cold (empty feature cache)", "warm", "peak RSS cold / warm",
+                     f"periodic eval (`--eval-every`, n={res['rows'][0]['periodic']['n']})"], body)
+
+
+TASKS = {"upscale2": "super-resolution x2", "upscale4": "super-resolution x4", "denoise": "denoise (sigma 5-50)",
+         "deblur": "deblur (sigma 0.7-2 px)", "jpeg": "JPEG q10-40", "inpaint": "inpaint a sticker"}
+BASELINES = {"bicubic": "bicubic", "median3": "3x3 median", "unsharp": "unsharp mask", "identity": "identity (no filter helped)",
+             "harmonic": "harmonic fill", "gaussian": "gaussian blur"}
+
+
+def t_restoration() -> list[str]:
+    apps = R("apps.json")
+    speed = apps.get("restore_speed", {})
+    body = []
+    for r in apps["restore"]["rows"]:
+        net, bl = r["network"], r["baseline"]
+        p = f"{net['psnr']:.2f}"
+        if net["psnr"] > bl["psnr"]:
+            p = f"**{p}**"
+        t = r["task"]
+        sp = ""
+        if t in speed.get("ms_per_photo", {}):
+            sp = f"{ms(speed['ms_per_photo'][t])} / {ms(speed['ms_per_photo_classical'][t])}"
+        body.append([TASKS.get(t, t), f"{p} / {net['ssim']:.3f}", BASELINES.get(r["baseline_name"], r["baseline_name"]),
+                     f"{bl['psnr']:.2f} / {bl['ssim']:.3f}", f"{net['psnr'] - bl['psnr']:+.2f} dB", sp])
+    return md_table(["task", "prodgen PSNR / SSIM", "best baseline", "baseline PSNR / SSIM", "gain",
+                     "ms per 224x224 photo (network / classical)"], body)
+
+
+RECOLOUR = [("masked recolour", "masked recolour (no model)"), ("vae edit", "VAE edit (encode, decode with the new colour)"),
+            ("diffusion edit", "diffusion edit (SDEdit)"), ("gan edit", "GAN edit (inversion, regenerate)")]
+
+
+def t_recolour() -> list[str]:
+    body = []
+    for r in R("apps.json")["recolour"]["rows"]:
+        label = next((lab for key, lab in RECOLOUR if r["method"].startswith(key)), r["method"])
+        body.append([label, f"{r['new_colour_rate']:.3f}", f"{r['category_kept_rate']:.3f}", f"{r['ms_per_image']:.1f}"])
+    return md_table(["method", "new colour seen", "article type unchanged", "ms per image"], body)
+
+
+def t_train_speed() -> list[str]:
+    res = R("train_speed.json")
+    m = res["machine"]
+    note = f" ({m['note']})" if m.get("note") else ""
+    lines = [f"Machine: {m['cpu_threads']} torch threads, torch {m['torch']}, fp32 matmul peak {m['fp32_matmul_peak_gflops']} "
+             f"GFLOP/s (2048^2 sgemm, same script). Command: `{res['command']}`{note}.", ""]
+    body = [[r["model"], str(r["resolution"]), f"{r['params_M']}", f"{r['train_images_per_s']}", f"{r['train_gflop_per_image']}",
+             f"{r['train_gflops_achieved']}", f"{r['share_of_matmul_peak']:.0%}", f"{r['sample_images_per_s']}",
+             f"{r['peak_rss_MiB']:.0f}"] for r in res["rows"]]
+    header = ["model", "px", "params (M)", "train img/s", "GFLOP/img (train step)", "achieved GFLOP/s", "share of matmul peak",
+              "sample img/s", "peak RSS (MiB)"]
+    return lines + [md_row(header), "|" + "|".join("---" for _ in header) + "|", *(md_row(r) for r in body)]
+
+
+# name -> (results files, renderer)
+TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
+    "headline": (["headline.json"], t_headline),
+    "eval-cost": (["eval_cost.json"], t_eval_cost),
+    "families": (["families/families.json"], t_families),
+    "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
+    "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
+    "restoration": (["apps.json"], t_restoration),
+    "recolour": (["apps.json"], t_recolour),
+    "train-speed": (["train_speed.json"], t_train_speed),
+}
+
+
+# ---------------------------------------------------------------- figures in the prose
+
+@dataclass
+class Figure:
+    name: str
+    sources: list[str]
+    template: str
+    values: Callable[[], dict[str, str]]
+
+
+def _headline(name: str) -> dict:
+    return row_by_name(R("headline.json"), name)
+
+
+def _eval_cost(run: str) -> dict:
+    return next(r for r in R("eval_cost.json")["rows"] if Path(r["run"]).name == run)
+
+
+def _speed(model: str, res: int) -> dict:
+    return next(r for r in R("train_speed.json")["rows"] if r["model"] == model and r["resolution"] == res)
+
+
+def _diff(steps: int, guidance: float) -> dict:
+    return next(r for r in R("diffusion_speed.json")["rows"] if r["steps"] == steps and r["guidance"] == guidance)
+
+
+def _sweep(steps: int, guidance: float) -> dict:
+    return next(r["metrics"] for r in R("families/diffusion_sweep.json")["rows"]
+                if r["sampling"]["steps"] == steps and r["sampling"]["guidance"] == guidance)
+
+
+def _fam(name: str) -> dict:
+    return row_by_name(R("families/families.json"), name)
+
+
+def _majority(head: str) -> float:
+    return R("families/families.json")["features"]["heldout_accuracy"][head]["majority_baseline"]
+
+
+def _restore_gains() -> list[float]:
+    return [r["network"]["psnr"] - r["baseline"]["psnr"] for r in R("apps.json")["restore"]["rows"]]
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.0f}"
+
+
+def _productnet() -> dict[str, str]:
+    feat = R("headline.json")["features"]
+    out = {"fit": f"{feat['fit_seconds']:.0f}"}
+    for head, a in feat["heldout_accuracy"].items():
+        out[f"acc_{head}"], out[f"maj_{head}"] = f"{a['accuracy']:.2f}", f"{a['majority_baseline']:.2f}"
+    return out
+
+
+def _mode_collapse() -> dict[str, str]:
+    res = R("mode_collapse.json")
+    old = {r["condition"]: r["pixel_std"] for r in res["collapsed"]["rows"]}
+    new = {r["condition"]: r["pixel_std"] for r in res["current"]["rows"]}
+    return {"seeds": str(res["current"]["seeds"]), "old_tshirts": f"{old['Tshirts']:.2f}",
+            "old_mean": f"{res['collapsed']['mean']:.2f}", "new_mean": f"{res['current']['mean']:.2f}",
+            "tshirts": f"{new['Tshirts']:.2f}", "shirts": f"{new['Shirts']:.2f}", "casual": f"{new['Casual Shoes']:.2f}",
+            "handbags": f"{new['Handbags']:.2f}", "watches": f"{new['Watches']:.2f}"}
+
+
+def _aug() -> dict[str, str]:
+    a = R("augment/augment.json")
+    s0, s1 = a["summary"]["real only"], a["summary"]["real + generated"]
+    return {"ngen": comma(a["n_generated"]), "nrare": str(len(a["rare_classes"])), "nreal": comma(a["n_real_train"]),
+            "r1": f"{s1['rare_accuracy_mean']:.3f}", "s1": f"{s1['rare_accuracy_std']:.3f}",
+            "r0": f"{s0['rare_accuracy_mean']:.3f}", "s0": f"{s0['rare_accuracy_std']:.3f}", "nseeds": str(len(a["seeds"])),
+            "a1": f"{s1['accuracy_mean']:.3f}", "a0": f"{s0['accuracy_mean']:.3f}"}
+
+
+def _dcgan() -> dict[str, str]:
+    s = R("real-catalog/dcgan-peer-summary.json")
+    return {"epochs": str(s["epochs_finished"]), "epochs2": str(s["epochs_finished"]), "n": comma(s["train_images"]),
+            "ips": f"{s['epochs_finished'] * s['train_images'] / (s['minutes'] * 60):.0f}"}
+
+
+FIGURES: list[Figure] = [
+    Figure("restoration gains (intro)", ["apps.json"],
+           "{lo} to {hi} dB better than the classical method on held-out photos after {minutes} CPU-minutes",
+           lambda: {"lo": f"{min(_restore_gains()):.1f}", "hi": f"{max(_restore_gains()):.1f}",
+                    "minutes": f"{R('apps.json')['restore']['train_seconds'] / 60:.0f}"}),
+    Figure("preprocessing cache", ["cache_speed.json"],
+           "The {n}-photo catalog takes {cold} CPU-seconds cold (two decoding processes), {warm} ms warm",
+           lambda: {"n": comma(R("cache_speed.json")["images"]), "cold": f"{R('cache_speed.json')['cold_cpu_s']:.1f}",
+                    "warm": f"{R('cache_speed.json')['warm_ms']:.0f}"}),
+    Figure("periodic evaluation cost", ["eval_cost.json"],
+           "It costs about {per} s per evaluation at 64 px on 2 cores, plus ~{setup} s once",
+           lambda: {"per": f"{_eval_cost('gan64')['periodic']['seconds']:.1f}",
+                    "setup": f"{_eval_cost('gan64')['periodic']['setup_s']:.1f}"}),
+    Figure("MiniLM speed", ["text_speed.json"], "about {ms} ms of CPU time a title here",
+           lambda: {"ms": f"{R('text_speed.json')['cpu_ms_per_title']:.1f}"}),
+    Figure("transposed-conv block", ["blocks.json"], "takes {convt} ms instead of {upconv} ms per batch of 64",
+           lambda: {"convt": f"{R('blocks.json')['rows'][-1]['convT_channels_last_cpu_ms']:.0f}",
+                    "upconv": f"{R('blocks.json')['rows'][-1]['upsample_conv_channels_last_cpu_ms']:.0f}"}),
+    Figure("narrow layers", ["narrow_layers.json"],
+           "train {ratio}x faster ({narrow} vs {wide} images per CPU-second on one thread) than 32/64, so the budget "
+           "buys {ratio2}x as many steps",
+           lambda: {"ratio": f"{R('narrow_layers.json')['speedup']:.1f}", "ratio2": f"{R('narrow_layers.json')['speedup']:.1f}",
+                    "narrow": f"{R('narrow_layers.json')['rows'][0]['train_images_per_cpu_s']:.0f}",
+                    "wide": f"{R('narrow_layers.json')['rows'][1]['train_images_per_cpu_s']:.0f}"}),
+    Figure("gan64 training", ["headline.json"],
+           "{steps} steps of {batch} images (median {ips} training images/s, {epochs} epochs)",
+           lambda: {"steps": comma(_headline("gan64")["train"]["steps"]), "batch": str(_headline("gan64")["train"]["batch"]),
+                    "ips": f"{_headline('gan64')['train']['images_per_s_median']:.0f}",
+                    "epochs": f"{_headline('gan64')['train']['epochs']:.1f}"}),
+    Figure("mode collapse", ["mode_collapse.json"],
+           "the pixel std across the {seeds} seeds of each row of its categories grid was {old_mean} on average "
+           "({old_tshirts} for Tshirts)",
+           _mode_collapse),
+    Figure("mode collapse fixed", ["mode_collapse.json"],
+           "the same measurement gives {new_mean} on average: {tshirts} (Tshirts), {shirts} (Shirts), {casual} (Casual Shoes), "
+           "{handbags} (Handbags), {watches} (Watches)",
+           _mode_collapse),
+    Figure("DCGAN epochs", ["real-catalog/dcgan-peer-summary.json"], "same train split for 25 minutes: {epochs} epochs",
+           _dcgan),
+    Figure("ProductNet", ["headline.json"],
+           "in {fit} s. Held-out accuracy per head (majority class in brackets): articleType {acc_articleType} "
+           "({maj_articleType}), baseColour {acc_baseColour} ({maj_baseColour}), subCategory {acc_subCategory} "
+           "({maj_subCategory}), masterCategory {acc_masterCategory} ({maj_masterCategory}), gender {acc_gender} ({maj_gender}).",
+           _productnet),
+    Figure("headline evaluation", ["headline.json", "eval_cost.json"],
+           "({n} generated images whose conditions follow the {nreal} held-out test photos; floor: the {nfloor} validation "
+           "photos against the same test photos; {sec} s on 2 cores",
+           lambda: {"n": comma(_headline("gan64")["n_generated"]), "nreal": str(R("headline.json")["n_real"]),
+                    "nfloor": str(R("headline.json")["n_floor"]), "sec": f"{_eval_cost('gan64')['cold_s']:.1f}"}),
+    Figure("headline comparison", ["headline.json"],
+           "prodgen's GAN is {ratio}x closer to the real photos than the DCGAN peer in FID-P, covers {cov} of the real "
+           "photos' neighbourhoods against {cov_dc}, and its images are recognised as the requested article type {acc_a}% "
+           "of the time (real photos: {floor_a}%) and as the requested colour {acc_c}% (real photos: {floor_c}%;",
+           lambda: {"ratio": f"{_headline('dcgan')['metrics']['fid'] / _headline('gan64')['metrics']['fid']:.1f}",
+                    "cov": f"{_headline('gan64')['metrics']['coverage']:.2f}",
+                    "cov_dc": f"{_headline('dcgan')['metrics']['coverage']:.2f}",
+                    "acc_a": _pct(_headline("gan64")["metrics"]["acc/articleType"]),
+                    "floor_a": _pct(R("headline.json")["real_floor"]["acc/articleType"]),
+                    "acc_c": _pct(_headline("gan64")["metrics"]["acc/baseColour"]),
+                    "floor_c": _pct(R("headline.json")["real_floor"]["acc/baseColour"])}),
+    Figure("VAE run", ["headline.json", "train_speed.json"],
+           "--out runs/vae64 --minutes {minutes}`: only {steps} steps, because its {minutes2} minutes shared the two cores "
+           "with evaluations and the test suite (alone it trains at about {ips} images/s at 64 px). Evaluated as above: "
+           "FID-P {fid}, recall {recall}, coverage {cov}, conditional accuracy articleType {a} and baseColour {c}.",
+           lambda: {"minutes": f"{_headline('vae64')['train']['minutes']:.0f}",
+                    "minutes2": f"{_headline('vae64')['train']['minutes']:.0f}",
+                    "steps": str(_headline("vae64")["train"]["steps"]),
+                    "ips": f"{round(_speed('vae', 64)['train_images_per_s'], -1):.0f}",
+                    "fid": f"{_headline('vae64')['metrics']['fid']:.1f}",
+                    "recall": f"{_headline('vae64')['metrics']['recall']:.2f}",
+                    "cov": f"{_headline('vae64')['metrics']['coverage']:.2f}",
+                    "a": f"{_headline('vae64')['metrics']['acc/articleType']:.2f}",
+                    "c": f"{_headline('vae64')['metrics']['acc/baseColour']:.2f}"}),
+    Figure("families: majority classes", ["families/families.json"],
+           "(majority class: articleType {a}, baseColour {c})",
+           lambda: {"a": f"{_majority('articleType'):.2f}", "c": f"{_majority('baseColour'):.2f}"}),
+    Figure("families: GAN vs VAE", ["families/families.json"], "test FID-P {gan} against the VAE's {vae}",
+           lambda: {"gan": f"{_fam('fam-gan')['metrics']['fid']:.1f}", "vae": f"{_fam('fam-vae')['metrics']['fid']:.1f}"}),
+    Figure("families: diffusion", ["families/families.json"], "at this budget**: {steps} steps are far too few",
+           lambda: {"steps": comma(_fam("fam-diffusion")["train"]["steps"])}),
+    Figure("families: diffusion FID", ["families/families.json"], "silhouettes (FID-P {fid}, worse than",
+           lambda: {"fid": comma(_fam("fam-diffusion")["metrics"]["fid"])}),
+    Figure("families: old gan64", ["headline.json"], "the old attribute-only `gan64` reached FID-P {fid} in 25 minutes",
+           lambda: {"fid": f"{_headline('gan64')['metrics']['fid']:.1f}"}),
+    Figure("families: text steering", ["families/families.json"],
+           "as the title's article type {t}% of the time (majority class {m}%)",
+           lambda: {"t": _pct(_fam("fam-gan")["metrics"]["text_acc/articleType"]),
+                    "m": _pct(_majority("articleType"))}),
+    Figure("diffusion U-Net cost (models table)", ["diffusion_speed.json"], "16x16x48, {g} GFLOP per evaluation",
+           lambda: {"g": f"{R('diffusion_speed.json')['unet_gflop_per_eval']:.2f}"}),
+    Figure("diffusion GFLOP", ["diffusion_speed.json"],
+           "One U-Net evaluation costs {g} GFLOP an image; 10 steps run at {rate} GFLOP/s achieved.",
+           lambda: {"g": f"{R('diffusion_speed.json')['unet_gflop_per_eval']:.2f}",
+                    "rate": f"{_diff(10, 1.0)['gflop_per_image'] * _diff(10, 1.0)['images_per_s']:.0f}"}),
+    Figure("diffusion default", ["diffusion_speed.json"], "10 DPM-Solver++ steps without guidance: {ips} images/s at",
+           lambda: {"ips": f"{_diff(10, 1.0)['images_per_s']}"}),
+    Figure("diffusion guidance", ["families/diffusion_sweep.json", "diffusion_speed.json"],
+           "`--guidance 3` buys +{da} points of articleType and +{dc} of baseColour accuracy and a lower FID-P ({f3} vs {f1}) "
+           "for {x}x the time",
+           lambda: {"da": f"{100 * (_sweep(10, 3.0)['acc/articleType'] - _sweep(10, 1.0)['acc/articleType']):.0f}",
+                    "dc": f"{100 * (_sweep(10, 3.0)['acc/baseColour'] - _sweep(10, 1.0)['acc/baseColour']):.0f}",
+                    "f3": comma(_sweep(10, 3.0)["fid"]), "f1": comma(_sweep(10, 1.0)["fid"]),
+                    "x": f"{_diff(10, 1.0)['images_per_s'] / _diff(10, 2.0)['images_per_s']:.1f}"}),
+    Figure("diffusion 20 steps", ["families/diffusion_sweep.json"], "changes nothing measurable ({f})",
+           lambda: {"f": comma(_sweep(20, 1.0)["fid"])}),
+    Figure("presentation", ["apps.json"],
+           "cut-out + gradient background + shadow {a} ms, generated studio background {b} ms, relight {c} ms, "
+           "mirror {d} ms, masked recolour {e} ms.",
+           lambda: dict(zip("abcde", (f"{v:.1f}" for v in R("apps.json")["presentation"]["ms_per_photo"].values())))),
+    Figure("cut-out masks", ["apps.json"],
+           "masks of {n} synthetic products: mean {mean}, worst {worst} (white products on white: {white})",
+           lambda: {"n": str(R("apps.json")["mask"]["n"]), "mean": f"{R('apps.json')['mask']['mean_iou']:.3f}",
+                    "worst": f"{R('apps.json')['mask']['min_iou']:.3f}",
+                    "white": f"{R('apps.json')['mask']['per_colour']['white']:.3f}"}),
+    Figure("augmentation data", ["augment/augment.json"],
+           "{ngen} GAN images of the {nrare} rarest article types added to {nreal} real photos", _aug),
+    Figure("augmentation result", ["augment/augment.json"],
+           "(rare-class accuracy {r1} ± {s1} with them vs {r0} ± {s0} without, over {nseeds} seeds; overall {a1} vs {a0})",
+           _aug),
+    Figure("generation cost", ["train_speed.json", "diffusion_speed.json"],
+           "{gan} ms an image for the GAN at 64 px, {diff} ms for 10-step diffusion",
+           lambda: {"gan": f"{1000 / _speed('gan', 64)['sample_images_per_s']:.1f}",
+                    "diff": f"{1000 / _diff(10, 1.0)['images_per_s']:.0f}"}),
+    Figure("DCGAN speed", ["real-catalog/dcgan-peer-summary.json"],
+           "reached {epochs2} epochs of the {n}-photo train split in 25 minutes, about {ips} images/s", _dcgan),
+]
+
+NUMBER = r"[-+<~]?\d[\d,]*(?:\.\d+)?"
+
+
+def figure_regex(template: str) -> re.Pattern:
+    parts = re.split(r"(\{\w+\})", template)
+    out = []
+    for p in parts:
+        if re.fullmatch(r"\{\w+\}", p):
+            out.append(f"(?P<{p[1:-1]}>{NUMBER})")
+        else:
+            out.append("".join(r"\s+" if re.fullmatch(r"\s+", t) else re.escape(t) for t in re.split(r"(\s+)", p) if t))
+    return re.compile("".join(out))
+
+
+# ---------------------------------------------------------------- README rewriting
+
+MARKER = re.compile(r"^(?P<indent>[ \t]*)<!-- table: (?P<name>[\w-]+)[^>]*-->[ \t]*\n(?P<body>.*?)^[ \t]*<!-- /table -->",
+                    re.S | re.M)
+
+
+def render(text: str) -> tuple[str, list[str]]:
+    """(rewritten README, problems: tables and figures that differ or cannot be rendered)."""
+    problems: list[str] = []
+    seen = set()
+
+    def table(m: re.Match) -> str:
+        name, indent = m.group("name"), m.group("indent")
+        seen.add(name)
+        if name not in TABLES:
+            problems.append(f"table {name!r}: unknown (known: {', '.join(TABLES)})")
+            return m.group(0)
+        try:
+            lines = TABLES[name][1]()
+        except (OSError, KeyError, StopIteration, ValueError, TypeError) as e:
+            problems.append(f"table {name!r}: cannot render from {', '.join(TABLES[name][0])}: {e!r}")
+            return m.group(0)
+        lines = ["", *lines, ""]  # blank lines keep the markers out of the table for every markdown renderer
+        body = "".join(f"{indent}{ln}".rstrip() + "\n" if ln else "\n" for ln in lines)
+        if body != m.group("body"):
+            problems.append(f"table {name!r} differs from bench/results/{' + bench/results/'.join(TABLES[name][0])}")
+        whole, s, e = m.group(0), m.start("body") - m.start(0), m.end("body") - m.start(0)
+        return whole[:s] + body + whole[e:]
+
+    text = MARKER.sub(table, text)
+    for name in TABLES:
+        if name not in seen:
+            problems.append(f"table {name!r}: no `<!-- table: {name} -->` ... `<!-- /table -->` block in README.md")
+    for fig in FIGURES:
+        rx = figure_regex(fig.template)
+        matches = list(rx.finditer(text))
+        if len(matches) != 1:
+            problems.append(f"figure {fig.name!r}: the sentence was found {len(matches)} times in README.md "
+                            f"(template: {fig.template!r})")
+            continue
+        try:
+            values = fig.values()
+        except (OSError, KeyError, StopIteration, ValueError, TypeError) as e:
+            problems.append(f"figure {fig.name!r}: cannot compute from {', '.join(fig.sources)}: {e!r}")
+            continue
+        m = matches[0]
+        new = m.group(0)
+        for field in sorted(rx.groupindex, key=lambda g: -m.start(g)):  # right to left keeps offsets valid
+            s, e = m.start(field) - m.start(0), m.end(field) - m.start(0)
+            new = new[:s] + values[field] + new[e:]
+        if new != m.group(0):
+            diff = ", ".join(f"{k}: {m.group(k)} -> {values[k]}" for k in rx.groupindex if m.group(k) != values[k])
+            problems.append(f"figure {fig.name!r} differs from bench/results/{' + bench/results/'.join(fig.sources)} ({diff})")
+            text = text[: m.start(0)] + new + text[m.end(0):]
+    return text, problems
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table or figure differs")
+    ap.add_argument("--list", action="store_true", help="print which results file each table and figure comes from")
+    ap.add_argument("--print", metavar="TABLE", help="print one rendered table")
+    ap.add_argument("--readme", type=Path, default=README)
+    args = ap.parse_args()
+    if args.list:
+        for name, (files, _) in TABLES.items():
+            print(f"table  {name:28s} {', '.join('bench/results/' + f for f in files)}")
+        for fig in FIGURES:
+            print(f"figure {fig.name:28s} {', '.join('bench/results/' + f for f in fig.sources)}")
+        return 0
+    if args.print:
+        print("\n".join(TABLES[args.print][1]()))
+        return 0
+    text = args.readme.read_text()
+    new, problems = render(text)
+    unrenderable = [p for p in problems if "differs" not in p]
+    if args.check:
+        for p in problems:
+            print(p)
+        if problems:
+            print(f"\n{len(problems)} README table(s)/figure(s) out of date or unrenderable; "
+                  "run `python bench/render_readme.py`.")
+        return 1 if problems else 0
+    if new != text:
+        args.readme.write_text(new)
+    for p in problems:
+        print(("updated: " if "differs" in p else "ERROR: ") + p)
+    if not problems:
+        print("README.md is up to date.")
+    return 1 if unrenderable else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
