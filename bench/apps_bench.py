@@ -8,8 +8,9 @@ the existing results is kept. Parts:
 2. recolour on 200 held-out real photos x 4 target colours: ProductNet's baseColour prediction equals the target,
    and its articleType prediction equals the one on the original photo; masked recolour (no model) and each run's
    attribute edit (VAE encode/decode, diffusion SDEdit, GAN inversion);
-3. restoration: the run's eval.json (held-out PSNR/SSIM vs best baseline), plus wall time per image for a 224x224
-   photo per task (whole path: bicubic pre-upscale, classical start, tiles, network) and for the classical method;
+3. restoration: the run's eval.json (held-out PSNR/SSIM of the networks and of every classical method tuned on
+   validation photos, for the training degradations and for unseen ones), plus wall time per image for a 224x224
+   photo per task (whole path: bicubic pre-upscale, classical start, tiles, network) and for the cheap classical start;
 4. presentation: ms per 224x224 photo of the model-free ``vary`` operations (cut-out + background, shadow, relight,
    mirror, masked recolour).
 """
@@ -173,6 +174,68 @@ def presentation_speed(catalog: str, n: int = 20) -> dict:
     return {"n": len(photos), "ms_per_photo": out}
 
 
+def _fmt_params(p: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in p.items()) or "-"
+
+
+def restore_markdown(r: dict, sp: dict) -> list[str]:
+    """The restoration section: seen and unseen degradations against the best tuned classical method, the tuning."""
+    lines = [f"## Restoration (held-out test photos, {r['n_test']} at {r['resolution']} px; {r['steps']} training steps "
+             f"in {r['train_seconds'] / 60:.1f} min)\n", f"`{r.get('command', '')}` ({r.get('machine', '')})\n",
+             "Every choice on validation photos (each task's weights; each classical method's parameters and which "
+             f"method is the baseline, on {r.get('baselines', {}).get('n_val', '?')} validation photos); the test photos "
+             "are scored once. *Unseen*: a degradation no network saw in training; its classical methods are tuned "
+             "on validation photos with that degradation.\n"]
+    for cond, title in (("seen", "the training degradations"), ("unseen", "degradations the networks never saw")):
+        rows = [x for x in r["rows"] if x.get("condition", "seen") == cond]
+        if not rows:
+            continue
+        lines += [f"### {title.capitalize()}\n",
+                  "| task | degradation | network PSNR / SSIM | best tuned classical (chosen on validation) | its PSNR / SSIM "
+                  "| gain (dB) | beats it? | network's cheap start PSNR | weights from step "
+                  "| ms per 224x224 photo: network / classical start |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for row in rows:
+            sel = r.get("selected", {}).get(row["task"], {})
+            gain = row["network"]["psnr"] - row["baseline"]["psnr"]
+            start = row.get("candidates", {})
+            start_psnr = next((c["psnr"] for name, c in start.items() if name == _start_method(row)), None)
+            net = row["network"]
+            lines.append(f"| {row['task']} | {row.get('degradation', '')} | {net['psnr']:.2f} / {net['ssim']:.4f} "
+                         f"| {row['baseline_name']} ({_fmt_params(row.get('baseline_params', {}))}) | "
+                         f"{row['baseline']['psnr']:.2f} / {row['baseline']['ssim']:.4f} | {gain:+.2f} | "
+                         f"{'yes' if row['beats_baseline'] else '**no**'} | "
+                         f"{'' if start_psnr is None else f'{start_psnr:.2f}'} | {sel.get('step', '')} | "
+                         f"{sp.get('ms_per_photo', {}).get(row['task'], '')} / "
+                         f"{sp.get('ms_per_photo_classical', {}).get(row['task'], '')} |")
+        lines.append("")
+    tuned = r.get("baselines", {})
+    if tuned:
+        lines += ["### Classical methods tuned on validation photos\n",
+                  "Each method's best grid point (validation PSNR, dB), its test PSNR and ms per 128-px photo; **bold**: "
+                  "the task's baseline. Full grids in `eval.json` (\"baselines\").\n",
+                  "| task / degradation | method | tuned parameters | grid points | validation PSNR | test PSNR | ms per photo |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        test = {(x["task"], x.get("condition", "seen")): x.get("candidates", {}) for x in r["rows"]}
+        for key, t in tuned.items():
+            if not isinstance(t, dict) or "methods" not in t:
+                continue
+            task, cond = key.split("/")
+            for name, m in t["methods"].items():
+                c = test.get((task, cond), {}).get(name, {})
+                label = f"**{name}**" if name == t["best"] else name
+                lines.append(f"| {key} | {label} | {_fmt_params(m['params'])} | {len(m['grid'])} | {m['val_psnr']:.2f} | "
+                             f"{c.get('psnr', float('nan')):.2f} | {c.get('ms_per_image', '')} |")
+        lines.append("")
+    return lines
+
+
+def _start_method(row: dict) -> str:
+    from prodgen.apps.restore.baselines import START_METHOD
+
+    return START_METHOD[row["task"]][0]
+
+
 def markdown(res: dict) -> str:
     lines = ["# Shop jobs: measured\n", "Each section names the command and the machine that produced it; "
              "`bench/apps_bench.py` reruns only the parts asked for and keeps the others.\n"]
@@ -188,20 +251,7 @@ def markdown(res: dict) -> str:
         lines += [f"| {k} | {v} |" for k, v in pr["ms_per_photo"].items()]
         lines.append("")
     if "restore" in res:
-        r, sp = res["restore"], res.get("restore_speed", {})
-        lines += [f"## Restoration (held-out test photos, {r['n_test']} at {r['resolution']} px; {r['steps']} training steps "
-                  f"in {r['train_seconds'] / 60:.1f} min)\n", f"`{r.get('command', '')}` ({r.get('machine', '')})\n",
-                  "| task | network PSNR / SSIM | best baseline | baseline PSNR / SSIM | gain (dB) | beats it? | weights kept from step "
-                  "| ms per 224x224 photo: network / classical |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for row in r["rows"]:
-            sel = r.get("selected", {}).get(row["task"], {})
-            gain = row["network"]["psnr"] - row["baseline"]["psnr"]
-            lines.append(f"| {row['task']} | {row['network']['psnr']:.2f} / {row['network']['ssim']:.4f} | {row['baseline_name']} | "
-                         f"{row['baseline']['psnr']:.2f} / {row['baseline']['ssim']:.4f} | {gain:+.2f} | "
-                         f"{'yes' if row['beats_baseline'] else '**no**'} | {sel.get('step', '')} | "
-                         f"{sp.get('ms_per_photo', {}).get(row['task'], '')} / {sp.get('ms_per_photo_classical', {}).get(row['task'], '')} |")
-        lines.append("")
+        lines += restore_markdown(res["restore"], res.get("restore_speed", {}))
     if "recolour" in res:
         rc = res["recolour"]
         rows = rc["rows"] if isinstance(rc, dict) else rc
@@ -220,7 +270,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--parts", default="mask,presentation,restore,recolour", help="comma-separated parts to (re)measure")
     ap.add_argument("--restore", default="runs/restore")
-    ap.add_argument("--reevaluate", action="store_true", help="score the restoration run again before reading eval.json")
+    ap.add_argument("--reevaluate", action="store_true", help="score the restoration run again before reading eval.json "
+                    "(the classical methods' tuned parameters are kept; add --retune to tune them again on validation photos)")
+    ap.add_argument("--retune", action="store_true", help="with --reevaluate: tune the classical methods again")
     ap.add_argument("--runs", nargs="*", default=[])
     ap.add_argument("--features", default="runs/productnet64")
     ap.add_argument("--catalog", default="../shared/data/fashion-products")
@@ -249,7 +301,7 @@ def main() -> None:
         from prodgen.apps.restore import reevaluate
         from prodgen.config import DataConfig
 
-        reevaluate(args.restore, DataConfig(catalog=args.catalog))
+        reevaluate(args.restore, DataConfig(catalog=args.catalog, resolution=128), retune=args.retune)
     if "restore" in parts and Path(args.restore, "eval.json").exists():
         res["restore"] = {**json.loads(Path(args.restore, "eval.json").read_text()), **stamp}
         res["restore_speed"] = restore_speed(args.restore, args.catalog)

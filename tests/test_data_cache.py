@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pytest
+import torch
 from PIL import Image
 
 from prodgen.config import DataConfig
@@ -75,7 +75,12 @@ def test_inspect_report_and_contact_sheet(tmp_path):
     assert sheet.size[0] == 8 * (96 + 4) + 4
 
 
-@pytest.mark.parametrize("res", [32, 64, 128])
-def test_resolutions(tmp_path, res):
-    t = prepare_images(load_catalog(DataConfig(synthetic_size=8)), res, cache_dir=tmp_path, progress=False)
-    assert t.images.shape == (8, 3, res, res) and t.images.dtype.is_floating_point is False
+def test_resolutions_show_the_same_photos(tmp_path):
+    imgs = {res: prepare_images(load_catalog(DataConfig(synthetic_size=8)), res, cache_dir=tmp_path, progress=False).images
+            for res in (32, 64, 128)}
+    for res, x in imgs.items():
+        assert x.shape == (8, 3, res, res) and x.dtype == torch.uint8
+    small = imgs[32].float()
+    for res in (64, 128):  # area-averaged down to 32 px, each is the 32-px photo up to resampling differences
+        down = torch.nn.functional.avg_pool2d(imgs[res].float(), res // 32)
+        assert (down - small).abs().mean() < 4 < 30 < (down - small.roll(1, 0)).abs().mean()  # not another photo

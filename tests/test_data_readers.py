@@ -9,6 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from prodgen.config import DataConfig
@@ -76,6 +77,9 @@ def test_csv_reader_counts_every_bad_input(bad_catalog):
     assert img["4"].min() == 255  # 16-bit 65535 scaled to 255
     assert int(img["5"][0, 16, 16]) == 90 and int(img["5"][2, 16, 16]) == 90  # grayscale -> RGB
     assert img["3"].shape == (3, 32, 32)
+    assert (img["3"][:, 16, 16].int() - torch.tensor([255, 127, 0])).abs().max() <= 3  # CMYK (0, 128, 255, 0) -> orange
+    assert img["3"][:, :, :2].min() >= 250  # 60x80 letterboxed: white bars left and right
+    assert (img["1"][:, 16, 16].int() - torch.tensor([200, 30, 30])).abs().max() <= 3  # the JPEG's own colour
 
 
 def test_huge_image_is_refused_without_decoding(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.ndimage
 import torch
 
 from prodgen.evaluate.metrics import (
@@ -15,6 +16,8 @@ from prodgen.evaluate.metrics import (
     PrecisionRecallDensityCoverage,
     bootstrap_fid,
     diversity_by_condition,
+    frechet_distance,
+    frechet_distance_of_samples,
     memorisation_ratio,
 )
 
@@ -45,6 +48,15 @@ def test_fid_matches_scipy_and_streams():
     assert abs(_fid(a, a)) < 1e-6
 
 
+def test_fid_of_samples_matches_scipy_also_with_fewer_samples_than_dimensions():
+    rng = np.random.default_rng(10)
+    for n1, n2, d in ((500, 400, 16), (40, 60, 64), (30, 500, 64)):  # covariance route; low-rank route (one or both)
+        a = rng.normal(size=(n1, d))
+        b = rng.normal(size=(n2, d)) @ rng.normal(size=(d, d)) * 0.3 + 0.2
+        assert frechet_distance_of_samples(a, b) == pytest.approx(_fid_scipy(a, b), rel=1e-6)
+        assert frechet_distance_of_samples(a, b) == pytest.approx(_fid(a, b), rel=1e-8)
+
+
 def test_fid_of_shifted_gaussians_is_the_squared_shift():
     rng = np.random.default_rng(1)
     a = rng.normal(size=(20000, 4))
@@ -53,18 +65,45 @@ def test_fid_of_shifted_gaussians_is_the_squared_shift():
     assert _fid(a, b) == pytest.approx((shift**2).sum(), abs=0.05)
 
 
-def test_bootstrap_interval_contains_point_and_shrinks_with_n():
+def _fid_np(a: np.ndarray, b: np.ndarray) -> float:
+    return frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+
+
+def _two_gaussians(rng, n, d=12):
+    """Real N(0, I) and generated N(0.3, diag(0.8..1.3)^2): population FID 1.41, E[FID] at n=300 about 1.76."""
+    scale = np.linspace(0.8, 1.3, d)
+    return rng.normal(size=(n, d)), rng.normal(size=(n, d)) * scale + 0.3
+
+
+def test_bootstrap_interval_covers_the_expected_fid_at_this_n_on_both_sides():
+    """Over 50 seeded draws the 95% interval covers E[FID at n=300] (Monte Carlo) in most, and misses on both sides.
+
+    A biased interval fails: the percentile interval of resampled FIDs sits above the truth (resampling adds the
+    finite-n bias again), and resampling only the generated side is too narrow.
+    """
+    n, trials = 300, 50
+    mc = np.random.default_rng(12345)
+    truth = np.mean([_fid_np(*_two_gaussians(mc, n)) for _ in range(1000)])  # E[FID_n]; its MC error is about 0.002
+    below = above = 0
+    for t in range(trials):
+        real, fake = (torch.tensor(v) for v in _two_gaussians(np.random.default_rng(t), n))
+        lo, hi = bootstrap_fid(real, fake, n_boot=100, seed=t)
+        point = _fid_np(real.numpy(), fake.numpy())
+        assert lo <= point <= hi
+        below += truth < lo
+        above += truth > hi
+    assert trials - below - above >= 0.8 * trials, (below, above)  # nominal 95%
+    assert below <= 0.1 * trials and above <= 0.1 * trials, (below, above)  # nominal 2.5% each side
+
+
+def test_bootstrap_interval_shrinks_with_n_and_is_seeded():
     rng = np.random.default_rng(2)
-    real = torch.tensor(rng.normal(size=(2000, 8)))
-    small = torch.tensor(rng.normal(size=(200, 8)) + 0.3)
-    large = torch.tensor(rng.normal(size=(2000, 8)) + 0.3)
-    lo_s, hi_s = bootstrap_fid(real, small, n_boot=50)
-    lo_l, hi_l = bootstrap_fid(real, large, n_boot=50)
-    m = FrechetDistance()
-    m.update(real, True)
-    m.update(small, False)
-    assert lo_s <= m.compute()["fid"] <= hi_s
-    assert hi_l - lo_l < hi_s - lo_s
+    small = [torch.tensor(v) for v in _two_gaussians(rng, 200)]
+    large = [torch.tensor(v) for v in _two_gaussians(rng, 2000)]
+    lo_s, hi_s = bootstrap_fid(*small, n_boot=50)
+    lo_l, hi_l = bootstrap_fid(*large, n_boot=50)
+    assert hi_l - lo_l < 0.5 * (hi_s - lo_s)  # the spread falls about as 1/sqrt(n): 0.32 expected
+    assert bootstrap_fid(*small, n_boot=50) == (lo_s, hi_s)
 
 
 def test_kid_unbiased_on_identical_distributions_positive_when_shifted():
@@ -84,6 +123,39 @@ def test_kid_unbiased_on_identical_distributions_positive_when_shifted():
     small.update(torch.randn(50, 4), True)
     small.update(torch.randn(30, 4), False)
     assert small.compute()["kid_subset_size"] == 30
+
+
+def _kid_np(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 with k(a, b) = (a.b / d + 1)^3, written out with numpy (reference)."""
+    d = x.shape[1]
+    kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
+    m, n = len(x), len(y)
+    return ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+            - 2 * kxy.mean())
+
+
+@pytest.mark.parametrize("shift,low,high", [(0.3, 0.7, 1.5), (0.0, 0.8, 2.5)])
+def test_kid_std_matches_the_spread_over_independent_draws(shift, low, high):
+    """kid_std is the spread of KID over new draws of both sides (Monte Carlo known answer), also when m = n.
+
+    At m = n every subset is the whole sample, so the spread of the subsets is 0: that figure understated it.
+    Same distribution (shift 0): the bootstrap of the degenerate statistic errs wide (about 1.6x), never narrow.
+    """
+    n, d = 300, 16
+
+    def draw(seed):
+        rng = np.random.default_rng(seed)
+        return rng.normal(size=(n, d)), rng.normal(size=(n, d)) + shift
+
+    truth = np.std([_kid_np(*draw(1000 + s)) for s in range(150)])
+    for s in range(3):
+        real, fake = draw(s)
+        m = KernelInceptionDistance(n_subsets=5, subset_size=1000, seed=s)
+        m.update(torch.tensor(real), True)
+        m.update(torch.tensor(fake), False)
+        got = m.compute()
+        assert got["kid_subset_size"] == n and got["kid_mean"] == pytest.approx(_kid_np(real, fake), rel=1e-6)
+        assert low * truth < got["kid_std"] < high * truth, (got["kid_std"], truth)
 
 
 def test_classifier_score_extremes():
@@ -123,9 +195,31 @@ def test_prdc_known_answers():
 def test_memorisation_ratio_copies_vs_fresh():
     g = torch.Generator().manual_seed(5)
     train = torch.randn(1000, 8, generator=g)
-    heldout = torch.randn(300, 8, generator=g)
-    assert memorisation_ratio(train[:300].clone(), train, heldout)["ratio"] < 0.01
-    assert memorisation_ratio(torch.randn(300, 8, generator=g), train, heldout)["ratio"] == pytest.approx(1.0, abs=0.15)
+    heldout = torch.randn(2000, 8, generator=g)  # many, so that the 1st percentile is sharp (sd of the share ~0.002)
+    copies = memorisation_ratio(train[:300].clone(), train, heldout)
+    assert copies["ratio"] < 0.01 and copies["near_copy_share"] == 1.0
+    fresh = memorisation_ratio(torch.randn(3000, 8, generator=g), train, heldout)
+    assert fresh["ratio"] == pytest.approx(1.0, abs=0.1)
+    assert fresh["near_copy_share"] == pytest.approx(0.01, abs=0.006)  # as new as held-out photos: ~1% below their 1st pct.
+    ref = torch.cdist(heldout.double(), train.double()).min(1).values
+    assert copies["near_copy_threshold"] == pytest.approx(float(np.percentile(ref.numpy(), 1)), rel=1e-5)
+
+
+def test_a_few_exact_copies_are_counted_and_shown_first_though_the_mean_hides_them():
+    g = torch.Generator().manual_seed(7)
+    train = torch.randn(2000, 16, generator=g)
+    heldout = torch.randn(400, 16, generator=g)
+    fresh = torch.randn(500, 16, generator=g)
+    k, picks = 5, [3, 99, 512, 1500, 1999]
+    where = [17, 120, 250, 333, 480]  # positions of the copies among the generated images
+    generated = fresh.clone()
+    generated[where] = train[picks]
+    m = memorisation_ratio(generated, train, heldout, closest=8)
+    assert m["ratio"] > 0.9  # the mean barely moves: 5 copies in 500
+    assert m["near_copy_share"] >= k / len(generated)
+    assert {(c["generated"], c["train"]) for c in m["closest"][:k]} == set(zip(where, picks))  # copies first, any order
+    assert all(c["distance"] < 1e-2 for c in m["closest"][:k]) and m["closest"][k]["distance"] > 0.1
+    assert [c["distance"] for c in m["closest"]] == sorted(c["distance"] for c in m["closest"])
 
 
 def test_conditional_accuracy_ignores_unspecified_and_counts_per_class():
@@ -141,6 +235,22 @@ def test_diversity_by_condition():
     assert diversity_by_condition(feats, labels) == {1: pytest.approx(5.0), 2: 0.0}
 
 
+def _ssim_ref(x: np.ndarray, y: np.ndarray) -> float:
+    """SSIM (Wang et al. 2004) written out with scipy: 11-px Gaussian window (sigma 1.5), reflected borders, mean over
+    every pixel and channel, then over images."""
+    c1, c2 = 0.01**2, 0.03**2
+    f = lambda a: scipy.ndimage.gaussian_filter(a, sigma=1.5, truncate=5 / 1.5, mode="reflect")  # noqa: E731
+    per_image = []
+    for a, b in zip(x.astype(np.float64), y.astype(np.float64)):
+        maps = []
+        for u, v in zip(a, b):
+            mu, mv = f(u), f(v)
+            suu, svv, suv = f(u * u) - mu**2, f(v * v) - mv**2, f(u * v) - mu * mv
+            maps.append(((2 * mu * mv + c1) * (2 * suv + c2)) / ((mu**2 + mv**2 + c1) * (suu + svv + c2)))
+        per_image.append(np.mean(maps))
+    return float(np.mean(per_image))
+
+
 def test_psnr_ssim_known_values_and_small_image_msssim():
     from prodgen.evaluate.metrics import restoration_scores, with_baseline
 
@@ -149,8 +259,13 @@ def test_psnr_ssim_known_values_and_small_image_msssim():
     same = restoration_scores(clean, clean)
     assert same["psnr"] == 100.0 and same["ssim"] == pytest.approx(1.0, abs=1e-6)
     assert restoration_scores(clean + 0.1, clean)["psnr"] == pytest.approx(20.0, abs=1e-4)  # MSE 0.01 -> 20 dB
-    small = torch.rand(2, 3, 32, 32, generator=g)
-    assert 0 < restoration_scores((small * 0.9 + 0.05), small)["ms_ssim"] <= 1
+    noisy = (clean + torch.randn(clean.shape, generator=g) * 0.05).clamp(0, 1)
+    assert restoration_scores(noisy, clean)["ssim"] == pytest.approx(_ssim_ref(noisy.numpy(), clean.numpy()), abs=1e-5)
+    small = torch.rand(2, 3, 32, 32, generator=g)  # below 160 px: 3 scales, 7-px kernel
+    ms = [restoration_scores((small + torch.randn(small.shape, generator=g) * s).clamp(0, 1), small) for s in (0.01, 0.05, 0.2)]
+    assert [m["ms_ssim_scales"] for m in ms] == [3.0] * 3
+    assert 1 > ms[0]["ms_ssim"] > ms[1]["ms_ssim"] > ms[2]["ms_ssim"] > 0.5  # falls as the noise grows
+    assert restoration_scores(small, small)["ms_ssim"] == pytest.approx(1.0, abs=1e-6)
     both = with_baseline(clean + 0.01, clean + 0.1, clean)
     assert both["method"]["psnr"] > both["baseline"]["psnr"]
     with pytest.raises(ValueError, match="one shape"):

@@ -96,7 +96,10 @@ def test_gan_truncation_shrinks_noise_and_vae_reconstructs():
     assert z5.abs().max() <= 1.0 + 1e-6 and z1.abs().max() > 2.5
     vae = make("vae").eval()
     x = torch.rand(2, 3, 32, 32) * 2 - 1
-    assert vae.reconstruct(x, torch.tensor([[1, 1], [2, 2]])).shape == x.shape
+    cond = torch.tensor([[1, 1], [2, 2]])
+    r = vae.reconstruct(x, cond)
+    assert r.shape == x.shape and torch.equal(r, vae.reconstruct(x, cond))  # the posterior mean: no sampling noise
+    assert not torch.equal(r, vae.reconstruct(-x, cond))  # the input image reaches the output (weakly, untrained)
 
 
 @pytest.mark.parametrize("name", FAMILIES)

@@ -137,6 +137,7 @@ def test_best_of_keeps_the_highest_scoring_candidate(text_run, tmp_path):
     for img in side["images"]:
         b = img["best_of"]
         assert len(b["candidate_scores"]) == 3 and 0 <= b["faithfulness"] <= 1 and 0 <= b["realism"] <= 1
+        assert b["score"] == pytest.approx(b["faithfulness"] + b["realism"], abs=2e-3)  # the documented score
         assert b["score"] == pytest.approx(max(b["candidate_scores"]), abs=1e-3)
         assert b["candidate_scores"][b["kept_candidate"]] == max(b["candidate_scores"])
 

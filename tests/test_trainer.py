@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 import torch
@@ -19,8 +21,9 @@ def make_trainer(tmp_path, name="gan", steps=6, seed=0, **overrides) -> Trainer:
     data, vocab = shapes_data(n=48)
     torch.manual_seed(seed)
     model = model_class(name).from_args(TINY_ARGS[name], vocab.sizes, 32)
-    cfg = TrainConfig(steps=steps, batch_size=8, seed=seed, device="cpu", log_every=2, sample_every=4,
-                      checkpoint_every=4, sample_grid=16, **overrides)
+    settings = dict(steps=steps, batch_size=8, seed=seed, device="cpu", log_every=2, sample_every=4,
+                    checkpoint_every=4, sample_grid=16)
+    cfg = TrainConfig(**{**settings, **overrides})
     return Trainer(model, data, vocab, tmp_path, cfg, cond_dropout=0.2)
 
 
@@ -28,7 +31,7 @@ def states_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("name", ["gan", "vae"])
+@pytest.mark.parametrize("name", ["gan", "vae", "diffusion"])
 def test_n_steps_plus_resume_n_steps_equals_2n_steps(tmp_path, name):
     full = make_trainer(tmp_path / "full", name, steps=8)
     full.run(progress=False)
@@ -57,7 +60,11 @@ def test_run_folder_contents(tmp_path):
     assert sorted(p.name for p in (tmp_path / "samples").glob("*.png")) == ["step-000004.png", "step-000008.png"]
     rec = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert {"d/loss", "g/loss", "images_per_s", "elapsed_s"} <= set(rec[0])
-    assert rec[-1]["event"] == "stop:steps"
+    assert [r["step"] for r in rec] == [2, 4, 6, 8, 8] and rec[-1]["event"] == "stop:steps"
+    assert all(r["images_per_s"] > 0 and r["elapsed_s"] > 0 for r in rec[:-1])
+    assert [r["elapsed_s"] for r in rec[:-1]] == sorted(r["elapsed_s"] for r in rec[:-1])
+    state = load_training_state(tmp_path)
+    assert state["step"] == 8 and {"model", "ema", "optim", "rng", "elapsed"} <= set(state)
 
 
 def test_interrupted_checkpoint_write_keeps_previous_loadable(tmp_path, monkeypatch):
@@ -103,25 +110,71 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path, mon
 
 
 def test_ctrl_c_saves_a_checkpoint_at_a_step_boundary(tmp_path):
+    """A real SIGINT during step 3 lets the step finish, saves step 3 and stops; the handler is restored."""
     t = make_trainer(tmp_path, steps=100)
     real_step = t.train_step
+    before = signal.getsignal(signal.SIGINT)
 
     def step_then_interrupt():
         out = real_step()
-        if t.step == 3:
-            t._on_sigint(2, None)
+        if t.step == 2:  # the third step (the loop counts it when train_step returns)
+            os.kill(os.getpid(), signal.SIGINT)
         return out
 
     t.train_step = step_then_interrupt
     reason = t.run(progress=False)
     assert reason.kind == "interrupted" and reason.step == 3
     assert load_training_state(tmp_path)["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is before
+    assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["event"] == "stop:interrupted"
+
+
+def test_second_ctrl_c_aborts_without_saving(tmp_path):
+    t = make_trainer(tmp_path, steps=100, checkpoint_every=2)
+    real_step = t.train_step
+
+    def step_then_interrupt():
+        out = real_step()
+        if t.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    t.train_step = step_then_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        t.run(progress=False)
+    assert load_training_state(tmp_path)["step"] == 2  # the last periodic checkpoint, untouched
+
+
+def test_checkpoints_every_few_minutes_too(tmp_path):
+    """checkpoint_minutes saves by wall time when checkpoint_every steps is far away (a fake clock: 2 min a step)."""
+    t = make_trainer(tmp_path, steps=7, checkpoint_every=1000, checkpoint_minutes=5.0, sample_every=1000)
+    now = [0.0]
+    t.clock = lambda: now[0]
+    real_step, saved = t.train_step, []
+    real_save = t.save_checkpoint
+
+    def slow_step():
+        now[0] += 120
+        return real_step()
+
+    def save():
+        saved.append(t.step)
+        real_save()
+
+    t.train_step, t.save_checkpoint = slow_step, save
+    t.run(progress=False)
+    assert saved == [3, 6, 7]  # 360 s >= 5 min after the start, again 360 s later, and the end
+    assert load_training_state(tmp_path)["step"] == 7
+    assert TrainConfig().checkpoint_minutes == 5.0
 
 
 def test_minutes_budget_stops(tmp_path):
     t = make_trainer(tmp_path, steps=None, minutes=0.0)
     reason = t.run(progress=False)
     assert reason.kind == "minutes" and reason.step == 0
+    assert load_training_state(tmp_path)["step"] == 0  # even a run stopped at once leaves a checkpoint
+    assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["event"] == "stop:minutes"
 
 
 @pytest.mark.parametrize("name", ["gan", "vae"])

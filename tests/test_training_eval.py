@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import torch
 from tiny import TINY_ARGS, shapes_data
 
 from prodgen.config import TrainConfig
 from prodgen.evaluate import plot_quality, write_run_report
-from prodgen.evaluate.during_training import TrainingEvaluator
+from prodgen.evaluate.during_training import EVAL_SEED, TrainingEvaluator
+from prodgen.evaluate.metrics import frechet_distance_of_samples
 from prodgen.evaluate.productnet import ProductNet, ProductNetConfig
 from prodgen.models import model_class
 from prodgen.train import Trainer
@@ -43,6 +45,13 @@ def test_evaluator_orders_real_below_noise_and_is_deterministic():
     assert real_like["eval/kid_mean"] < noise["eval/kid_mean"]
     assert ev(FixedImages(data.images), net) | {"eval/seconds": 0} == real_like | {"eval/seconds": 0}  # fixed seed
     assert real_like["eval/n"] == 120 and real_like["eval/n_real"] == 160
+    # Known answer: the same FID recomputed by hand from the same images (fixed noise EVAL_SEED) and features.
+    pn = random_productnet()
+    g = torch.Generator().manual_seed(EVAL_SEED)
+    fake = torch.cat([FixedImages(data.images).sample(len(c), c, generator=g) for c in ev.cond.split(ev.batch_size)])
+    a, b = pn.extract(held.images)[0].double().numpy(), pn.extract(fake)[0].double().numpy()
+    assert real_like["eval/fid"] == pytest.approx(frechet_distance_of_samples(a, b), rel=1e-5)
+    assert 0 < real_like["eval/kid_std"] < noise["eval/kid_mean"] / 5
 
 
 def test_trainer_appends_eval_records_and_excludes_their_time(tmp_path):
@@ -66,6 +75,10 @@ def test_trainer_appends_eval_records_and_excludes_their_time(tmp_path):
     evals = [r for r in records if "eval/fid" in r]
     assert [r["step"] for r in evals] == [2, 4, 5]  # every 2 steps, and the final weights
     assert all(r["eval/fid"] > 0 and r["eval/n"] == 32 for r in evals)
+    final = inner(model, trainer.ema.net)  # the last record is the evaluation of the final EMA weights
+    assert {k: v for k, v in final.items() if k != "eval/seconds"} == {k: v for k, v in evals[-1].items()
+                                                                        if k.startswith("eval/") and k != "eval/seconds"}
+    assert evals[0]["eval/fid"] != evals[-1]["eval/fid"]  # the weights changed between the evaluations
     assert wall > 1.8 and trainer.elapsed < wall - 1.7  # three 0.6 s evaluations are not training time
     step_seconds = sum(8 / r["images_per_s"] for r in records if "images_per_s" in r)  # 1 step of 8 images per record
     assert step_seconds < wall - 1.7  # the throughput is of training time too

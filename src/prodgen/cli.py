@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import sys
@@ -30,9 +31,130 @@ def _parse_kv(items: list[str], flag: str) -> dict[str, str]:
     for item in items:
         if "=" not in item:
             raise UserError(f"{flag} {item!r} must look like name=value, e.g. {flag} baseColour=Red")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
+        k, v = (x.strip() for x in item.split("=", 1))
+        if not k or not v:
+            raise UserError(f"{flag} {item!r} needs both a name and a value, e.g. {flag} baseColour=Red "
+                            "(leave an attribute out to let the model choose it)")
+        if k in out:
+            raise UserError(f"{flag} gives {k!r} twice ({k}={out[k]} and {k}={v}); keep one")
+        out[k] = v
     return out
+
+
+# -- validation at the boundary: every numeric option is checked before any work --------------------------------
+MAX_IMAGES = 100_000  # images one command may be asked for: more is a typo (and the job list alone would fill memory)
+MAX_SEED = 2**32 - 1
+MAX_SAMPLING_STEPS = 1000
+TILE_ALIGN = 16  # the restoration network works on 2x2 blocks then two stride-2 stages (apps/restore.py ALIGN)
+
+
+def _check(ok, must: str):
+    """A typer callback: the value (when given) must satisfy ``ok``; the message says what it must be."""
+    def callback(value):
+        if value is not None and not ok(value):
+            raise typer.BadParameter(f"{value} {must}")
+        return value
+    return callback
+
+
+_positive = _check(lambda v: v > 0, "must be above 0")
+_unit_open = _check(lambda v: 0 < v <= 1, "must lie in (0, 1]: 1 keeps every variation, lower trades variety for fidelity")
+
+
+def _multiple_of(k: int, lo: int, hi: int | None = None):
+    rng = f"between {lo} and {hi}" if hi else f"at least {lo}"
+    return _check(lambda v: v % k == 0 and v >= lo and (hi is None or v <= hi), f"must be a multiple of {k}, {rng}")
+
+
+def _parse_seeds(value: str) -> str:
+    """``--seeds 0,1,2``: a non-empty comma-separated list of distinct seeds (callback; the string is kept)."""
+    parts = [p.strip() for p in value.split(",")]
+    if not value.strip() or not all(parts):
+        raise typer.BadParameter(f"{value!r} must be comma-separated seeds, e.g. 0,1,2")
+    try:
+        seeds = [int(p) for p in parts]
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} must be comma-separated whole numbers, e.g. 0,1,2") from None
+    if any(not 0 <= x <= MAX_SEED for x in seeds) or len(set(seeds)) != len(seeds):
+        raise typer.BadParameter(f"{value!r}: seeds must be distinct whole numbers from 0 to {MAX_SEED}")
+    return value
+
+
+def _image_out(*suffixes: str):
+    """An output image path: a supported suffix, not an existing folder, no file where a parent folder should be."""
+    def callback(value: Path | None):
+        if value is None:
+            return value
+        if value.is_dir():
+            raise typer.BadParameter(f"{value} is a folder; give a file name such as {value / 'out.png'}")
+        if value.suffix.lower() not in suffixes:
+            raise typer.BadParameter(f"{value}: the file type comes from the name; end it in {', '.join(suffixes)}")
+        for parent in value.parents:
+            if parent.exists() and not parent.is_dir():
+                raise typer.BadParameter(f"{value}: {parent} is a file, not a folder")
+        return value
+    return callback
+
+
+def _out_folder(value: Path | None):
+    """An output folder: not an existing file, no file where a parent folder should be (callback)."""
+    if value is None:
+        return value
+    if value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{value} is a file; give a folder (it is created if needed)")
+    for parent in value.parents:
+        if parent.exists() and not parent.is_dir():
+            raise typer.BadParameter(f"{value}: {parent} is a file, not a folder")
+    return value
+
+
+def _existing_file(flag: str, what: str):
+    def callback(value: Path | None):
+        if value is None:
+            return value
+        if value.is_dir():
+            raise typer.BadParameter(f"{value} is a folder; give {what}")
+        if not value.exists():
+            raise typer.BadParameter(f"{value} not found; give {what}")
+        return value
+    return callback
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+MIN_EVAL_N = 10  # precision/recall and density/coverage need more generated images than their k neighbours
+SPLITS = ("train", "val", "test")
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise UserError(f"--split {split!r} is not a split; use test (the default), val or train")
+SeedOpt = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="random seed (0 .. 2^32-1)")]
+SamplingStepsOpt = Annotated[int | None, typer.Option(min=1, max=MAX_SAMPLING_STEPS, help="sampling steps (diffusion)")]
+GuidanceOpt = Annotated[float | None, typer.Option(min=0.0, help="classifier-free guidance scale (diffusion; 1: off, 0: unconditional)")]
+BatchOpt = Annotated[int, typer.Option(min=1, help="images per batch")]
+
+
+@contextlib.contextmanager
+def _remove_if_left_empty(folder: Path):
+    """A folder the command creates is removed again if the command fails before writing anything into it."""
+    existed = folder.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+
+
+def _refuse_ignored_options(ctx: typer.Context, used: set[str], why: str) -> None:
+    """Options typed on the command line that this way of running the command would silently ignore: an error."""
+    def typed(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return getattr(source, "name", None) == "COMMANDLINE"  # by name: typer may bring its own copy of click's enum
+
+    given = [f"--{name.replace('_', '-')}" for name in ctx.params if name not in used and typed(name)]
+    if given:
+        raise UserError(f"{', '.join(given)} would be ignored: {why}.")
 
 
 def _sampling(steps: int | None, guidance: float | None) -> dict:
@@ -68,8 +190,9 @@ def _data_config(catalog: str, images: str | None, resolution: int, id_column: s
 def data_inspect(
     catalog: Annotated[str, typer.Argument(help="catalog folder, CSV, IDX files, class folders, or 'synthetic'")],
     images: Annotated[str | None, typer.Option(help="image folder when CATALOG is a CSV file")] = None,
-    resolution: int = 64,
-    sheet: Annotated[Path | None, typer.Option(help="contact-sheet PNG path (default: ./inspect-<name>.png)")] = None,
+    resolution: Annotated[int, typer.Option(help="32, 64 or 128")] = 64,
+    sheet: Annotated[Path | None, typer.Option(help="contact-sheet PNG path (default: ./inspect-<name>.png)",
+                                               callback=_image_out(".png"))] = None,
     id_column: str = "id",
     title_column: str = "productDisplayName",
     attribute_columns: Annotated[str | None, typer.Option(help="comma-separated attribute columns (default: all others)")] = None,
@@ -87,34 +210,40 @@ def data_inspect(
 
 @app.command()
 def train(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(help="model family: gan, vae, diffusion")] = "gan",
     catalog: CatalogOpt = "synthetic",
     images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
     resolution: Annotated[int, typer.Option(help="32, 64 or 128")] = 64,
-    out: Annotated[Path | None, typer.Option(help="run folder (default: runs/NNNNN-<model>-<catalog>-<res>)")] = None,
-    steps: Annotated[int | None, typer.Option(help="the run's total number of steps")] = None,
-    minutes: Annotated[float | None, typer.Option(help="training-time budget of this invocation (periodic evaluation excluded)")] = None,
+    out: Annotated[Path | None, typer.Option(help="run folder (default: runs/NNNNN-<model>-<catalog>-<res>)",
+                                             callback=_out_folder)] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="the run's total number of steps")] = None,
+    minutes: Annotated[float | None, typer.Option(help="training-time budget of this invocation (periodic evaluation excluded)",
+                                                  callback=_positive)] = None,
     resume: Annotated[Path | None, typer.Option(help="continue the run in this folder exactly where it stopped")] = None,
-    seed: int = 0,
-    batch_size: int = 64,
+    seed: SeedOpt = 0,
+    batch_size: Annotated[int, typer.Option(min=1, help="images per training step")] = 64,
     condition: Annotated[str | None, typer.Option(help="comma-separated attributes to condition on (default: the catalog's); "
                                                        "add 'text' for the product title, e.g. text,articleType,baseColour")] = None,
     text_encoder: Annotated[str, typer.Option(help="title/prompt encoder: auto, minilm (all-MiniLM-L6-v2) or hashing (built-in)")] = "auto",
-    min_count: Annotated[int, typer.Option(help="merge attribute values rarer than this into 'other'")] = 20,
-    cond_dropout: Annotated[float, typer.Option(help="probability of training with an attribute unspecified")] = 0.1,
+    min_count: Annotated[int, typer.Option(min=1, help="merge attribute values rarer than this into 'other'")] = 20,
+    cond_dropout: Annotated[float, typer.Option(help="probability of training with an attribute unspecified, in [0, 1)",
+                                                callback=_check(lambda v: 0 <= v < 1, "must lie in [0, 1)"))] = 0.1,
     model_arg: Annotated[list[str], typer.Option(help="model setting name=value (repeatable), e.g. lr_g=1e-4")] = [],  # noqa: B006
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
-    sample_every: int = 500,
-    checkpoint_every: int = 1000,
-    log_every: int = 25,
-    eval_every: Annotated[int, typer.Option(help="steps between cheap FID/KID on the val split (0: off); not counted in --minutes")] = 0,
-    eval_n: Annotated[int, typer.Option(help="generated images per periodic evaluation")] = 500,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch")] = None,
+    sample_every: Annotated[int, typer.Option(min=1, help="steps between sample grids")] = 500,
+    checkpoint_every: Annotated[int, typer.Option(min=0, help="steps between checkpoints (0: by time, Ctrl-C and the end)")] = 1000,
+    checkpoint_minutes: Annotated[float, typer.Option(min=0, help="wall-clock minutes between checkpoints as well (0: off)")] = 5.0,
+    log_every: Annotated[int, typer.Option(min=1, help="steps between metrics lines")] = 25,
+    eval_every: Annotated[int, typer.Option(min=0, help="steps between cheap FID/KID on the val split (0: off); not counted in --minutes")] = 0,
+    eval_n: Annotated[int, typer.Option(min=2, max=MAX_IMAGES, help="generated images per periodic evaluation")] = 500,
     features: Annotated[Path | None, typer.Option(help="ProductNet run for --eval-every (default: the catalog's cached one)")] = None,
     id_column: str = "id",
     title_column: str = "productDisplayName",
     attribute_columns: Annotated[str | None, typer.Option(help="comma-separated attribute columns of the CSV")] = None,
-    overwrite: Annotated[bool, typer.Option(help="replace an existing run in --out")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace the run in --out, whole (weights, samples, evaluations); "
+                                                 "refused for a folder that is not a prodgen run")] = False,
     dry_run: Annotated[bool, typer.Option(help="validate everything, print the config, train nothing")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
@@ -125,6 +254,9 @@ def train(
     from .train import train as train_run
 
     if resume is not None:
+        _refuse_ignored_options(ctx, {"resume", "minutes", "steps", "quiet", "dry_run"},
+                                f"--resume continues with the settings in {resume / 'config.json'}; drop them, "
+                                "or start a new run with --out")
         if dry_run:
             out_console.print(json.dumps(RunConfig.load(resume / "config.json").to_dict(), indent=2))
             return
@@ -138,6 +270,7 @@ def train(
         condition=_condition_config(condition, min_count, cond_dropout, text_encoder),
         train=TrainConfig(steps=steps, minutes=minutes, batch_size=batch_size, seed=seed, device=device, threads=threads,
                           sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every,
+                          checkpoint_minutes=checkpoint_minutes,
                           eval_every=eval_every, eval_n=eval_n, eval_features=str(features) if features else None),
     )
     if steps is None and minutes is None:
@@ -147,8 +280,9 @@ def train(
     if dry_run:
         from .data import load_catalog
         from .models import model_class
-        from .train.run import condition_attributes
+        from .train.run import check_new_run_dir, condition_attributes
 
+        check_new_run_dir(out, overwrite)
         cat = load_catalog(cfg.data)
         cfg.condition.attributes = condition_attributes(cfg, cat)
         model_class(model).from_args(cfg.model_args, [2] * len(cfg.condition.attributes), resolution)  # validates model args
@@ -186,68 +320,64 @@ def _finish(run_dir: Path, reason) -> None:
 
 @app.command()
 def generate(
+    ctx: typer.Context,
     run: Annotated[Path, typer.Argument(help="run folder")],
-    n: Annotated[int, typer.Option("-n", "--n", help="number of images")] = 16,
+    n: Annotated[int, typer.Option("-n", "--n", min=1, max=MAX_IMAGES, help="number of images")] = 16,
     attr: Annotated[list[str], typer.Option(help="condition name=value (repeatable), e.g. --attr baseColour=Red")] = [],  # noqa: B006
     prompt: Annotated[str | None, typer.Option(help="product description, e.g. \"red leather handbag for women\"")] = None,
-    seed: Annotated[int, typer.Option(help="image i uses seed+i")] = 0,
-    truncation: Annotated[float, typer.Option(help="(0, 1]: lower trades variety for fidelity (GAN, VAE)")] = 1.0,
-    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance scale (diffusion; 1: off)")] = None,
-    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
-    best_of: Annotated[int, typer.Option(help="generate K candidates per image, keep the best-scoring")] = 1,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="image i uses seed+i")] = 0,
+    truncation: Annotated[float, typer.Option(help="(0, 1]: lower trades variety for fidelity (GAN, VAE)",
+                                              callback=_unit_open)] = 1.0,
+    guidance: GuidanceOpt = None,
+    steps: SamplingStepsOpt = None,
+    best_of: Annotated[int, typer.Option(min=1, max=64, help="generate K candidates per image, keep the best-scoring")] = 1,
     features: Annotated[Path | None, typer.Option(help="ProductNet run scoring --best-of (default: the catalog's cached one)")] = None,
-    from_csv: Annotated[Path | None, typer.Option(help="one image per row of this CSV (catalog layout), named <id>.png")] = None,
+    from_csv: Annotated[Path | None, typer.Option(help="one image per row of this CSV (catalog layout), named <id>.png",
+                                                  callback=_existing_file("--from-csv", "a CSV file with one row per item"))] = None,
     id_column: str = "id",
     title_column: str = "productDisplayName",
-    out: Annotated[Path, typer.Option(help="output folder")] = Path("out/generated"),
-    batch_size: int = 64,
+    out: Annotated[Path, typer.Option(help="output folder", callback=_out_folder)] = Path("out/generated"),
+    batch_size: BatchOpt = 64,
     device: str = "auto",
     quiet: bool = False,
 ) -> None:
     """Generate product images for chosen attributes or a prompt, or one per row of a CSV."""
+    from .runfiles import check_run_folder
     from .sample import Pipeline
-    from .sample.writer import Job, safe_name, write_generation
+    from .sample.jobs import csv_jobs, request_jobs
+    from .sample.writer import write_generation
 
-    if n < 1:
-        raise UserError("-n must be at least 1")
-    if best_of < 1 or best_of > 64:
-        raise UserError("--best-of must lie in [1, 64]")
+    if from_csv is not None and (attr or prompt):
+        raise UserError("--from-csv takes each row's attributes and title; drop --attr/--prompt or generate without --from-csv")
+    if from_csv is not None:
+        _refuse_ignored_options(ctx, {"n"} ^ set(ctx.params), "with --from-csv there is one image per CSV row")
+    if features is not None and best_of == 1:
+        raise UserError("--features scores the candidates of --best-of K; add --best-of (e.g. 4) or drop --features")
+    attrs = _parse_kv(attr, "--attr")
+    check_run_folder(run)
     pipe = Pipeline.from_pretrained(run, device=device)
     sampling = _sampling(steps, guidance)
     if sampling and pipe.model.family != "diffusion":
         raise UserError(f"--steps and --guidance are for diffusion models; {run} is a {pipe.model.family} "
                         "(use --truncation to trade variety for fidelity)")
     if from_csv is not None:
-        if attr or prompt:
-            raise UserError("--from-csv takes each row's attributes and title; drop --attr/--prompt or generate without --from-csv")
-        from .data import read_csv_rows
-
-        records = read_csv_rows(from_csv, id_column=id_column, title_column=title_column, attribute_columns=None)
-        titles = pipe.encode_text([r.title for r in records]) if pipe.model.text_dim else None
-        jobs = []
-        for k, rec in enumerate(records):
-            rc = pipe.row_condition(rec.attributes)
-            jobs.append(Job(safe_name(rec.id), rc.cond, seed + k, {"id": rec.id, "title": rec.title, "understood": rc.understood,
-                                                                    "notes": rc.notes}, titles[k] if titles is not None else None))
-        request = {"from_csv": str(from_csv), "rows": len(jobs), "uses_titles": titles is not None}
-        noted = sum(1 for j in jobs if j.meta["notes"])
-        if noted:
-            console.print(f"[yellow]{noted} rows had values the model does not know; see notes in generation.json[/]")
+        plan = csv_jobs(pipe, from_csv, seed, id_column=id_column, title_column=title_column)
     else:
-        attrs = _parse_kv(attr, "--attr")
-        pc = pipe.prompt_condition(prompt, attrs)
-        for note in pc.notes:
-            console.print(f"[yellow]{note}[/]")
-        jobs = [Job(f"{i:06d}", pc.cond, seed + i, text=pc.text) for i in range(n)]
-        request = {"attributes": attrs, "prompt": prompt, "understood": pc.understood, "notes": pc.notes, "n": n, "seed": seed}
+        plan = request_jobs(pipe, attrs, prompt, n, seed)
+    for note in plan.notes:
+        console.print(f"[yellow]{note}[/]", soft_wrap=True)
     scorer = None
     if best_of > 1:
         from .sample.best_of import scorer_for
 
         scorer, notes = scorer_for(pipe, features, progress=not quiet, console=console)
-        request["scoring_notes"] = notes
-    res = write_generation(pipe, jobs, out, truncation=truncation, batch_size=batch_size, request=request,
-                           progress=not quiet, console=console, sampling=sampling, best_of=best_of, scorer=scorer)
+        plan.request["scoring_notes"] = notes
+    res = write_generation(pipe, plan.jobs, out, truncation=truncation, batch_size=batch_size, request=plan.request,
+                           progress=not quiet, console=console, sampling=sampling, best_of=best_of, scorer=scorer,
+                           replace_previous=True)
+    if res.removed:
+        console.print(f"[yellow]removed {len(res.removed)} images an earlier `prodgen generate` left in {out} "
+                      f"(e.g. {res.removed[0]}); the folder now holds this request's images only[/]", soft_wrap=True)
     out_console.print(f"wrote {len(res.files)} images to {out} ({len(res.files) / max(res.seconds, 1e-9):.1f} images/s); "
                       f"grid: {res.grid}, labels: {out / 'labels.csv'}")
 
@@ -255,29 +385,47 @@ def generate(
 @app.command()
 def vary(
     source: Annotated[Path, typer.Argument(help="a product photo (presentation, recolour) or a run folder (model variations)")],
-    out: Annotated[Path, typer.Option(help="output image (.png; .gif for --interpolate animations)")] = Path("out/vary.png"),
+    out: Annotated[Path, typer.Option(help="output image (.png, .jpg, .webp; .gif for --interpolate animations)",
+                                      callback=_image_out(*IMAGE_SUFFIXES, ".gif"))] = Path("out/vary.png"),
     background: Annotated[str | None, typer.Option(help="solid:#rrggbb, gradient:#top:#bottom, studio:#rrggbb or image:PATH")] = None,
     shadow: Annotated[bool, typer.Option(help="soft floor shadow under the product")] = False,
-    brightness: Annotated[float, typer.Option(help="product brightness factor")] = 1.0,
-    temperature: Annotated[float, typer.Option(help="product colour temperature, -1 (cool) .. 1 (warm)")] = 0.0,
+    brightness: Annotated[float, typer.Option(help="product brightness factor (above 0, at most 10)",
+                                              callback=_check(lambda v: 0 < v <= 10, "must lie in (0, 10]"))] = 1.0,
+    temperature: Annotated[float, typer.Option(min=-1.0, max=1.0, help="product colour temperature, -1 (cool) .. 1 (warm)")] = 0.0,
     mirror: Annotated[bool, typer.Option(help="mirror the view left-right")] = False,
     recolour: Annotated[str | None, typer.Option(help="photo only: re-tint the product to a colour name or #rrggbb (no model)")] = None,
     image: Annotated[Path | None, typer.Option(help="with a run: the photo to edit with --attr")] = None,
     attr: Annotated[list[str], typer.Option(help="with a run and --image: new attribute values, e.g. baseColour=Green")] = [],  # noqa: B006
     keep: Annotated[list[str], typer.Option(help="with --image: attributes of the item to hold, e.g. articleType=Shirts")] = [],  # noqa: B006
     interpolate: Annotated[tuple[str, str] | None, typer.Option(help="two conditions 'a=x,b=y' 'a=z,b=w' to morph between")] = None,
-    frames: int = 8,
-    strength: Annotated[float, typer.Option(help="diffusion edits: how far to noise the photo (0-1)")] = 0.6,
-    seed: int = 0,
-    threshold: Annotated[float, typer.Option(help="backdrop difference that counts as product (0-1)")] = 0.08,
+    frames: Annotated[int, typer.Option(min=2, max=256, help="--interpolate: images from A to B")] = 8,
+    strength: Annotated[float, typer.Option(min=0.0, max=1.0, help="diffusion edits: how far to noise the photo (0-1)")] = 0.6,
+    seed: SeedOpt = 0,
+    threshold: Annotated[float, typer.Option(help="backdrop difference that counts as product, in (0, 1)",
+                                             callback=_check(lambda v: 0 < v < 1, "must lie in (0, 1)"))] = 0.08,
 ) -> None:
     """Restage a photo (background, shadow, light, mirror, recolour) or vary a product through a run's model."""
     from .data.images import read_photo, write_photo
 
+    photo_opts = [flag for flag, given in (("--background", background), ("--shadow", shadow), ("--brightness", brightness != 1.0),
+                                           ("--temperature", temperature != 0.0), ("--mirror", mirror),
+                                           ("--recolour", recolour)) if given]
+    if out.suffix.lower() == ".gif" and not interpolate:
+        raise UserError(f"--out {out}: .gif is for --interpolate animations; end the name in .png, .jpg or .webp")
     if source.is_dir():
         from .apps.variations import edit_attributes, interpolate as interp, save_frames, to_model_input
+        from .runfiles import check_run_folder
         from .sample import Pipeline
 
+        if photo_opts:
+            raise UserError(f"{', '.join(photo_opts)} restage a photo; {source} is a folder. Give the photo file as "
+                            "SOURCE (prodgen vary PHOTO --background ...), or edit a photo through a run's model with "
+                            "`prodgen vary RUN --image PHOTO --attr name=value`.")
+        check_run_folder(source)
+        if interpolate and out.suffix.lower() not in (".png", ".gif"):
+            raise UserError(f"--out {out}: --interpolate writes a .png strip or a .gif animation")
+        if image is not None and not image.is_file():
+            raise UserError(f"--image {image} not found; give the product photo to edit")
         pipe = Pipeline.from_pretrained(source)
         if interpolate:
             a, b = (pipe.condition(_parse_kv([p.strip() for p in spec.split(",") if p.strip()], "--interpolate"))
@@ -294,6 +442,12 @@ def vary(
         return
     from .apps.background import restage
 
+    model_opts = [flag for flag, given in (("--image", image), ("--attr", attr), ("--keep", keep),
+                                           ("--interpolate", interpolate)) if given]
+    if model_opts:
+        hint = "" if source.exists() else f" ({source} does not exist)"
+        raise UserError(f"{', '.join(model_opts)} need a run folder as SOURCE{hint}: "
+                        f"prodgen vary RUN --image PHOTO --attr name=value, or RUN --interpolate A B")
     img = read_photo(source)
     if recolour:
         from .apps.variations import colour_rgb, masked_recolour
@@ -311,23 +465,27 @@ def vary(
 def fill(
     run: Annotated[Path, typer.Argument(help="run folder")],
     catalog: Annotated[Path, typer.Option(help="CSV catalog: a folder with styles.csv and images/, or a .csv")],
-    out: Annotated[Path, typer.Option(help="folder for <id>.generated.png, fill.csv and generation.json")],
+    out: Annotated[Path, typer.Option(help="folder for <id>.generated.png, fill.csv and generation.json", callback=_out_folder)],
     images: Annotated[Path | None, typer.Option(help="image folder when --catalog is a .csv")] = None,
-    seed: int = 0,
-    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
-    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance (diffusion)")] = None,
-    best_of: int = 1,
+    seed: SeedOpt = 0,
+    steps: SamplingStepsOpt = None,
+    guidance: GuidanceOpt = None,
+    best_of: Annotated[int, typer.Option(min=1, max=64, help="generate K candidates per image, keep the best-scoring")] = 1,
     features: Annotated[Path | None, typer.Option(help="ProductNet for --best-of scoring")] = None,
     id_column: str = "id",
     title_column: str = "productDisplayName",
     quiet: bool = False,
 ) -> None:
     """Generate an image for every catalog row without a photo (never over a real photo; marked as generated)."""
-    from .apps.fill import fill_catalog
+    from .apps.fill import catalog_csv, fill_catalog
+    from .runfiles import check_run_folder
     from .sample import Pipeline
 
-    pipe = Pipeline.from_pretrained(run)
+    catalog_csv(catalog, images)  # a catalog fill can use, before the model loads
+    pipe = Pipeline.from_pretrained(check_run_folder(run))
     sampling = _sampling(steps, guidance)
+    if sampling and pipe.model.family != "diffusion":
+        raise UserError(f"--steps and --guidance are for diffusion models; {run} is a {pipe.model.family}")
     scorer = None
     if best_of > 1:
         from .sample.best_of import scorer_for
@@ -347,157 +505,176 @@ def personalise(
     run: Annotated[Path, typer.Argument(help="run folder")],
     history: Annotated[Path, typer.Option(help="text file: one viewed or bought item id per line")],
     catalog: Annotated[str | None, typer.Option(help="catalog the ids belong to (default: the run's)")] = None,
-    n: Annotated[int, typer.Option("-n", "--n")] = 12,
-    diversity: Annotated[float, typer.Option(help="0: only the favourite values .. 1: as varied as the history")] = 0.5,
-    out: Path = Path("out/for-user"),
-    seed: int = 0,
-    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
-    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance (diffusion)")] = None,
+    n: Annotated[int, typer.Option("-n", "--n", min=1, max=1000, help="images to generate (one batch)")] = 12,
+    diversity: Annotated[float, typer.Option(min=0.0, max=1.0, help="0: only the favourite values .. 1: as varied as the history")] = 0.5,
+    out: Annotated[Path, typer.Option(help="output folder", callback=_out_folder)] = Path("out/for-user"),
+    seed: SeedOpt = 0,
+    steps: SamplingStepsOpt = None,
+    guidance: GuidanceOpt = None,
 ) -> None:
     """Images matching a shopper's history: attribute preferences (and mean title) -> a generated set + page."""
     from .apps.personalise import personalise as run_personalise
     from .apps.personalise import read_history
     from .data import load_catalog
+    from .runfiles import check_run_folder
     from .sample import Pipeline
 
-    pipe = Pipeline.from_pretrained(run)
+    ids = read_history(history)  # a bad history file fails before anything loads
+    pipe = Pipeline.from_pretrained(check_run_folder(run))
     data_cfg = pipe.config.data
     if catalog is not None:
         data_cfg.catalog = catalog
     sampling = _sampling(steps, guidance)
-    page = run_personalise(pipe, load_catalog(data_cfg), read_history(history), out, n, diversity, seed, sampling)
+    if sampling and pipe.model.family != "diffusion":
+        raise UserError(f"--steps and --guidance are for diffusion models; {run} is a {pipe.model.family}")
+    page = run_personalise(pipe, load_catalog(data_cfg), ids, out, n, diversity, seed, sampling)
     out_console.print(f"{n} images for this shopper: {page}")
 
 
 @app.command("enhance-train")
 def enhance_train(
     catalog: CatalogOpt = "synthetic",
-    out: Annotated[Path, typer.Option(help="run folder for the restoration model")] = Path("runs/restore"),
-    minutes: Annotated[float | None, typer.Option(help="training budget")] = 30.0,
-    steps: Annotated[int | None, typer.Option(help="stop after this many steps instead")] = None,
+    out: Annotated[Path, typer.Option(help="run folder for the restoration model", callback=_out_folder)] = Path("runs/restore"),
+    minutes: Annotated[float | None, typer.Option(help="training time of this invocation (default: 30 when --steps is not "
+                                                   "given)", callback=_positive)] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="the run's total steps; the learning-rate schedule spans them "
+                                              "(reproducible; without it the schedule spans --minutes)")] = None,
+    resume: Annotated[Path | None, typer.Option(help="continue the restoration run in this folder where it stopped "
+                                                "(same schedule; to its recorded budget unless --steps/--minutes)")] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N")] = "auto",
     tasks: Annotated[str, typer.Option(help="comma-separated: upscale2,upscale4,denoise,deblur,jpeg,inpaint")] = ",".join(
         ("upscale2", "upscale4", "denoise", "deblur", "jpeg", "inpaint")),
-    width: Annotated[int, typer.Option(help="channels of each task's network at half resolution")] = 48,
-    batch_size: int = 12,
-    crop: Annotated[int, typer.Option(help="training crop size (multiple of 16)")] = 96,
-    seed: int = 0,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
+    width: Annotated[int, typer.Option(min=1, max=1024, help="channels of each task's network at half resolution")] = 48,
+    batch_size: Annotated[int, typer.Option(min=1, help="crops per step")] = 12,
+    crop: Annotated[int, typer.Option(help="training crop size (multiple of 16, 16 to 128)",
+                                      callback=_multiple_of(TILE_ALIGN, TILE_ALIGN, 128))] = 96,
+    seed: SeedOpt = 0,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch")] = None,
     images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
-    eval_n: Annotated[int, typer.Option(help="held-out photos for the PSNR/SSIM table")] = 200,
+    eval_n: Annotated[int, typer.Option(min=1, help="held-out photos for the PSNR/SSIM table")] = 200,
     quiet: bool = False,
 ) -> None:
     """Train one restoration network (SR x2/x4, denoise, deblur, JPEG, inpaint) on a catalog's own photos."""
     import torch
 
-    from .apps.restore import RestoreConfig, train_restorer
+    from .apps.restore import RestoreConfig, check_new_run_folder, resume_restorer, train_restorer
 
     if threads:
         torch.set_num_threads(threads)
-    data = _data_config(catalog, images, 128, "id", "productDisplayName", None)
-    cfg = RestoreConfig(width=width, batch_size=batch_size, crop=crop, seed=seed, tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()))
-    res = train_restorer(data, out, minutes, steps, cfg, progress=not quiet, console=console, eval_n=eval_n)
-    t = Table("task", "n", "network PSNR / SSIM", "best baseline", "baseline PSNR / SSIM", "beats it", "ms/img")
+    if resume is not None:
+        res = resume_restorer(resume, minutes, steps, progress=not quiet, console=console, device=device)
+        out = resume
+    else:
+        check_new_run_folder(out)  # before the catalog is read: a wrong --out fails at once
+        data = _data_config(catalog, images, 128, "id", "productDisplayName", None)
+        cfg = RestoreConfig(width=width, batch_size=batch_size, crop=crop, seed=seed,
+                            tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()))
+        with _remove_if_left_empty(out):
+            res = train_restorer(data, out, 30.0 if minutes is None and steps is None else minutes, steps, cfg,
+                                 progress=not quiet, console=console, eval_n=eval_n, device=device)
+    t = Table("task", "degradation", "n", "network PSNR / SSIM", "best classical (on validation)", "its PSNR / SSIM",
+              "beats it", "ms/img")
     for r in res["rows"]:
-        t.add_row(r["task"], str(r["n"]), f"{r['network']['psnr']:.2f} / {r['network']['ssim']:.4f}", r["baseline_name"],
-                  f"{r['baseline']['psnr']:.2f} / {r['baseline']['ssim']:.4f}", "yes" if r["beats_baseline"] else "NO",
-                  f"{r['ms_per_image']}")
+        t.add_row(r["task"], r["condition"], str(r["n"]), f"{r['network']['psnr']:.2f} / {r['network']['ssim']:.4f}",
+                  r["baseline_name"], f"{r['baseline']['psnr']:.2f} / {r['baseline']['ssim']:.4f}",
+                  "yes" if r["beats_baseline"] else "NO", f"{r['ms_per_image']}")
     out_console.print(t)
     out_console.print(f"{res['steps']} steps in {res['train_seconds']} s; model and eval.json in {out}")
 
 
 @app.command()
 def enhance(
-    photo: Annotated[Path, typer.Argument(help="the photo to restore")],
-    out: Annotated[Path, typer.Option(help="output image")] = Path("out/enhanced.png"),
+    photo: Annotated[Path, typer.Argument(help="the photo to restore",
+                                          callback=_existing_file("PHOTO", "a photo file (PNG/JPEG/WebP)"))],
+    out: Annotated[Path, typer.Option(help="output image (.png, .jpg, .webp)", callback=_image_out(*IMAGE_SUFFIXES))] = Path("out/enhanced.png"),
     task: Annotated[str, typer.Option(help="upscale, denoise, deblur, jpeg or inpaint")] = "upscale",
     scale: Annotated[int, typer.Option(help="upscale factor: 2 or 4")] = 2,
     model: Annotated[Path | None, typer.Option(help="restoration run (prodgen enhance-train); none: classical baseline")] = None,
-    mask: Annotated[Path | None, typer.Option(help="inpaint: mask image, white where to fill")] = None,
-    tile: Annotated[int, typer.Option(help="tile size for large photos (multiple of 16); bounds memory")] = 1024,
+    mask: Annotated[Path | None, typer.Option(help="inpaint: mask image, white where to fill",
+                                              callback=_existing_file("--mask", "a mask image, white where to fill"))] = None,
+    tile: Annotated[int, typer.Option(help=f"tile size for large photos (a multiple of {TILE_ALIGN}, at least 64); "
+                                           "bounds memory", callback=_multiple_of(TILE_ALIGN, 64))] = 1024,
 ) -> None:
     """Restore a photo: super-resolution, denoising, deblurring, JPEG clean-up or inpainting a masked region."""
-    import torch
+    from .apps.restore import check_tile, enhance_file, load_restorer
 
-    from .apps.restore import load_restorer, restore
-    from .data.images import read_photo, write_photo
-
+    tasks = ("upscale", "denoise", "deblur", "jpeg", "inpaint")
+    if task not in tasks:
+        raise UserError(f"unknown --task {task!r}; choose one of {', '.join(tasks)} (upscale with --scale 2 or 4)")
+    if scale not in (2, 4):
+        raise UserError(f"--scale {scale}: the upscaler does 2 or 4")
+    if mask is not None and task != "inpaint":
+        raise UserError(f"--mask is for --task inpaint; --task {task} restores the whole photo (drop --mask)")
     if task == "upscale":
-        if scale not in (2, 4):
-            raise UserError("--scale must be 2 or 4")
         task = f"upscale{scale}"
-    img = torch.from_numpy(read_photo(photo))
-    m = torch.from_numpy(read_photo(mask).mean(0)) if mask is not None else None
+    check_tile(tile)
     net = load_restorer(model) if model is not None else None
-    y, how = restore(net, img, task, m, tile=tile)
-    write_photo(y.numpy(), out)
-    out_console.print(f"{task}: {photo} ({img.shape[2]}x{img.shape[1]}) -> {out} ({y.shape[2]}x{y.shape[1]}) with the {how}")
+    r = enhance_file(photo, out, net, task, mask, tile)  # tile by tile: memory bounded by the tile, not the photo
+    (w, h), (ow, oh) = r["in_size"], r["out_size"]
+    out_console.print(f"{task}: {photo} ({w}x{h}) -> {out} ({ow}x{oh}) with the {r['method']}")
 
 
 @app.command()
 def augment(
     run: Annotated[Path, typer.Argument(help="run folder")],
     catalog: Annotated[str | None, typer.Option(help="catalog (default: the run's)")] = None,
-    per_class: Annotated[int, typer.Option(help="generated images per rare class")] = 200,
-    rare_below: Annotated[int | None, typer.Option(help="classes with fewer training photos are rare (default: the median)")] = None,
-    out: Path = Path("out/augment"),
+    per_class: Annotated[int, typer.Option(min=1, max=MAX_IMAGES, help="generated images per rare class")] = 200,
+    rare_below: Annotated[int | None, typer.Option(min=1, help="classes with fewer training photos are rare (default: the median)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder", callback=_out_folder)] = Path("out/augment"),
     evaluate: Annotated[bool, typer.Option(help="train a classifier with and without them; held-out real accuracy")] = False,
-    seeds: Annotated[str, typer.Option(help="comma-separated classifier seeds for --evaluate")] = "0,1,2",
-    epochs: Annotated[int, typer.Option(help="classifier epochs for --evaluate")] = 6,
-    seed: int = 0,
-    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
-    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance (diffusion)")] = None,
+    seeds: Annotated[str, typer.Option(help="comma-separated classifier seeds for --evaluate", callback=_parse_seeds)] = "0,1,2",
+    epochs: Annotated[int, typer.Option(min=1, help="classifier epochs for --evaluate")] = 6,
+    seed: SeedOpt = 0,
+    steps: SamplingStepsOpt = None,
+    guidance: GuidanceOpt = None,
     quiet: bool = False,
 ) -> None:
     """Generate labelled images for rare classes (and, with --evaluate, measure whether they help a classifier)."""
-    import json as _json
+    from .apps.augment import augment as run_augment
+    from .runfiles import check_run_folder
 
-    from .apps.augment import generate_rare, rare_classes, run_experiment, write_augment_report
-    from .conditioning import Vocabulary
-    from .sample import Pipeline
-    from .train.run import prepare_data
-
-    pipe = Pipeline.from_pretrained(run)
-    cfg = pipe.config
-    if catalog is not None:
-        cfg.data.catalog = catalog
-    data = prepare_data(cfg, vocab=Vocabulary.load(run / "vocab.json"), split=_json.loads((run / "split.json").read_text()),
-                        progress=not quiet)
-    rare = rare_classes(pipe, data.train.cond, rare_below)
-    sampling = _sampling(steps, guidance)
-    imgs, cond = generate_rare(pipe, data.train.cond, rare, per_class, out, seed, sampling, progress=not quiet, console=console)
-    out_console.print(f"{len(imgs)} generated images of {len(rare.rare)} rare {rare.attribute} classes in {out / 'images'} "
-                      f"(labels.csv): {', '.join(rare.rare)}")
-    if evaluate:
-        res = run_experiment(pipe, data, rare, imgs, cond, [int(x) for x in seeds.split(",")], epochs, progress=not quiet,
-                             console=console)
+    res = run_augment(check_run_folder(run, split=True), out, catalog, per_class, rare_below, evaluate,
+                      [int(x) for x in seeds.split(",")], epochs, seed, _sampling(steps, guidance), progress=not quiet,
+                      console=console)
+    out_console.print(f"{res.n_generated} generated images of {len(res.rare.rare)} rare {res.rare.attribute} classes in "
+                      f"{res.images_dir} (labels.csv): {', '.join(res.rare.rare)}")
+    if res.experiment is not None:
         t = Table("training data", "accuracy (held-out real)", "rare-class accuracy")
-        for arm, sm in res["summary"].items():
+        for arm, sm in res.experiment["summary"].items():
             t.add_row(arm, f"{sm['accuracy_mean']:.4f} ± {sm['accuracy_std']:.4f}",
                       f"{sm['rare_accuracy_mean']:.4f} ± {sm['rare_accuracy_std']:.4f}")
         out_console.print(t)
-        out_console.print(f"generated data {res['verdict']} (rare-class gain {res['rare_gain']:+.4f}); "
-                          f"report: {write_augment_report(out, res)}")
+        out_console.print(f"generated data {res.experiment['verdict']} (rare-class gain {res.experiment['rare_gain']:+.4f}); "
+                          f"report: {res.report}")
 
 
 @app.command()
 def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
     """Write the run's HTML page (loss curves, sample grids, config)."""
     from .evaluate import write_run_report
+    from .runfiles import check_run_folder
 
-    out_console.print(f"report: {write_run_report(run)}")
+    out_console.print(f"report: {write_run_report(check_run_folder(run))}")
 
 
 @features_app.command("fit")
 def features_fit(
     catalog: CatalogOpt = "synthetic",
-    out: Annotated[Path, typer.Option(help="folder for the fitted ProductNet")] = Path("runs/productnet"),
-    resolution: int = 64,
-    epochs: int = 10,
+    out: Annotated[Path, typer.Option(help="folder for the fitted ProductNet", callback=_out_folder)] = Path("runs/productnet"),
+    resolution: Annotated[int, typer.Option(help="32, 64 or 128")] = 64,
+    epochs: Annotated[int, typer.Option(min=1, help="training epochs")] = 10,
     images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
     quiet: bool = False,
 ) -> None:
     """Train ProductNet on the catalog's train split; print held-out accuracy per attribute."""
     from .evaluate.features import FitSettings, fit_productnet
+    from .runfiles import folder_kind
+
+    if out.is_dir() and any(out.iterdir()) and folder_kind(out) != "productnet":
+        what = {"generator": "a generator run", "restoration": "a restoration model"}.get(folder_kind(out),
+                                                                                         "files prodgen did not write")
+        raise UserError(f"--out {out} holds {what}; fitting a ProductNet there would write over its files. Choose a new or "
+                        "empty --out folder (an existing ProductNet there is replaced).")
 
     cfg = _data_config(catalog, images, resolution, "id", "productDisplayName", None)
     acc = fit_productnet(cfg, out, FitSettings(epochs=epochs), progress=not quiet, console=console)
@@ -511,15 +688,13 @@ def features_fit(
 
 def _print_eval_table(results: list[dict]) -> None:
     """One column per (run, row), one line per metric: fits an 80-column terminal."""
-    from .evaluate.report import COLUMNS, ROW_NAMES
+    from .evaluate.report import ROW_NAMES, table_columns
 
-    acc_cols = sorted({k for r in results for row in r["rows"].values() for k in row if k.startswith("acc/")})
-    text_cols = sorted({k for r in results for row in r["rows"].values() for k in row if k.startswith("text_acc/")})
     heads = [(r, key) for r in results for key in r["rows"]]
     t = Table("metric", *[f"{Path(r['run']).name if len(results) > 1 else ''} {ROW_NAMES.get(k, k)}".strip() for r, k in heads])
-    for k, name in (COLUMNS + [(a, f"cond. acc. {a[4:]}") for a in acc_cols]
-                    + [(a, f"title-only acc. {a[9:]}") for a in text_cols] + [("images_per_s", "sampling images/s")]):
-        t.add_row(name, *[("" if r["rows"][key].get(k) is None else f"{r['rows'][key][k]:.4g}") for r, key in heads])
+    cell = lambda v: "" if v is None else str(v) if isinstance(v, int) else f"{v:.4g}"  # noqa: E731  (n columns are ints)
+    for k, name in table_columns(results) + [("images_per_s", "sampling images/s")]:  # n judged / n real first
+        t.add_row(name, *[cell(r["rows"][key].get(k)) for r, key in heads])
     out_console.print(t)
     for r in results:
         for w in r["warnings"]:
@@ -530,19 +705,23 @@ def _print_eval_table(results: list[dict]) -> None:
 def evaluate(
     run: Annotated[Path, typer.Argument(help="run folder")],
     catalog: Annotated[str | None, typer.Option(help="catalog (default: the run's)")] = None,
-    split: str = "test",
-    n: Annotated[int, typer.Option("--n", "-n", help="generated images")] = 2000,
+    split: Annotated[str, typer.Option(help="held-out photos to compare with: test, or val for sweeps")] = "test",
+    n: Annotated[int | None, typer.Option("--n", "-n", min=MIN_EVAL_N, max=MAX_IMAGES,
+                                          help="generated images (default: as many as the floor's real photos)")] = None,
     features: Annotated[Path | None, typer.Option(help="a fitted ProductNet (default: fit or reuse the cached one)")] = None,
-    seed: int = 0,
-    truncation: float = 1.0,
-    steps: Annotated[int | None, typer.Option(help="sampling steps (diffusion)")] = None,
-    guidance: Annotated[float | None, typer.Option(help="classifier-free guidance (diffusion)")] = None,
-    n_text: Annotated[int, typer.Option(help="text runs: images generated from held-out titles alone")] = 1000,
+    seed: SeedOpt = 0,
+    truncation: Annotated[float, typer.Option(help="(0, 1] (GAN, VAE)", callback=_unit_open)] = 1.0,
+    steps: SamplingStepsOpt = None,
+    guidance: GuidanceOpt = None,
+    n_text: Annotated[int, typer.Option(min=0, max=MAX_IMAGES, help="text runs: images generated from held-out titles alone")] = 1000,
     quiet: bool = False,
 ) -> None:
     """FID/KID/IS, precision/recall, density/coverage, conditional accuracy, diversity, memorisation, with floors."""
     from .evaluate.evaluate import evaluate_run
+    from .runfiles import check_run_folder
 
+    _check_split(split)
+    check_run_folder(run, split=True)
     sampling = _sampling(steps, guidance)
     res = evaluate_run(run, catalog, split, n, features, seed, truncation, progress=not quiet, console=console,
                        sampling=sampling, n_text=n_text)
@@ -554,17 +733,24 @@ def evaluate(
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="run folders")],
     catalog: Annotated[str | None, typer.Option(help="catalog (default: each run's)")] = None,
-    split: str = "test",
-    n: Annotated[int, typer.Option("--n", "-n")] = 2000,
+    split: Annotated[str, typer.Option(help="held-out photos to compare with: test, or val for sweeps")] = "test",
+    n: Annotated[int | None, typer.Option("--n", "-n", min=MIN_EVAL_N, max=MAX_IMAGES,
+                                          help="generated images per run (default: as many as the floor's real photos)")] = None,
     features: Annotated[Path | None, typer.Option(help="one ProductNet for all runs (default: the cached one)")] = None,
-    out: Annotated[Path, typer.Option(help="folder for compare.html")] = Path("out/compare"),
-    seed: int = 0,
+    out: Annotated[Path, typer.Option(help="folder for compare.html", callback=_out_folder)] = Path("out/compare"),
+    seed: SeedOpt = 0,
     quiet: bool = False,
 ) -> None:
     """Evaluate several runs with the same extractor and put them in one table and one page."""
     from .evaluate.compare import write_compare_report
     from .evaluate.evaluate import evaluate_run
+    from .runfiles import check_run_folder
 
+    _check_split(split)
+    if not runs:
+        raise UserError("give at least one run folder to compare")
+    for r in runs:  # every run checked before the first (long) evaluation
+        check_run_folder(r, split=True)
     results = [evaluate_run(r, catalog, split, n, features, seed, progress=not quiet, console=console) for r in runs]
     _print_eval_table(results)
     out_console.print(f"report: {write_compare_report(results, out)}")
@@ -583,10 +769,10 @@ def models() -> None:
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/demo"),
-    minutes: Annotated[float, typer.Option(help="training budget")] = 4.0,
-    steps: Annotated[int | None, typer.Option(help="stop at this many steps instead (tests)")] = None,
-    eval_every: Annotated[int, typer.Option(help="steps between cheap FID/KID (0: off)")] = 250,
+    out: Annotated[Path, typer.Option(help="run folder (an earlier demo run there is replaced)", callback=_out_folder)] = Path("runs/demo"),
+    minutes: Annotated[float, typer.Option(help="training budget", callback=_positive)] = 4.0,
+    steps: Annotated[int | None, typer.Option(min=1, help="stop at this many steps instead (tests)")] = None,
+    eval_every: Annotated[int, typer.Option(min=0, help="steps between cheap FID/KID (0: off)")] = 250,
     quiet: bool = False,
 ) -> None:
     """Synthetic catalog -> a GAN trained for a few minutes -> grids + runs/demo/index.html."""
@@ -609,12 +795,28 @@ def main() -> None:
         console.print("[yellow]interrupted[/]")
         sys.exit(130)
     except OSError as e:
-        if e.errno != errno.ENOSPC:
+        if e.errno == errno.ENOSPC:
+            console.print(f"[bold red]disk full:[/] {e}. Files already written, and the previous checkpoint, are intact "
+                          "(every write is atomic); free some space and run the command again (`--resume` for training).",
+                          soft_wrap=True)
+            sys.exit(4)
+        fix = _OS_FIXES.get(e.errno)
+        if fix is None:
             raise
-        console.print(f"[bold red]disk full:[/] {e}. Files already written, and the previous checkpoint, are intact "
-                      "(every write is atomic); free some space and run the command again (`--resume` for training).",
-                      soft_wrap=True)
-        sys.exit(4)
+        where = e.filename if e.filename is not None else "a file"
+        console.print(f"[bold red]error:[/] {where}: {e.strerror}. {fix}", soft_wrap=True)
+        sys.exit(2)
+
+
+_OS_FIXES = {  # errors of the paths a user gave, not bugs: say what to do (no file is left half-written)
+    errno.EACCES: "prodgen may not read or write there; fix the permissions or choose another path (e.g. --out).",
+    errno.EPERM: "prodgen may not read or write there; fix the permissions or choose another path (e.g. --out).",
+    errno.EROFS: "that file system is read-only; choose another --out path.",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; check the path.",
+    errno.EISDIR: "that path is a folder where a file is expected; give a file name.",
+    errno.EEXIST: "that path already exists as a file; choose another path.",
+    errno.ENAMETOOLONG: "the file name is too long; choose a shorter path.",
+}
 
 
 if __name__ == "__main__":

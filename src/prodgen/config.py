@@ -15,6 +15,7 @@ from typing import Any
 from . import __version__
 from .atomic import write_json
 from .errors import UserError
+from .runfolder import require_kind
 
 
 @dataclass
@@ -59,7 +60,8 @@ class TrainConfig:
     ema_start: int = 0  # steps before the EMA starts tracking
     log_every: int = 25
     sample_every: int = 500
-    checkpoint_every: int = 1000
+    checkpoint_every: int = 1000  # steps between checkpoints (0: only by time, on Ctrl-C and at the end)
+    checkpoint_minutes: float = 5.0  # wall-clock minutes between checkpoints too (0: off)
     sample_grid: int = 64  # fixed-noise images in each samples/step-XXXXXX.png
     hflip: bool = True  # random horizontal flips of real images
     eval_every: int = 0  # steps between cheap FID/KID on the val split (0: off); its time is not budget time
@@ -69,6 +71,7 @@ class TrainConfig:
 
 @dataclass
 class RunConfig:
+    kind: str = "generator"  # run-folder kind (runfolder.py); config.json files without it are generator runs
     model: str = "gan"
     model_args: dict[str, Any] = field(default_factory=dict)  # validated by the model's own config class
     data: DataConfig = field(default_factory=DataConfig)
@@ -84,17 +87,23 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        if isinstance(d, dict) and d.get("kind", "generator") != "generator":
+            raise UserError(f"config: kind {d['kind']!r} is not a generator run; RunConfig holds generator runs only.")
         return _build(cls, d, "config")
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
         path = Path(path)
         if not path.is_file():
+            if path.name == "config.json" and (path.parent / "productnet.json").is_file():
+                require_kind(path.parent, "generator")  # an older ProductNet folder: say so
             raise UserError(f"{path} not found: is this a prodgen run folder (it holds config.json)?")
         try:
             d = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise UserError(f"{path} is not valid JSON ({e}); restore it from the run's backup or retrain.") from e
+        if isinstance(d, dict) and d.get("kind", "generator") != "generator" and path.name == "config.json":
+            require_kind(path.parent, "generator")  # names what the folder holds and what it is for
         return cls.from_dict(d)
 
 

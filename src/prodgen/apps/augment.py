@@ -25,7 +25,7 @@ import torch
 from ..atomic import write_json, write_text
 from ..conditioning import OTHER, UNKNOWN, UNSPECIFIED, Vocabulary
 from ..errors import UserError
-from ..sample.writer import Job, safe_name, write_generation
+from ..sample.writer import Job, unique_names, write_generation
 
 
 @dataclass
@@ -40,6 +40,11 @@ def rare_classes(pipe, train_cond: torch.Tensor, rare_below: int | None = None) 
     ids = train_cond[:, 0].tolist()
     counts = {v: ids.count(k) for k, v in enumerate(a.values) if v not in (UNSPECIFIED, OTHER, UNKNOWN)}
     counts = {v: c for v, c in counts.items() if c > 0}
+    if not counts:
+        raise UserError(f"no training photo has a known {a.name} value, so no class can be found rare; "
+                        "check the run's catalog (--catalog)")
+    if rare_below is not None and rare_below < 1:
+        raise UserError(f"--rare-below {rare_below} must be at least 1")
     thr = rare_below if rare_below is not None else int(statistics.median(counts.values()))
     rare = sorted((v for v, c in counts.items() if c < thr), key=lambda v: counts[v])
     if not rare:
@@ -53,12 +58,13 @@ def generate_rare(pipe, train_cond: torch.Tensor, rare: RareClasses, per_class: 
     a = pipe.vocab.attributes[0]
     g = np.random.default_rng(seed)
     jobs = []
+    stems = dict(zip(rare.rare, unique_names(rare.rare)))  # values such as "a/b" and "a_b" get distinct names
     for v in rare.rare:
         k = a.values.index(v)
         pool = train_cond[train_cond[:, 0] == k]
         picks = pool[g.integers(len(pool), size=per_class)]  # other attributes as the class's own photos have them
         for j in range(per_class):
-            jobs.append(Job(f"{safe_name(v)}-{j:05d}", picks[j], seed + len(jobs), {"generated": True}))
+            jobs.append(Job(f"{stems[v]}-{j:05d}", picks[j], seed + len(jobs), {"generated": True}))
     res = write_generation(pipe, jobs, out / "images", request={"augment": rare.attribute, "per_class": per_class,
                            "classes": rare.rare}, progress=progress, console=console, sampling=sampling)
     from PIL import Image
@@ -112,6 +118,51 @@ def run_experiment(pipe, data, rare: RareClasses, gen_images: torch.Tensor, gen_
             "runs": results, "summary": summary, "rare_gain": gain, "verdict": verdict}
 
 
+@dataclass
+class AugmentResult:
+    rare: RareClasses
+    images_dir: Path  # generated images + labels.csv
+    n_generated: int
+    experiment: dict | None  # run_experiment's result with --evaluate
+    report: Path | None  # augment.html with --evaluate
+
+
+def augment(run_dir: str | Path, out: str | Path, catalog: str | None = None, per_class: int = 200,
+            rare_below: int | None = None, evaluate: bool = False, seeds: list[int] | tuple[int, ...] = (0, 1, 2),
+            epochs: int = 6, seed: int = 0, sampling: dict | None = None, progress: bool = True, console=None) -> AugmentResult:
+    """The whole ``prodgen augment``: find the rare classes of a run's training split, generate ``per_class`` images of
+    each into ``out/images``, and with ``evaluate`` train the classifier with and without them (``out/augment.html``).
+
+    Everything is checked before the first image is written.
+    """
+    from ..sample import Pipeline
+    from ..sample.writer import check_out_folder
+    from ..train.run import load_run_data
+
+    out = check_out_folder(out)
+    if per_class < 1:
+        raise UserError(f"--per-class {per_class} must be at least 1")
+    if evaluate and (not seeds or epochs < 1):
+        raise UserError("--evaluate needs at least one classifier seed (--seeds 0,1,2) and --epochs of at least 1")
+    pipe = Pipeline.from_pretrained(run_dir)
+    if sampling and pipe.model.family != "diffusion":
+        raise UserError(f"--steps and --guidance are for diffusion models; {run_dir} is a {pipe.model.family}")
+    cfg = pipe.config
+    if catalog is not None:
+        cfg.data.catalog = catalog
+    data = load_run_data(run_dir, cfg, progress=progress)
+    rare = rare_classes(pipe, data.train.cond, rare_below)
+    if evaluate and len(data.heldout("test")[0]) == 0:
+        raise UserError(f"--evaluate scores the classifier on the run's test photos, and {data.catalog.name} has none "
+                        "in the run's test split; is --catalog the catalog the run was trained on?")
+    imgs, cond = generate_rare(pipe, data.train.cond, rare, per_class, out, seed, sampling, progress=progress, console=console)
+    result = page = None
+    if evaluate:
+        result = run_experiment(pipe, data, rare, imgs, cond, list(seeds), epochs, progress=progress, console=console)
+        page = write_augment_report(out, result)
+    return AugmentResult(rare, out / "images", len(imgs), result, page)
+
+
 def write_augment_report(out: Path, result: dict) -> Path:
     rows = "".join(f"<tr><td>{html.escape(arm)}</td><td>{s['accuracy_mean']:.4f} &plusmn; {s['accuracy_std']:.4f}</td>"
                    f"<td>{s['rare_accuracy_mean']:.4f} &plusmn; {s['rare_accuracy_std']:.4f}</td></tr>"
@@ -130,4 +181,5 @@ def write_augment_report(out: Path, result: dict) -> Path:
     return out / "augment.html"
 
 
-__all__ = ["RareClasses", "generate_rare", "rare_classes", "run_experiment", "write_augment_report"]
+__all__ = ["AugmentResult", "RareClasses", "augment", "generate_rare", "rare_classes", "run_experiment",
+           "write_augment_report"]

@@ -93,12 +93,20 @@ def make_background(spec: str, h: int, w: int, seed: int = 0) -> np.ndarray:
         grain = np.random.default_rng(seed).normal(0, 0.006, (h, w)).astype(np.float32)
         return np.clip(base[:, None, None] * (fall + grain)[None], 0, 1)
     if kind == "image":
-        from ..data.images import letterbox, open_image
+        from ..data.images import ImageError, letterbox, open_image
 
         path = Path(rest)
+        if not rest:
+            raise UserError("--background image: needs a path, e.g. image:backdrop.jpg")
+        if path.is_dir():
+            raise UserError(f"--background image:{path} is a folder; give an image file, e.g. image:backdrop.jpg")
         if not path.is_file():
-            raise UserError(f"--background image {path} not found")
-        im = open_image(path)
+            raise UserError(f"--background image:{path} not found; give an existing PNG/JPEG/WebP file")
+        try:
+            im = open_image(path)
+        except ImageError as e:
+            raise UserError(f"--background image:{path} cannot be used: {e}. Give a readable PNG/JPEG/WebP file, "
+                            "or a colour background (solid:#rrggbb, gradient:#top:#bottom, studio:#rrggbb).") from e
         arr = np.asarray(letterbox(im, max(h, w)), dtype=np.float32).transpose(2, 0, 1) / 255.0
         return arr[:, :h, :w].copy()
     raise UserError(f"--background {spec!r}: use solid:#rrggbb, gradient:#top:#bottom, studio:#rrggbb or image:PATH")

@@ -22,7 +22,8 @@ from pathlib import Path
 from ..atomic import write_text
 from ..data.csv_catalog import _find_image, parse_csv
 from ..errors import UserError
-from ..sample.writer import GenerationResult, Job, safe_name, write_generation
+from ..sample.jobs import check_row_columns, row_jobs
+from ..sample.writer import GenerationResult, check_out_folder, unique_names, write_generation
 
 SUFFIX = ".generated"
 
@@ -44,18 +45,42 @@ def catalog_csv(catalog: str | Path, images: str | Path | None = None) -> tuple[
         csvs = [path / "styles.csv"] if (path / "styles.csv").exists() else sorted(path.glob("*.csv"))
         if len(csvs) == 1:
             return csvs[0], Path(images) if images else path / "images"
+        if len(csvs) > 1:
+            raise UserError(f"{catalog} holds {len(csvs)} CSV files ({', '.join(c.name for c in csvs[:5])}) and no "
+                            f"styles.csv; pass the one you mean with --catalog {csvs[0]} --images {path / 'images'}.")
+    if not path.exists():
+        raise UserError(f"--catalog {catalog} does not exist; give a folder with styles.csv and images/, or a .csv with --images.")
     raise UserError(f"{catalog}: fill needs a CSV catalog (a folder with styles.csv and images/, or a .csv with --images).")
+
+
+def _previous_outputs(out: Path) -> set[str]:
+    """Files an earlier fill wrote in ``out`` (from its generation.json), so they may be regenerated."""
+    side = out / "generation.json"
+    if not side.exists():
+        return set()
+    fix = (f"it records which files in {out} prodgen generated, so fill cannot tell them from yours. Delete it together "
+           f"with the *{SUFFIX}.png files to generate them again, or choose another --out")
+    try:
+        d = json.loads(side.read_bytes().decode("utf-8"))
+        return {str(img["file"]) for img in d.get("images", [])}
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, TypeError) as e:
+        raise UserError(f"{side} is damaged ({type(e).__name__}: {e}); {fix}.") from e
 
 
 def fill_catalog(pipe, catalog: str | Path, out: str | Path, images: str | Path | None = None, seed: int = 0,
                  id_column: str = "id", title_column: str = "productDisplayName", image_column: str | None = None,
                  sampling: dict | None = None, best_of: int = 1, scorer=None, progress: bool = True, console=None) -> FillResult:
     csv_path, images_dir = catalog_csv(catalog, images)
-    out = Path(out)
-    rows = parse_csv(csv_path, id_column, title_column, None, image_column).records
-    previous = set()
-    if (out / "generation.json").exists():
-        previous = {img["file"] for img in json.loads((out / "generation.json").read_text()).get("images", [])}
+    out = check_out_folder(out)
+    parsed = parse_csv(csv_path, id_column, title_column, None, image_column)
+    rows = parsed.records
+    if not rows:
+        raise UserError(f"{csv_path} has a header but no usable rows ({len(parsed.skipped)} skipped); nothing to fill.")
+    if images is not None and not Path(images).is_dir():
+        raise UserError(f"--images {images} is not a folder; give the folder holding the catalog's photos.")
+    check_row_columns(pipe, csv_path, parsed.header, title_column)
+    previous = _previous_outputs(out)
+    stems = dict(zip((r.id for r in rows), unique_names([r.id for r in rows])))  # over all rows: stable names
     missing, real, left_alone, files = [], 0, [], {}
     for rec in rows:
         photo = _find_image(images_dir, rec) if images_dir.is_dir() else None
@@ -63,21 +88,14 @@ def fill_catalog(pipe, catalog: str | Path, out: str | Path, images: str | Path 
             real += 1
             files[rec.id] = (str(photo), 0)
             continue
-        name = safe_name(rec.id) + SUFFIX
+        name = stems[rec.id] + SUFFIX
         target = out / f"{name}.png"
         if target.exists() and target.name not in previous:
             left_alone.append(rec.id)
             continue
         missing.append((rec, name))
         files[rec.id] = (str(target), 1)
-    jobs = []
-    if missing:
-        titles = pipe.encode_text([r.title for r, _ in missing]) if pipe.model.text_dim else None
-        for k, (rec, name) in enumerate(missing):
-            rc = pipe.row_condition(rec.attributes)
-            jobs.append(Job(name, rc.cond, seed + k, {"id": rec.id, "title": rec.title, "generated": True,
-                                                      "understood": rc.understood, "notes": rc.notes},
-                            titles[k] if titles is not None else None))
+    jobs = row_jobs(pipe, [r for r, _ in missing], [n for _, n in missing], seed, {"generated": True})
     gen = None
     if jobs:
         gen = write_generation(pipe, jobs, out, request={"fill": str(csv_path), "rows": len(rows), "missing": len(jobs)},

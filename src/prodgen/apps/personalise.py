@@ -33,9 +33,20 @@ class Preferences:
 
 def read_history(path: str | Path) -> list[str]:
     p = Path(path)
+    if p.is_dir():
+        raise UserError(f"--history {p} is a folder: give a text file with one item id per line")
     if not p.is_file():
         raise UserError(f"--history {p} not found: give a text file with one item id per line")
-    ids = [ln.strip().split(",")[0] for ln in p.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    raw = p.read_bytes()
+    try:
+        if b"\0" in raw:
+            raise ValueError("NUL bytes")
+        text = raw.decode("utf-8-sig")
+    except (UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"--history {p} is not a text file (binary data: {e}); give a UTF-8 text file with one "
+                        "item id per line, e.g. exported from the shop's order or view log") from e
+    ids = [ln.strip().split(",")[0].strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    ids = [i for i in ids if i]
     if not ids:
         raise UserError(f"--history {p} lists no item ids (one id per line)")
     return ids
@@ -93,9 +104,11 @@ def personalise(pipe, catalog, history: list[str], out: str | Path, n: int = 12,
                 sampling: dict | None = None) -> Path:
     """Generate ``n`` images for the history; writes grid, history strip, preferences.json and index.html in ``out``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if n < 1:
+        raise UserError(f"-n {n}: ask for at least one image")
     prefs = estimate_preferences(pipe, catalog, history)
     cond = sample_conditions(pipe, prefs, n, diversity, seed)
+    out.mkdir(parents=True, exist_ok=True)
     text = prefs.text.expand(n, -1) if prefs.text is not None else None
     imgs = pipe.generate_batch(cond, list(range(seed, seed + n)), text=text, **(sampling or {}))
     cols = min(6, n)

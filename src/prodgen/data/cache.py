@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 from ..atomic import write_bytes, write_json
 from ..errors import UserError
+from ..progress import progress_bar
 from .catalog import Catalog, Skip
 from .images import ImageError, letterbox, open_image, to_uint8_chw
 
@@ -69,16 +69,14 @@ def prepare_images(catalog: Catalog, resolution: int, cache_dir: str | Path | No
     out = np.empty((n, 3, resolution, resolution), dtype=np.uint8)
     ids: list[str] = []
     skipped: list[Skip] = []
-    bar = Progress(TextColumn(f"preprocess {Path(catalog.name).name} @ {resolution}px"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn(), disable=not progress, transient=True)
+    bar = progress_bar(f"preprocess {Path(catalog.name).name} @ {resolution}px", n, enabled=progress, transient=True)
     with bar:
-        task = bar.add_task("prep", total=n)
         if catalog.kind in ("csv", "folder") and n >= 2000:
             with get_context("fork").Pool(2) as pool:
                 results = pool.imap(_decode_path, [(str(r.image), resolution) for r in catalog.records], chunksize=64)
                 for rec, (arr, reason, detail) in zip(catalog.records, results):
                     _store(rec.id, arr, reason, detail, out, ids, skipped)
-                    bar.advance(task)
+                    bar.advance()
         else:
             for rec in catalog.records:
                 try:
@@ -86,7 +84,7 @@ def prepare_images(catalog: Catalog, resolution: int, cache_dir: str | Path | No
                 except ImageError as e:
                     arr, reason, detail = None, e.reason, str(e)
                 _store(rec.id, arr, reason, detail, out, ids, skipped)
-                bar.advance(task)
+                bar.advance()
     if not ids:
         reasons = ", ".join(sorted({s.reason for s in skipped}))
         raise UserError(f"{catalog.name}: no usable images ({len(skipped)} skipped: {reasons}); run `prodgen data inspect` for details.")

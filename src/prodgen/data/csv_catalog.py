@@ -40,6 +40,41 @@ def _check_columns(path: Path, header: list[str], wanted: list[str], role: str) 
                             f"Set the column with --{role.replace(' ', '-')}-column.")
 
 
+def read_csv_file(path: str | Path) -> list[list[str]]:
+    """All rows of a CSV file; what the csv module cannot read raises a UserError naming the line and the fix."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a CSV file; give the CSV's path (or, for a catalog, the folder holding "
+                        "styles.csv and images/ with --catalog).")
+    if not path.is_file():
+        raise UserError(f"CSV file {path} not found; pass the folder holding styles.csv and images/, or the CSV path "
+                        "with --images DIR.")
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if b"\0" in head:
+        raise UserError(f"{path} is not a text CSV (it holds binary data: NUL bytes); export the table as CSV "
+                        "(comma-separated, UTF-8) and pass that file.")
+    rows: list[list[str]] = []
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader = csv.reader(fh)
+        while True:
+            start = reader.line_num + 1  # the line the next row starts on
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                if "field larger than field limit" in str(e):
+                    raise UserError(
+                        f"{path}: the row starting on line {start} has a field longer than "
+                        f"{csv.field_size_limit() // 1024} KiB (the CSV reader's limit). Usually a quote (\") is opened "
+                        "and never closed, so the rest of the file reads as one field; fix the quotes on that line, "
+                        "or shorten the field.") from e
+                raise UserError(f"{path}: the row starting on line {start} is not valid CSV ({e}); fix that row.") from e
+            rows.append(row)
+    return rows
+
+
 def parse_csv(
     csv_path: str | Path,
     id_column: str = "id",
@@ -49,10 +84,7 @@ def parse_csv(
 ) -> CsvRows:
     """Parse rows: NA -> None, duplicate/missing ids and malformed rows skipped and counted."""
     path = Path(csv_path)
-    if not path.is_file():
-        raise UserError(f"catalog CSV {path} not found; pass the folder holding styles.csv and images/, or the CSV path with --images DIR.")
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        rows = list(csv.reader(fh))
+    rows = read_csv_file(path)
     if not rows:
         raise UserError(f"{path} is empty; a catalog CSV needs a header row and one row per item.")
     header = [h.strip() for h in rows[0]]

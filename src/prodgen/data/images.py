@@ -90,6 +90,8 @@ def read_photo(path: str | Path) -> np.ndarray:
     """A user's photo as a (3, H, W) float32 array in [0, 1]; unreadable files raise a UserError naming the problem."""
     from ..errors import UserError
 
+    if Path(path).is_dir():
+        raise UserError(f"{path} is a folder; give a photo file (PNG/JPEG/WebP).")
     try:
         img = open_image(path)
     except ImageError as e:

@@ -26,6 +26,11 @@ def load_catalog(cfg: DataConfig) -> Catalog:
         csvs = [path / "styles.csv"] if (path / "styles.csv").exists() else sorted(path.glob("*.csv"))
         if len(csvs) == 1:
             return read_csv_catalog(csvs[0], Path(cfg.images) if cfg.images else path / "images", **kw)
+        if len(csvs) > 1:
+            names = ", ".join(c.name for c in csvs[:5]) + (", ..." if len(csvs) > 5 else "")
+            raise UserError(f"{path} holds {len(csvs)} CSV files ({names}) and no styles.csv, so the catalog is ambiguous; "
+                            f"pass the one you mean, e.g. --catalog {csvs[0]} --images {path / 'images'}, "
+                            "or rename it to styles.csv.")
         from .idx_catalog import find_idx_files, read_idx_catalog  # noqa: PLC0415
 
         if find_idx_files(path):
@@ -33,6 +38,7 @@ def load_catalog(cfg: DataConfig) -> Catalog:
         from .folder_catalog import looks_like_class_folders, read_folder_catalog  # noqa: PLC0415
 
         if looks_like_class_folders(path):
+            _refuse_lone_images_folder(path)
             return read_folder_catalog(path)
         raise UserError(f"{path}: found no catalog. Looked for styles.csv (or one *.csv) with images/, "
                         "IDX files (*-images-idx3-ubyte[.gz]) and class folders (<class>/*.jpg).")
@@ -41,3 +47,14 @@ def load_catalog(cfg: DataConfig) -> Catalog:
 
         return read_idx_catalog(path)
     raise UserError(f"{path} is not a catalog: expected a folder, a .csv file, an IDX file, or 'synthetic'.")
+
+
+def _refuse_lone_images_folder(path: Path) -> None:
+    """``root/images/*.jpg`` and nothing else is a CSV catalog without its CSV, not one class called "images"."""
+    subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    if [p.name for p in subdirs] == ["images"]:
+        raise UserError(f"{path} holds an images/ folder but no styles.csv, so there are no attributes to condition on "
+                        "(read as class folders it would be one class called 'images'). Add "
+                        f"{path / 'styles.csv'} (an id column matching the file names, plus attribute columns such as "
+                        f"articleType,baseColour), or pass a CSV with --catalog rows.csv --images {path / 'images'}, "
+                        f"or sort the photos into class folders ({path}/<class>/*.jpg).")

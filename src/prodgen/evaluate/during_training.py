@@ -6,7 +6,13 @@ features as the full evaluation. Real features are computed once, before the
 training clock starts; each evaluation then generates ``n`` images with fixed
 seeds from the EMA network and costs about a second at 64 px on a 2-core CPU
 (see bench/results/eval_cost.md). The figures are for curves and early
-stopping, not for papers: n is small, so read differences of a few points as noise.
+stopping, not for papers: n is small, so read differences of a few points as noise
+(``eval/kid_std`` is the spread of one KID estimate, both sides resampled).
+
+ProductNet runs on the generator's device (CUDA when training there): if the first
+evaluation finds the generator elsewhere, the extractor moves there and the real
+features are recomputed once on that device, so real and generated features always
+come from the same device.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import time
 import torch
 
 from ..conditioning import Vocabulary
+from ..device import module_device
 from .metrics import FrechetDistance, KernelInceptionDistance
 from .productnet import ProductNet
 
@@ -26,18 +33,25 @@ class TrainingEvaluator:
     """``evaluator(model, net) -> {"eval/fid": ..., "eval/kid_mean": ..., ...}`` for a run's periodic evaluation."""
 
     def __init__(self, productnet: ProductNet, real_images: torch.Tensor, real_cond: torch.Tensor, n: int = 500,
-                 batch_size: int = 250) -> None:
+                 batch_size: int = 250, device: torch.device | str | None = None) -> None:
         if len(real_images) < 2:
             raise ValueError("periodic evaluation needs at least 2 held-out real images")
         self.net = productnet.eval().requires_grad_(False)
+        if device is not None:
+            self.net.to(device)
         self.n = n
         self.batch_size = batch_size
-        self.real_f, _ = self.net.extract(real_images)
+        self.real_images = real_images
+        self.real_f, _ = self.net.extract(real_images)  # on the extractor's device; features come back on the CPU
         self.cond = real_cond[torch.arange(n) % len(real_cond)]  # the held-out condition distribution, cycled
 
     @torch.no_grad()
     def __call__(self, model, net) -> dict[str, float]:
         t0 = time.monotonic()
+        device = module_device(net)
+        if module_device(self.net) != device:  # follow the generator: both feature sets from one device
+            self.net.to(device)
+            self.real_f, _ = self.net.extract(self.real_images)
         g = torch.Generator().manual_seed(EVAL_SEED)
         was_training = net.training
         net.eval()
@@ -45,7 +59,7 @@ class TrainingEvaluator:
         try:
             for i in range(0, self.n, self.batch_size):
                 c = self.cond[i : i + self.batch_size]
-                x = model.sample(len(c), c, generator=g, net=net).float().clamp(-1, 1).cpu()
+                x = model.sample(len(c), c, generator=g, net=net).float().clamp(-1, 1)  # stays on the device
                 feats.append(self.net.extract(x)[0])
         finally:
             net.train(was_training)
@@ -67,12 +81,17 @@ def _sig(v: float) -> float:
 
 
 def training_evaluator(data_cfg, features, vocab: Vocabulary, val_images: torch.Tensor, val_cond: torch.Tensor,
-                       n: int, progress: bool = True, console=None) -> TrainingEvaluator:
-    """The evaluator for a run: ProductNet from ``features`` (or the catalog's cached one, fit if absent)."""
+                       n: int, progress: bool = True, console=None,
+                       device: torch.device | str | None = None) -> TrainingEvaluator:
+    """The evaluator for a run: ProductNet from ``features`` (or the catalog's cached one, fit if absent).
+
+    ``device``: where to compute the real features up front (the training device); by default the CPU, and the
+    extractor follows the generator at the first evaluation.
+    """
     from .features import productnet_for
 
     net, _, _ = productnet_for(data_cfg, features, progress=progress, console=console)
-    return TrainingEvaluator(net, val_images, val_cond, n=n)
+    return TrainingEvaluator(net, val_images, val_cond, n=n, device=device)
 
 
 __all__ = ["EVAL_SEED", "TrainingEvaluator", "training_evaluator"]

@@ -1,10 +1,23 @@
 """``prodgen evaluate``: quality figures of a run against held-out real images.
 
-Generated images get the condition distribution of the held-out split (each
-held-out item's attributes, cycled to ``n``); every figure uses the same
-ProductNet features. Next to the model: the real-vs-real floor (validation vs
-test photos), a trivial baseline (per-category mean training image), the
-sample counts and a bootstrap interval for FID.
+Generated images get the condition distribution of the evaluated held-out split (each
+held-out item's attributes, cycled to ``n``); every figure uses the same ProductNet
+features. Every row of the table is a set of ``n_gen`` images judged against the same
+``n_real`` photos of the evaluated split:
+
+- ``model``: ``n`` generated images;
+- ``real_floor``: ``n`` real photos of the other held-out split (test -> val, val -> test):
+  what real photos score against each other, a model cannot be expected to beat it;
+- ``class_mean_baseline``: for each of the model's ``n`` conditions, the mean training
+  image of its first attribute's class (a trivial baseline).
+
+FID depends on n (it falls as n grows; KID is unbiased but noisier), so rows are only comparable at the same
+n: by default ``n`` is the number of floor photos (875 val photos when evaluating on the
+6,850/875/796 split of the fashion catalog), and a smaller ``n`` subsamples the floor photos
+to match. A larger ``n`` cannot be matched (the floor then uses all its photos, and the
+result's warnings and each row's ``n_gen`` say so). The val split is for sweeps and model
+selection, so that test stays untouched; its floor is the test split (the only other
+held-out photos: train photos are what the model saw).
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from ..atomic import write_json
 from ..conditioning import OTHER, UNKNOWN, UNSPECIFIED, Vocabulary
 from ..config import RunConfig
 from ..data import Catalog, ImageTensors, load_catalog, prepare_images
+from ..device import resolve_device
 from ..errors import UserError
 from ..sample import Pipeline
 from .metrics import (
@@ -37,7 +51,8 @@ from .metrics import (
 from .productnet import ProductNet
 from .realstats import cached_features
 
-MIN_N_TO_COMPARE = 1000  # below this, FID differences of a few points are noise (see the bootstrap interval)
+FLOOR_REFERENCE = {"test": "val", "val": "test"}  # evaluated split -> the held-out photos of the floor row
+SMALL_N = 500  # below this, FID/KID are dominated by small-sample bias and noise; say so
 
 
 @dataclass
@@ -104,10 +119,8 @@ def text_only_accuracy(pipe: Pipeline, net, pn_vocab: Vocabulary, real: Images, 
                        sampling: dict | None) -> dict[str, float]:
     """Conditional accuracy of images generated from held-out titles alone (attributes unspecified)."""
     gen = generate_matching(pipe, torch.zeros_like(real.cond), n, seed, text=titles, sampling=sampling)
-    targets = map_to_productnet(pipe.vocab, pn_vocab, real.cond[torch.arange(n) % len(real.cond)])
     _, logits = net.extract(gen.images)
-    acc = ConditionalAccuracy()
-    acc.update({a: logits[pn_vocab.names.index(a)].argmax(1) for a in targets}, targets)
+    acc = conditional_accuracy(pipe.vocab, pn_vocab, logits, real.cond[torch.arange(n) % len(real.cond)])
     return {f"text_{k}": v for k, v in acc.compute().items()}
 
 
@@ -134,11 +147,18 @@ def map_to_productnet(run_vocab: Vocabulary, pn_vocab: Vocabulary, cond: torch.T
     return out
 
 
+def subsample_index(count: int, n: int, seed: int) -> torch.Tensor:
+    """Sorted indices of a seeded random ``n`` of ``count`` items (all of them when n >= count)."""
+    if n >= count:
+        return torch.arange(count)
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
+
 def image_metrics(fake_f, fake_logits, real_f, pn_vocab: Vocabulary, first_head: int, seed: int) -> dict[str, float]:
     fid = FrechetDistance()
     fid.update(real_f, real=True)
     fid.update(fake_f, real=False)
-    kid = KernelInceptionDistance(seed=seed)
+    kid = KernelInceptionDistance(seed=seed)  # subsets of min(1000, n_real, n_gen) on both sides
     kid.update(real_f, real=True)
     kid.update(fake_f, real=False)
     prdc = PrecisionRecallDensityCoverage()
@@ -150,82 +170,120 @@ def image_metrics(fake_f, fake_logits, real_f, pn_vocab: Vocabulary, first_head:
     return {k: float(v) for k, v in out.items()}
 
 
-def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "test", n: int = 2000,
+def conditional_accuracy(run_vocab: Vocabulary, pn_vocab: Vocabulary, logits, cond: torch.Tensor) -> ConditionalAccuracy:
+    """ProductNet's agreement with the conditions ``cond`` (run vocabulary) of the images it saw."""
+    targets = map_to_productnet(run_vocab, pn_vocab, cond)
+    acc = ConditionalAccuracy()
+    acc.update({a: logits[pn_vocab.names.index(a)].argmax(1) for a in targets}, targets)
+    return acc
+
+
+def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "test", n: int | None = None,
                  features: str | Path | None = None, seed: int = 0, truncation: float = 1.0, progress: bool = True,
-                 console=None, sampling: dict | None = None, n_text: int = 1000) -> dict:
-    """All figures for one run; writes ``eval/<timestamp>/metrics.json`` and ``report.html`` in the run folder."""
+                 console=None, sampling: dict | None = None, n_text: int = 1000, n_boot: int = 100,
+                 device: str = "auto") -> dict:
+    """All figures for one run; writes ``eval/<timestamp>/metrics.json`` and ``report.html`` in the run folder.
+
+    ``split``: ``test`` (the default; floor from val photos) or ``val`` (for sweeps; floor from test photos).
+    ``n``: generated images, default the number of floor photos so that every row has the same n.
+    ``n_boot``: bootstrap replicates of the FID intervals. ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda``.
+    """
     from .features import productnet_for
     from .report import write_eval_report
 
+    if split not in FLOOR_REFERENCE:
+        raise UserError(f"--split {split!r}: evaluate on a held-out split, one of {', '.join(FLOOR_REFERENCE)} "
+                        "(val for sweeps and model selection, test for the final figures).")
+    if n is not None and n < 2:
+        raise UserError(f"--n {n}: FID and KID need at least 2 generated images (the default matches the floor's n).")
     run_dir = Path(run_dir)
     t0 = time.monotonic()
-    pipe = Pipeline.from_pretrained(run_dir, device="cpu")
+    dev = resolve_device(device)
+    pipe = Pipeline.from_pretrained(run_dir, device=str(dev))
     cfg = RunConfig.load(run_dir / "config.json")
     if catalog is not None:
         cfg.data.catalog = catalog
     net, pn_vocab, pn_acc = productnet_for(cfg.data, features, progress=progress, console=console)
+    net = net.to(dev)  # extract() returns CPU features, so the figures below are computed on the CPU
     data = load_catalog_images(cfg, run_dir, progress)
     fp = data.catalog.fingerprint
     real = split_images(data, pipe.vocab, split)
     train = split_images(data, pipe.vocab, "train")
-    floor_ref = split_images(data, pipe.vocab, "val" if split != "val" else "test")
+    floor_split = FLOOR_REFERENCE[split]
+    floor_all = split_images(data, pipe.vocab, floor_split)
+    n = len(floor_all.images) if n is None else n
+    floor_keep = subsample_index(len(floor_all.images), n, seed)  # the floor at the model's n where there are enough
+    floor = Images(floor_all.images[floor_keep], floor_all.cond[floor_keep], [floor_all.ids[i] for i in floor_keep.tolist()])
     real_f, real_logits = cached_features(net, real.images, fp, real.ids, split)
     train_f, _ = cached_features(net, train.images, fp, train.ids, "train")
-    floor_f, floor_logits = cached_features(net, floor_ref.images, fp, floor_ref.ids, "floor")
+    floor_all_f, floor_all_logits = cached_features(net, floor_all.images, fp, floor_all.ids, floor_split)
+    floor_f, floor_logits = floor_all_f[floor_keep], [lg[floor_keep] for lg in floor_all_logits]
     titles = held_out_titles(pipe, data, real.ids)
     t_gen = time.monotonic()
     fake = generate_matching(pipe, real.cond, n, seed, truncation=truncation, text=titles, sampling=sampling)
     gen_seconds = time.monotonic() - t_gen
     fake_f, fake_logits = net.extract(fake.images)
-    base = class_mean_baseline(train, real.cond)
+    base = class_mean_baseline(train, fake.cond)
     base_f, base_logits = net.extract(base.images)
     first_head = pn_vocab.names.index(pipe.vocab.names[0]) if pipe.vocab.names[0] in pn_vocab.names else 0
 
-    rows = {
-        "model": image_metrics(fake_f, fake_logits, real_f, pn_vocab, first_head, seed),
-        "real_floor": image_metrics(floor_f, floor_logits, real_f, pn_vocab, first_head, seed),
-        "class_mean_baseline": image_metrics(base_f, base_logits, real_f, pn_vocab, first_head, seed),
-    }
-    rows["model"]["fid_ci95_low"], rows["model"]["fid_ci95_high"] = bootstrap_fid(real_f, fake_f, seed=seed)
+    judged = {"model": (fake, fake_f, fake_logits), "real_floor": (floor, floor_f, floor_logits),
+              "class_mean_baseline": (base, base_f, base_logits)}
+    rows, accs = {}, {}
+    for key, (imgs, f, logits) in judged.items():
+        rows[key] = {"n_gen": len(f), "n_real": len(real_f), **image_metrics(f, logits, real_f, pn_vocab, first_head, seed)}
+        # Conditional accuracy: does ProductNet see the intended attributes (for real photos: their own)?
+        accs[key] = conditional_accuracy(pipe.vocab, pn_vocab, logits, imgs.cond)
+        rows[key].update(accs[key].compute())
+    for key in ("model", "real_floor"):  # the two rows a reader compares; the trivial baseline is far off
+        rows[key]["fid_ci95_low"], rows[key]["fid_ci95_high"] = bootstrap_fid(real_f, judged[key][1], n_boot, seed)
     rows["model"]["images_per_s"] = round(n / max(gen_seconds, 1e-9), 1)
-    # Conditional accuracy: does ProductNet see the intended attributes in generated images?
-    targets = map_to_productnet(pipe.vocab, pn_vocab, fake.cond)
-    preds = {a: fake_logits[pn_vocab.names.index(a)].argmax(1) for a in targets}
-    cacc = ConditionalAccuracy()
-    cacc.update(preds, targets)
-    real_targets = map_to_productnet(pipe.vocab, pn_vocab, real.cond)
-    racc = ConditionalAccuracy()
-    racc.update({a: real_logits[pn_vocab.names.index(a)].argmax(1) for a in real_targets}, real_targets)
-    rows["model"].update(cacc.compute())
-    rows["real_floor"].update(racc.compute())
     if titles is not None and n_text > 0:  # from the title alone: does the text steer the image?
+        rows["model"]["n_text"] = min(n, n_text)
         rows["model"].update(text_only_accuracy(pipe, net, pn_vocab, real, titles, min(n, n_text), seed + 10**6, sampling))
-    # Diversity within conditions (first attribute), next to real images of the same conditions.
+    # Diversity within conditions (first attribute): generated images next to the floor's real photos of the same classes.
     div_fake = diversity_by_condition(fake_f, fake.cond[:, 0])
-    div_real = diversity_by_condition(real_f, real.cond[:, 0])
-    shared = [c for c in div_fake if c in div_real]
+    div_floor = diversity_by_condition(floor_f, floor.cond[:, 0])
+    shared = [c for c in div_fake if c in div_floor]
     rows["model"]["diversity_within_condition"] = sum(div_fake[c] for c in shared) / max(1, len(shared))
-    rows["real_floor"]["diversity_within_condition"] = sum(div_real[c] for c in shared) / max(1, len(shared))
-    memo = memorisation_ratio(fake_f, train_f, real_f)
-    rows["model"]["memorisation_ratio"] = float(memo["ratio"])
+    rows["real_floor"]["diversity_within_condition"] = sum(div_floor[c] for c in shared) / max(1, len(shared))
+    # Memorisation: nearest training photo of each judged image, against held-out (evaluated split) photos.
+    memo = {}
+    for key in ("model", "real_floor"):
+        memo[key] = memorisation_ratio(judged[key][1], train_f, real_f)
+        rows[key]["memorisation_ratio"] = memo[key]["ratio"]
+        rows[key]["near_copy_share"] = memo[key]["near_copy_share"]
     nn_dist, nn_idx = nearest_neighbours(fake_f[:16], train_f)
     result = {
-        "run": str(run_dir), "model": pipe.model.family, "split": split, "n_generated": n, "n_real": len(real.images),
-        "sampling": sampling or {}, "text_encoder": pipe.text_encoder,
-        "n_floor": len(floor_ref.images), "seed": seed, "truncation": truncation,
+        "run": str(run_dir), "model": pipe.model.family, "split": split, "floor_split": floor_split,
+        "n_generated": n, "n_real": len(real.images), "n_floor": len(floor.images), "n_floor_available": len(floor_all.images),
+        "n_train": len(train.images), "sampling": sampling or {}, "text_encoder": pipe.text_encoder,
+        "seed": seed, "truncation": truncation, "device": str(dev), "n_boot": n_boot,
         "extractor": {"name": "ProductNet", "resolution": net.cfg.resolution, "heldout_accuracy": pn_acc},
         "rows": rows,
         "per_class_accuracy": {a: {pn_vocab[a].decode(int(i)): list(v) for i, v in d.items()}
-                               for a, d in cacc.per_class().items()},
+                               for a, d in accs["model"].per_class().items()},
+        "near_copy_threshold": memo["model"]["near_copy_threshold"],
+        "closest_pairs": [{**c, "train_id": train.ids[c["train"]]} for c in memo["model"]["closest"]],
         "sampling_images_per_s": round(n / max(gen_seconds, 1e-9), 1),  # includes title conditioning, excludes encoding
         "seconds": round(time.monotonic() - t0, 1),
         "warnings": [],
     }
-    if n < MIN_N_TO_COMPARE:
-        result["warnings"].append(f"n={n} generated images: FID/KID differences between runs are unreliable below "
-                                  f"{MIN_N_TO_COMPARE}; see the bootstrap interval.")
+    if n > len(floor_all.images):
+        result["warnings"].append(
+            f"n={n} generated images but only {len(floor_all.images)} {floor_split} photos for the floor: the floor row "
+            f"uses all {len(floor_all.images)}, so the model and floor rows are not at the same n (FID falls as n grows). "
+            f"Evaluate with --n {len(floor_all.images)} (the default) to compare like with like.")
+    if n < SMALL_N:
+        result["warnings"].append(f"n={n} generated images: at fewer than {SMALL_N}, FID/KID are dominated by small-sample "
+                                  "bias and noise and differences between runs are unreliable; read the intervals, and "
+                                  "compare runs only at the same n.")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = run_dir / "eval" / stamp
+    for k in range(2, 1000):  # two evaluations within a second get two folders
+        if not out.exists():
+            break
+        out = run_dir / "eval" / f"{stamp}-{k}"
     write_json(out / "metrics.json", result)
     write_eval_report(out, result, fake, real, train, nn_idx, nn_dist, pn_vocab, pipe.vocab, run_dir=run_dir)
     result["out"] = str(out)

@@ -3,23 +3,42 @@
 ``prodgen features fit`` calls ``fit_productnet``; ``prodgen evaluate`` calls
 ``productnet_for`` which reuses a fitted network cached under
 ``$PRODGEN_CACHE/productnet/<hash of catalog content, resolution, settings>``.
+
+Training runs on the shared loop (``train/loop.py``): progress, Ctrl-C (saves and
+stops), NaN stop, ``metrics.jsonl`` and an atomic ``training_state.pt`` every
+epoch and every 5 minutes. The output folder's ``config.json`` records
+``"kind": "productnet"``, the data and the fit settings; running the same fit
+again into the same folder continues an interrupted one exactly where it stopped
+(bit-identical on CPU to an uninterrupted fit).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import time
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from .. import __version__
+from ..atomic import write_json
 from ..conditioning import Vocabulary
 from ..config import DataConfig
 from ..data import default_cache_dir, load_catalog, make_split, prepare_images
+from ..device import resolve_device
 from ..errors import UserError
+from ..runfolder import read_kind
+from ..train.checkpoint import STATE_NAME
+from ..train.loop import METRICS_NAME, TrainLoop
 from .productnet import CONFIG_NAME, ProductNet, ProductNetConfig
+
+RUN_CONFIG_NAME = "config.json"  # {"kind": "productnet", "data": ..., "fit": ...}
+
+
+class FitStopped(UserError):
+    """A ProductNet fit stopped before its last step (Ctrl-C or the minutes budget); its checkpoint is kept."""
 
 FIT_VERSION = 1
 
@@ -47,8 +66,8 @@ def head_attributes(catalog, min_count: int, max_values: int) -> list[str]:
 
 
 def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Random horizontal flip and +-1/16 translation on white padding."""
-    flip = torch.rand(x.shape[0], generator=g) < 0.5
+    """Random horizontal flip and +-1/16 translation on white padding (random numbers from the CPU generator ``g``)."""
+    flip = (torch.rand(x.shape[0], generator=g) < 0.5).to(x.device)
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
     r = x.shape[-1]
     p = r // 16
@@ -58,9 +77,15 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 
 def fit_productnet(data: DataConfig, out: str | Path, settings: FitSettings | None = None, progress: bool = True,
-                   console=None) -> dict:
-    """Train ProductNet on the train split; report and save held-out (test split) accuracy per head."""
+                   console=None, minutes: float | None = None, device: str = "auto") -> dict:
+    """Train ProductNet on the train split; report and save held-out (test split) accuracy per head.
+
+    ``out`` becomes a ProductNet run folder. If it holds an unfinished fit of the same catalog and settings,
+    that fit continues; ``minutes`` bounds this invocation (stopping early raises a UserError saying how to
+    continue, as does Ctrl-C). ``device``: "auto" (CUDA when present), "cpu", "cuda", ...
+    """
     s = settings or FitSettings()
+    out = Path(out)
     catalog = load_catalog(data)
     tensors = prepare_images(catalog, data.resolution, progress=progress)
     split = make_split(tensors.ids, data.split_fractions)
@@ -76,41 +101,122 @@ def fit_productnet(data: DataConfig, out: str | Path, settings: FitSettings | No
     xtr, ytr = subset("train")
     xte, yte = subset("test")
     cfg = ProductNetConfig(data.resolution, attrs, vocab.sizes, s.width, 256, catalog.name, catalog.fingerprint)
-    t0 = time.monotonic()
-    net = train_productnet(xtr, ytr, cfg, s, progress=progress, console=console)
+    run_config = {"kind": "productnet", "data": dataclasses.asdict(data), "fit": dataclasses.asdict(s),
+                  "catalog_fingerprint": catalog.fingerprint, "prodgen_version": __version__}
+    resume = _prepare_folder(out, run_config)
+    trainer = ProductNetTrainer(xtr, ytr, cfg, s, out, progress_label="fit ProductNet", console=console,
+                                minutes=minutes, device=device)
+    if resume:
+        trainer.resume()
+    reason = trainer.run(progress=progress)
+    if reason.kind != "steps":
+        how = "interrupted" if reason.kind == "interrupted" else f"its {minutes}-minute budget was used"
+        raise FitStopped(f"ProductNet fit stopped at step {reason.step} of {trainer.steps} ({how}); its checkpoint in {out} "
+                        "is kept: run the same fit again with the same --out to continue it.")
+    net = trainer.finished_net()
     accuracy = heldout_accuracy(net, xte, yte, vocab)
-    accuracy["_fit_seconds"] = round(time.monotonic() - t0, 1)
+    accuracy["_fit_seconds"] = round(trainer.elapsed, 1)
     accuracy["_n_train"], accuracy["_n_test"] = len(xtr), len(xte)
     net.save_pretrained(out, vocab, accuracy)
     return accuracy
 
 
+def _run_config_matches(out: Path, run_config: dict) -> bool:
+    try:
+        old = json.loads((out / RUN_CONFIG_NAME).read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    keys = ("kind", "data", "fit", "catalog_fingerprint")
+    return isinstance(old, dict) and all(old.get(k) == json.loads(json.dumps(run_config[k])) for k in keys)
+
+
+def _prepare_folder(out: Path, run_config: dict) -> bool:
+    """Write the folder's config.json; True when an unfinished fit with the same settings is there to continue."""
+    if (out / RUN_CONFIG_NAME).is_file() and read_kind(out) != "productnet":
+        raise UserError(f"{out} holds another kind of prodgen run ({read_kind(out)}); fit ProductNet into a new or "
+                        "ProductNet folder (--out).")
+    resume = (out / STATE_NAME).is_file() and _run_config_matches(out, run_config)
+    if not resume:  # a fresh fit: nothing of an older one may be mistaken for it
+        for name in (STATE_NAME, METRICS_NAME, CONFIG_NAME):
+            (out / name).unlink(missing_ok=True)
+    write_json(out / RUN_CONFIG_NAME, run_config)
+    return resume
+
+
+class ProductNetTrainer(TrainLoop):
+    """ProductNet's training on the shared loop: AdamW, one-cycle LR over ``epochs``, flips and shifts.
+
+    The batch order and augmentation come from one CPU generator seeded with ``settings.seed`` (its state is
+    in the checkpoint), so a resumed fit is the uninterrupted one. ``run_dir=None`` trains in memory.
+    """
+
+    resume_hint = "the same `prodgen features fit ... --out {run_dir}` continues from it"
+    divergence_fix = "lower the learning rate or raise the batch size"
+
+    def __init__(self, xtr: torch.Tensor, ytr: torch.Tensor, cfg: ProductNetConfig, settings: FitSettings,
+                 run_dir: str | Path | None = None, progress_label: str = "fit ProductNet", console=None,
+                 minutes: float | None = None, device: str = "auto", checkpoint_minutes: float | None = 5.0) -> None:
+        s = settings
+        self.steps_per_epoch = max(1, len(xtr) // s.batch_size)
+        super().__init__(run_dir, steps=s.epochs * self.steps_per_epoch, minutes=minutes,
+                         checkpoint_every=self.steps_per_epoch, checkpoint_minutes=checkpoint_minutes,
+                         log_every=max(1, min(25, self.steps_per_epoch)), console=console, device=resolve_device(device))
+        self.label = progress_label
+        self.images_per_step = s.batch_size
+        self.settings = s
+        self.xtr, self.ytr = xtr, ytr
+        torch.manual_seed(s.seed)
+        self.net = ProductNet(cfg).to(self.device).to(memory_format=torch.channels_last)
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=s.lr, weight_decay=1e-4)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=s.lr, total_steps=self.steps)
+        self.gen = torch.Generator().manual_seed(s.seed)
+        self.perm = torch.zeros(0, dtype=torch.long)
+
+    def train_step(self) -> dict[str, float]:
+        s = self.settings
+        epoch, b = divmod(self.step, self.steps_per_epoch)
+        if b == 0:
+            self.perm = torch.randperm(len(self.xtr), generator=self.gen)
+        idx = self.perm[b * s.batch_size : (b + 1) * s.batch_size]
+        x = self.xtr[idx].to(self.device).float() / 127.5 - 1
+        x = _augment(x, self.gen).contiguous(memory_format=torch.channels_last)
+        self.net.train()
+        loss, parts = self.net.loss(x, self.ytr[idx].to(self.device))
+        self.check_finite(loss, "ProductNet loss")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        self.set_status(f"epoch {epoch + 1}/{s.epochs}")
+        return {"loss": float(loss.detach()), **{f"ce/{k}": v for k, v in parts.items()}}
+
+    def state(self) -> dict:
+        return {"net": self.net.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                "gen": self.gen.get_state(), "perm": self.perm}
+
+    def load_state(self, state: dict) -> None:
+        self.net.load_state_dict(state["net"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.gen.set_state(state["gen"])
+        self.perm = state["perm"]
+
+    def finished_net(self) -> ProductNet:
+        """The trained network, on the CPU and in eval mode."""
+        return self.net.cpu().eval()
+
+
 def train_productnet(xtr: torch.Tensor, ytr: torch.Tensor, cfg: ProductNetConfig, s: FitSettings, progress: bool = True,
-                     console=None, label: str = "fit ProductNet") -> ProductNet:
-    """Train a ProductNet on uint8 images ``xtr`` and (N, heads) label ids ``ytr`` (0 = unlabelled); AdamW, one-cycle."""
-    torch.manual_seed(s.seed)
-    net = ProductNet(cfg).to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=1e-4)
-    steps_per_epoch = max(1, len(xtr) // s.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, total_steps=s.epochs * steps_per_epoch)
-    g = torch.Generator().manual_seed(s.seed)
-    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=not progress)
-    with bar:
-        task = bar.add_task("fit", total=s.epochs * steps_per_epoch, info="")
-        for epoch in range(s.epochs):
-            perm = torch.randperm(len(xtr), generator=g)
-            net.train()
-            for b in range(steps_per_epoch):
-                idx = perm[b * s.batch_size : (b + 1) * s.batch_size]
-                x = _augment(xtr[idx].float() / 127.5 - 1, g).contiguous(memory_format=torch.channels_last)
-                loss, _ = net.loss(x, ytr[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                bar.update(task, advance=1, info=f"epoch {epoch + 1}/{s.epochs} loss {float(loss.detach()):.3f}")
-    return net.eval()
+                     console=None, label: str = "fit ProductNet", device: str = "auto") -> ProductNet:
+    """Train a ProductNet in memory on uint8 images ``xtr`` and (N, heads) label ids ``ytr`` (0 = unlabelled).
+
+    Ctrl-C stops it and raises KeyboardInterrupt (a half-trained classifier is never returned).
+    """
+    trainer = ProductNetTrainer(xtr, ytr, cfg, s, None, progress_label=label, console=console, device=device)
+    reason = trainer.run(progress=progress)
+    if reason.kind != "steps":
+        raise KeyboardInterrupt
+    return trainer.finished_net()
 
 
 @torch.no_grad()
@@ -144,8 +250,12 @@ def productnet_for(data: DataConfig, features: str | Path | None = None, progres
     else:
         settings = FitSettings()
         folder = default_cache_dir() / "productnet" / productnet_key(data, settings)
-        if not (folder / CONFIG_NAME).exists():
-            fit_productnet(data, folder, settings, progress=progress, console=console)
+        if not (folder / CONFIG_NAME).exists():  # absent, or an interrupted fit to continue
+            try:
+                fit_productnet(data, folder, settings, progress=progress, console=console)
+            except FitStopped as e:
+                raise FitStopped(f"fitting this catalog's ProductNet (cached in {folder}) was interrupted; it continues "
+                                 "where it stopped the next time a command needs it.") from e
         net, vocab, acc = ProductNet.from_pretrained(folder)
     if net.cfg.resolution != data.resolution:
         raise UserError(f"the ProductNet in {features} works at {net.cfg.resolution}px but the run is {data.resolution}px; "

@@ -23,6 +23,7 @@ from ..atomic import write_json
 from ..conditioning import Vocabulary
 from ..errors import UserError
 from ..models.base import load_state, save_state
+from ..runfolder import require_kind
 
 CONFIG_NAME = "productnet.json"
 WEIGHTS_NAME = "productnet.safetensors"
@@ -122,6 +123,10 @@ class ProductNet(nn.Module):
     def from_pretrained(cls, folder: str | Path) -> tuple[ProductNet, Vocabulary, dict]:
         folder = Path(folder)
         if not (folder / CONFIG_NAME).is_file():
+            if (folder / "config.json").is_file():  # another kind of run, or a fit that has not finished
+                require_kind(folder, "productnet", "--features")
+                raise UserError(f"{folder} holds a ProductNet fit that has not finished; run the same "
+                                f"`prodgen features fit ... --out {folder}` again to continue it.")
             raise UserError(f"{folder} holds no ProductNet ({CONFIG_NAME} missing); fit one with `prodgen features fit`.")
         meta = json.loads((folder / CONFIG_NAME).read_text())
         net = cls(ProductNetConfig(**meta["config"]))

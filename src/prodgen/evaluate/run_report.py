@@ -67,7 +67,7 @@ def plot_quality(records: list[dict], out_png: str | Path, title: str = "") -> P
     kid = [r["eval/kid_mean"] for r in pts]
     err = [r.get("eval/kid_std", 0.0) for r in pts]
     axes[1].errorbar(minutes, kid, yerr=err, marker="o", ms=3, lw=1, capsize=2)
-    axes[1].set_ylabel("KID (mean +- std over subsets)", fontsize=8)
+    axes[1].set_ylabel("KID (+- std, both sides resampled)", fontsize=8)
     for ax in axes:
         ax.set_xlabel("training minutes (periodic evaluation excluded)", fontsize=8)
         ax.set_yscale("log")

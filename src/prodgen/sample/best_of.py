@@ -14,11 +14,14 @@ Both parts and the total go to the sidecar for every kept image.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..conditioning import Vocabulary
-from ..evaluate.productnet import ProductNet
+
+if TYPE_CHECKING:  # sample sits below evaluate: no module-level import of it (tests/test_layers.py)
+    from ..evaluate.productnet import ProductNet
 
 REALISM_K = 5
 

@@ -46,17 +46,25 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, device: str = "auto", use_ema: bool = True) -> Pipeline:
-        run_dir = Path(run_dir)
-        if not run_dir.is_dir():
-            raise UserError(f"run folder {run_dir} does not exist; train one with `prodgen train --out {run_dir}`.")
+        from ..runfiles import VOCAB_NAME, check_run_folder, damaged, read_vocab_dict, restore_hint
+
+        run_dir = check_run_folder(run_dir)
         config = RunConfig.load(run_dir / "config.json")
-        vocab = Vocabulary.load(run_dir / "vocab.json")
+        try:
+            vocab = Vocabulary.from_dict(read_vocab_dict(run_dir))
+        except ValueError as e:  # e.g. a value list not starting with <unspecified>
+            raise damaged(run_dir / VOCAB_NAME, str(e)) from e
         model = GenerativeModel.from_pretrained(run_dir, WEIGHTS_NAME)
         if tuple(vocab.sizes) != model.cond_sizes:
-            raise UserError(f"{run_dir}: vocab.json ({vocab.sizes}) does not match the weights ({list(model.cond_sizes)}).")
+            raise UserError(f"{run_dir}: vocab.json ({vocab.sizes} values per attribute) does not match the weights "
+                            f"({list(model.cond_sizes)}); {restore_hint(run_dir / VOCAB_NAME)}.")
         weights = run_dir / (EMA_NAME if use_ema and (run_dir / EMA_NAME).exists() else WEIGHTS_NAME)
         if weights.name == EMA_NAME:
-            model.sampling_net().load_state_dict(load_state(weights))
+            try:
+                model.sampling_net().load_state_dict(load_state(weights))
+            except RuntimeError as e:  # weights of another network (shapes or names differ)
+                raise UserError(f"{weights} does not fit the network in {WEIGHTS_NAME} ({str(e).splitlines()[0]}); "
+                                f"delete {weights.name} to sample with the raw weights, or {restore_hint(weights)}.") from e
         dev = resolve_device(device)
         return cls(model.to(dev), vocab, config, run_dir, dev, _file_hash(weights))
 

@@ -7,18 +7,21 @@ and the files already written survive an interruption.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import time
-from collections.abc import Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..atomic import write_json, write_text
+from ..errors import UserError
 from ..grid import make_grid, save_png, to_uint8
+from ..progress import progress_bar
 from .pipeline import Pipeline
 
 
@@ -39,11 +42,67 @@ class GenerationResult:
     files: list[Path]
     grid: Path | None
     seconds: float
+    removed: list[str] = field(default_factory=list)  # stale images of an earlier request in the folder (replace_previous)
+
+
+MAX_STEM_BYTES = 120  # file names stay well under the usual 255-byte limit, with room for suffixes
+
+
+def _short_hash(s: str, n: int = 8) -> str:
+    return hashlib.sha256(s.encode("utf-8")).hexdigest()[:n]
 
 
 def safe_name(s: str) -> str:
-    """A file stem from an id or label: letters, digits, '-', '_' and '.' kept, anything else '_'."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
+    """A file stem from an id or label: letters, digits, '-', '_' and '.' kept, anything else '_'.
+
+    Over-long stems are cut and end in a hash of the whole id, so they stay distinct.
+    """
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s) or "row"
+    if len(stem.encode("utf-8")) > MAX_STEM_BYTES:
+        while len(stem.encode("utf-8")) > MAX_STEM_BYTES - 9:
+            stem = stem[:-1]
+        stem = f"{stem}-{_short_hash(s)}"
+    return stem
+
+
+def unique_names(ids: Sequence[str]) -> list[str]:
+    """One file stem per id, never the same for two ids (compared case-insensitively, as macOS and Windows do).
+
+    An id keeps its ``safe_name`` unless another id maps to the same stem (``a/b`` and ``a_b``); then each id of
+    the clash gets ``-`` + 8 hex digits of its sha256, except the one id (if any) that is its own stem. The result
+    depends only on the set of ids, not their order. Duplicate ids raise ValueError.
+    """
+    if len(set(ids)) != len(ids):
+        raise ValueError("unique_names needs distinct ids")
+    stems = [safe_name(i) for i in ids]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for k, st in enumerate(stems):
+        groups[st.casefold()].append(k)
+    out = list(stems)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        exact = [k for k in members if stems[k] == ids[k]]
+        keep = exact[0] if len(exact) == 1 else None
+        for k in members:
+            if k != keep:
+                out[k] = f"{stems[k]}-{_short_hash(ids[k])}"
+    seen = Counter(n.casefold() for n in out)
+    for k, name in enumerate(out):
+        if seen[name.casefold()] > 1:  # a suffixed stem met another id's plain stem: use the whole hash
+            out[k] = f"{stems[k]}-{_short_hash(ids[k], 64)}"
+    return out
+
+
+def check_out_folder(out: str | Path, flag: str = "--out") -> Path:
+    """Fail unless ``out`` can be (or already is) a folder: not a file, and no file where a parent folder should be."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{flag} {out} is a file, not a folder; give a folder path for the images (it is created if needed).")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"{flag} {out}: {parent} is a file, not a folder; choose another {flag} path.")
+    return out
 
 
 def _batches(jobs: list[Job], size: int) -> Iterator[list[Job]]:
@@ -87,25 +146,35 @@ def write_generation(
     sampling: dict | None = None,
     best_of: int = 1,
     scorer=None,
+    replace_previous: bool = False,
 ) -> GenerationResult:
-    """Generate every job (``best_of`` candidates each when > 1, scored by ``scorer``) and write the results."""
+    """Generate every job (``best_of`` candidates each when > 1, scored by ``scorer``) and write the results.
+
+    ``replace_previous``: images an earlier request wrote into ``out_dir`` (listed in its generation.json) and not
+    written again now are removed at the end, so the folder holds one request's images, all listed in labels.csv.
+    Files the earlier generation.json does not list are never touched.
+    """
     sampling = dict(sampling or {})
     if best_of < 1:
         raise ValueError("best_of must be at least 1")
     if best_of > 1 and scorer is None:
         raise ValueError("best_of > 1 needs a scorer (sample/best_of.py)")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     jobs = list(jobs)
+    clash = [n for n, c in Counter(j.name.casefold() for j in jobs).items() if c > 1]
+    if clash:
+        raise ValueError(f"two jobs would write the same file {clash[0]!r}.png; name them with unique_names()")
+    check_out_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    previous = _previous_images(out) if replace_previous else set()
     names = pipe.vocab.names
+    with_ids = any("id" in j.meta for j in jobs)  # rows of a CSV: labels.csv maps each id to its file
     files: list[Path] = []
     grid_imgs: list[np.ndarray] = []
     rows: list[list[str]] = []
     t0 = time.monotonic()
-    bar = Progress(TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-                   TimeRemainingColumn(), console=console, disable=not progress)
+    bar = progress_bar("generate", len(jobs), console=console, enabled=progress)
     with bar:
-        task = bar.add_task("generate", total=len(jobs))
         for batch in _batches(jobs, batch_size):
             cond = torch.stack([j.cond for j in batch])
             text = torch.stack([j.text for j in batch]) if batch[0].text is not None else None
@@ -119,14 +188,15 @@ def write_generation(
                 save_png(img, path)
                 files.append(path)
                 values = [pipe.vocab.attributes[a].decode(int(j.cond[a])) for a in range(len(names))]
-                rows.append([path.name, *["" if v == "<unspecified>" else v for v in values], str(j.seed)])
+                rows.append([path.name, *([str(j.meta.get("id", ""))] if with_ids else []),
+                             *["" if v == "<unspecified>" else v for v in values], str(j.seed)])
                 if len(grid_imgs) < grid_max:
                     grid_imgs.append(img)
-            bar.advance(task, len(batch))
+            bar.advance(len(batch))
     seconds = time.monotonic() - t0
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file", *names, "seed"])
+    w.writerow(["file", *(["id"] if with_ids else []), *names, "seed"])
     w.writerows(rows)
     write_text(out / "labels.csv", buf.getvalue())
     grid = None
@@ -144,7 +214,25 @@ def write_generation(
         "images": [{"file": f.name, "seed": j.seed, "condition": pipe.vocab.describe(j.cond), **j.meta} for f, j in zip(files, jobs)],
     }
     write_json(out / "generation.json", sidecar)
-    return GenerationResult(out, files, grid, seconds)
+    removed = sorted(previous - {f.name for f in files})
+    for name in removed:
+        (out / name).unlink(missing_ok=True)
+    return GenerationResult(out, files, grid, seconds, removed)
 
 
-__all__ = ["GenerationResult", "Job", "safe_name", "write_generation"]
+def _previous_images(out: Path) -> set[str]:
+    """PNG names listed by the generation.json of an earlier ``generate`` in ``out`` (none when absent or unreadable;
+    never those of ``fill`` or ``augment``, whose tables point at their images)."""
+    import json
+
+    try:
+        d = json.loads((out / "generation.json").read_bytes().decode("utf-8"))
+        if {"fill", "augment"} & set(d.get("request") or {}):
+            return set()
+        names = {str(img["file"]) for img in d.get("images", [])}
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, KeyError, TypeError):
+        return set()
+    return {n for n in names if n.endswith(".png") and Path(n).name == n and n != "grid.png"}
+
+
+__all__ = ["GenerationResult", "Job", "check_out_folder", "safe_name", "unique_names", "write_generation"]

@@ -1,6 +1,7 @@
 """Training: one Trainer for every model family, checkpoints, EMA, run folders."""
 
+from .loop import StopReason, TrainLoop
 from .run import prepare_data, resume, train
-from .trainer import StopReason, Trainer
+from .trainer import Trainer
 
-__all__ = ["StopReason", "Trainer", "prepare_data", "resume", "train"]
+__all__ = ["StopReason", "TrainLoop", "Trainer", "prepare_data", "resume", "train"]

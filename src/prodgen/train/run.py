@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
+import os
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,8 @@ from ..conditioning.text import TEXT_DIM, resolve_encoder_name
 from ..data import Catalog, ImageTensors, load_catalog, make_split, prepare_images, prepare_title_embeddings
 from ..errors import UserError
 from ..models import model_class
+from ..runfiles import check_run_folder, damaged, folder_kind, read_split, read_vocab_dict
+from .checkpoint import STATE_NAME
 from .dataset import TrainingData
 from .trainer import StopReason, Trainer
 
@@ -88,6 +92,25 @@ def prepare_data(cfg: RunConfig, vocab: Vocabulary | None = None, split: dict | 
     return PreparedData(catalog, attributes, split, TrainingData(images, cond, kept, text), vocab, tensors)
 
 
+def load_vocab(run_dir: str | Path) -> Vocabulary:
+    """The run's vocab.json as a Vocabulary; missing or damaged files raise a UserError naming the fix."""
+    run_dir = Path(run_dir)
+    try:
+        return Vocabulary.from_dict(read_vocab_dict(run_dir))
+    except ValueError as e:  # e.g. a value list not starting with <unspecified>
+        raise damaged(run_dir / VOCAB_NAME, str(e)) from e
+
+
+def load_run_data(run_dir: str | Path, cfg: RunConfig | None = None, progress: bool = True) -> PreparedData:
+    """A trained run's data exactly as it was split and encoded (its vocab.json and split.json), e.g. for augment.
+
+    ``cfg``: the run's config, possibly with another catalog (default: config.json as saved).
+    """
+    run_dir = check_run_folder(run_dir, split=True)
+    cfg = cfg or RunConfig.load(run_dir / CONFIG_NAME)
+    return prepare_data(cfg, vocab=load_vocab(run_dir), split=read_split(run_dir), progress=progress)
+
+
 def _evaluator(cfg: RunConfig, data: PreparedData, progress: bool, console):
     """Periodic cheap evaluation on the val split when ``train.eval_every`` > 0 (built before the clock starts)."""
     if not cfg.train.eval_every:
@@ -102,19 +125,46 @@ def _evaluator(cfg: RunConfig, data: PreparedData, progress: bool, console):
                               progress=progress, console=console)
 
 
-def _check_new_run_dir(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if (out / CONFIG_NAME).exists() and not overwrite:
+def check_new_run_dir(out: str | Path, overwrite: bool = False) -> None:
+    """Fail before any work unless ``out`` may receive a new run.
+
+    An empty or new folder may; a prodgen run folder only with ``overwrite`` (it is then replaced whole);
+    anything else never: --overwrite must not delete files prodgen did not make.
+    """
+    out = Path(out)
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"--out {out}: {parent} is a file, not a folder; choose another --out path.")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give the path of a new or empty folder for the run.")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    kind = folder_kind(out)
+    if kind == "generator":
+        if not overwrite:
             raise UserError(f"{out} already holds a run. Continue it with `prodgen train --resume {out}`, "
-                            "pick another --out, or pass --overwrite to replace it.")
-        if not (out / CONFIG_NAME).exists() and not overwrite:
-            raise UserError(f"{out} exists and is not empty; choose an empty or new --out folder.")
+                            "pick another --out, or pass --overwrite to replace it (the whole folder: weights, "
+                            "samples and evaluations).")
+        return
+    what = {"restoration": "it holds a restoration model", "productnet": "it holds a ProductNet"}.get(
+        kind, "it holds no config.json of a `prodgen train` run")
+    if overwrite:
+        raise UserError(f"{out} is not a prodgen training run ({what}); --overwrite only replaces run folders and never "
+                        f"deletes other files. Choose a new or empty --out folder, or empty {out} yourself.")
+    raise UserError(f"{out} exists and is not empty ({what}); choose a new or empty --out folder.")
+
+
+def _move_aside(out: Path) -> Path:
+    """Rename an old run folder to a hidden name beside it (same file system: atomic); returns the new name."""
+    aside = out.with_name(f".{out.name}.replaced-{uuid.uuid4().hex[:8]}")
+    os.replace(out, aside)
+    return aside
 
 
 def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bool = True, console=None) -> StopReason:
     """Start a new run in ``out`` and train it within ``cfg.train``'s budget."""
     out = Path(out)
-    _check_new_run_dir(out, overwrite)
+    check_new_run_dir(out, overwrite)
     if cfg.train.steps is None and cfg.train.minutes is None:
         raise UserError("give a training budget: --steps N and/or --minutes M.")
     klass = model_class(cfg.model)
@@ -130,29 +180,44 @@ def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bo
         if cfg.data.images:
             cfg.data.images = str(Path(cfg.data.images).resolve())
     cfg.condition.attributes = data.attributes
-    out.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for name in ("metrics.jsonl", "training_state.pt"):
-            (out / name).unlink(missing_ok=True)
-    cfg.save(out / CONFIG_NAME)
-    data.vocab.save(out / VOCAB_NAME)
-    write_json(out / SPLIT_NAME, data.split)
-    trainer = Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,
-                      evaluator=_evaluator(cfg, data, progress, console))
-    return trainer.run(progress=progress)
+    evaluator = _evaluator(cfg, data, progress, console)
+    # Everything is validated; an old run (--overwrite) is replaced whole: moved aside now, deleted once the new
+    # run has its own checkpoint, put back if the new one fails before saving anything.
+    aside = _move_aside(out) if overwrite and out.is_dir() and any(out.iterdir()) else None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out / CONFIG_NAME)
+        data.vocab.save(out / VOCAB_NAME)
+        write_json(out / SPLIT_NAME, data.split)
+        trainer = Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,
+                          evaluator=evaluator)
+        reason = trainer.run(progress=progress)
+    except BaseException:
+        if aside is not None:
+            if (out / STATE_NAME).exists():  # the new run saved a checkpoint: it is the run now
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                shutil.rmtree(out, ignore_errors=True)
+                os.replace(aside, out)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    return reason
 
 
 def resume(run_dir: str | Path, minutes: float | None = None, steps: int | None = None,
            progress: bool = True, console=None) -> StopReason:
     """Continue a run exactly where its last checkpoint stopped."""
-    run_dir = Path(run_dir)
+    run_dir = check_run_folder(run_dir, split=True)
     cfg = RunConfig.load(run_dir / CONFIG_NAME)
+    if not (run_dir / STATE_NAME).is_file():
+        raise UserError(f"{run_dir / STATE_NAME} is missing, so the run cannot continue where it stopped; start it "
+                        f"again with `prodgen train ... --out {run_dir} --overwrite`, or restore the file from a copy.")
     cfg.train.minutes = minutes
     if steps is not None:
         cfg.train.steps = steps  # the run's new total
-    vocab = Vocabulary.load(run_dir / VOCAB_NAME)
-    split = json.loads((run_dir / SPLIT_NAME).read_text())
-    data = prepare_data(cfg, vocab=vocab, split=split, progress=progress)
+    data = load_run_data(run_dir, cfg, progress=progress)
+    vocab = data.vocab
     model = model_class(cfg.model).from_args(cfg.model_args, vocab.sizes, cfg.data.resolution)
     cfg.save(run_dir / CONFIG_NAME)
     trainer = Trainer(model, data.train, vocab, run_dir, cfg.train, cfg.condition.dropout, console=console,
