@@ -28,11 +28,11 @@ DEV=${DEV:-cuda}   # DEV=cpu S=20 bash bench/gpu_check.sh: a dry run of this scr
 S=${S:-300}
 PG=("$PY" -m prodgen)
 
-step() {  # step NAME CMD...: run, time, record
+step() {  # step NAME CMD...: run, time, record (each step at most $T seconds)
   local name=$1; shift
   local t0=$(date +%s%N)
   echo "=== $name: $*" >> "$LOG"
-  timeout 300 "$@" >> "$LOG" 2>&1
+  timeout "${T:-240}" "$@" >> "$LOG" 2>&1
   local rc=$?
   local dt=$(( ($(date +%s%N) - t0) / 1000000 ))
   dt="$((dt / 1000)).$(printf '%03d' $((dt % 1000)))"
@@ -85,7 +85,7 @@ step enhance-denoise "${PG[@]}" enhance "$W/photo.png" --model "$W/restore" --ta
 step report "${PG[@]}" report "$W/gan"
 step train-speed "$PY" bench/train_speed.py --device $DEV --steps ${SPEED_STEPS:-20} --out "$OUT/train_speed_cuda"
 cp "$W/gen-gan/grid.png" "$OUT/gen-gan-grid.png" 2>/dev/null || true
-[ -n "${SKIP_SUITE:-}" ] || step test-suite "$PY" -m pytest -q -p no:cacheprovider -x --timeout=200 tests/
+[ -n "${SKIP_SUITE:-}" ] || T=${SUITE_SECONDS:-150} step test-suite "$PY" -m pytest -q -p no:cacheprovider -n 8 --timeout=120 tests/
 $PY - "$ROWS" "$OUT/machine.txt" "$OUT/gpu_check.json" <<'EOF'
 import json, sys, datetime
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
