@@ -89,7 +89,7 @@ cp "$W/gen-gan/grid.png" "$OUT/gen-gan-grid.png" 2>/dev/null || true
 $PY - "$ROWS" "$OUT/machine.txt" "$OUT/gpu_check.json" <<'EOF'
 import json, sys, datetime
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-json.dump({"command": "bash bench/gpu_check.sh", "machine": open(sys.argv[2]).read().strip(),
+json.dump({"command": "bash bench/gpu_check.sh", "machine": "; ".join(open(sys.argv[2]).read().split("\n")).strip("; "),
            "date": datetime.date.today().isoformat(), "steps": rows,
            "passed": sum(r["rc"] == 0 for r in rows), "failed": [r["step"] for r in rows if r["rc"] != 0]},
           open(sys.argv[3], "w"), indent=1)

@@ -279,7 +279,17 @@ def t_train_speed() -> list[str]:
 
 
 # name -> (results files, renderer)
+def t_gpu_check() -> list[str]:
+    res = R("gpu/gpu_check.json")
+    rows = [[f"`{r['step']}`", "passed" if r["rc"] == 0 else f"FAILED (exit {r['rc']})", f(r["seconds"], ".1f")]
+            for r in res["steps"]]
+    rows += [[f"`{name}`", "not reached (GPU time ran out)", ""] for name in res.get("not_reached", [])]
+    return [f"Machine: {res['machine']}. Command: `{res['command']}`, {res['date']}.", ""] + md_table(
+        ["step (bench/gpu_check.sh)", "result", "seconds"], rows)
+
+
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
+    "gpu-check": (["gpu/gpu_check.json"], t_gpu_check),
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),
     "families": (["families/families.json"], t_families),
