@@ -156,6 +156,10 @@ def main() -> None:
 def render(res: dict, out: Path) -> None:
     from machine import machine_line
 
+    for r in res["rows"]:  # the bound as the docstring states it now
+        (w, h), (ow, _) = r["in_size"], r["out_size"]
+        r["bound_mb"] = r["rss_before_mb"] + bound_mb(w, h, ow // w, r["tile"])
+    out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
     lines = ["# `prodgen enhance` on large photos: peak memory\n", f"`{res['command']}`\n",
              f"Machine: {machine_line(res['machine'])}\n",
              "Peak resident memory of a fresh process running `enhance_file` (what `prodgen enhance` runs); the bound is "

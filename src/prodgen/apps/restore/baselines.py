@@ -199,18 +199,18 @@ def _grid(**axes) -> tuple[dict, ...]:
 
 
 UPSCALE = (Method("bicubic", bicubic), Method("lanczos", lanczos),
-           Method("lanczos + unsharp", lanczos, _grid(sharpen=(0.5, 1.0, 1.5, 2.5), sigma=(1.0, 2.0))))
+           Method("lanczos + unsharp", lanczos, _grid(sharpen=(0.5, 1.0, 1.5, 2.5, 4.0), sigma=(1.0, 2.0))))
 METHODS: dict[str, tuple[Method, ...]] = {
     "upscale2": UPSCALE,
     "upscale4": UPSCALE,
     "denoise": (Method("median3", median), Method("gaussian", gaussian, _grid(sigma=(0.4, 0.6, 1.0, 1.5))),
                 Method("non-local means", nlm, _grid(k=(0.4, 0.6, 0.8, 1.0, 1.3))),
                 Method("bm3d", bm3d_denoise, _grid(k=(1.0, 1.4, 2.0)), slow=True)),
-    "deblur": (Method("unsharp", unsharp_mask, _grid(sigma=(0.5, 0.7, 1.0, 1.5, 2.0),
-                                                     amount=(0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0))),
-               Method("richardson-lucy", richardson_lucy, _grid(psf_sigma=(0.8, 1.2, 1.6), iters=(5, 15, 40, 100))),
-               Method("wiener", wiener, _grid(psf_sigma=(0.8, 1.2, 1.6),
-                                              balance=(0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03)))),
+    "deblur": (Method("unsharp", unsharp_mask, _grid(sigma=(0.35, 0.5, 0.7, 1.0, 1.5, 2.0),
+                                                     amount=(0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0))),
+               Method("richardson-lucy", richardson_lucy, _grid(psf_sigma=(0.5, 0.8, 1.2, 1.6), iters=(5, 15, 40, 100, 200))),
+               Method("wiener", wiener, _grid(psf_sigma=(0.5, 0.8, 1.2, 1.6),
+                                              balance=(0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03)))),
     "jpeg": (Method("identity", identity), Method("gaussian", gaussian, _grid(sigma=(0.3, 0.5, 0.7, 1.0))),
              Method("bilateral", bilateral, _grid(sigma_color=(0.1, 0.2, 0.4), sigma_space=(1.0, 2.0, 3.0, 5.0))),
              Method("total variation", total_variation, _grid(weight=(0.005, 0.01, 0.02, 0.04, 0.08))),

@@ -9,18 +9,21 @@ of an inpainting hole is solved once per hole (``degrade.hole_boxes``), before t
 tiled result therefore equals the whole-image one (tested).
 
 Peak memory, with ``tile`` = T px and the user's photo of h x w px upscaled by s (s = 1 for
-the other tasks), H = s h, W = s w:
+the other tasks), H = s h, W = s w, on top of the process itself (Python and torch, about 0.6 GB):
 
-- the photo, 3 h w bytes (kept as 8-bit; for inpainting also the h w mask);
+- the photo, 3 h w bytes (kept as 8-bit; 4 h w more while PIL decodes it; for inpainting also
+  the mask);
 - the result: 4 H W bytes as a PIL image (``restore_image``, ``enhance_file``, what
   ``prodgen enhance`` uses), or 12 H W bytes as a float tensor (``restore``);
-- one tile's work, independent of the photo's size: about 7 x 4 (T + 2 x 128)^2 bytes of
-  input planes plus the network's activations, a few hundred MB at T = 1024 (measured in
-  ``bench/restore_memory.py``; ``bench/results/restore-memory.md``).
+- one tile's work, independent of the photo's size: at most about 604 (T + 256)^2 bytes (input
+  planes plus the network's activations; 1 GB at T = 1024); measured about 0.5 GB at T = 1024
+  and 0.25 GB at T = 512, against 2.6 GB for an 8-megapixel result in one piece.
 
-So a 50-megapixel photo upscaled x4 needs about 3.4 GB for its 800-megapixel result plus one
-tile's work, where building the planes and the classical result for the whole photo took about
-22 GB. Smaller tiles lower the per-tile part only, at some speed (more overlap).
+Measured (``bench/restore_memory.py``, ``bench/results/restore-memory.md``): a 50-megapixel
+photo upscaled x4 (an 800-megapixel result) peaks at 3.7 GB, where the planes and the
+classical result built for the whole photo took about 30 GB; an 8-megapixel photo at x2 with
+the network peaks at 1.4 GB. Smaller tiles lower the per-tile part only, at some speed (more
+overlap).
 """
 
 from __future__ import annotations
