@@ -122,12 +122,13 @@ def _existing_file(flag: str, what: str):
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MIN_EVAL_N = 10  # precision/recall and density/coverage need more generated images than their k neighbours
-SPLITS = ("train", "val", "test")
+SPLITS = ("val", "test")  # evaluation splits: never the photos the model trained on
 
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
-        raise UserError(f"--split {split!r} is not a split; use test (the default), val or train")
+        raise UserError(f"--split {split!r} is not an evaluation split; use test (the default, for the final table) "
+                        "or val (for sweeps and choices); a model is never judged on its training photos")
 SeedOpt = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="random seed (0 .. 2^32-1)")]
 SamplingStepsOpt = Annotated[int | None, typer.Option(min=1, max=MAX_SAMPLING_STEPS, help="sampling steps (diffusion)")]
 GuidanceOpt = Annotated[float | None, typer.Option(min=0.0, help="classifier-free guidance scale (diffusion; 1: off, 0: unconditional)")]
