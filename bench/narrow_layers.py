@@ -32,21 +32,9 @@ VARIANTS = [("narrow (default)", {}), ("wide", {"g_base": 32, "d_base": 64})]
 
 
 def build(args: dict, res: int, batch: int):
-    from prodgen.models import model_class
+    from train_speed import build_step
 
-    torch.manual_seed(0)
-    m = model_class("gan").from_args(args, [40, 25], res).to(memory_format=torch.channels_last)
-    x = (torch.rand(batch, 3, res, res) * 2 - 1).contiguous(memory_format=torch.channels_last)
-    c = torch.stack([torch.randint(0, 40, (batch,)), torch.randint(0, 25, (batch,))], 1)
-    opts = {p: torch.optim.Adam(m.phase_parameters(p), **m.optimizer_settings(p)) for p in m.phases}
-
-    def step() -> None:
-        for p in m.phases:
-            loss = m.loss(p, x, c)["loss"]
-            opts[p].zero_grad(set_to_none=True)
-            loss.backward()
-            opts[p].step()
-
+    m, step, _ = build_step("gan", args, res, batch)
     return m, step
 
 

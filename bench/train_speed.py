@@ -51,13 +51,13 @@ def matmul_peak_gflops(n: int = 2048, reps: int = 10, device: str = "cpu") -> fl
     return 2 * n**3 / min(times) / 1e9
 
 
-def one_config(name: str, res: int, batch: int, steps: int, device: str = "cpu") -> dict:
-    from torch.utils.flop_counter import FlopCounterMode
-
+def build_step(name: str, args: dict, res: int, batch: int, device: str = "cpu"):
+    """A seeded model of family ``name`` with settings ``args``, one fixed random batch, and a closure doing one
+    training step of every phase: (model, step, conditions). Shared with bench/narrow_layers.py."""
     from prodgen.models import model_class
 
     torch.manual_seed(0)
-    m = model_class(name).from_args({}, [40, 25], res).to(device).to(memory_format=torch.channels_last)
+    m = model_class(name).from_args(args, [40, 25], res).to(device).to(memory_format=torch.channels_last)
     x = (torch.rand(batch, 3, res, res) * 2 - 1).to(device).contiguous(memory_format=torch.channels_last)
     c = torch.stack([torch.randint(0, 40, (batch,)), torch.randint(0, 25, (batch,))], 1).to(device)
     opts = {p: torch.optim.Adam(m.phase_parameters(p), **m.optimizer_settings(p)) for p in m.phases}
@@ -69,6 +69,13 @@ def one_config(name: str, res: int, batch: int, steps: int, device: str = "cpu")
             loss.backward()
             opts[p].step()
 
+    return m, step, c
+
+
+def one_config(name: str, res: int, batch: int, steps: int, device: str = "cpu") -> dict:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    m, step, c = build_step(name, {}, res, batch, device)
     for _ in range(3):
         step()
     with FlopCounterMode(display=False) as fc:
