@@ -2,6 +2,8 @@
 
 Same ProductNet, same held-out split (taken from a prodgen run folder on the same
 catalog), same metric code; no conditional accuracy (the images carry no condition).
+By default the first n images are judged, n = the val photos of the real-vs-real floor
+(as `prodgen evaluate` does), so the peer's row is at the same n as prodgen's rows.
 
     .venv/bin/python bench/evaluate_images.py /tmp/dcgan-peer/samples.safetensors \
         --split-from runs/gan64 --features runs/productnet64 --name dcgan-peer
@@ -34,6 +36,7 @@ def main() -> None:
     ap.add_argument("--features", type=Path, required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--out", type=Path, default=Path("bench/results/real-catalog"))
+    ap.add_argument("--n", type=int, default=None, help="images judged (default: the floor's n, the val photos)")
     args = ap.parse_args()
     fake = load_file(str(args.images))["images"]
     cfg = RunConfig.load(args.split_from / "config.json")
@@ -42,6 +45,10 @@ def main() -> None:
     data = load_catalog_images(cfg, args.split_from, progress=False)
     fp = data.catalog.fingerprint
     real = split_images(data, vocab, "test")
+    n = args.n or len(split_images(data, vocab, "val").images)
+    if n > len(fake):
+        raise SystemExit(f"{args.images} holds {len(fake)} images; --n {n} needs at least that many")
+    fake = fake[:n]
     train = split_images(data, vocab, "train")
     real_f, _ = cached_features(net, real.images, fp, real.ids, "test")
     train_f, _ = cached_features(net, train.images, fp, train.ids, "train")

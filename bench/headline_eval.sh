@@ -18,16 +18,13 @@ OUT=bench/results
 if [ "${FIT:-1}" = 1 ] || [ ! -e runs/productnet64/config.json ]; then
   $PG features fit --catalog $CAT --resolution 64 --epochs 8 --out runs/productnet64 --quiet
 fi
-for run in gan64 vae64; do
-  $PG evaluate runs/$run --features runs/productnet64 --n 2000 --quiet > "$OUT/real-catalog/$run-eval.txt" 2>&1
-done
+$PG evaluate runs/gan64 --features runs/productnet64 --quiet > "$OUT/real-catalog/gan64-eval.txt" 2>&1
 if [ -e /tmp/dcgan-peer/samples.safetensors ]; then
   $PY bench/evaluate_images.py /tmp/dcgan-peer/samples.safetensors --split-from runs/gan64 \
     --features runs/productnet64 --name dcgan-peer --out "$OUT/real-catalog" > /dev/null
 fi
 $PY bench/eval_table.py --out "$OUT/headline.json" --features runs/productnet64 --command "bash bench/headline_eval.sh" \
   --row gan64 runs/gan64 "prodgen gan, 25 min" \
-  --row vae64 runs/vae64 "prodgen vae" \
   --row dcgan "$OUT/real-catalog/dcgan-peer-metrics.json" "pytorch/examples DCGAN, 25 min" \
   --highlight gan64 --unconditional dcgan
 $PY bench/render_readme.py

@@ -137,7 +137,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--examples", required=True, help="checkout of github.com/pytorch/examples")
     ap.add_argument("--catalog", required=True)
-    ap.add_argument("--minutes", type=float, default=25)
+    ap.add_argument("--minutes", type=float, default=25, help="wall-clock budget (ignored with --epochs)")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="train exactly this many epochs instead of a time budget (reproducible on a loaded machine)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
@@ -147,13 +149,14 @@ def main() -> None:
     _install_torchvision_standin()
     script = Path(args.examples) / "dcgan" / "main.py"
     sys.argv = [str(script), "--dataset", "folder", "--dataroot", str(out / "train-split"), "--imageSize", "64",
-                "--niter", "100000", "--outf", str(out), "--manualSeed", str(args.seed), "--workers", str(args.workers)]
+                "--niter", str(args.epochs or 100000), "--outf", str(out), "--manualSeed", str(args.seed), "--workers", str(args.workers)]
 
     def stop(signum, frame):
         raise TimeoutError("time budget spent")
 
     signal.signal(signal.SIGALRM, stop)
-    signal.alarm(int(args.minutes * 60))
+    if args.epochs is None:
+        signal.alarm(int(args.minutes * 60))
     t0 = time.time()
     try:
         runpy.run_path(str(script), run_name="__main__")
@@ -161,6 +164,7 @@ def main() -> None:
         pass
     epochs = sorted(int(p.stem.split("_")[-1]) for p in out.glob("netG_epoch_*.pth"))
     summary = {"peer": "pytorch/examples dcgan/main.py", "train_images": n, "minutes": round((time.time() - t0) / 60, 2),
+               "budget": f"{args.epochs} epochs" if args.epochs else f"{args.minutes} minutes",
                "epochs_finished": (epochs[-1] + 1) if epochs else 0,
                "last_grid": f"fake_samples_epoch_{epochs[-1]:03d}.png" if epochs else None}
     (out / "peer_summary.json").write_text(json.dumps(summary, indent=2))
