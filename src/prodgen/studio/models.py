@@ -1,0 +1,75 @@
+"""The models the studio offers: the generator run folders directly under ``--runs``, read without torch.
+
+A model's id is its folder's name. Requests name a model by id and the id is looked up in this listing,
+so a request can never make the server open a path of its choosing (``../x``, ``/etc``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import UserError
+from ..runfiles import CONFIG_NAME, VOCAB_NAME, folder_kind
+
+UNSPECIFIED = "<unspecified>"
+
+
+def _describe(folder: Path) -> dict | None:
+    if not (folder / "model.safetensors").is_file() or folder_kind(folder) != "generator":
+        return None
+    try:
+        cfg = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+        vocab = json.loads((folder / VOCAB_NAME).read_text(encoding="utf-8"))
+        attributes = {a["name"]: [v for v in a["values"] if v != UNSPECIFIED] for a in vocab["attributes"]}
+        merged = {a["name"]: list(a.get("merged", ())) for a in vocab["attributes"]}
+        cond = cfg.get("condition") or {}
+        return {"id": folder.name, "family": str(cfg["model"]), "resolution": int(cfg["data"]["resolution"]),
+                "attributes": attributes, "merged": merged, "text": bool(cond.get("text"))}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a damaged or half-written run is not offered (the CLI explains it when loaded directly)
+
+
+def list_models(runs: Path) -> list[dict]:
+    if not runs.is_dir():
+        return []
+    out = []
+    for folder in sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        d = _describe(folder)
+        if d is not None:
+            out.append(d)
+    return out
+
+
+def find_model(runs: Path, model_id: str) -> dict:
+    for m in list_models(runs):
+        if m["id"] == model_id:
+            return m
+    known = ", ".join(m["id"] for m in list_models(runs)) or "none: train one with `prodgen train --out RUNS/NAME`"
+    raise UserError(f"unknown model {model_id!r}; the models under --runs are: {known}")
+
+
+def run_path(runs: Path, model_id: str) -> Path:
+    return runs / find_model(runs, model_id)["id"]
+
+
+def canonical_attributes(model: dict, attrs: dict[str, str]) -> dict[str, str]:
+    """The request's attribute values as the model spells them (case-insensitive); unknown names/values raise UserError."""
+    out = {}
+    for name, value in attrs.items():
+        if name not in model["attributes"]:
+            raise UserError(f"model {model['id']!r} has no attribute {name!r}; its attributes: {', '.join(model['attributes'])}")
+        if value in (None, ""):
+            continue
+        choices = model["attributes"][name]
+        match = next((c for c in choices if c.casefold() == str(value).casefold()), None)
+        if match is None:
+            if value in model["merged"].get(name, ()):
+                raise UserError(f"{name}={value!r} was too rare in the training data and merged into 'other'; "
+                                f"use other or one of: {', '.join(choices)}")
+            raise UserError(f"unknown value {name}={value!r}; valid values: {', '.join(choices)}")
+        out[name] = match
+    return out
+
+
+__all__ = ["canonical_attributes", "find_model", "list_models", "run_path"]
