@@ -16,6 +16,7 @@ REAL_CATALOG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own preprocessing cache, never the user's."""
     monkeypatch.setenv("PRODGEN_CACHE", str(tmp_path_factory.getbasetemp() / "prodgen-cache"))
+    monkeypatch.setenv("PRODGEN_SIGNING_DIR", str(tmp_path_factory.getbasetemp() / "prodgen-signing"))  # never ~/.config
 
 
 @pytest.fixture(autouse=True)

@@ -406,7 +406,9 @@ def vary(
                                              callback=_check(lambda v: 0 < v < 1, "must lie in (0, 1)"))] = 0.08,
 ) -> None:
     """Restage a photo (background, shadow, light, mirror, recolour) or vary a product through a run's model."""
-    from .data.images import read_photo, write_photo
+    from .atomic import write_bytes
+    from .data.images import encode_photo, read_photo
+    from .provenance import stamp_bytes
 
     photo_opts = [flag for flag, given in (("--background", background), ("--shadow", shadow), ("--brightness", brightness != 1.0),
                                            ("--temperature", temperature != 0.0), ("--mirror", mirror),
@@ -431,14 +433,18 @@ def vary(
         if interpolate:
             a, b = (pipe.condition(_parse_kv([p.strip() for p in spec.split(",") if p.strip()], "--interpolate"))
                     for spec in interpolate)
-            path = save_frames(interp(pipe, a, b, frames, seed), out)
+            path = save_frames(interp(pipe, a, b, frames, seed), out, info={
+                **_about(pipe), "seed": seed, "request": {"interpolate": list(interpolate), "frames": frames}})
             out_console.print(f"{frames} frames from {interpolate[0]!r} to {interpolate[1]!r}: {path}")
             return
         if image is None or not attr:
             raise UserError("with a run folder, give --image PHOTO --attr name=value (an edit) or --interpolate A B")
         x = to_model_input(read_photo(image), pipe.model.resolution)
         y = edit_attributes(pipe, x, _parse_kv(attr, "--attr"), _parse_kv(keep, "--keep"), seed=seed, strength=strength)
-        write_photo(((y[0].cpu().numpy() + 1) / 2), out)
+        info = {**_about(pipe), "seed": seed, "edits": [f"attributes {', '.join(attr)}"],
+                "request": {"attr": attr, "keep": keep, "strength": strength}}
+        write_bytes(out, stamp_bytes(encode_photo((y[0].cpu().numpy() + 1) / 2, out.suffix), "edited", info,
+                                     title=out.name, parent=image))
         out_console.print(f"{image} with {', '.join(attr)} ({pipe.model.family}, {pipe.model.resolution} px): {out}")
         return
     from .apps.background import restage
@@ -454,12 +460,23 @@ def vary(
         from .apps.variations import colour_rgb, masked_recolour
 
         img = masked_recolour(img, colour_rgb(recolour), threshold)
-    if background or shadow or brightness != 1.0 or temperature != 0.0 or mirror:
+    restaged = bool(background or shadow or brightness != 1.0 or temperature != 0.0 or mirror)
+    if restaged:
         img, _ = restage(img, background or "solid:#ffffff", shadow, brightness, temperature, mirror, seed, threshold)
     elif not recolour:
         raise UserError("nothing to do: give --background, --shadow, --brightness, --temperature, --mirror or --recolour")
-    write_photo(img, out)
+    edits = [f"{what} {value}".strip() for what, value, given in (
+        ("recolour", recolour, recolour), ("background", background or "solid:#ffffff", restaged), ("shadow", "", shadow),
+        ("brightness", brightness, brightness != 1.0), ("temperature", temperature, temperature != 0.0),
+        ("mirror", "", mirror)) if given]
+    write_bytes(out, stamp_bytes(encode_photo(img, out.suffix), "edited", {"edits": edits, "seed": seed}, title=out.name,
+                                 parent=source))
     out_console.print(f"wrote {out}")
+
+
+def _about(pipe) -> dict:
+    """What a provenance stamp says about the model that made an image."""
+    return {"run": str(pipe.run_dir), "family": pipe.model.family, "weights_sha256": pipe.weights_hash}
 
 
 @app.command()
@@ -781,6 +798,11 @@ def demo(
 
     page = run_demo(out, minutes=minutes, steps=steps, progress=not quiet, console=console, eval_every=eval_every)
     out_console.print(f"\n[bold green]demo done.[/] Open {page.resolve()}")
+
+
+from .cli_verify import register as _register_verify  # noqa: E402  (prodgen verify)
+
+_register_verify(app)
 
 
 def main() -> None:

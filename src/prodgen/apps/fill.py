@@ -3,10 +3,11 @@
 Rows come from the catalog's CSV (``styles.csv`` layout); a row "has no image" when
 no ``<id>.<ext>`` (or its image column's file) exists in the image folder. Each
 generated image is ``<out>/<id>.generated.png``, generated from the row's
-attributes and (for text-conditioned runs) its title. Marked three ways: the
-``.generated`` file name, the ``generation.json`` sidecar, and ``fill.csv`` listing
+attributes and (for text-conditioned runs) its title. Marked four ways: the
+``.generated`` file name, the ``generation.json`` sidecar, ``fill.csv`` listing
 every row with its image file and a ``generated`` column (0 = real photo, 1 = made
-by prodgen). A real photo is never written over: the output names cannot be a
+by prodgen), and in the file itself (IPTC source type + signed C2PA manifest,
+``prodgen.provenance``). A real photo is never written over: the output names cannot be a
 photo's name, and an existing file that the previous fill did not make is left
 alone and reported.
 """

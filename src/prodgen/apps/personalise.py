@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import write_json, write_text
+from ..atomic import write_bytes, write_json, write_text
 from ..conditioning import OTHER, UNKNOWN, UNSPECIFIED
 from ..errors import UserError
-from ..grid import save_grid
+from ..grid import make_grid, png_bytes, save_grid
 
 
 @dataclass
@@ -102,17 +102,25 @@ def sample_conditions(pipe, prefs: Preferences, n: int, diversity: float, seed: 
 
 def personalise(pipe, catalog, history: list[str], out: str | Path, n: int = 12, diversity: float = 0.5, seed: int = 0,
                 sampling: dict | None = None) -> Path:
-    """Generate ``n`` images for the history; writes grid, history strip, preferences.json and index.html in ``out``."""
+    """Generate ``n`` images for the history; writes grid, history strip, preferences.json and index.html in ``out``.
+    The grid of generated images carries its provenance (``prodgen.provenance``); the history strip shows real photos."""
+    from ..provenance import default_keys, stamp_bytes
+
     out = Path(out)
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
+    keys = default_keys()  # a broken key folder fails before any work
     prefs = estimate_preferences(pipe, catalog, history)
     cond = sample_conditions(pipe, prefs, n, diversity, seed)
     out.mkdir(parents=True, exist_ok=True)
     text = prefs.text.expand(n, -1) if prefs.text is not None else None
     imgs = pipe.generate_batch(cond, list(range(seed, seed + n)), text=text, **(sampling or {}))
     cols = min(6, n)
-    save_grid(imgs, out / "generated.png", cols, scale=2 if pipe.model.resolution <= 64 else 1)
+    sheet = png_bytes(make_grid(imgs, cols, scale=2 if pipe.model.resolution <= 64 else 1))
+    info = {"run": str(pipe.run_dir) if pipe.run_dir else None, "family": pipe.model.family, "seed": seed,
+            "request": {"personalise_history_items": len(prefs.history), "n": n, "diversity": diversity,
+                        "seeds": [seed, seed + n - 1]}}
+    write_bytes(out / "generated.png", stamp_bytes(sheet, "generated", info, keys, "generated.png"))  # history.png: real photos
     from ..data import prepare_images
 
     tensors = prepare_images(catalog, pipe.model.resolution, progress=False)

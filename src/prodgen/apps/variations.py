@@ -165,9 +165,11 @@ def interpolate(pipe, cond_a: torch.Tensor, cond_b: torch.Tensor, frames: int = 
     return model.generate_from_embedding(z, emb, net).float().cpu()
 
 
-def save_frames(frames: torch.Tensor, out: str | Path, duration_ms: int = 120, scale: int = 2) -> Path:
-    """Frames (F, 3, R, R) in [-1, 1] as a horizontal strip (.png) or an animated GIF (.gif)."""
-    from ..grid import save_grid
+def save_frames(frames: torch.Tensor, out: str | Path, duration_ms: int = 120, scale: int = 2, info: dict | None = None) -> Path:
+    """Frames (F, 3, R, R) in [-1, 1] as a horizontal strip (.png) or an animated GIF (.gif), marked as generated
+    with a signed C2PA manifest saying ``info`` (``prodgen.provenance``)."""
+    from ..grid import make_grid, png_bytes
+    from ..provenance import stamp_bytes
 
     out = Path(out)
     if out.suffix.lower() == ".gif":
@@ -176,9 +178,10 @@ def save_frames(frames: torch.Tensor, out: str | Path, duration_ms: int = 120, s
         ims += ims[-2:0:-1]  # there and back
         buf = io.BytesIO()
         ims[0].save(buf, format="GIF", save_all=True, append_images=ims[1:], duration=duration_ms, loop=0)
-        write_bytes(out, buf.getvalue())
+        data = buf.getvalue()
     else:
-        save_grid(frames, out, len(frames))
+        data = png_bytes(make_grid(frames, len(frames)))
+    write_bytes(out, stamp_bytes(data, "generated", info, title=out.name))
     return out
 
 

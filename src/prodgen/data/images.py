@@ -99,13 +99,18 @@ def read_photo(path: str | Path) -> np.ndarray:
     return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
 
 
+def encode_photo(arr: np.ndarray, suffix: str) -> bytes:
+    """A (3, H, W) float array in [0, 1] as the bytes of a PNG (or JPEG / WebP file, by ``suffix``)."""
+    img = Image.fromarray((np.clip(arr, 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, format={".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(suffix.lower(), "PNG"))
+    return buf.getvalue()
+
+
 def write_photo(arr: np.ndarray, path: str | Path) -> Path:
     """Write a (3, H, W) float array in [0, 1] atomically as PNG (or other format by suffix)."""
     from ..atomic import write_bytes
 
     path = Path(path)
-    img = Image.fromarray((np.clip(arr, 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8))
-    buf = io.BytesIO()
-    img.save(buf, format={".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG"))
-    write_bytes(path, buf.getvalue())
+    write_bytes(path, encode_photo(arr, path.suffix))
     return path

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from ..atomic import write_json, write_text
+from ..atomic import write_bytes, write_json, write_text
 from ..errors import UserError
-from ..grid import make_grid, save_png, to_uint8
+from ..grid import make_grid, png_bytes, to_uint8
 from ..progress import progress_bar
 from .pipeline import Pipeline
 
@@ -147,12 +148,16 @@ def write_generation(
     best_of: int = 1,
     scorer=None,
     replace_previous: bool = False,
+    keys=None,
 ) -> GenerationResult:
     """Generate every job (``best_of`` candidates each when > 1, scored by ``scorer``) and write the results.
 
     ``replace_previous``: images an earlier request wrote into ``out_dir`` (listed in its generation.json) and not
     written again now are removed at the end, so the folder holds one request's images, all listed in labels.csv.
     Files the earlier generation.json does not list are never touched.
+
+    Every image, and the grid, carries its provenance (``prodgen.provenance.stamp_bytes``): the IPTC source type
+    trainedAlgorithmicMedia and a C2PA manifest signed with ``keys`` (default: the default key folder's).
     """
     sampling = dict(sampling or {})
     if best_of < 1:
@@ -165,6 +170,11 @@ def write_generation(
     if clash:
         raise ValueError(f"two jobs would write the same file {clash[0]!r}.png; name them with unique_names()")
     check_out_folder(out)
+    from ..provenance import default_keys, stamp_bytes
+
+    keys = keys or default_keys()  # a broken key folder fails before any work
+    about = {"run": str(pipe.run_dir) if pipe.run_dir else None, "family": pipe.model.family,
+             "weights_sha256": pipe.weights_hash, "request": request or {}}
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous_images(out) if replace_previous else set()
     names = pipe.vocab.names
@@ -185,7 +195,9 @@ def write_generation(
             imgs = to_uint8(x)
             for j, img in zip(batch, imgs):
                 path = out / f"{j.name}.png"
-                save_png(img, path)
+                info = {**about, "seed": j.seed, "condition": pipe.vocab.describe(j.cond),
+                        **{k: j.meta[k] for k in ("id", "best_of") if k in j.meta}}
+                write_bytes(path, stamp_bytes(png_bytes(Image.fromarray(img)), "generated", info, keys, path.name))
                 files.append(path)
                 values = [pipe.vocab.attributes[a].decode(int(j.cond[a])) for a in range(len(names))]
                 rows.append([path.name, *([str(j.meta.get("id", ""))] if with_ids else []),
@@ -202,7 +214,9 @@ def write_generation(
     grid = None
     if grid_imgs:
         grid = out / "grid.png"
-        save_png(make_grid(np.stack(grid_imgs), min(grid_cols, len(grid_imgs)), scale=2 if pipe.model.resolution <= 32 else 1), grid)
+        sheet = make_grid(np.stack(grid_imgs), min(grid_cols, len(grid_imgs)), scale=2 if pipe.model.resolution <= 32 else 1)
+        info = {**about, "contact_sheet": [f.name for f in files[:grid_max]]}
+        write_bytes(grid, stamp_bytes(png_bytes(sheet), "generated", info, keys, grid.name))
     sidecar = {
         **pipe.describe(),
         "request": request or {},

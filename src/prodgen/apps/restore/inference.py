@@ -228,20 +228,30 @@ FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".png": "PNG", ".ti
 
 def enhance_file(photo: str | Path, out: str | Path, net: RestoreNet | None, task: str, mask: str | Path | None = None,
                  tile: int = DEFAULT_TILE) -> dict:
-    """``prodgen enhance``: read ``photo`` (and ``mask``), restore it tile by tile, write ``out`` atomically.
+    """``prodgen enhance``: read ``photo`` (and ``mask``), restore it tile by tile, write ``out`` atomically,
+    marked as an edit of ``photo`` with a signed C2PA manifest (``prodgen.provenance``).
     Returns {"in_size": (w, h), "out_size": (W, H), "method": ...}."""
-    from ...atomic import atomic_open
+    import io
+
+    from ...atomic import write_bytes
+    from ...provenance import default_keys, stamp_bytes
 
     check_tile(tile)
+    out = Path(out)
+    fmt = FORMATS.get(out.suffix.lower(), "PNG")
+    if fmt == "TIFF":
+        raise UserError(f"{out}: prodgen writes its provenance into PNG, JPEG and WebP files; end the name in .png, .jpg "
+                        "or .webp")
+    keys = default_keys()  # a broken key folder fails before any work
     img = read_photo_uint8(photo)
     m = None
     if mask is not None:
         m = read_photo_uint8(mask).float().mean(0) / 255
     result, how = restore_image(net, img, task, m, tile)
-    out = Path(out)
-    fmt = FORMATS.get(out.suffix.lower(), "PNG")
-    with atomic_open(out, "wb") as fh:
-        result.save(fh, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+    buf = io.BytesIO()
+    result.save(buf, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+    info = {"edits": [task + (" (masked region)" if mask is not None else "")], "method": how}
+    write_bytes(out, stamp_bytes(buf.getvalue(), "edited", info, keys, out.name, parent=photo))
     return {"in_size": (img.shape[2], img.shape[1]), "out_size": result.size, "method": how}
 
 
