@@ -803,6 +803,7 @@ def demo(
 from .cli_verify import register as _register_verify  # noqa: E402  (prodgen verify)
 
 _register_verify(app)
+from . import cli_serve  # noqa: E402,F401  (prodgen serve: adds itself to app)
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from .db import Database, Job, audit, utcnow
 from .settings import StudioSettings
 
 log = logging.getLogger("prodgen.studio")
-TASK_NAME = "prodgen.studio.run_job"
+TASK_NAME = "run_job"  # huey prefixes the module: prodgen.studio.queue.run_job
 HOST = socket.gethostname()
 
 

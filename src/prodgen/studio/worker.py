@@ -138,10 +138,11 @@ class JobRun:
             job = s.get(Job, self.job.id)
             if job is None or job.status != "running" or job.attempts != self.attempt:
                 raise Superseded
-            if job.cancel_requested:
-                raise Cancelled
             job.progress = round(done / max(total, 1), 4)
             job.heartbeat_at = utcnow()
+            cancel = job.cancel_requested
+        if cancel:
+            raise Cancelled
 
     def pipeline(self, model_id: str):
         from .models import run_path
@@ -305,13 +306,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--health-check", type=int, default=2)
     p.add_argument("--stale-after", type=float, default=120.0)
+    p.add_argument("--keys", default=None)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(name)s %(levelname)s: %(message)s")
     from .auth import install_log_redaction
 
     install_log_redaction()
     settings = StudioSettings(runs=Path(a.runs), data=Path(a.data), workers=a.workers, device=a.device,
-                              health_check_s=a.health_check, stale_after_s=a.stale_after)
+                              health_check_s=a.health_check, stale_after_s=a.stale_after,
+                              keys=Path(a.keys) if a.keys else None)
     run_consumer(settings)
 
 
