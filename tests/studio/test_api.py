@@ -342,6 +342,12 @@ def test_review_in_bulk_and_only_approved_images_leave(kit, done):
     queue = kit.client.get("/api/review", headers=kit.h("viewer")).json()
     assert [q["id"] for q in queue] == [a, b, c]
     assert queue[0]["model"] == "gan" and queue[0]["seed"] == 5 and queue[0]["request"]["n"] == 3
+    near = queue[0]["nearest"]  # the training photos closest to the image, so a copy of a real product is caught
+    assert len(near) == 3 and [n["distance"] for n in near] == sorted(n["distance"] for n in near)
+    assert near[0]["space"] == "pixels" and near[0]["id"].startswith("syn")
+    photo = kit.client.get(near[0]["image"], headers=kit.h("viewer"))
+    assert photo.status_code == 200 and Image.open(io.BytesIO(photo.content)).size == (32, 32)
+    assert kit.client.get(f"/api/assets/{a}/nearest/3", headers=kit.h("viewer")).status_code == 404
     r = kit.client.post("/api/review", headers=kit.h("reviewer"), json={"asset_ids": [c], "decision": "reject"})
     assert r.status_code == 422 and "needs a reason" in r.json()["detail"]
     r = kit.client.post("/api/review", headers=kit.h("reviewer"), json={"asset_ids": [c], "decision": "reject", "reason": "  "})

@@ -155,11 +155,18 @@ class AssetOut(BaseModel):
     created_at: str
 
 
+class NearestPhoto(BaseModel):
+    id: str = Field(description="the training photo's catalog id")
+    distance: float
+    space: str | None = Field(description="productnet (feature space) or pixels (16 x 16 thumbnails)")
+    image: str = Field(description="URL of the photo")
+
+
 class ReviewItem(AssetOut):
     request: dict | None
     model: str | None
     seed: int | None
-    nearest: list
+    nearest: list[NearestPhoto] = Field(description="nearest training photos, nearest first (copies of real products)")
 
 
 class ReviewDecision(Strict):
@@ -424,6 +431,20 @@ def asset_image(request: Request, asset_id: str, user: Principal = viewer) -> Re
     return _file_response(st, a, attachment=False)
 
 
+@router.get("/assets/{asset_id}/nearest/{k}", tags=["review"], response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+def asset_nearest(request: Request, asset_id: str, k: int, user: Principal = viewer) -> Response:
+    """The k-th nearest training photo of a generated image (0 = nearest), for the reviewer."""
+    st = studio(request)
+    with st.db.read() as s:
+        a = _asset_or_404(s, asset_id)
+    near = (a.meta or {}).get("nearest") or []
+    if not 0 <= k < len(near):
+        raise HTTPException(404, f"asset {asset_id} has {len(near)} nearest training photo(s); k must be 0 to {len(near) - 1}")
+    ref = Asset(id=f"{a.id}-nearest-{k}", sha256=near[k]["sha256"], media_type="image/png")
+    return _file_response(st, ref, attachment=False)
+
+
 @router.get("/assets/{asset_id}/download", tags=["assets"], response_class=Response,
             responses={200: {"content": {"image/png": {}}}, 403: {"description": "not approved"}})
 def asset_download(request: Request, asset_id: str, user: Principal = reviewer) -> Response:
@@ -446,7 +467,13 @@ def review_queue(request: Request, user: Principal = viewer,
         rows = list(s.execute(select(Asset, Job).join(Job, Job.id == Asset.job_id).where(Asset.review == state)
                               .order_by(Asset.created_at, Asset.position).limit(limit)))
     return [ReviewItem(**asset_out(a).model_dump(), request=j.request, model=j.model, seed=(a.meta or {}).get("seed"),
-                       nearest=(a.meta or {}).get("nearest", [])) for a, j in rows]
+                       nearest=_nearest(a)) for a, j in rows]
+
+
+def _nearest(a: Asset) -> list[dict]:
+    meta = a.meta or {}
+    return [{"id": n["id"], "distance": n["distance"], "space": meta.get("nearest_space"),
+             "image": f"/api/assets/{a.id}/nearest/{k}"} for k, n in enumerate(meta.get("nearest") or [])]
 
 
 @router.post("/review", response_model=ReviewResult, tags=["review"])

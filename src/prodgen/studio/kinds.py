@@ -106,6 +106,61 @@ def generated_check(run, pipe, requested: dict, rgb: np.ndarray) -> dict | None:
     return {"attributes": rows, "note": note} if isinstance(rows, list) else rows
 
 
+NEAREST_K = 3
+PIXEL_SIDE = 16  # without a ProductNet, images are compared as 16 x 16 colour thumbnails
+
+
+def _references(run, pipe):
+    """The run's training photos (uint8 (N, 3, R, R)), their ids and features, loaded once per process; or a note."""
+    cache = run.proc.__dict__.setdefault("references", {})
+    key = str(pipe.run_dir)
+    if key not in cache:
+        try:
+            from ..config import RunConfig
+            from ..evaluate.evaluate import load_catalog_images, split_images
+
+            cfg = RunConfig.load(pipe.run_dir / "config.json")
+            train = split_images(load_catalog_images(cfg, pipe.run_dir, progress=False), pipe.vocab, "train")
+            pn = _productnet(run, pipe)
+            cache[key] = (train.ids, train.images, _features(pn, train.images), "productnet" if pn else "pixels")
+        except Exception as e:  # noqa: BLE001  (the catalog moved, a damaged split: review without neighbours)
+            cache[key] = f"the run's training photos could not be loaded ({type(e).__name__}: {str(e)[:200]})"
+    return cache[key]
+
+
+def _features(pn, images_u8):
+    import torch.nn.functional as F
+
+    if pn is not None:
+        return pn[0].extract(images_u8)[0]
+    return F.interpolate(images_u8.float() / 255.0, size=(PIXEL_SIDE, PIXEL_SIDE), mode="area").flatten(1)
+
+
+def nearest_training(run, pipe, rgb: np.ndarray) -> dict:
+    """The ``NEAREST_K`` training photos closest to a generated image (so a reviewer catches a copy of a real product).
+
+    Distances are L2 in ProductNet feature space when the catalog's ProductNet is cached, else between 16 x 16
+    thumbnails; the photos are stored (content-addressed) for ``GET /api/assets/{id}/nearest/{k}``."""
+    import torch
+
+    from ..grid import png_bytes
+
+    refs = _references(run, pipe)
+    if isinstance(refs, str):
+        return {"items": [], "note": refs}
+    ids, images, feats, space = refs
+    q = _features(_productnet(run, pipe), torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None])
+    d = torch.cdist(q.float(), feats.float())[0]
+    k = min(NEAREST_K, len(ids))
+    dist, idx = d.topk(k, largest=False)
+    items = []
+    for v, i in zip(dist.tolist(), idx.tolist()):
+        photo = images[i].permute(1, 2, 0).contiguous().numpy()
+        sha = run.storage.put(png_bytes(Image.fromarray(photo)), "image/png")
+        items.append({"id": ids[i], "distance": round(float(v), 4), "sha256": sha})
+    return {"items": items, "space": space, "note": None}
+
+
 # -- generate and fill -----------------------------------------------------------------------------------------------
 def _sampling(req: dict) -> dict:
     return {k: req[k] for k in ("steps", "guidance") if req.get(k) is not None}
@@ -125,8 +180,10 @@ def _generate_images(run, pipe, model_id: str, jobs, requested_of, info_of, meta
                 "weights_sha256": pipe.weights_hash, "job": run.job.id, **info_of(j)}
         data, prov = stamp_png(run, rgb, "generated", info)
         fid = generated_check(run, pipe, requested_of(j, condition), rgb)
+        near = nearest_training(run, pipe, rgb)
         run.add_output(data, "generated", rgb.shape[1], rgb.shape[0],
-                       {"model": model_id, "seed": j.seed, "condition": condition, "position": i, **meta_of(j)}, prov, fid)
+                       {"model": model_id, "seed": j.seed, "condition": condition, "position": i, "nearest": near["items"],
+                        "nearest_space": near.get("space"), "nearest_note": near["note"], **meta_of(j)}, prov, fid)
     run.step(total, total)
 
 
@@ -245,4 +302,4 @@ def run(job_run) -> None:
     KINDS[job_run.job.kind](job_run)
 
 
-__all__ = ["KINDS", "decode_rgb", "edit", "fill", "generate", "run", "stamp_png"]
+__all__ = ["KINDS", "decode_rgb", "edit", "fill", "generate", "nearest_training", "run", "stamp_png"]
