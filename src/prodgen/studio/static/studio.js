@@ -29,7 +29,7 @@
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : v);
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       node.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -435,6 +435,17 @@
 
   // -- exports ------------------------------------------------------------------------------------------------------
   function initExports() {
+    const zipUrl = (id) => `/api/exports/${encodeURIComponent(id)}/zip`;
+    async function history() {
+      const rows = await api("/api/exports");
+      $("#exports-table tbody").replaceChildren(...(rows.length ? rows.map((e) => el("tr", {},
+        el("td", { text: when(e.created_at) }), el("td", { text: e.profile }), el("td", { text: (e.files || []).length }),
+        el("td", { text: (e.refused || []).length }), el("td", { text: e.created_by }),
+        el("td", {}, (e.files || []).length ? el("a", { href: zipUrl(e.id), download: "", text: "Download",
+          "aria-label": `Download the ${e.profile} export of ${when(e.created_at)}` }) : "empty")))
+        : [el("tr", {}, el("td", { colspan: 6, text: "No exports yet." }))]));
+    }
+    guard(history);
     $("#export-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const profile = $$("input[name=profile]").find((r) => r.checked).value;
@@ -444,13 +455,14 @@
         const files = res.files || [], refused = res.refused || [];
         $("#export-summary").textContent = `Profile ${profile}: ${files.length} file(s) exported, ${refused.length} refused.`;
         const link = $("#export-download");
-        link.href = `/api/exports/${encodeURIComponent(res.id)}/zip`;
+        link.href = zipUrl(res.id);
         link.hidden = !files.length;
         $("#export-files").replaceChildren(...(files.length ? files.map((f) => el("li", {}, el("code", { text: typeof f === "string" ? f : f.name || JSON.stringify(f) })))
           : [el("li", { text: "None: nothing approved fits this profile." })]));
         $("#export-refused").replaceChildren(...(refused.length ? refused.map((r) => el("li", {}, el("code", { text: r.asset_id }), `: ${r.reason}`))
           : [el("li", { text: "None." })]));
         say("Export ready.");
+        await history();
       }, $("#export-submit"));
     });
   }

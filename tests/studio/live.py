@@ -1,0 +1,104 @@
+"""A real studio for end-to-end tests: a tiny trained run, ``prodgen serve`` in its own process, tokens.
+
+``tiny_run(runs)`` trains a 2-step GAN on a small synthetic catalog (a few seconds) as ``runs/demo``;
+``serving(runs, data, workers)`` starts ``python -m prodgen serve`` on a free loopback port and yields its
+base URL, stopping it (SIGINT: workers stop gracefully) afterwards; ``make_token(data, role)`` writes a token
+straight into the studio's database and returns its secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+TINY_GAN = {"z_dim": 16, "cond_dim": 16, "g_base": 8, "g_cap": 32, "d_base": 8, "d_cap": 16}
+
+
+def tiny_run(runs: Path, name: str = "demo") -> Path:
+    from prodgen.config import ConditionConfig, DataConfig, RunConfig, TrainConfig
+    from prodgen.train import train
+
+    cfg = RunConfig(model="gan", model_args=dict(TINY_GAN),
+                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
+                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
+                    train=TrainConfig(steps=2, batch_size=4, sample_every=1000, checkpoint_every=0, log_every=1))
+    out = Path(runs) / name
+    train(cfg, out, overwrite=True, progress=False)
+    return out
+
+
+def make_token(data: Path, role: str, name: str | None = None) -> str:
+    from prodgen.studio.auth import create_token
+    from prodgen.studio.db import Database
+
+    db = Database(data)
+    try:
+        return create_token(db, name or f"{role}-test", role, "test")[1]
+    finally:
+        db.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float | None = None) -> None:
+    """Until ``/health`` answers; importing torch alone can take a minute on a busy 2-core machine."""
+    timeout = timeout or float(os.environ.get("PRODGEN_SERVE_START_S", "300"))
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prodgen serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        time.sleep(0.3)
+    raise RuntimeError(f"prodgen serve did not answer /health within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+@contextlib.contextmanager
+def serving(runs: Path, data: Path, workers: int = 1, queue_limit: int = 50, extra: tuple[str, ...] = (),
+            nice: int = 0) -> Iterator[str]:
+    """``prodgen serve`` on a free loopback port; yields ``http://127.0.0.1:PORT``."""
+    port = free_port()
+    data.mkdir(parents=True, exist_ok=True)
+    log = data / "serve.log"
+    cmd = [sys.executable, "-m", "prodgen", "serve", "--runs", str(runs), "--data", str(data), "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers), "--queue-limit", str(queue_limit), *extra]
+    if nice:
+        cmd = ["nice", "-n", str(nice), *cmd]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, log)
+        yield url
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen, grace: float = 60.0) -> None:
+    """SIGINT (uvicorn stops, then serve stops its workers); past ``grace`` the whole process group is killed,
+    workers included (serve was started in its own session, so the group is exactly its processes)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # anything of it still running (a worker orphaned by a crash)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)
