@@ -152,7 +152,7 @@ def t_families() -> list[str]:
             ("acc/articleType", "cond. acc. articleType", ".3f", 0), ("acc/baseColour", "cond. acc. baseColour", ".3f", 0),
             ("text_acc/articleType", "title-only articleType", ".3f", 0),
             ("text_acc/baseColour", "title-only baseColour", ".3f", 0),
-            ("memorisation_ratio", "memorisation", ".2f", 0), ("images_per_s", "sampling img/s", ".0f", 0)]
+            ("memorisation_ratio", "memorisation", ".2f", 0)]  # sampling speed: its own idle table (diffusion_speed)
     return eval_table(R("families/families.json"), None, cols, "run", train_col=True)
 
 
