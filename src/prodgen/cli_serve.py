@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import subprocess
@@ -55,6 +54,8 @@ def _db(data: Path):
 @contextlib.contextmanager
 def _serve_lock(data: Path):
     """One ``serve`` per data folder: two would each requeue the other's running jobs."""
+    import fcntl  # POSIX only, like huey's process workers (fork)
+
     data.mkdir(parents=True, exist_ok=True)
     fh = open(data / "serve.lock", "w")
     try:
@@ -148,7 +149,8 @@ def serve(
                 from .studio.auth import create_token
 
                 _, secret = create_token(db, "demo-admin", "admin", "prodgen serve --demo")
-                console.print(f"[bold]demo admin token[/] (shown once, log in with it): {secret}", soft_wrap=True, highlight=False)
+                console.print(f"[bold]demo admin token[/] (shown once, log in with it): {secret}", soft_wrap=True,
+                              highlight=False)
             else:
                 console.print(f"[yellow]no admin token yet:[/] make one with `prodgen serve token create --role admin "
                               f"--name YOU --data {data}`", soft_wrap=True)

@@ -42,6 +42,7 @@ def done(kit):
 def test_health_is_the_only_open_route(kit):
     r = kit.client.get("/health")
     assert r.status_code == 200 and r.json() == {"ok": True, "schema": 2}
+    assert r.headers["x-content-type-options"] == "nosniff" and "default-src 'self'" in r.headers["content-security-policy"]
     for path in ("/api/me", "/api/models", "/api/jobs", "/api/review", "/api/audit", "/api/tokens", "/api/exports",
                  "/api/jobs/x", "/api/assets/x", "/api/assets/x/image", "/openapi.json", "/docs"):
         assert kit.client.get(path).status_code == 401, path
@@ -169,7 +170,8 @@ def test_edit_params_are_checked_before_queueing(kit):
              ({"operation": "restage", "params": {"colour": "red"}}, "colour"),
              ({"operation": "restore", "params": {"task": "sharpen"}}, "task"),
              ({"operation": "restore", "params": {"task": "inpaint"}}, "needs mask_asset_id"),
-             ({"operation": "restore", "params": {"task": "inpaint"}, "mask_asset_id": small}, "paint the mask at the photo's size"),
+             ({"operation": "restore", "params": {"task": "inpaint"}, "mask_asset_id": small},
+              "paint the mask at the photo's size"),
              ({"operation": "restage", "params": {}, "mask_asset_id": small}, "only used by restore"),
              ({"operation": "restore", "params": {"task": "upscale4"}}, "pixel limit")]
     big = kit.upload(png(400, 400)).json()["asset_id"]  # x4 would be 2.56 MP, over the 1 MP cap of this kit
@@ -217,14 +219,16 @@ def test_fill_makes_one_image_per_row_without_a_photo(kit):
     csv.writer(buf).writerows(rows)
     up = kit.upload(buf.getvalue().encode(), "text/csv", "catalog.csv")
     assert up.status_code == 201 and up.json()["kind"] == "csv" and up.json()["rows"] == 3
-    r = kit.client.post("/api/jobs", headers=kit.h("editor"), json={"kind": "fill", "model": "gan", "csv_asset_id": up.json()["asset_id"]})
+    r = kit.client.post("/api/jobs", headers=kit.h("editor"),
+                        json={"kind": "fill", "model": "gan", "csv_asset_id": up.json()["asset_id"]})
     assert r.status_code == 202
     kit.drain()
     j = kit.job(r.json()["id"])
     assert j["status"] == "done" and len(j["outputs"]) == 2, j
     assert any("already have a photo" in n for n in j["notes"])
     metas = [kit.client.get(f"/api/assets/{a}", headers=kit.h("viewer")).json()["meta"] for a in j["outputs"]]
-    assert [m["catalog_id"] for m in metas] == ["a1", "a/3"] and metas[0]["attributes"] == {"category": "handbag", "colour": "red"}
+    assert [m["catalog_id"] for m in metas] == ["a1", "a/3"]
+    assert metas[0]["attributes"] == {"category": "handbag", "colour": "red"}
 
 
 def test_a_failing_job_shows_its_error(kit, monkeypatch):
@@ -252,7 +256,7 @@ def test_a_failing_job_shows_its_error(kit, monkeypatch):
 
 def test_cancel_a_queued_and_a_running_job(kit, monkeypatch):
     queued = kit.generate(2)
-    other = kit.client.post("/api/jobs", headers=kit.h("reviewer"), json={"kind": "generate", "model": "gan", "n": 1}).json()["id"]
+    other = kit.generate(1, role="reviewer")
     assert kit.client.post(f"/api/jobs/{other}/cancel", headers=kit.h("editor")).status_code == 403  # not theirs
     r = kit.client.post(f"/api/jobs/{queued}/cancel", headers=kit.h("editor"))
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
@@ -286,7 +290,7 @@ def test_a_full_queue_answers_429_with_retry_after(runs, tmp_path):
     with kit.st.db.read() as s:
         assert s.query(Job).count() == 2  # the refused job was not stored
     kit.client.post(f"/api/jobs/{first}/cancel", headers=kit.h("editor"))
-    assert kit.client.post("/api/jobs", headers=kit.h("editor"), json={"kind": "generate", "model": "gan", "n": 1}).status_code == 202
+    assert kit.generate(1)  # room again
 
 
 # -- uploads ---------------------------------------------------------------------------------------------------------
@@ -325,6 +329,23 @@ def test_bad_uploads_are_refused(kit, name, data, ctype, status, says):
         assert s.query(Asset).count() == 0
 
 
+def test_oversized_bodies_are_refused_before_they_are_stored(kit):
+    big = kit.upload(b"\x89PNG" + b"0" * 1_000_000)  # declares 1 MB against this kit's 300,000-byte cap
+    assert big.status_code == 413 and "293 KB upload limit" in big.json()["detail"]
+
+    def chunks():  # no Content-Length: counted as it streams in
+        for _ in range(12):
+            yield b" " * 100_000
+
+    r = kit.client.post("/api/jobs", headers={**kit.h("editor"), "content-type": "application/json"}, content=chunks())
+    assert r.status_code == 413 and "larger than 1024 KB" in r.json()["detail"]
+    r = kit.client.post("/api/jobs", headers=kit.h("editor"),
+                        json={"kind": "generate", "model": "gan", "prompt": "x" * 1_100_000})
+    assert r.status_code == 413
+    with kit.st.db.read() as s:
+        assert s.query(Asset).count() == 0 and s.query(Job).count() == 0
+
+
 def test_truncated_photo_is_refused_after_its_header(kit):
     from server_kit import product_photo as photo
 
@@ -357,8 +378,10 @@ def test_review_in_bulk_and_only_approved_images_leave(kit, done):
     assert r.status_code == 422 and upload in r.json()["detail"]
     assert kit.client.get(f"/api/assets/{a}", headers=kit.h("viewer")).json()["review"] == "pending"  # all or nothing
     assert kit.client.post("/api/review", headers=kit.h("reviewer"),
-                           json={"asset_ids": [a, b], "decision": "approve"}).json() == {"decision": "approved", "updated": [a, b]}
-    kit.client.post("/api/review", headers=kit.h("reviewer"), json={"asset_ids": [c], "decision": "reject", "reason": "logo blurred"})
+                           json={"asset_ids": [a, b], "decision": "approve"}).json() == {"decision": "approved",
+                                                                                         "updated": [a, b]}
+    kit.client.post("/api/review", headers=kit.h("reviewer"),
+                    json={"asset_ids": [c], "decision": "reject", "reason": "logo blurred"})
     rej = kit.client.get(f"/api/assets/{c}", headers=kit.h("viewer")).json()
     assert rej["review"] == "rejected" and rej["reason"] == "logo blurred"
     assert [q["id"] for q in kit.client.get("/api/review?state=approved", headers=kit.h("viewer")).json()] == [a, b]
@@ -377,7 +400,8 @@ def test_export_holds_exactly_the_approved_files(kit, done):
     r = kit.client.post("/api/exports", headers=kit.h("reviewer"), json={"profile": "generic"})
     assert r.status_code == 422 and "nothing approved" in r.json()["detail"]
     kit.client.post("/api/review", headers=kit.h("reviewer"), json={"asset_ids": [a, b], "decision": "approve"})
-    kit.client.post("/api/review", headers=kit.h("reviewer"), json={"asset_ids": [c], "decision": "reject", "reason": "wrong colour"})
+    kit.client.post("/api/review", headers=kit.h("reviewer"),
+                    json={"asset_ids": [c], "decision": "reject", "reason": "wrong colour"})
     r = kit.client.post("/api/exports", headers=kit.h("reviewer"), json={"profile": "generic", "asset_ids": [a, c]})
     assert r.status_code == 422 and c in r.json()["detail"]
     r = kit.client.post("/api/exports", headers=kit.h("reviewer"), json={"profile": "generic"})
@@ -444,7 +468,8 @@ def _login(kit, role="editor"):
     from fastapi.testclient import TestClient
 
     c = TestClient(kit.app)
-    r = c.post("/login", data={"token": kit.tokens[role], "next": "/jobs"}, headers={"accept": "text/html"}, follow_redirects=False)
+    r = c.post("/login", data={"token": kit.tokens[role], "next": "/jobs"}, headers={"accept": "text/html"},
+               follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/jobs"
     return c, r
 
@@ -508,7 +533,8 @@ def test_logs_never_contain_tokens(kit, caplog):
     for role in ROLES:
         kit.client.get("/api/me", headers=kit.h(role))
     made = kit.client.post("/api/tokens", headers=kit.h("admin"), json={"name": "cy", "role": "editor"}).json()["token"]
-    res = CliRunner().invoke(cli, ["serve", "token", "create", "--role", "viewer", "--name", "dee", "--data", str(kit.settings.data)])
+    res = CliRunner().invoke(cli, ["serve", "token", "create", "--role", "viewer", "--name", "dee",
+                                   "--data", str(kit.settings.data)])
     assert res.exit_code == 0
     cli_secret = res.stdout.strip().splitlines()[-1]
     secrets += [made, cli_secret, "pgt_guessed-but-wrong-123456"]

@@ -258,8 +258,6 @@ def test_a_job_is_claimed_once_and_a_superseded_run_cannot_commit(kit):
 
 
 def test_prodgen_serve_runs_web_and_workers_and_stops_both(runs, tmp_path):
-    from server_kit import ROLES  # noqa: F401  (same helpers as the API tests)
-
     from prodgen.studio.auth import create_token
 
     data = tmp_path / "data"

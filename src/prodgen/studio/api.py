@@ -28,7 +28,7 @@ EXPORT_PROFILES = ("generic", "google-merchant", "main-image")
 RESTORE_TASKS = ("upscale2", "upscale4", "denoise", "deblur", "jpeg", "inpaint")
 BACKGROUND = r"^(solid:#?[0-9a-fA-F]{6}|gradient:#?[0-9a-fA-F]{6}:#?[0-9a-fA-F]{6}|studio(:#?[0-9a-fA-F]{6})?)$"
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", max_body_size=1024 * 1024)  # JSON bodies: 413 past 1 MB, as the body streams in
 viewer, editor, reviewer, admin = (Depends(require(r)) for r in ("viewer", "editor", "reviewer", "admin"))
 
 
@@ -167,6 +167,7 @@ class ReviewItem(AssetOut):
     model: str | None
     seed: int | None
     nearest: list[NearestPhoto] = Field(description="nearest training photos, nearest first (copies of real products)")
+    nearest_note: str | None = Field(None, description="why there are none, when there are none")
 
 
 class ReviewDecision(Strict):
@@ -261,9 +262,6 @@ def models(request: Request, user: Principal = viewer) -> list[ModelInfo]:
     return [ModelInfo(**{k: m[k] for k in ModelInfo.model_fields}) for m in list_models(studio(request).settings.runs)]
 
 
-@router.post("/uploads", response_model=UploadOut, status_code=201, tags=["assets"],
-             responses={413: {"description": "too many bytes or pixels"}, 415: {"description": "not an image (or CSV)"},
-                        422: {"description": "corrupt"}})
 async def upload(request: Request, file: UploadFile = File(...), user: Principal = editor) -> UploadOut:
     st = studio(request)
     cap = st.settings.ingest.max_bytes
@@ -275,8 +273,13 @@ async def upload(request: Request, file: UploadFile = File(...), user: Principal
             got = await run_in_threadpool(ingest_image, data, file.content_type, st.settings.ingest)
     except IngestError as e:
         raise HTTPException(e.status, str(e)) from None
+    a = await run_in_threadpool(_store_upload, st, got, user)  # file and database work off the event loop
+    return UploadOut(asset_id=a.id, kind=a.kind, width=got.width, height=got.height, rows=got.rows)
+
+
+def _store_upload(st, got, user: Principal) -> Asset:
     kind = "csv" if got.media_type == "text/csv" else "upload"
-    sha = await run_in_threadpool(st.storage.put, got.data, got.media_type)
+    sha = st.storage.put(got.data, got.media_type)
     with st.db.write() as s:
         a = Asset(kind=kind, sha256=sha, media_type=got.media_type, width=got.width, height=got.height, review=None,
                   provenance={}, meta={"rows": got.rows} if got.rows is not None else {}, created_by=user.name,
@@ -284,7 +287,23 @@ async def upload(request: Request, file: UploadFile = File(...), user: Principal
         s.add(a)
         s.flush()
         audit(s, user.name, user.role, "upload", f"asset:{a.id}", kind=kind, bytes=len(got.data))
-    return UploadOut(asset_id=a.id, kind=kind, width=got.width, height=got.height, rows=got.rows)
+    return a
+
+
+MULTIPART_ENVELOPE = 64 * 1024  # boundaries, part headers, the csrf field
+JSON_BODY_LIMIT = 1024 * 1024  # every other request body
+
+
+def uploads_router(max_bytes: int) -> APIRouter:
+    """``POST /api/uploads`` with a body cap of the upload limit (plus the multipart envelope), enforced as the body
+    streams in: Starlette would otherwise spool a file of any size to disk before the route could refuse it."""
+    r = APIRouter(prefix="/api")
+    r.add_api_route("/uploads", upload, methods=["POST"], response_model=UploadOut, status_code=201, tags=["assets"],
+                    summary="Upload a product photo (PNG/JPEG/WebP) or a catalog CSV",
+                    responses={413: {"description": "too many bytes or pixels"}, 415: {"description": "not an image (or CSV)"},
+                               422: {"description": "corrupt"}},
+                    max_body_size=max_bytes + MULTIPART_ENVELOPE)
+    return r
 
 
 def _check_job(st, req) -> tuple[dict, str | None]:
@@ -411,7 +430,8 @@ def _file_response(st, a: Asset, attachment: bool) -> Response:
     try:
         data = st.storage.get(a.sha256, a.media_type)
     except FileNotFoundError:
-        raise HTTPException(500, f"asset {a.id}: its stored file is missing; restore the studio's files/ folder from backup") from None
+        raise HTTPException(500, f"asset {a.id}: its stored file is missing; restore the studio's files/ folder "
+                                 "from backup") from None
     headers = {"ETag": f'"{a.sha256}"', "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
     if attachment:
         headers["Content-Disposition"] = f'attachment; filename="{a.id}.png"'
@@ -467,7 +487,13 @@ def review_queue(request: Request, user: Principal = viewer,
         rows = list(s.execute(select(Asset, Job).join(Job, Job.id == Asset.job_id).where(Asset.review == state)
                               .order_by(Asset.created_at, Asset.position).limit(limit)))
     return [ReviewItem(**asset_out(a).model_dump(), request=j.request, model=j.model, seed=(a.meta or {}).get("seed"),
-                       nearest=_nearest(a)) for a, j in rows]
+                       nearest=_nearest(a), nearest_note=_nearest_note(a)) for a, j in rows]
+
+
+def _nearest_note(a: Asset) -> str | None:
+    if a.kind == "edited":
+        return "an edit of an uploaded photo: the fidelity check compares it with its source photo instead"
+    return (a.meta or {}).get("nearest_note")
 
 
 def _nearest(a: Asset) -> list[dict]:
@@ -595,4 +621,4 @@ def health(request: Request) -> dict:
     return {"ok": True, "schema": SCHEMA_VERSION}
 
 
-__all__ = ["health", "router"]
+__all__ = ["JSON_BODY_LIMIT", "health", "router", "uploads_router"]

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import HTTPException
+from starlette.exceptions import HTTPException  # fastapi.HTTPException and the body-size limit's 413 alike
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -55,7 +55,15 @@ def create_app(settings: StudioSettings, huey: SqliteHuey | None = None, recover
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next):
+    async def guard(request: Request, call_next):
+        """A body declared too large gets its 413 (naming the limit) before a byte is read (the routes' FastAPI
+        ``max_body_size`` also stops bodies that do not declare their size, as they stream in); security headers."""
+        size = request.headers.get("content-length")
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and size and size.isdigit():
+            upload = request.url.path == "/api/uploads"
+            cap = settings.ingest.max_bytes + api.MULTIPART_ENVELOPE if upload else api.JSON_BODY_LIMIT
+            if int(size) > cap:
+                return JSONResponse({"detail": _too_large(upload, settings)}, status_code=413, headers={"Connection": "close"})
         resp = await call_next(request)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
@@ -79,6 +87,7 @@ def create_app(settings: StudioSettings, huey: SqliteHuey | None = None, recover
 
     app.include_router(auth.router)
     app.include_router(api.router)
+    app.include_router(api.uploads_router(settings.ingest.max_bytes))
     try:
         from . import pages
     except ImportError:  # TODO(pages): the web pages are not in this tree yet; the API works without them
@@ -90,9 +99,21 @@ def create_app(settings: StudioSettings, huey: SqliteHuey | None = None, recover
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        detail = exc.detail
+        if exc.status_code == 413 and detail == "Content Too Large":  # the body cap, hit while the body streamed in
+            detail = _too_large(request.url.path == "/api/uploads", settings)
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     return app
+
+
+def _too_large(upload: bool, settings: StudioSettings) -> str:
+    if upload:
+        from .ingest import _mb
+
+        return (f"the file is larger than the {_mb(settings.ingest.max_bytes)} upload limit; "
+                "send a smaller or more compressed file")
+    return f"the request body is larger than {api.JSON_BODY_LIMIT // 1024} KB; send a smaller request"
 
 
 __all__ = ["Studio", "create_app"]

@@ -26,6 +26,7 @@ import secrets
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -173,7 +174,7 @@ async def current_user(request: Request) -> Principal:
     """The authenticated caller (401 without valid credentials); cookie sessions must carry the CSRF value on
     state-changing requests (403)."""
     had_bearer = bool(request.headers.get("authorization"))
-    principal = optional_user(request)
+    principal = await run_in_threadpool(optional_user, request)  # database work off the event loop
     if principal is None:
         what = "the token is unknown or revoked" if had_bearer else (
             "the session has expired; log in again" if request.cookies.get(SESSION_COOKIE) else
@@ -194,7 +195,8 @@ def require(role: str):
 
     async def dependency(principal: Principal = Depends(current_user)) -> Principal:
         if not principal.can(role):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role; {principal.name!r} is a {principal.role}. "
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role; {principal.name!r} is a "
+                                                           f"{principal.role}. "
                                                            "Ask an admin for a token with that role.")
         return principal
 
@@ -203,14 +205,23 @@ def require(role: str):
 
 
 # -- browser sessions --------------------------------------------------------------------------------------------
-def start_session(db: Database, token_id: int, hours: float = SESSION_HOURS) -> tuple[str, str]:
+def start_session(db: Database, token_id: int, hours: float = SESSION_HOURS,
+                  who: Principal | None = None) -> tuple[str, str]:
+    """A new browser session (its id and CSRF value); audited as a login when ``who`` is given."""
     sid, csrf = "pgs_" + secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utcnow()
     with db.write() as s:
         s.query(BrowserSession).filter(BrowserSession.expires_at < now).delete()  # tidy expired ones
         s.add(BrowserSession(token_id=token_id, session_hash=hash_secret(sid), csrf=csrf, created_at=now,
                              expires_at=now + dt.timedelta(hours=hours)))
+        if who is not None:
+            audit(s, who.name, who.role, "login", f"token:{token_id}")
     return sid, csrf
+
+
+def end_session(db: Database, session_id: str) -> None:
+    with db.write() as s:
+        s.query(BrowserSession).filter(BrowserSession.session_hash == hash_secret(session_id)).delete()
 
 
 def _safe_next(target: str | None) -> str:
@@ -224,7 +235,7 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], max_body_size=1024 * 1024)  # bodies past 1 MB: 413 as they stream in
 
 
 @router.post("/login", summary="Log in with a token (form field 'token'); sets the session and CSRF cookies")
@@ -233,15 +244,15 @@ async def login(request: Request) -> Response:
     secret = form.get("token")
     target = _safe_next(form.get("next") if isinstance(form.get("next"), str) else None)
     db = _db(request)
-    principal = token_principal(db, secret.strip()) if isinstance(secret, str) and secret.strip() else None
+    principal = None
+    if isinstance(secret, str) and secret.strip():
+        principal = await run_in_threadpool(token_principal, db, secret.strip())
     if principal is None:
         log.info("login refused (unknown or revoked token) from %s", request.client.host if request.client else "?")
         if _wants_html(request):
             return RedirectResponse("/login?error=invalid", status.HTTP_303_SEE_OTHER)
         return JSONResponse({"detail": "unknown or revoked token; ask an admin for one (prodgen serve token create)"}, 401)
-    sid, csrf = start_session(db, principal.token_id)
-    with db.write() as s:
-        audit(s, principal.name, principal.role, "login", f"token:{principal.token_id}")
+    sid, csrf = await run_in_threadpool(start_session, db, principal.token_id, SESSION_HOURS, principal)
     log.info("login: %s (%s)", principal.name, principal.role)
     resp: Response = RedirectResponse(target, status.HTTP_303_SEE_OTHER) if _wants_html(request) else \
         JSONResponse({"name": principal.name, "role": principal.role, "csrf": csrf})
@@ -256,8 +267,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, principal: Principal = Depends(current_user)) -> Response:
     sid = request.cookies.get(SESSION_COOKIE)
     if principal.via == "session" and sid:
-        with _db(request).write() as s:
-            s.query(BrowserSession).filter(BrowserSession.session_hash == hash_secret(sid)).delete()
+        await run_in_threadpool(end_session, _db(request), sid)
     resp: Response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER) if _wants_html(request) else JSONResponse({"ok": True})
     resp.delete_cookie(SESSION_COOKIE, path="/")
     resp.delete_cookie(CSRF_COOKIE, path="/")
@@ -283,4 +293,5 @@ def install_log_redaction() -> None:
 
 __all__ = ["CSRF_COOKIE", "CSRF_FIELD", "CSRF_HEADER", "Principal", "RedactSecrets", "SESSION_COOKIE", "TOKEN_PREFIX",
            "check_role", "create_token", "current_user", "hash_secret", "install_log_redaction", "list_tokens", "optional_user",
-           "require", "revoke_token", "role_at_least", "router", "session_principal", "start_session", "token_principal"]
+           "require", "revoke_token", "role_at_least", "router", "session_principal", "start_session", "end_session",
+           "token_principal"]

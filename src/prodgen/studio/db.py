@@ -251,7 +251,8 @@ def migrate(engine: Engine, migrations: list[Callable[[Connection], None]] | Non
 
 
 def make_engine(path: str | Path) -> Engine:
-    engine = create_engine(f"sqlite:///{Path(path)}", connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(f"sqlite:///{Path(path)}", pool_size=10, max_overflow=40,  # the web threadpool's 40 threads
+                           connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
     return engine

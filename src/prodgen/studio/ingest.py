@@ -53,7 +53,7 @@ class Ingested:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.0f} MB"
+    return f"{n / 1024 / 1024:.0f} MB" if n >= 10 * 1024 * 1024 else f"{n / 1024:.0f} KB"
 
 
 def check_size(n_bytes: int, cfg: IngestConfig) -> None:
