@@ -28,6 +28,9 @@ LAYERS = {
     "cli": 7,
     "demo": 7,
     "serve": 7,
+    "studio": 7,  # the web service: uses everything below, nothing imports it but the CLI
+    "cli_serve": 7,
+    "cli_verify": 7,
     "__main__": 8,
 }
 FAMILIES = {"prodgen.models.gan", "prodgen.models.vae", "prodgen.models.diffusion"}
