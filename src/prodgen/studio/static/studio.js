@@ -227,6 +227,8 @@
     $$("input[name=operation]").forEach((r) => r.addEventListener("change", syncOptions));
     $("#task").addEventListener("change", syncOptions);
 
+    // The brush size is in screen pixels: the same on a 200-pixel photo and a 4000-pixel one.
+    const radius = () => (Number($("#brush").value) / 2) * (canvas.width / (canvas.getBoundingClientRect().width || canvas.width));
     const redraw = () => {
       const ctx = canvas.getContext("2d");
       ctx.clearRect(0, 0, canvas.width, canvas.height);
@@ -236,14 +238,14 @@
       ctx.strokeStyle = "#ff9f1c";
       ctx.lineWidth = Math.max(1, canvas.width / 200);
       ctx.beginPath();
-      ctx.arc(cursor.x, cursor.y, Number($("#brush").value) / 2, 0, 2 * Math.PI);
+      ctx.arc(cursor.x, cursor.y, radius(), 0, 2 * Math.PI);
       ctx.stroke();
     };
     const dab = (x, y) => {
       const ctx = mask.getContext("2d");
       ctx.fillStyle = "#ff0000";
       ctx.beginPath();
-      ctx.arc(x, y, Number($("#brush").value) / 2, 0, 2 * Math.PI);
+      ctx.arc(x, y, radius(), 0, 2 * Math.PI);
       ctx.fill();
     };
     const toCanvas = (ev) => {
