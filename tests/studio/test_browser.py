@@ -27,7 +27,7 @@ import pytest
 
 from live import make_token, serving, tiny_run
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(int(os.environ.get("PRODGEN_BROWSER_TIMEOUT_S", "600")))
 
 
 def chromium_path() -> str | None:
@@ -90,6 +90,10 @@ def nav(page, name: str) -> None:
 
 
 def snap(page, shots: Path, name: str) -> None:
+    """A full-page screenshot once every image on the page has loaded (lazy ones are made eager first)."""
+    images = page.locator("main img:visible")
+    until(lambda: images.evaluate_all("imgs => { imgs.forEach(i => { i.loading = 'eager'; }); "
+                                      "return imgs.every(i => i.complete); }"))
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
