@@ -19,20 +19,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-TINY_GAN = {"z_dim": 16, "cond_dim": 16, "g_base": 8, "g_cap": 32, "d_base": 8, "d_cap": 16}
-
-
 def tiny_run(runs: Path, name: str = "demo") -> Path:
-    from prodgen.config import ConditionConfig, DataConfig, RunConfig, TrainConfig
-    from prodgen.train import train
+    """The server tests' 2-step GAN (server_kit.train_tiny), under ``runs/name``."""
+    from server_kit import train_tiny
 
-    cfg = RunConfig(model="gan", model_args=dict(TINY_GAN),
-                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
-                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
-                    train=TrainConfig(steps=2, batch_size=4, sample_every=1000, checkpoint_every=0, log_every=1))
-    out = Path(runs) / name
-    train(cfg, out, overwrite=True, progress=False)
-    return out
+    return train_tiny(runs, name)
 
 
 def make_token(data: Path, role: str, name: str | None = None) -> str:

@@ -9,18 +9,9 @@ import zipfile
 
 import pytest
 from PIL import Image
-from server_kit import (ROLES, jpeg_with_gps, make_kit, png, png_header_only, product_photo, small_ingest,
-                        train_tiny)
+from server_kit import ROLES, jpeg_with_gps, make_kit, png, png_header_only, product_photo, small_ingest
 
 from prodgen.studio.db import Asset, Job
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.getbasetemp() / "studio-runs"
-    if not (root / "gan" / "model.safetensors").exists():
-        train_tiny(root)
-    return root
 
 
 @pytest.fixture

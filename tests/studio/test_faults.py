@@ -13,20 +13,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from server_kit import make_kit, train_tiny
+from server_kit import make_kit
 from sqlalchemy import select, text
 
 from prodgen.studio.db import MIGRATIONS, Asset, AuditEntry, Database, Job, check_schema, make_engine, migrate, utcnow
 
 HERE = Path(__file__).parent
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.getbasetemp() / "studio-runs"
-    if not (root / "gan" / "model.safetensors").exists():
-        train_tiny(root)
-    return root
 
 
 @pytest.fixture

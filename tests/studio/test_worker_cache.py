@@ -6,19 +6,10 @@ import os
 import shutil
 
 import pytest
-from server_kit import train_tiny
 from typer.testing import CliRunner
 
 from prodgen.studio.settings import StudioSettings
 from prodgen.studio.worker import model_cache, process_state
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.getbasetemp() / "studio-runs"
-    if not (root / "gan" / "model.safetensors").exists():
-        train_tiny(root)
-    return root
 
 
 def test_a_model_is_loaded_once_per_worker_and_again_after_retraining(runs, tmp_path):

@@ -381,11 +381,15 @@ def jobs(request: Request, user: Principal = viewer, status_: Annotated[str | No
     return [job_out(j, outs[j.id]) for j in rows]
 
 
+def _get_or_404(s, model, key: str, what: str):
+    row = s.get(model, key)
+    if row is None:
+        raise HTTPException(404, f"no {what} {key!r}")
+    return row
+
+
 def _job_or_404(s, job_id: str) -> Job:
-    job = s.get(Job, job_id)
-    if job is None:
-        raise HTTPException(404, f"no job {job_id!r}")
-    return job
+    return _get_or_404(s, Job, job_id, "job")
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
@@ -414,10 +418,7 @@ def cancel(request: Request, job_id: str, user: Principal = editor) -> CancelOut
 
 
 def _asset_or_404(s, asset_id: str) -> Asset:
-    a = s.get(Asset, asset_id)
-    if a is None:
-        raise HTTPException(404, f"no asset {asset_id!r}")
-    return a
+    return _get_or_404(s, Asset, asset_id, "asset")
 
 
 @router.get("/assets/{asset_id}", response_model=AssetOut, tags=["assets"])
