@@ -110,6 +110,10 @@ def _stop_workers(proc: subprocess.Popen | None, grace_s: float = 30.0) -> None:
     proc.wait()
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signal.SIGTERM)
+
+
 @serve_app.callback()
 def serve(
     ctx: typer.Context,
@@ -137,11 +141,10 @@ def serve(
     settings = _settings(runs, data, workers=workers, queue_limit=queue_limit, device=device, keys=keys)
     with _serve_lock(data):
         db = _db(data)
-        with contextlib.suppress(ImportError):  # TODO(provenance): always present once the provenance package lands
-            from .provenance import ensure_keys
+        from .provenance import ensure_keys
 
-            k = ensure_keys(settings.key_dir)
-            console.print(f"signing key: {settings.key_dir} ({k.signer_name})")
+        k = ensure_keys(settings.key_dir)
+        console.print(f"signing key: {settings.key_dir} ({k.signer_name})")
         with db.read() as s:
             has_admin = s.query(Token).filter(Token.role == "admin", Token.revoked_at.is_(None)).count() > 0
         if not has_admin:
@@ -158,6 +161,9 @@ def serve(
         models = [p.name for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
         console.print(f"studio on http://{host}:{port}/ (API /api, docs /docs); {len(models)} folder(s) in {runs}; "
                       f"{workers} worker process(es); data in {data}", soft_wrap=True)
+        # uvicorn handles SIGTERM itself, then re-raises it after restoring the previous handler: with the default one
+        # serve would die there and orphan its workers; this one unwinds through `finally`, which stops them.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         proc = _start_workers(settings, data / "logs" / "workers.log")
         try:
             uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)

@@ -7,6 +7,7 @@ import io
 import logging
 import zipfile
 
+import numpy as np
 import pytest
 from PIL import Image
 from server_kit import ROLES, jpeg_with_gps, make_kit, png, png_header_only, product_photo, small_ingest
@@ -159,6 +160,7 @@ def test_edit_params_are_checked_before_queueing(kit):
     cases = [({"operation": "restage", "params": {"background": "image:/etc/passwd"}}, "background"),
              ({"operation": "restage", "params": {"brightness": 9}}, "brightness"),
              ({"operation": "restage", "params": {"colour": "red"}}, "colour"),
+             ({"operation": "restage", "params": {"recolour": "blurple"}}, "no RGB known for colour 'blurple'"),
              ({"operation": "restore", "params": {"task": "sharpen"}}, "task"),
              ({"operation": "restore", "params": {"task": "inpaint"}}, "needs mask_asset_id"),
              ({"operation": "restore", "params": {"task": "inpaint"}, "mask_asset_id": small},
@@ -200,6 +202,30 @@ def test_edits_restage_and_restore_keep_the_product_and_are_marked_edited(kit):
         if a["meta"]["operation"] == "restage":  # new backdrop, mirrored: the product itself unchanged
             assert a["fidelity"]["flagged"] is False and a["fidelity"]["pixel_mad"] < 1
     assert sizes == [(128, 128), (256, 256), (128, 128)]
+
+
+def test_recolour_turns_a_red_product_blue_and_the_fidelity_check_flags_it(kit):
+    from prodgen.apps.background import product_mask
+
+    photo = product_photo(5, colour="red")
+    asset = kit.upload(photo).json()["asset_id"]
+    r = kit.client.post("/api/jobs", headers=kit.h("editor"), json={
+        "kind": "edit", "asset_id": asset, "operation": "restage", "params": {"recolour": "#2040c0", "stated_colour": "Red"}})
+    assert r.status_code == 202, r.text
+    kit.drain()
+    j = kit.job(r.json()["id"])
+    assert j["status"] == "done", j
+    a = kit.client.get(f"/api/assets/{j['outputs'][0]}", headers=kit.h("viewer")).json()
+    assert a["meta"]["params"]["recolour"] == "#2040c0"
+    before = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"), dtype=np.float32) / 255
+    after = np.asarray(Image.open(io.BytesIO(kit.client.get(f"/api/assets/{a['id']}/image", headers=kit.h("viewer")).content))
+                       .convert("RGB"), dtype=np.float32) / 255
+    inside = product_mask(before.transpose(2, 0, 1)).core
+    r0, b0 = before[inside].mean(0)[[0, 2]]
+    r1, b1 = after[inside].mean(0)[[0, 2]]
+    assert r0 > b0 + 0.2 and b1 > r1 + 0.2, ((r0, b0), (r1, b1))  # red product -> blue product
+    assert np.abs(after[~inside] - before[~inside]).mean() < 0.02  # backdrop untouched
+    assert a["fidelity"]["flagged"] is True  # the product no longer matches its stated colour: a reviewer must see it
 
 
 def test_fill_makes_one_image_per_row_without_a_photo(kit):

@@ -257,6 +257,25 @@ def test_generate_review_export_in_chromium(studio, browser, shots, tmp_path):
     ctx.close()
 
 
+def test_api_docs_render_offline(studio, browser):
+    """/docs is Swagger UI served from the package (no CDN): in a browser with every outside request blocked, it lists
+    the API's operations, and only the studio's own origin was asked for anything."""
+    ctx = browser.new_context(extra_http_headers={"Authorization": f"Bearer {studio['admin']}"})
+    page = ctx.new_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.route(lambda u: not u.startswith(studio["url"]), lambda route: route.abort())
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(studio["url"] + "/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=TIMEOUT_MS)
+    paths = set(page.locator(".opblock-summary-path").all_inner_texts())
+    assert {"/api/jobs", "/api/review", "/api/exports"} <= {p.replace("\u200b", "") for p in paths}, paths
+    assert all(u.startswith(studio["url"]) for u in asked), [u for u in asked if not u.startswith(studio["url"])]
+    assert errors == []
+    ctx.close()
+
+
 def test_viewer_cannot_request_or_approve(studio, browser):
     ctx = browser.new_context()
     page = ctx.new_page()

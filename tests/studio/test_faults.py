@@ -300,3 +300,48 @@ def _ok(url: str) -> bool:
             return r.status == 200
     except OSError:
         return False
+
+
+def _worker_pids(data: Path) -> list[int]:
+    """Worker processes serving ``data`` (found by command line in /proc)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"prodgen.studio.worker" in cmd and str(data).encode() in cmd:
+                pids.append(int(d.name))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"  # a zombie has exited
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_serve_with_a_signal_stops_its_workers_too(runs, tmp_path, sig):
+    """systemd and docker stop a service with SIGTERM, a terminal with Ctrl-C (SIGINT): either way no worker is orphaned."""
+    from live import serving
+
+    data = tmp_path / "data"
+    with serving(runs, data, workers=1) as url:
+        with urllib.request.urlopen(url + "/health", timeout=5) as r:
+            assert r.status == 200
+        deadline = time.monotonic() + 60
+        while not _worker_pids(data) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _worker_pids(data)
+        assert workers, "serve started no worker"
+        serve_pid = next(int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and
+                         b"serve" in (d / "cmdline").read_bytes() and str(data).encode() in (d / "cmdline").read_bytes()
+                         and int(d.name) not in workers)
+        os.kill(serve_pid, sig)
+        deadline = time.monotonic() + 60
+        while (_worker_pids(data) or _alive(serve_pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _worker_pids(data) == [], "a worker outlived prodgen serve"

@@ -106,6 +106,7 @@ class RestageParams(Strict):
     mirror: bool = False
     seed: int = Field(0, ge=0, le=MAX_SEED)
     threshold: float = Field(0.08, gt=0, lt=1)
+    recolour: str | None = Field(None, max_length=50, description="re-tint the product to a colour name or #rrggbb")
     stated_colour: str | None = Field(None, max_length=50)
 
 
@@ -328,6 +329,10 @@ def _check_job(st, req) -> tuple[dict, str | None]:
         except ValidationError as e:
             raise UserError("params: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())) from None
         body["params"] = params.model_dump(exclude_none=True)
+        if req.operation == "restage" and params.recolour:
+            from ..apps.variations import colour_rgb
+
+            colour_rgb(params.recolour)  # an unknown colour name is a 422 now, not a failed job later
         if req.operation == "restore":
             scale = int(params.task[-1]) if params.task.startswith("upscale") else 1
             if src.width * src.height * scale * scale > st.settings.ingest.max_pixels:

@@ -18,14 +18,26 @@ from fastapi.staticfiles import StaticFiles
 from huey import SqliteHuey
 
 from ..errors import UserError
-from . import api, auth
+from . import api, auth, pages
 from .db import Database
 from .queue import JobQueue, make_huey
 from .settings import StudioSettings
 from .storage import Storage
 
 log = logging.getLogger("prodgen.studio")
-OPEN_DOCS = ("/docs", "/docs/oauth2-redirect")  # Swagger UI loads its script from a CDN: no CSP there
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; frame-ancestors 'none'")  # Swagger UI starts from one inline script
+PAGE_CSP = "default-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'"
+
+
+def swagger_static():
+    """Swagger UI's script and stylesheet as served offline: the copy shipped by the ``fastapi-offline`` package
+    (FastAPI's default /docs loads them from a CDN, which a shop's offline server cannot reach)."""
+    import fastapi_offline
+
+    from pathlib import Path
+
+    return Path(fastapi_offline.__file__).parent / "static"
 
 
 @dataclass
@@ -68,9 +80,7 @@ def create_app(settings: StudioSettings, huey: SqliteHuey | None = None, recover
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.url.path not in OPEN_DOCS:
-            resp.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; "
-                                                               "frame-ancestors 'none'")
+        resp.headers.setdefault("Content-Security-Policy", DOCS_CSP if request.url.path == "/docs" else PAGE_CSP)
         return resp
 
     @app.get("/health", tags=["health"], summary="Liveness and schema version (no authentication)")
@@ -83,19 +93,17 @@ def create_app(settings: StudioSettings, huey: SqliteHuey | None = None, recover
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     def docs(user: auth.Principal = Depends(auth.current_user)) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="prodgen studio API")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="prodgen studio API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
 
     app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(api.uploads_router(settings.ingest.max_bytes))
-    try:
-        from . import pages
-    except ImportError:  # TODO(pages): the web pages are not in this tree yet; the API works without them
-        pages = None
-    if pages is not None:
-        app.include_router(pages.router)
-        if pages.STATIC.is_dir():
-            app.mount("/static", StaticFiles(directory=str(pages.STATIC)), name="static")
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(pages.STATIC)), name="static")
+    app.mount("/docs-static", StaticFiles(directory=str(swagger_static())), name="docs-static")
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
