@@ -84,3 +84,33 @@ def test_resolutions_show_the_same_photos(tmp_path):
     for res in (64, 128):  # area-averaged down to 32 px, each is the 32-px photo up to resampling differences
         down = torch.nn.functional.avg_pool2d(imgs[res].float(), res // 32)
         assert (down - small).abs().mean() < 4 < 30 < (down - small.roll(1, 0)).abs().mean()  # not another photo
+
+
+def _prepare_in_daemon(cfg, cache, q):
+    try:
+        q.put(prepare_images(load_catalog(cfg), 32, cache_dir=cache, progress=False).images.shape[0])
+    except Exception as e:  # noqa: BLE001
+        q.put(f"{type(e).__name__}: {e}")
+
+
+def test_a_daemon_process_decodes_a_big_catalog_without_children(tmp_path, monkeypatch):
+    """A studio worker is a daemon process, which may not start a pool: it decodes in-process instead of failing."""
+    import multiprocessing as mp
+
+    import prodgen.data.cache as cache_mod
+
+    img = tmp_path / "cat" / "images"
+    img.mkdir(parents=True)
+    for i in range(6):
+        Image.new("RGB", (40, 40), (i * 40, 0, 0)).save(img / f"{i}.jpg")
+    (tmp_path / "cat" / "styles.csv").write_text("id,articleType\n" + "".join(f"{i},A\n" for i in range(6)))
+    monkeypatch.setattr(cache_mod, "PARALLEL_MIN", 4)  # "big" (the fork below inherits it)
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_prepare_in_daemon, args=(DataConfig(catalog=str(tmp_path / "cat")), tmp_path / "c", q), daemon=True)
+    p.start()
+    got = q.get(timeout=60)
+    p.join(10)
+    assert got == 6, got
+    assert prepare_images(load_catalog(DataConfig(catalog=str(tmp_path / "cat"))), 32, cache_dir=tmp_path / "d",
+                          progress=False).images.shape[0] == 6  # and the pooled path still works outside a daemon

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -158,6 +159,7 @@ def serve(
                 console.print(f"[yellow]no admin token yet:[/] make one with `prodgen serve token create --role admin "
                               f"--name YOU --data {data}`", soft_wrap=True)
         app = create_app(settings)
+        _collect_garbage(_Store(app.state.studio.db, app.state.studio.storage, settings.tmp_dir), quiet=True)
         models = [p.name for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
         console.print(f"studio on http://{host}:{port}/ (API /api, docs /docs); {len(models)} folder(s) in {runs}; "
                       f"{workers} worker process(es); data in {data}", soft_wrap=True)
@@ -169,6 +171,42 @@ def serve(
             uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
         finally:
             _stop_workers(proc)
+
+
+@dataclasses.dataclass
+class _Store:
+    db: object
+    storage: object
+    tmp_dir: Path
+
+
+def _collect_garbage(st, quiet: bool = False, dry_run: bool = False, grace_minutes: float = 60.0) -> None:
+    import datetime as dt
+
+    from .studio.cleanup import collect_garbage
+
+    report = collect_garbage(st.db, st.storage, st.tmp_dir, dt.timedelta(minutes=grace_minutes), dry_run)
+    if report.removed or not quiet:
+        console.print(f"store: {report.summary(dry_run)}", soft_wrap=True)
+
+
+@serve_app.command("gc")
+def serve_gc(
+    data: DataOpt = Path("studio"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be removed; remove nothing")] = False,
+    grace_minutes: Annotated[float, typer.Option(min=0, help="leave unreferenced files younger than this alone "
+                                                            "(a running job's outputs have no row yet)")] = 60.0,
+) -> None:
+    """Remove stored files no asset, export or review row refers to (left by failed, cancelled or killed jobs).
+
+    Safe beside a running `prodgen serve`: files younger than --grace-minutes are left alone."""
+    from .studio.db import DB_NAME
+    from .studio.storage import Storage
+
+    if not (data / DB_NAME).exists():
+        raise UserError(f"{data} holds no studio database ({DB_NAME}); give the --data folder of `prodgen serve`")
+    _collect_garbage(_Store(_db(data), Storage(data), _settings(Path("runs"), data).tmp_dir), dry_run=dry_run,
+                     grace_minutes=grace_minutes)
 
 
 @token_app.command("create")

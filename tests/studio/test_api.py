@@ -561,3 +561,94 @@ def test_logs_never_contain_tokens(kit, caplog):
     # And a token that reaches a log line by mistake is masked.
     logging.getLogger("prodgen.studio").warning("oops %s", made)
     assert made not in caplog.records[-1].getMessage() and "pgt_***" in caplog.records[-1].getMessage()
+
+
+def test_restore_uses_a_restoration_run_under_runs_when_there_is_one(runs, tmp_path):
+    """No restoration run: the classical method. With one: the network, named in the request or chosen for the task."""
+    import shutil
+
+    import torch
+
+    from prodgen.apps.restore import WEIGHTS_NAME, RestoreConfig, RestoreNet, save_restorer
+    from prodgen.studio.models import RESTORATION_WEIGHTS
+
+    assert RESTORATION_WEIGHTS == WEIGHTS_NAME
+
+    local = tmp_path / "runs"
+    shutil.copytree(runs, local)
+    kit = make_kit(local, tmp_path / "data")
+    photo = kit.upload(product_photo(2)).json()["asset_id"]
+
+    def restore(**params):
+        r = kit.client.post("/api/jobs", headers=kit.h("editor"),
+                            json={"kind": "edit", "asset_id": photo, "operation": "restore", "params": params})
+        if r.status_code != 202:
+            return r
+        kit.drain()
+        j = kit.job(r.json()["id"])
+        assert j["status"] == "done", j
+        a = kit.client.get(f"/api/assets/{j['outputs'][0]}", headers=kit.h("viewer")).json()
+        return a["meta"]["params"], kit.client.get(f"/api/assets/{a['id']}/image", headers=kit.h("viewer")).content
+
+    assert kit.client.get("/api/restorers", headers=kit.h("viewer")).json() == []
+    params, classical = restore(task="denoise")
+    assert params["model"] == "classical" and params["method"].startswith("classical baseline")
+
+    torch.manual_seed(0)
+    net = RestoreNet(RestoreConfig(width=8, blocks=(1, 1, 1), tasks=("denoise", "upscale2")))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)  # untrained but not the identity correction: its output must differ
+    save_restorer(net, local / "restore")
+    assert kit.client.get("/api/restorers", headers=kit.h("viewer")).json() == [{"id": "restore", "tasks": ["denoise", "upscale2"]}]
+    params, learned = restore(task="denoise")
+    assert params["model"] == "restore" and params["method"] == "prodgen restoration network"
+    a = np.asarray(Image.open(io.BytesIO(classical)), dtype=np.int16)
+    b = np.asarray(Image.open(io.BytesIO(learned)), dtype=np.int16)
+    assert a.shape == b.shape and np.abs(a - b).mean() > 0.5
+    params, again = restore(task="denoise", model="classical")
+    assert params["model"] == "classical" and np.array_equal(np.asarray(Image.open(io.BytesIO(again))), a.astype(np.uint8))
+    bad = restore(task="deblur", model="restore")
+    assert bad.status_code == 422 and "not trained for deblur" in bad.json()["detail"]
+    bad = restore(task="denoise", model="../restore")
+    assert bad.status_code == 422 and "unknown restoration model" in bad.json()["detail"]
+    params, _ = restore(task="deblur")  # no run knows deblur: classical
+    assert params["model"] == "classical"
+
+
+def test_a_productnet_under_runs_reads_generated_images_and_ranks_neighbours(runs, tmp_path):
+    """A `prodgen features fit` folder under --runs fitted on the run's catalog (same fingerprint and resolution) is
+    what reads the generated image and measures its nearest training photos; one fitted on another catalog is not."""
+    import shutil
+
+    from prodgen.config import RunConfig
+    from prodgen.data.load import load_catalog
+    from prodgen.evaluate.productnet import ProductNet, ProductNetConfig
+    from prodgen.conditioning.vocab import Vocabulary
+
+    local = tmp_path / "runs"
+    shutil.copytree(runs, local)
+    cfg = RunConfig.load(local / "gan" / "config.json")
+    vocab = Vocabulary.load(local / "gan" / "vocab.json")
+    catalog = load_catalog(cfg.data)
+
+    def fit_folder(name: str, fingerprint: str) -> None:
+        net = ProductNet(ProductNetConfig(cfg.data.resolution, vocab.names, vocab.sizes, 8, 32, catalog.name, fingerprint))
+        net.save_pretrained(local / name, vocab, {})
+
+    fit_folder("pn-other", "0" * 16)  # another catalog's: must be ignored
+    kit = make_kit(local, tmp_path / "data")
+
+    def generated():
+        r = kit.client.post("/api/jobs", headers=kit.h("editor"),
+                            json={"kind": "generate", "model": "gan", "attributes": {"category": "handbag"}, "n": 1})
+        kit.drain()
+        return kit.client.get(f"/api/assets/{kit.job(r.json()['id'])['outputs'][0]}", headers=kit.h("viewer")).json()
+
+    a = generated()
+    assert a["meta"]["nearest_space"] == "pixels" and "no ProductNet" in a["fidelity"]["note"]
+    fit_folder("pn", catalog.fingerprint)
+    kit = make_kit(local, tmp_path / "data2")  # a fresh worker process state: ProductNets are looked up once per run
+    a = generated()
+    assert a["meta"]["nearest_space"] == "productnet" and a["fidelity"]["note"] is None, a["fidelity"]
+    assert len(a["meta"]["nearest"]) == 3

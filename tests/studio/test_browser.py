@@ -228,7 +228,20 @@ def test_generate_review_export_in_chromium(studio, browser, shots, tmp_path):
         page.keyboard.press(key)
     page.get_by_role("button", name="Edit", exact=True).click()
     page.wait_for_selector("#after-state .state.done", timeout=TIMEOUT_MS)
+    page.wait_for_selector("text=/^Done \\((classical baseline|prodgen restoration network)/")
+    if not os.environ.get("PRODGEN_STUDIO_RUNS"):  # the tiny runs folder has no restoration run: the classical method
+        assert "Done (classical baseline" in page.locator("#status").inner_text()
+    assert "Product unchanged within thresholds" in page.locator("#edit-fidelity").inner_text()  # the mask is excluded
     snap(page, shots, "edit-inpaint")
+
+    # -- recolour: the product re-tinted, the fidelity check says the colour no longer matches the stated one
+    page.get_by_label("Restage (background, shadow, light, colour)").check()
+    page.get_by_label("Recolour the product").check()
+    page.locator("#recolour").fill("#2040c0")
+    page.get_by_role("button", name="Edit", exact=True).click()
+    page.wait_for_selector("#edit-fidelity p.flag", timeout=TIMEOUT_MS)
+    assert "Flagged" in page.locator("#edit-fidelity").inner_text()
+    snap(page, shots, "edit-recolour")
 
     # -- audit: who requested, approved, rejected, exported
     nav(page, "Audit log")

@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import current_process, get_context
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,9 @@ def _decode_path(args: tuple[str, int]) -> tuple[np.ndarray | None, str, str]:
         return None, e.reason, str(e)
 
 
+PARALLEL_MIN = 2000  # catalogs this big are decoded by two processes
+
+
 def prepare_images(catalog: Catalog, resolution: int, cache_dir: str | Path | None = None, progress: bool = True) -> ImageTensors:
     folder = Path(cache_dir) if cache_dir else default_cache_dir()
     key = cache_key(catalog, resolution)
@@ -71,7 +74,9 @@ def prepare_images(catalog: Catalog, resolution: int, cache_dir: str | Path | No
     skipped: list[Skip] = []
     bar = progress_bar(f"preprocess {Path(catalog.name).name} @ {resolution}px", n, enabled=progress, transient=True)
     with bar:
-        if catalog.kind in ("csv", "folder") and n >= 2000:
+        # two decoding processes for a big catalog, unless this is itself a daemon process (a studio worker), which
+        # may not have children
+        if catalog.kind in ("csv", "folder") and n >= PARALLEL_MIN and not current_process().daemon:
             with get_context("fork").Pool(2) as pool:
                 results = pool.imap(_decode_path, [(str(r.image), resolution) for r in catalog.records], chunksize=64)
                 for rec, (arr, reason, detail) in zip(catalog.records, results):

@@ -20,7 +20,7 @@ from ..errors import UserError
 from .auth import Principal, create_token, list_tokens, require, revoke_token
 from .db import SCHEMA_VERSION, Asset, AuditEntry, Export, Job, Review, Token, audit, iso, utcnow
 from .ingest import IngestError, ingest_csv, ingest_image, is_csv
-from .models import canonical_attributes, find_model, list_models
+from .models import canonical_attributes, choose_restorer, find_model, list_models, list_restorers
 from .queue import QueueFull
 
 MAX_SEED = 2**32 - 1
@@ -112,6 +112,8 @@ class RestageParams(Strict):
 
 class RestoreParams(Strict):
     task: Literal["upscale2", "upscale4", "denoise", "deblur", "jpeg", "inpaint"]
+    model: str | None = Field(None, max_length=200, description="a restoration run under --runs (GET /api/restorers), or "
+                              "'classical'; default: the first restoration run trained for the task, else classical")
     stated_colour: str | None = Field(None, max_length=50)
 
 
@@ -263,6 +265,17 @@ def models(request: Request, user: Principal = viewer) -> list[ModelInfo]:
     return [ModelInfo(**{k: m[k] for k in ModelInfo.model_fields}) for m in list_models(studio(request).settings.runs)]
 
 
+class RestorerInfo(BaseModel):
+    id: str
+    tasks: list[str]
+
+
+@router.get("/restorers", response_model=list[RestorerInfo], tags=["models"],
+            summary="Restoration runs (prodgen enhance-train) under --runs; edits use the classical method without one")
+def restorers(request: Request, user: Principal = viewer) -> list[RestorerInfo]:
+    return [RestorerInfo(**r) for r in list_restorers(studio(request).settings.runs)]
+
+
 async def upload(request: Request, file: UploadFile = File(...), user: Principal = editor) -> UploadOut:
     st = studio(request)
     cap = st.settings.ingest.max_bytes
@@ -334,6 +347,7 @@ def _check_job(st, req) -> tuple[dict, str | None]:
 
             colour_rgb(params.recolour)  # an unknown colour name is a 422 now, not a failed job later
         if req.operation == "restore":
+            body["params"]["model"] = choose_restorer(st.settings.runs, params.model, params.task)
             scale = int(params.task[-1]) if params.task.startswith("upscale") else 1
             if src.width * src.height * scale * scale > st.settings.ingest.max_pixels:
                 raise UserError(f"{params.task} of a {src.width}x{src.height} photo would make {src.width * scale}x"

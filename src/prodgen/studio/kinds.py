@@ -6,7 +6,8 @@
   per row without a photo (a row whose image column is filled has one).
 - ``edit``: ``restage`` (``apps.variations.masked_recolour`` when ``recolour`` is given, then
   ``apps.background.restage``: background, shadow, relight, mirror) or ``restore``
-  (``apps.restore.inference.restore_image``: the classical path, as ``prodgen enhance`` without a model).
+  (``apps.restore.inference.restore_image``: with the restoration run the request names, or chose at request
+  time, else the classical path, as ``prodgen enhance`` without a model).
 
 Every output is stamped (``prodgen.provenance``: IPTC source type + signed C2PA manifest; ``generated`` or
 ``edited``), gets its fidelity check (``studio.fidelity``) and lands in review as ``pending``.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -67,22 +69,32 @@ def _fidelity(fn_name: str, *args, **kwargs) -> dict | None:
 
 
 def _productnet(run, pipe):
-    """The cached ProductNet of the run's catalog (never fitted here: that can take minutes), or None."""
+    """The ProductNet of the run's catalog, or None: a ``prodgen features fit`` folder under ``--runs`` fitted on the
+    same catalog (fingerprint) at the run's resolution, else the one ``prodgen evaluate`` cached. Never fitted here
+    (that can take minutes)."""
     cache = run.proc.__dict__.setdefault("productnets", {})
     key = str(pipe.run_dir)
     if key not in cache:
         cache[key] = None
         try:
             from ..data.cache import default_cache_dir
+            from ..data.load import load_catalog
             from ..evaluate.features import FitSettings, productnet_key
             from ..evaluate.productnet import CONFIG_NAME, ProductNet
 
-            root = default_cache_dir() / "productnet"
-            if root.is_dir() and any(root.iterdir()):
-                folder = root / productnet_key(pipe.config.data, FitSettings())
-                if (folder / CONFIG_NAME).exists():
+            data = pipe.config.data
+            fingerprint = load_catalog(data).fingerprint
+            candidates = [p for p in sorted(run.settings.runs.iterdir()) if (p / CONFIG_NAME).is_file()]
+            candidates.append(default_cache_dir() / "productnet" / productnet_key(data, FitSettings()))
+            for folder in candidates:
+                try:
+                    cfg = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))["config"]
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+                if cfg.get("catalog_fingerprint") == fingerprint and int(cfg.get("resolution", -1)) == data.resolution:
                     net, vocab, _ = ProductNet.from_pretrained(folder)
                     cache[key] = (net.eval(), vocab)
+                    break
         except Exception:  # noqa: BLE001  (no catalog here, an old cache: simply no reading)
             cache[key] = None
     return cache[key]
@@ -284,7 +296,9 @@ def edit(run) -> None:
             if not m.any():
                 raise UserError("the mask is empty: paint the part to fill in white")
             mask, ignore = torch.from_numpy(m.astype(np.float32)), m
-        img, method = restore_image(None, torch.from_numpy(np.ascontiguousarray(src.transpose(2, 0, 1))), params["task"], mask)
+        model = params.get("model", "classical")
+        net = None if model == "classical" else run.restorer(model)
+        img, method = restore_image(net, torch.from_numpy(np.ascontiguousarray(src.transpose(2, 0, 1))), params["task"], mask)
         edited = np.asarray(img, dtype=np.uint8)
         compare = edited
         params["method"] = method

@@ -53,6 +53,43 @@ def run_path(runs: Path, model_id: str) -> Path:
     return runs / find_model(runs, model_id)["id"]
 
 
+CLASSICAL = "classical"
+RESTORATION_WEIGHTS = "restore.safetensors"  # apps.restore.network.WEIGHTS_NAME (not imported: that module needs torch)
+
+
+def list_restorers(runs: Path) -> list[dict]:
+    """The restoration runs (``prodgen enhance-train``) directly under ``runs``: ``{"id", "tasks"}`` each."""
+    if not runs.is_dir():
+        return []
+    out = []
+    for folder in sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not (folder / RESTORATION_WEIGHTS).is_file() or folder_kind(folder) != "restoration":
+            continue
+        try:
+            tasks = [str(t) for t in json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))["tasks"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        out.append({"id": folder.name, "tasks": tasks})
+    return out
+
+
+def choose_restorer(runs: Path, requested: str | None, task: str) -> str:
+    """The restoration run id for ``task`` (``requested``, else the first run that knows the task), or ``classical``."""
+    found = list_restorers(runs)
+    if requested == CLASSICAL:
+        return CLASSICAL
+    if requested is None:
+        return next((r["id"] for r in found if task in r["tasks"]), CLASSICAL)
+    match = next((r for r in found if r["id"] == requested), None)
+    if match is None:
+        known = ", ".join(r["id"] for r in found) or "none: train one with `prodgen enhance-train --out RUNS/NAME`"
+        raise UserError(f"unknown restoration model {requested!r}; the restoration runs under --runs are: {known} "
+                        f"(or {CLASSICAL!r} for the classical method)")
+    if task not in match["tasks"]:
+        raise UserError(f"restoration model {requested!r} was not trained for {task}; it knows {', '.join(match['tasks'])}")
+    return requested
+
+
 def canonical_attributes(model: dict, attrs: dict[str, str]) -> dict[str, str]:
     """The request's attribute values as the model spells them (case-insensitive); unknown names/values raise UserError."""
     out = {}
@@ -72,4 +109,4 @@ def canonical_attributes(model: dict, attrs: dict[str, str]) -> dict[str, str]:
     return out
 
 
-__all__ = ["canonical_attributes", "find_model", "list_models", "run_path"]
+__all__ = ["CLASSICAL", "canonical_attributes", "choose_restorer", "find_model", "list_models", "list_restorers", "run_path"]

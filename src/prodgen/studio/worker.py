@@ -85,17 +85,27 @@ def process_state(settings: StudioSettings) -> _Process:
     return _procs[key]
 
 
-def model_cache(proc: _Process, run_dir: Path):
-    """The run's Pipeline, loaded once per process (reloaded when its files change)."""
-    from ..sample import Pipeline
+RESTORER_FILES = ("config.json", "restore.safetensors")
+GENERATOR_FILES = ("config.json", "vocab.json", "model.safetensors", "ema.safetensors")
 
+
+def model_cache(proc: _Process, run_dir: Path, restorer: bool = False):
+    """The run's Pipeline (or restoration network), loaded once per process (reloaded when its files change)."""
     stamp = tuple((run_dir / n).stat().st_mtime_ns if (run_dir / n).exists() else None
-                  for n in ("config.json", "vocab.json", "model.safetensors", "ema.safetensors"))
+                  for n in (RESTORER_FILES if restorer else GENERATOR_FILES))
     key = (str(run_dir.resolve()), stamp)
     if key in proc.models:
         proc.models.move_to_end(key)
         return proc.models[key]
-    pipe = Pipeline.from_pretrained(run_dir, device=proc.settings.device)
+    if restorer:
+        from ..apps.restore import load_restorer
+        from ..device import resolve_device
+
+        pipe = load_restorer(run_dir, device=resolve_device(proc.settings.device))
+    else:
+        from ..sample import Pipeline
+
+        pipe = Pipeline.from_pretrained(run_dir, device=proc.settings.device)
     proc.models[key] = pipe
     while len(proc.models) > MODEL_CACHE_SIZE:
         proc.models.popitem(last=False)
@@ -148,6 +158,13 @@ class JobRun:
         from .models import run_path
 
         return model_cache(self.proc, run_path(self.settings.runs, model_id))
+
+    def restorer(self, model_id: str):
+        """The restoration network of run ``model_id`` (checked again here: the folder may have gone since the request)."""
+        from .models import choose_restorer
+
+        return model_cache(self.proc, self.settings.runs / choose_restorer(self.settings.runs, model_id, self.job.request
+                                                                          ["params"]["task"]), restorer=True)
 
     def add_output(self, data: bytes, kind: str, width: int, height: int, meta: dict, provenance: dict,
                    fidelity: dict | None) -> str:

@@ -226,6 +226,14 @@
     };
     $$("input[name=operation]").forEach((r) => r.addEventListener("change", syncOptions));
     $("#task").addEventListener("change", syncOptions);
+    api("/api/restorers").then((runs) => {
+      for (const r of runs) {
+        const o = document.createElement("option");
+        o.value = r.id;
+        o.textContent = `${r.id} (${r.tasks.join(", ")})`;
+        $("#restore-model").append(o);
+      }
+    }).catch((e) => say(e.message, "error"));
 
     // The brush size is in screen pixels: the same on a 200-pixel photo and a 4000-pixel one.
     const radius = () => (Number($("#brush").value) / 2) * (canvas.width / (canvas.getBoundingClientRect().width || canvas.width));
@@ -316,6 +324,7 @@
       guard(async () => {
         const body = { kind: "edit", asset_id: sourceId, operation: operation() };
         body.params = body.operation === "restage" ? restageParams() : { task: $("#task").value };
+        if (body.operation === "restore" && $("#restore-model").value) body.params.model = $("#restore-model").value;
         const stated = $("#stated-colour") && $("#stated-colour").value;
         if (stated) body.params.stated_colour = stated;
         if (inpainting()) {
@@ -332,7 +341,8 @@
         after.hidden = false;
         const asset = await api(`/api/assets/${encodeURIComponent(out)}`);
         $("#edit-fidelity").replaceChildren(el("h3", { text: "How much the product changed" }), fidelityView(asset.fidelity));
-        say("Done. The edit is waiting in the review queue.");
+        const method = asset.meta && asset.meta.params && asset.meta.params.method;
+        say(method ? `Done (${method}). The edit is waiting in the review queue.` : "Done. The edit is waiting in the review queue.");
       }, $("#edit-submit"));
     });
     syncOptions();
