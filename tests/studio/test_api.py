@@ -652,3 +652,8 @@ def test_a_productnet_under_runs_reads_generated_images_and_ranks_neighbours(run
     a = generated()
     assert a["meta"]["nearest_space"] == "productnet" and a["fidelity"]["note"] is None, a["fidelity"]
     assert len(a["meta"]["nearest"]) == 3
+    # the same catalog folder with another fingerprint (its files were copied again: new times) is the same catalog
+    from prodgen.studio.kinds import _same_folder
+
+    assert _same_folder(str(local / "gan"), str(local / "x" / ".." / "gan")) and not _same_folder(str(local), str(local / "gan"))
+    assert not _same_folder(None, str(local))

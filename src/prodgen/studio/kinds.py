@@ -70,8 +70,9 @@ def _fidelity(fn_name: str, *args, **kwargs) -> dict | None:
 
 def _productnet(run, pipe):
     """The ProductNet of the run's catalog, or None: a ``prodgen features fit`` folder under ``--runs`` fitted on the
-    same catalog (fingerprint) at the run's resolution, else the one ``prodgen evaluate`` cached. Never fitted here
-    (that can take minutes)."""
+    same catalog at the run's resolution, else the one ``prodgen evaluate`` cached. Never fitted here (that can take
+    minutes). "Same catalog": the same content fingerprint, or the same catalog folder (the fingerprint includes file
+    times, which change when a catalog is copied or checked out again; reading attributes does not need more)."""
     cache = run.proc.__dict__.setdefault("productnets", {})
     key = str(pipe.run_dir)
     if key not in cache:
@@ -91,13 +92,21 @@ def _productnet(run, pipe):
                     cfg = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))["config"]
                 except (OSError, ValueError, KeyError, TypeError):
                     continue
-                if cfg.get("catalog_fingerprint") == fingerprint and int(cfg.get("resolution", -1)) == data.resolution:
+                if int(cfg.get("resolution", -1)) == data.resolution and (
+                        cfg.get("catalog_fingerprint") == fingerprint or _same_folder(cfg.get("catalog"), data.catalog)):
                     net, vocab, _ = ProductNet.from_pretrained(folder)
                     cache[key] = (net.eval(), vocab)
                     break
         except Exception:  # noqa: BLE001  (no catalog here, an old cache: simply no reading)
             cache[key] = None
     return cache[key]
+
+
+def _same_folder(a, b) -> bool:
+    try:
+        return bool(a) and bool(b) and Path(a).is_dir() and Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def generated_check(run, pipe, requested: dict, rgb: np.ndarray) -> dict | None:
