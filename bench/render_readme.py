@@ -280,6 +280,34 @@ def t_train_speed() -> list[str]:
     return lines + [md_row(header), "|" + "|".join("---" for _ in header) + "|", *(md_row(r) for r in body)]
 
 
+def t_studio_load() -> list[str]:
+    res = R("studio_load.json")
+    s, j, m = res["settings"], res["jobs"], res["machine"]
+    lines = [f"{s['clients']} concurrent clients, {comma(res['requests'])} requests in {res['duration_s']:.1f} s "
+             f"({res['requests_per_s']:.0f} requests/s), `prodgen serve` with {s['workers']} worker processes and a queue "
+             f"limit of {s['queue_limit']}, loopback, clients on the same {m['cores']}-core {m['cpu']}. "
+             f"Command: `{res['command']}`.", ""]
+    body = []
+    for e in res["endpoints"].values():
+        if e["count"]:
+            st = ", ".join(f"{c}: {n}" for c, n in sorted(e["statuses"].items()))
+            body.append([e["route"], comma(e["count"]), f"{e['p50_ms']:.0f}", f"{e['p99_ms']:.0f}", st])
+    lines += md_table(["endpoint", "requests", "p50 ms", "p99 ms", "answers"], body)
+    states = ", ".join(f"{n} {k}" for k, n in sorted(j["final_states"].items()))
+    lines += ["", f"Jobs: {j['accepted']} accepted, {res['rejected_429']} submissions answered 429 with Retry-After "
+                  f"(queue full), none dropped; {j['drain_s']:.0f} s after the load: {states}; lost {len(j['lost'])}, "
+                  f"run twice {len(j['run_twice'])}, claimed twice {len(j['claimed_more_than_once'])}, jobs in the "
+                  f"database that were never accepted {j['not_accepted_but_in_database']}."]
+    return lines
+
+
+def t_studio_faults() -> list[str]:
+    res = R("studio_faults.json")
+    body = [[r["what"], r["outcome"], f"{r['seconds']:.1f}"] for r in res["tests"]]
+    return ([f"{res['passed']} of {res['total']} passed. Command: `{res['command']}` ({res['machine']['cpu']}).", ""]
+            + md_table(["fault (test in `tests/studio/`)", "result", "seconds"], body))
+
+
 # name -> (results files, renderer)
 def t_gpu_check() -> list[str]:
     res = R("gpu/gpu_check.json")
@@ -292,6 +320,8 @@ def t_gpu_check() -> list[str]:
 
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "gpu-check": (["gpu/gpu_check.json"], t_gpu_check),
+    "studio-load": (["studio_load.json"], t_studio_load),
+    "studio-faults": (["studio_faults.json"], t_studio_faults),
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),
     "families": (["families/families.json"], t_families),

@@ -86,7 +86,7 @@ def _start_workers(settings, log_path: Path) -> subprocess.Popen | None:
     if settings.workers < 1:
         return None
     cmd = [sys.executable, "-m", "prodgen.studio.worker", "--runs", str(settings.runs), "--data", str(settings.data),
-           "--workers", str(settings.workers), "--device", settings.device]
+           "--workers", str(settings.workers), "--device", settings.device, "--parent-pid", str(os.getpid())]
     if settings.keys:
         cmd += ["--keys", str(settings.keys)]
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -323,9 +323,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
 def test_stopping_serve_with_a_signal_stops_its_workers_too(runs, tmp_path, sig):
-    """systemd and docker stop a service with SIGTERM, a terminal with Ctrl-C (SIGINT): either way no worker is orphaned."""
+    """systemd and docker stop a service with SIGTERM, a terminal with Ctrl-C (SIGINT): either way no worker is orphaned.
+    A serve killed outright (SIGKILL, a crash), even while its worker is still starting: the worker notices and stops."""
     from live import serving
 
     data = tmp_path / "data"

@@ -279,8 +279,9 @@ def worker_started(settings: StudioSettings) -> list[str]:
     return requeue_orphans(proc.db, make_huey(settings), settings.stale_after_s)
 
 
-def run_consumer(settings: StudioSettings) -> None:
-    """Run huey's consumer with ``settings.workers`` worker processes until SIGINT/SIGTERM (or the parent dies)."""
+def run_consumer(settings: StudioSettings, parent: int | None = None) -> None:
+    """Run huey's consumer with ``settings.workers`` worker processes until SIGINT/SIGTERM, or until process
+    ``parent`` (``prodgen serve``, by default the process that started this one) is gone."""
     from huey.consumer import Consumer, Worker
 
     huey = make_huey(settings)
@@ -299,14 +300,14 @@ def run_consumer(settings: StudioSettings) -> None:
     consumer = StudioConsumer(huey, workers=max(1, settings.workers), worker_type="process", periodic=False,
                               health_check_interval=settings.health_check_s, initial_delay=0.05, max_delay=1.0,
                               backoff=1.5)
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
 
     def watch_parent():  # the web process died without stopping us: stop gracefully (running jobs finish)
         while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
+            if os.getppid() != parent:  # re-parented: serve has exited (perhaps before this process even started)
                 os.kill(os.getpid(), signal.SIGINT)
                 return
+            time.sleep(1.0)
 
     threading.Thread(target=watch_parent, daemon=True, name="watch-parent").start()
     consumer.run()
@@ -324,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--health-check", type=int, default=2)
     p.add_argument("--stale-after", type=float, default=120.0)
     p.add_argument("--keys", default=None)
+    p.add_argument("--parent-pid", type=int, default=None, help="stop when this process (prodgen serve) is gone")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(name)s %(levelname)s: %(message)s")
     from .auth import install_log_redaction
@@ -332,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = StudioSettings(runs=Path(a.runs), data=Path(a.data), workers=a.workers, device=a.device,
                               health_check_s=a.health_check, stale_after_s=a.stale_after,
                               keys=Path(a.keys) if a.keys else None)
-    run_consumer(settings)
+    run_consumer(settings, a.parent_pid)
 
 
 if __name__ == "__main__":
