@@ -280,10 +280,11 @@ def t_train_speed() -> list[str]:
     return lines + [md_row(header), "|" + "|".join("---" for _ in header) + "|", *(md_row(r) for r in body)]
 
 
-def t_studio_load() -> list[str]:
-    res = R("studio_load.json")
+def t_studio_load(name: str = "studio_load.json") -> list[str]:
+    res = R(name)
     s, j, m = res["settings"], res["jobs"], res["machine"]
-    lines = [f"{s['clients']} concurrent clients, {comma(res['requests'])} requests in {res['duration_s']:.1f} s "
+    who = "1 client" if s["clients"] == 1 else f"{s['clients']} concurrent clients"
+    lines = [f"{who}, {comma(res['requests'])} requests in {res['duration_s']:.1f} s "
              f"({res['requests_per_s']:.0f} requests/s), `prodgen serve` with {s['workers']} worker processes and a queue "
              f"limit of {s['queue_limit']}, loopback, clients on the same {m['cores']}-core {m['cpu']}. "
              f"Command: `{res['command']}`.", ""]
@@ -321,6 +322,7 @@ def t_gpu_check() -> list[str]:
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "gpu-check": (["gpu/gpu_check.json"], t_gpu_check),
     "studio-load": (["studio_load.json"], t_studio_load),
+    "studio-load-1": (["studio_load_1client.json"], lambda: t_studio_load("studio_load_1client.json")),
     "studio-faults": (["studio_faults.json"], t_studio_faults),
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),

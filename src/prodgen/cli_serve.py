@@ -168,7 +168,9 @@ def serve(
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         proc = _start_workers(settings, data / "logs" / "workers.log")
         try:
-            uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+            # keep-alive 75 s (uvicorn: 5): longer than browsers' and proxies' idle timeouts, so the client closes an idle
+            # connection first; a server-side close races a request sent on it (the client sees a dropped connection)
+            uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True, timeout_keep_alive=75)
         finally:
             _stop_workers(proc)
 
