@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import torch
 
+from .. import noise
+
+
 
 def drop_conditions(cond: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Replace each attribute id by 0 (<unspecified>) with probability ``p``, independently."""
     if p <= 0:
         return cond
-    keep = torch.rand(cond.shape, generator=generator, device="cpu").to(cond.device) >= p  # (B, A)
+    draw = torch.rand(cond.shape, generator=generator) if generator is not None else noise.rand(*cond.shape)
+    keep = draw.to(cond.device) >= p  # (B, A)
     return cond * keep
 
 
@@ -21,5 +25,6 @@ def drop_text(text: torch.Tensor | None, p: float, generator: torch.Generator | 
     """Replace each row's text vector by the all-zero "no text" vector with probability ``p``."""
     if text is None or p <= 0:
         return text
-    keep = torch.rand(text.shape[0], generator=generator, device="cpu").to(text.device) >= p
+    draw = torch.rand(text.shape[0], generator=generator) if generator is not None else noise.rand(text.shape[0])
+    keep = draw.to(text.device) >= p
     return text * keep[:, None].to(text.dtype)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import noise
+
 POLICIES = ("color", "translation", "cutout")
 
 
@@ -29,7 +31,7 @@ def diff_augment(x: torch.Tensor, policy: tuple[str, ...]) -> torch.Tensor:
 
 
 def _rand(x: torch.Tensor, *shape: int) -> torch.Tensor:
-    return torch.rand(x.shape[0], *shape, dtype=x.dtype).to(x.device)
+    return noise.rand(x.shape[0], *shape, dtype=x.dtype).to(x.device)
 
 
 def _color(x: torch.Tensor) -> torch.Tensor:
@@ -43,8 +45,8 @@ def _color(x: torch.Tensor) -> torch.Tensor:
 def _translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     b, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ty = torch.randint(-sh, sh + 1, (b, 1, 1)).to(x.device)
-    tx = torch.randint(-sw, sw + 1, (b, 1, 1)).to(x.device)
+    ty = noise.randint(-sh, sh + 1, b, 1, 1).to(x.device)
+    tx = noise.randint(-sw, sw + 1, b, 1, 1).to(x.device)
     gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
     gy = (gy[None] + ty).clamp(-1, h)  # (B, H, W); -1 and h index the white padding
     gx = (gx[None] + tx).clamp(-1, w)
@@ -57,8 +59,8 @@ def _translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
 def _cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     b, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    oy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1)).to(x.device)
-    ox = torch.randint(0, w + (1 - cw % 2), (b, 1, 1)).to(x.device)
+    oy = noise.randint(0, h + (1 - ch % 2), b, 1, 1).to(x.device)
+    ox = noise.randint(0, w + (1 - cw % 2), b, 1, 1).to(x.device)
     gy = torch.arange(h, device=x.device)[None, :, None]
     gx = torch.arange(w, device=x.device)[None, None, :]
     inside = ((gy >= oy - ch // 2) & (gy < oy - ch // 2 + ch)) & ((gx >= ox - cw // 2) & (gx < ox - cw // 2 + cw))

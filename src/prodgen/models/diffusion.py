@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import noise as noise_
 from ..errors import UserError
 from .base import GenerativeModel, register_model
 from .blocks import ConditionEmbedding
@@ -154,12 +155,12 @@ class ConditionalDiffusion(GenerativeModel):
             raise ValueError(f"diffusion has one phase 'diffusion', not {phase!r}")
         b, dev = images.shape[0], images.device
         if self.config.uncond_p > 0:  # drop the whole condition: the unconditional model CFG needs
-            drop = torch.rand(b).to(dev) < self.config.uncond_p
+            drop = noise_.rand(b).to(dev) < self.config.uncond_p
             cond = cond * (~drop)[:, None]
             if text is not None:
                 text = text * (~drop)[:, None].to(text.dtype)
-        t = torch.randint(0, self.config.train_timesteps, (b,)).to(dev)
-        noise = torch.randn(images.shape).to(dev)
+        t = noise_.randint(0, self.config.train_timesteps, b).to(dev)
+        noise = noise_.randn(*images.shape).to(dev)
         noisy = self.train_scheduler.add_noise(images, noise, t)
         if self.config.prediction_type == "v_prediction":
             target = self.train_scheduler.get_velocity(images, noise, t)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import noise
 from .base import GenerativeModel, register_model
 from .blocks import ConditionEmbedding, ConvDecoder, conv_encoder_widths, decoder_widths, sn_conv
 from .diffaugment import POLICIES, diff_augment
@@ -154,7 +155,7 @@ class ConditionalGAN(GenerativeModel):
     def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor,
              text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         b = images.shape[0]
-        z = torch.randn(b, self.config.z_dim).to(images.device)
+        z = noise.randn(b, self.config.z_dim).to(images.device)
         if phase == "d":
             with torch.no_grad():
                 fake = self.generator(z, cond, text)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import noise
 from .base import GenerativeModel, register_model
 from .blocks import ConditionEmbedding, ConvDecoder, conv_encoder_widths, decoder_widths
 
@@ -108,7 +109,7 @@ class ConditionalVAE(GenerativeModel):
         if phase != "vae":
             raise ValueError(f"VAE has one phase 'vae', not {phase!r}")
         mu, logvar = self.encode(images, cond, text)
-        z = mu + torch.randn(mu.shape).to(mu.device) * (0.5 * logvar).exp()
+        z = mu + noise.randn(*mu.shape).to(mu.device) * (0.5 * logvar).exp()
         recon = self.decoder(z, cond, text)
         mse = F.mse_loss(recon, images, reduction="none").flatten(1).mean(1)  # (B,)
         dims = images[0].numel()

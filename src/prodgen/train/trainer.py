@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .. import noise
 from ..conditioning import Vocabulary, condition_grid, drop_conditions, drop_text
 from ..config import TrainConfig
 from ..device import resolve_device
@@ -103,7 +104,7 @@ class Trainer(TrainLoop):
     def train_step(self) -> dict[str, float]:
         x, cond, text = self.data.batch(self.step, self.cfg.batch_size, self.cfg.seed)
         if self.cfg.hflip:
-            flip = torch.rand(x.shape[0]).to(x.device) < 0.5
+            flip = noise.rand(x.shape[0]).to(x.device) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         cond = drop_conditions(cond, self.cond_dropout)
         text = drop_text(text, self.cond_dropout)
