@@ -311,7 +311,12 @@ def _condition_config(condition: str | None, min_count: int, dropout: float, tex
 
 def _finish(run_dir: Path, reason) -> None:
     from .evaluate import write_run_report
+    from .train.distributed import is_main_process
 
+    if not is_main_process():  # under torchrun, rank 0 writes the run page and speaks for the job
+        if reason.kind == "interrupted":
+            raise typer.Exit(130)
+        return
     page = write_run_report(run_dir)
     msg = {"steps": "reached its total steps", "minutes": "used its time budget", "interrupted": "was interrupted"}[reason.kind]
     out_console.print(f"run {run_dir} {msg} at step {reason.step}; checkpoint saved. Report: {page}")

@@ -106,9 +106,11 @@ def minibatch_stddev(h: torch.Tensor, group: int) -> torch.Tensor:
     g = min(group, b)
     while b % g:
         g -= 1
-    y = h.reshape(g, b // g, c, hh, ww)  # (G, B/G, C, H, W)
-    y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/G,)
-    y = y.reshape(1, b // g, 1, 1, 1).expand(g, -1, 1, hh, ww).reshape(b, 1, hh, ww)
+    # Groups of g consecutive samples (Karras et al. group with a stride): a group never straddles two
+    # processes' shares of a data-parallel batch, so W processes see the statistic one process sees.
+    y = h.reshape(b // g, g, c, hh, ww)  # (B/G, G, C, H, W)
+    y = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/G,)
+    y = y.reshape(b // g, 1, 1, 1, 1).expand(-1, g, 1, hh, ww).reshape(b, 1, hh, ww)
     return torch.cat([h, y], dim=1)
 
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import noise
+from .. import batchwide, noise
 from .base import GenerativeModel, register_model
 from .blocks import ConditionEmbedding, ConvDecoder, conv_encoder_widths, decoder_widths
 
@@ -114,7 +114,7 @@ class ConditionalVAE(GenerativeModel):
         mse = F.mse_loss(recon, images, reduction="none").flatten(1).mean(1)  # (B,)
         dims = images[0].numel()
         if self.config.sigma is None:
-            var = mse.mean().detach().clamp_min(1e-6)  # optimal decoder variance for this batch
+            var = batchwide.mean(mse.detach()).clamp_min(1e-6)  # optimal decoder variance for this (global) batch
         else:
             var = torch.tensor(self.config.sigma**2, device=images.device)
         nll = (0.5 * dims * (mse / var + torch.log(2 * math.pi * var))).mean()  # Gaussian NLL per image, nats

@@ -47,9 +47,15 @@ class TrainingData:
             pos += take
         return torch.cat(out)
 
-    def batch(self, step: int, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(B, 3, R, R) float images in [-1, 1], (B, A) condition ids and (B, T) text vectors (or None)."""
-        idx = self.batch_indices(step, batch_size, seed).to(self.images.device)
+    def batch(self, step: int, batch_size: int, seed: int, rows: slice | None = None,
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(B, 3, R, R) float images in [-1, 1], (B, A) condition ids and (B, T) text vectors (or None).
+
+        ``rows``: only these rows of the batch (a data-parallel process's share of the global batch)."""
+        idx = self.batch_indices(step, batch_size, seed)
+        if rows is not None:
+            idx = idx[rows]
+        idx = idx.to(self.images.device)
         x = self.images[idx].float().div_(127.5).sub_(1.0)
         text = self.text[idx] if self.text is not None else None
         return x.contiguous(memory_format=torch.channels_last), self.cond[idx], text

@@ -75,6 +75,7 @@ import torch
 from ..errors import TrainingDiverged, UserError
 from ..progress import progress_bar
 from .checkpoint import load_training_state, rng_state, save_training_state, set_rng_state
+from .distributed import World
 from .metrics_log import MetricsLog
 
 METRICS_NAME = "metrics.jsonl"
@@ -95,6 +96,7 @@ class TrainLoop:
     resume_hint = "prodgen train --resume {run_dir}"
     divergence_fix = "lower the learning rate or the batch size"
     clock = staticmethod(time.monotonic)  # tests replace it with a fake clock
+    world = World()  # one process; a data-parallel trainer sets its torchrun world (train/distributed.py)
 
     def __init__(self, run_dir: str | Path | None, *, steps: int | None = None, minutes: float | None = None,
                  checkpoint_every: int | None = None, checkpoint_minutes: float | None = DEFAULT_CHECKPOINT_MINUTES,
@@ -139,7 +141,7 @@ class TrainLoop:
 
     def save_checkpoint(self) -> None:
         """Write ``training_state.pt`` atomically; subclasses export their weights first, then call this."""
-        if self.run_dir is None:
+        if self.run_dir is None or not self.world.is_main:
             return
         save_training_state(self.run_dir, {"step": self.step, "elapsed": self.elapsed, "rng": rng_state(self.device),
                                            **self.state()})
@@ -220,8 +222,8 @@ class TrainLoop:
         window: dict[str, float] = {}
         n_window, t_window = 0, 0.0
         try:
-            with progress_bar(self.label, self.steps, unit="step", console=self.console, enabled=progress,
-                              clock=self.clock) as bar:
+            with progress_bar(self.label, self.steps, unit="step", console=self.console,
+                              enabled=progress and self.world.is_main, clock=self.clock) as bar:
                 while (reason := self._want_stop()) is None:
                     try:
                         logs = self.train_step()
@@ -261,6 +263,18 @@ class TrainLoop:
         return reason
 
     def _want_stop(self) -> StopReason | None:
+        """Why to stop before the next step, or None; with several processes, all agree (see train/distributed.py)."""
+        local = self._local_stop()
+        if not self.world.active:
+            return local
+        codes = {"steps": 1, "minutes": 2}
+        main_code = codes.get(local.kind, 0) if local is not None else 0
+        interrupted, code = self.world.agree_stop(self._stop_requested, main_code, self.device)
+        if interrupted:
+            return StopReason("interrupted", self.step)
+        return StopReason({1: "steps", 2: "minutes"}[code], self.step) if code else None
+
+    def _local_stop(self) -> StopReason | None:
         if self._stop_requested:
             return StopReason("interrupted", self.step)
         if self.steps is not None and self.step >= self.steps:

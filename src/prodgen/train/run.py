@@ -31,6 +31,7 @@ from ..models import model_class
 from ..runfiles import check_run_folder, damaged, folder_kind, read_split, read_vocab_dict
 from .checkpoint import STATE_NAME
 from .dataset import TrainingData
+from .distributed import World
 from .trainer import StopReason, Trainer
 
 CONFIG_NAME = "config.json"
@@ -162,16 +163,34 @@ def _move_aside(out: Path) -> Path:
 
 
 def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bool = True, console=None) -> StopReason:
-    """Start a new run in ``out`` and train it within ``cfg.train``'s budget."""
+    """Start a new run in ``out`` and train it within ``cfg.train``'s budget.
+
+    Under ``torchrun`` every process runs this: rank 0 checks and writes the run folder, all train their share of
+    each global batch (train/distributed.py)."""
     out = Path(out)
-    check_new_run_dir(out, overwrite)
+    world = World.from_env(cfg.train.device)
+    try:
+        return _train(cfg, out, overwrite, progress, console, world)
+    finally:
+        world.shutdown()
+
+
+def _train(cfg: RunConfig, out: Path, overwrite: bool, progress: bool, console, world: World) -> StopReason:
+    main = world.is_main
+    if main:
+        check_new_run_dir(out, overwrite)
     if cfg.train.steps is None and cfg.train.minutes is None:
         raise UserError("give a training budget: --steps N and/or --minutes M.")
+    world.local_batch(cfg.train.batch_size)  # fails early when the batch does not divide over the processes
     klass = model_class(cfg.model)
     if cfg.condition.text:
         cfg.condition.text_encoder = resolve_encoder_name(cfg.condition.text_encoder)  # recorded in config.json
         cfg.model_args = {**cfg.model_args, "text_dim": TEXT_DIM}
-    data = prepare_data(cfg, progress=progress)
+    if not main:
+        world.barrier()  # rank 0 prepares (and caches) the data first; the others then read its cache
+    data = prepare_data(cfg, progress=progress and main)
+    if main:
+        world.barrier()
     torch.manual_seed(cfg.train.seed)
     model = klass.from_args(cfg.model_args, data.vocab.sizes, cfg.data.resolution)
     cfg.model_args = dataclasses.asdict(model.config)  # record every value used
@@ -180,7 +199,10 @@ def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bo
         if cfg.data.images:
             cfg.data.images = str(Path(cfg.data.images).resolve())
     cfg.condition.attributes = data.attributes
-    evaluator = _evaluator(cfg, data, progress, console)
+    evaluator = _evaluator(cfg, data, progress, console) if main else None
+    if not main:
+        return Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,
+                       world=world).run(progress=False)
     # Everything is validated; an old run (--overwrite) is replaced whole: moved aside now, deleted once the new
     # run has its own checkpoint, put back if the new one fails before saving anything.
     aside = _move_aside(out) if overwrite and out.is_dir() and any(out.iterdir()) else None
@@ -190,7 +212,7 @@ def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bo
         data.vocab.save(out / VOCAB_NAME)
         write_json(out / SPLIT_NAME, data.split)
         trainer = Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,
-                          evaluator=evaluator)
+                          evaluator=evaluator, world=world)
         reason = trainer.run(progress=progress)
     except BaseException:
         if aside is not None:
@@ -207,20 +229,27 @@ def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bo
 
 def resume(run_dir: str | Path, minutes: float | None = None, steps: int | None = None,
            progress: bool = True, console=None) -> StopReason:
-    """Continue a run exactly where its last checkpoint stopped."""
+    """Continue a run exactly where its last checkpoint stopped (under torchrun: with any number of processes, the
+    global batch kept)."""
     run_dir = check_run_folder(run_dir, split=True)
     cfg = RunConfig.load(run_dir / CONFIG_NAME)
     if not (run_dir / STATE_NAME).is_file():
         raise UserError(f"{run_dir / STATE_NAME} is missing, so the run cannot continue where it stopped; start it "
                         f"again with `prodgen train ... --out {run_dir} --overwrite`, or restore the file from a copy.")
-    cfg.train.minutes = minutes
-    if steps is not None:
-        cfg.train.steps = steps  # the run's new total
-    data = load_run_data(run_dir, cfg, progress=progress)
-    vocab = data.vocab
-    model = model_class(cfg.model).from_args(cfg.model_args, vocab.sizes, cfg.data.resolution)
-    cfg.save(run_dir / CONFIG_NAME)
-    trainer = Trainer(model, data.train, vocab, run_dir, cfg.train, cfg.condition.dropout, console=console,
-                      evaluator=_evaluator(cfg, data, progress, console))
-    trainer.resume()
-    return trainer.run(progress=progress)
+    world = World.from_env(cfg.train.device)
+    try:
+        world.local_batch(cfg.train.batch_size)
+        cfg.train.minutes = minutes
+        if steps is not None:
+            cfg.train.steps = steps  # the run's new total
+        data = load_run_data(run_dir, cfg, progress=progress and world.is_main)
+        vocab = data.vocab
+        model = model_class(cfg.model).from_args(cfg.model_args, vocab.sizes, cfg.data.resolution)
+        if world.is_main:
+            cfg.save(run_dir / CONFIG_NAME)
+        trainer = Trainer(model, data.train, vocab, run_dir, cfg.train, cfg.condition.dropout, console=console,
+                          evaluator=_evaluator(cfg, data, progress, console) if world.is_main else None, world=world)
+        trainer.resume()
+        return trainer.run(progress=progress and world.is_main)
+    finally:
+        world.shutdown()

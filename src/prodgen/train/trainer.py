@@ -9,17 +9,19 @@ The loop itself (budgets, Ctrl-C, progress, checkpoint timing) is ``loop.py``.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
 
-from .. import noise
+from .. import batchwide, noise
 from ..conditioning import Vocabulary, condition_grid, drop_conditions, drop_text
 from ..config import TrainConfig
 from ..device import resolve_device
 from ..grid import save_grid
 from .checkpoint import export_weights
 from .dataset import TrainingData
+from .distributed import World, convert_sync_batchnorm, syncing
 from .ema import EMA, recalibrate_bn
 from .loop import StopReason, TrainLoop
 
@@ -43,15 +45,21 @@ class Trainer(TrainLoop):
         cond_dropout: float,
         console=None,
         evaluator=None,
+        world: World | None = None,
     ) -> None:
         self.cfg = cfg  # before super().__init__: ``steps`` and ``minutes`` live in cfg
+        self.world = world or World()
         super().__init__(run_dir, steps=cfg.steps, minutes=cfg.minutes, checkpoint_every=cfg.checkpoint_every,
                          checkpoint_minutes=cfg.checkpoint_minutes, log_every=cfg.log_every, console=console,
-                         device=resolve_device(cfg.device))
-        self.images_per_step = cfg.batch_size
+                         device=resolve_device(self.world.device(cfg.device)))
+        if not self.world.is_main:
+            self.log = None  # rank 0 writes metrics.jsonl
+        self.images_per_step = cfg.batch_size  # the global batch
+        self.local_batch = self.world.local_batch(cfg.batch_size)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.model = model.to(self.device).to(memory_format=torch.channels_last)
+        self.model = convert_sync_batchnorm(model.to(self.device), self.world).to(memory_format=torch.channels_last)
+        self.world.broadcast_module(self.model)
         self.data = data.to(self.device)
         self.vocab = vocab
         self.cond_dropout = cond_dropout
@@ -79,22 +87,33 @@ class Trainer(TrainLoop):
         for p, o in self.optims.items():
             o.load_state_dict(state["optim"][p])
 
-    def save_checkpoint(self) -> None:
-        recalibrate_bn(self.model, self.ema.net, self.data.cond, text_pool=self.data.text)
-        export_weights(self.run_dir, self.model, self.ema.state_dict(), self.step)
-        super().save_checkpoint()  # last: a resume sees weights at least this new
+    def _rank0_only(self):
+        """Rank 0's side work (checkpoints, grids, evaluation) must not move the RNG stream all ranks share."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        return torch.random.fork_rng(devices=devices)
 
-    def save_samples(self) -> Path:
-        recalibrate_bn(self.model, self.ema.net, self.data.cond, text_pool=self.data.text)
-        g = torch.Generator().manual_seed(GRID_SEED)
-        imgs = self.model.sample(len(self.grid.cond), self.grid.cond, generator=g, net=self.ema.net)
+    def save_checkpoint(self) -> None:
+        if not self.world.is_main:
+            return
+        with self._rank0_only():
+            recalibrate_bn(self.model, self.ema.net, self.data.cond, text_pool=self.data.text)
+            export_weights(self.run_dir, self.model, self.ema.state_dict(), self.step)
+            super().save_checkpoint()  # last: a resume sees weights at least this new
+
+    def save_samples(self) -> Path | None:
+        if not self.world.is_main:
+            return None
+        with self._rank0_only():
+            recalibrate_bn(self.model, self.ema.net, self.data.cond, text_pool=self.data.text)
+            g = torch.Generator().manual_seed(GRID_SEED)
+            imgs = self.model.sample(len(self.grid.cond), self.grid.cond, generator=g, net=self.ema.net)
         path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
         save_grid(imgs, path, self.grid.cols, row_labels=self.grid.row_labels, col_labels=self.grid.col_labels)
         return path
 
     def evaluate(self) -> dict[str, float]:
         """One periodic evaluation of the EMA net, appended to metrics.jsonl; its time is not training time."""
-        with self.paused():
+        with self.paused(), self._rank0_only():
             recalibrate_bn(self.model, self.ema.net, self.data.cond, text_pool=self.data.text)
             rec = {"step": self.step, "elapsed_s": round(self.elapsed, 2), **self.evaluator(self.model, self.ema.net)}
             self.log.write(rec)
@@ -102,26 +121,35 @@ class Trainer(TrainLoop):
 
     # -- loop ----------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        x, cond, text = self.data.batch(self.step, self.cfg.batch_size, self.cfg.seed)
-        if self.cfg.hflip:
-            flip = noise.rand(x.shape[0]).to(x.device) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(3), x)
-        cond = drop_conditions(cond, self.cond_dropout)
-        text = drop_text(text, self.cond_dropout)
-        self.model.train()
+        """One step on this process's rows of the global batch (all of it with one process); see distributed.py."""
+        w, big = self.world, self.cfg.batch_size
+        rows = slice(w.rank * self.local_batch, (w.rank + 1) * self.local_batch) if w.active else None
+        x, cond, text = self.data.batch(self.step, big, self.cfg.seed, rows)
+        shared = noise.batch_slice(big, rows.start) if w.active else contextlib.nullcontext()
         logs: dict[str, float] = {}
-        for phase in self.model.phases:
-            losses = self.model.loss(phase, x, cond, text)
-            loss = losses["loss"]
-            self.check_finite(loss, f"loss of phase {phase!r}")
-            opt = self.optims[phase]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for k, v in losses.items():
-                logs[f"{phase}/{k}" if k == "loss" else k] = float(v.detach())
+        with shared, syncing(w), batchwide.across(w.sum_tensor if w.active else None):
+            if self.cfg.hflip:
+                flip = noise.rand(x.shape[0]).to(x.device) < 0.5
+                x = torch.where(flip[:, None, None, None], x.flip(3), x)
+            cond = drop_conditions(cond, self.cond_dropout)
+            text = drop_text(text, self.cond_dropout)
+            self.model.train()
+            for phase in self.model.phases:
+                losses = self.model.loss(phase, x, cond, text)
+                loss = losses["loss"]
+                finite = bool(torch.isfinite(loss.detach()))
+                if w.any(not finite, self.device):  # every process stops with the same error
+                    self.check_finite(loss if not finite else float("nan"),
+                                      f"loss of phase {phase!r}" + ("" if not finite else " (on another process)"))
+                opt = self.optims[phase]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                w.average_gradients(self.model.phase_parameters(phase))
+                opt.step()
+                for k, v in losses.items():
+                    logs[f"{phase}/{k}" if k == "loss" else k] = float(v.detach())
         self.ema.update(self.model.sampling_net(), self.step + 1)
-        return logs
+        return w.mean_floats(logs, self.device)
 
     def after_step(self, step: int, logs: dict[str, float]) -> None:
         if step % self.cfg.sample_every == 0:
