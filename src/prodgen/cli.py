@@ -233,6 +233,8 @@ def train(
     model_arg: Annotated[list[str], typer.Option(help="model setting name=value (repeatable), e.g. lr_g=1e-4")] = [],  # noqa: B006
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch")] = None,
+    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast; fp16 with a gradient scaler)")] = "fp32",
+    compile_nets: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (slow first steps)")] = False,
     sample_every: Annotated[int, typer.Option(min=1, help="steps between sample grids")] = 500,
     checkpoint_every: Annotated[int, typer.Option(min=0, help="steps between checkpoints (0: by time, Ctrl-C and the end)")] = 1000,
     checkpoint_minutes: Annotated[float, typer.Option(min=0, help="wall-clock minutes between checkpoints as well (0: off)")] = 5.0,
@@ -270,6 +272,7 @@ def train(
         data=_data_config(catalog, images, resolution, id_column, title_column, attribute_columns),
         condition=_condition_config(condition, min_count, cond_dropout, text_encoder),
         train=TrainConfig(steps=steps, minutes=minutes, batch_size=batch_size, seed=seed, device=device, threads=threads,
+                          precision=precision, compile=compile_nets,
                           sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every,
                           checkpoint_minutes=checkpoint_minutes,
                           eval_every=eval_every, eval_n=eval_n, eval_features=str(features) if features else None),

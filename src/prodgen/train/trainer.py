@@ -60,6 +60,12 @@ class Trainer(TrainLoop):
             torch.set_num_threads(cfg.threads)
         self.model = convert_sync_batchnorm(model.to(self.device), self.world).to(memory_format=torch.channels_last)
         self.world.broadcast_module(self.model)
+        # --precision: autocast of the training step; fp16 adds a gradient scaler (bf16 keeps fp32's range)
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        if cfg.compile:
+            for net in self.model.children():
+                net.compile()  # in place: the state dict keeps its names
         self.data = data.to(self.device)
         self.vocab = vocab
         self.cond_dropout = cond_dropout
@@ -79,6 +85,7 @@ class Trainer(TrainLoop):
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
             "optim": {p: o.state_dict() for p, o in self.optims.items()},
+            **({"scaler": self.scaler.state_dict()} if self.scaler.is_enabled() else {}),
         }
 
     def load_state(self, state: dict) -> None:
@@ -86,6 +93,8 @@ class Trainer(TrainLoop):
         self.ema.load_state_dict(state["ema"])
         for p, o in self.optims.items():
             o.load_state_dict(state["optim"][p])
+        if self.scaler.is_enabled() and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
 
     def _rank0_only(self):
         """Rank 0's side work (checkpoints, grids, evaluation) must not move the RNG stream all ranks share."""
@@ -135,19 +144,22 @@ class Trainer(TrainLoop):
             text = drop_text(text, self.cond_dropout)
             self.model.train()
             for phase in self.model.phases:
-                losses = self.model.loss(phase, x, cond, text)
-                loss = losses["loss"]
+                with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                    losses = self.model.loss(phase, x, cond, text)
+                loss = losses["loss"].float()
                 finite = bool(torch.isfinite(loss.detach()))
                 if w.any(not finite, self.device):  # every process stops with the same error
                     self.check_finite(loss if not finite else float("nan"),
                                       f"loss of phase {phase!r}" + ("" if not finite else " (on another process)"))
                 opt = self.optims[phase]
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(opt)  # (no-op without fp16) average true gradients; a step with inf is skipped
                 w.average_gradients(self.model.phase_parameters(phase))
-                opt.step()
+                self.scaler.step(opt)
                 for k, v in losses.items():
                     logs[f"{phase}/{k}" if k == "loss" else k] = float(v.detach())
+            self.scaler.update()
         self.ema.update(self.model.sampling_net(), self.step + 1)
         return w.mean_floats(logs, self.device)
 
