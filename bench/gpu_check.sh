@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole CLI once on a CUDA GPU, in one go (issue 10, "CUDA and devices"): every command on the
+# The whole CLI once on a CUDA GPU, in one go (issues 10 and 12): every command on the
 # built-in synthetic catalog with the GPU as the device, the device tests (CPU vs GPU, same seeds),
 # a training-speed figure, then the test suite. Writes $OUT/gpu_check.json (one row per step: command,
 # exit code, seconds) and $OUT/gpu_check.log. Meant for a lent GPU machine (image with torch + CUDA,
@@ -68,6 +68,14 @@ for fam in gan vae diffusion; do
   step "generate-$fam" "${PG[@]}" generate "$W/$fam" -n 64 --attr category=handbag --attr colour=red --device $DEV --out "$W/gen-$fam" --quiet
   step "vary-edit-$fam" "${PG[@]}" vary "$W/$fam" --image "$W/photo.png" --attr colour=green --keep category=handbag --out "$W/edit-$fam.png"
 done
+for fam in gan vae diffusion; do  # issue 12: bf16 autocast at 64 px
+  step "train-bf16-$fam-64" "${PG[@]}" train --model $fam --catalog synthetic --resolution 64 --steps $((S / 2)) --precision bf16 --device $DEV --out "$W/bf16-$fam" --quiet
+done
+NGPU=$($PY -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
+if [ "${NGPU:-0}" -ge 2 ]; then  # DDP over NCCL: 2 processes, one GPU each
+  step train-ddp-2gpu "$PY" -m torch.distributed.run --nproc-per-node 2 -m prodgen train --model diffusion --catalog synthetic --resolution 32 --steps $S --batch-size 64 --device cuda --out "$W/ddp" --quiet
+fi
+step test-distributed "$PY" -m pytest -q -p no:cacheprovider tests/test_distributed.py tests/test_precision.py
 step vary-interpolate "${PG[@]}" vary "$W/gan" --interpolate "category=handbag,colour=red" "category=cap,colour=blue" --frames 6 --out "$W/morph.gif"
 step vary-photo "${PG[@]}" vary "$W/photo.png" --background gradient:#ffffff:#d9d9d9 --shadow --recolour Green --out "$W/bg.png"
 step train-text-gan "${PG[@]}" train --model gan --catalog "$W/shop" --condition text,category,colour --min-count 1 --text-encoder hashing --resolution 32 --steps 50 --batch-size 8 --device $DEV --out "$W/textgan" --quiet
