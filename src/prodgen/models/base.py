@@ -155,7 +155,7 @@ class GenerativeModel(nn.Module):
         """
         net = net if net is not None else self.sampling_net()
         device = next(net.parameters()).device
-        return net.embed(cond.to(device), self.check_text(text, len(cond), device))
+        return net.embed(cond.to(device), self.check_text(text, cond.shape[0], device))
 
     @torch.no_grad()
     def generate_from_embedding(self, z: torch.Tensor, emb: torch.Tensor, net: nn.Module | None = None,

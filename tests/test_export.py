@@ -1,0 +1,61 @@
+"""ONNX export of a run's sampler: the same images as PyTorch from the same seeds, int8 close to them, and the
+export folder generates without the run's weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from prodgen.config import ConditionConfig, DataConfig, RunConfig, TrainConfig
+from prodgen.errors import UserError
+from prodgen.export import OnnxPipeline, export_onnx, is_export
+from prodgen.sample import Pipeline
+from prodgen.train import train
+
+pytest.importorskip("onnxruntime")
+TINY = {"gan": {"z_dim": 16, "cond_dim": 16, "g_base": 8, "g_cap": 32, "d_base": 8, "d_cap": 16},
+        "vae": {"z_dim": 16, "cond_dim": 16, "dec_base": 8, "dec_cap": 32, "enc_base": 8, "enc_cap": 16}}
+
+
+@pytest.fixture(scope="module", params=["gan", "vae"])
+def run(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / request.param
+    cfg = RunConfig(model=request.param, model_args=dict(TINY[request.param]),
+                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
+                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
+                    train=TrainConfig(steps=3, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
+    train(cfg, out, progress=False)
+    return out
+
+
+def test_onnx_fp32_matches_pytorch_and_int8_stays_close(run, tmp_path):
+    rec = export_onnx(run, tmp_path / "x", quantize="int8", calibration_n=16)
+    assert is_export(tmp_path / "x") and not is_export(run)
+    saved = json.loads((tmp_path / "x" / "config.json").read_text())
+    assert saved["files"] == {"fp32": "sampler.onnx", "int8": "sampler.int8.onnx"} and saved["family"] == run.name
+    assert rec["max_abs_error_vs_torch"]["fp32"] < 1e-4
+    ref = Pipeline.from_pretrained(run, device="cpu").generate({"category": "handbag", "colour": "red"}, n=5, seed=11)
+    fp32 = OnnxPipeline.from_pretrained(tmp_path / "x", "fp32").generate({"category": "handbag", "colour": "red"}, n=5, seed=11)
+    int8 = OnnxPipeline.from_pretrained(tmp_path / "x").generate({"category": "handbag", "colour": "red"}, n=5, seed=11)
+    assert fp32.shape == ref.shape == (5, 3, 32, 32)
+    assert (fp32 - ref).abs().max() < 1e-4  # same seeds, same conditions, same images
+    err = (int8 - ref).abs().mean()
+    assert 0 < err < 0.1, float(err)  # quantised: not identical, but close (images span [-1, 1])
+    other = OnnxPipeline.from_pretrained(tmp_path / "x", "fp32").generate({"category": "cap"}, n=5, seed=11)
+    assert (other - fp32).abs().mean() > 1e-3  # the condition input is live in the graph
+    # a batch size never seen at export time
+    big = OnnxPipeline.from_pretrained(tmp_path / "x", "fp32").generate({"colour": "blue"}, n=37, seed=0, batch_size=37)
+    assert big.shape[0] == 37 and torch.isfinite(big).all()
+
+
+def test_export_refuses_what_it_cannot_do(run, tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "f").write_text("x")
+    with pytest.raises(UserError, match="not empty"):
+        export_onnx(run, tmp_path / "busy")
+    with pytest.raises(UserError, match="only int8"):
+        export_onnx(run, tmp_path / "y", quantize="int4")
+    with pytest.raises(UserError, match="not an ONNX export"):
+        OnnxPipeline.from_pretrained(run)
