@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from prodgen.data import load_catalog
 from prodgen.data.synthetic import CATEGORIES, COLOURS, render
 from prodgen.errors import UserError
 from prodgen.sample import Pipeline
+from prodgen.sample.stream import recorded_images
 
 runner = CliRunner()
 TINY = {"gan": ["--model-arg", "z_dim=16", "--model-arg", "cond_dim=16", "--model-arg", "g_base=8", "--model-arg", "g_cap=32",
@@ -137,8 +137,8 @@ def test_fill_generates_missing_rows_marks_them_and_never_overwrites(runs, tmp_p
     assert made == ["s1.generated.png", "s3.generated.png", "s4.generated.png", "s6.generated.png", "s7.generated.png"]
     rows = list(csv.DictReader(open(out / "fill.csv")))
     assert {r["id"]: r["generated"] for r in rows} == {"s0": "0", "s1": "1", "s2": "0", "s3": "1", "s4": "1", "s5": "0", "s6": "1"}
-    side = json.loads((out / "generation.json").read_text())
-    assert all(img["generated"] for img in side["images"]) and len(side["images"]) == 4
+    images = list(recorded_images(out))  # one manifest line per image
+    assert all(img["generated"] for img in images) and len(images) == 4
     assert "4 rows without a photo" in res.output and "1 rows skipped" in res.output
     again = invoke("fill", str(runs / "gan"), "--catalog", str(shop), "--out", str(out), "--quiet")  # rerun: own files are redone
     assert again.exit_code == 0 and "4 rows without a photo" in again.output

@@ -13,6 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from prodgen.cli import app
+from prodgen.sample.stream import recorded_images
 
 runner = CliRunner()
 TINY = ["--model-arg", "z_dim=16", "--model-arg", "cond_dim=16", "--model-arg", "g_base=8", "--model-arg", "g_cap=32",
@@ -99,8 +100,7 @@ def test_generate_from_csv_names_files_by_id_and_ignores_other_columns(trained_r
     res = invoke("generate", str(trained_run), "--from-csv", str(rows), "--out", str(out), "--quiet")
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.glob("*.png") if p.name != "grid.png") == ["A1.png", "B2.png", "C3.png"]
-    side = json.loads((out / "generation.json").read_text())
-    by_id = {i["id"]: i for i in side["images"]}
+    by_id = {i["id"]: i for i in recorded_images(out)}  # one manifest line per image
     assert by_id["A1"]["condition"] == {"category": "dress", "colour": "green"}
     assert by_id["B2"]["condition"] == {"category": "shoe"}  # empty colour left unspecified
     assert "magenta" in by_id["C3"]["notes"][0]

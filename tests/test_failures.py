@@ -21,6 +21,7 @@ from prodgen import cli
 from prodgen.config import ConditionConfig, DataConfig, RunConfig, TrainConfig
 from prodgen.errors import UserError
 from prodgen.runfiles import check_run_folder, folder_kind
+from prodgen.sample.stream import recorded_images
 from prodgen.sample.writer import safe_name, unique_names
 
 TINY_ARGS = {"z_dim": 16, "cond_dim": 16, "g_base": 8, "g_cap": 32, "d_base": 8, "d_cap": 16}
@@ -363,8 +364,7 @@ def test_generate_from_csv_never_writes_two_ids_to_one_file(monkeypatch, capsys,
     files = [r["file"] for r in labels]
     assert len({f.casefold() for f in files}) == 4 and all((out / f).exists() for f in files)
     assert files[1] == "a_b.png" and files[3] == "c.png"
-    side = json.loads((out / "generation.json").read_text())
-    assert {i["id"]: i["file"] for i in side["images"]} == {r["id"]: r["file"] for r in labels}
+    assert {i["id"]: i["file"] for i in recorded_images(out)} == {r["id"]: r["file"] for r in labels}
 
 
 def test_fill_never_writes_two_ids_to_one_file(monkeypatch, capsys, run, tmp_path):

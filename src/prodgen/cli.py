@@ -346,41 +346,55 @@ def generate(
     id_column: str = "id",
     title_column: str = "productDisplayName",
     out: Annotated[Path, typer.Option(help="output folder", callback=_out_folder)] = Path("out/generated"),
+    shard: Annotated[str | None, typer.Option(help="with --from-csv: generate shard i of N (numbered from 1, e.g. 2/4); run "
+                                                   "one process per shard, same --out: each resumes where it stopped")] = None,
     batch_size: BatchOpt = 64,
     device: str = "auto",
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch (e.g. 1 per shard process)")] = None,
     quiet: bool = False,
 ) -> None:
-    """Generate product images for chosen attributes or a prompt, or one per row of a CSV."""
+    """Generate product images for chosen attributes or a prompt, or one per row of a CSV (streamed, resumable)."""
     from .runfiles import check_run_folder
     from .sample import Pipeline
-    from .sample.jobs import csv_jobs, request_jobs
+    from .sample.jobs import request_jobs
+    from .sample.stream import Shard
     from .sample.writer import write_generation
 
     if from_csv is not None and (attr or prompt):
         raise UserError("--from-csv takes each row's attributes and title; drop --attr/--prompt or generate without --from-csv")
     if from_csv is not None:
         _refuse_ignored_options(ctx, {"n"} ^ set(ctx.params), "with --from-csv there is one image per CSV row")
+    elif shard is not None:
+        raise UserError("--shard splits the rows of --from-csv between processes; add --from-csv ROWS.csv or drop --shard")
+    part = Shard.parse(shard)
     if features is not None and best_of == 1:
         raise UserError("--features scores the candidates of --best-of K; add --best-of (e.g. 4) or drop --features")
     attrs = _parse_kv(attr, "--attr")
     check_run_folder(run)
+    _set_threads(threads)
     pipe = Pipeline.from_pretrained(run, device=device)
     sampling = _sampling(steps, guidance)
     if sampling and pipe.model.family != "diffusion":
         raise UserError(f"--steps and --guidance are for diffusion models; {run} is a {pipe.model.family} "
                         "(use --truncation to trade variety for fidelity)")
-    if from_csv is not None:
-        plan = csv_jobs(pipe, from_csv, seed, id_column=id_column, title_column=title_column)
-    else:
-        plan = request_jobs(pipe, attrs, prompt, n, seed)
-    for note in plan.notes:
-        console.print(f"[yellow]{note}[/]", soft_wrap=True)
-    scorer = None
+    scorer, scoring_notes = None, None
     if best_of > 1:
         from .sample.best_of import scorer_for
 
-        scorer, notes = scorer_for(pipe, features, progress=not quiet, console=console)
-        plan.request["scoring_notes"] = notes
+        scorer, scoring_notes = scorer_for(pipe, features, progress=not quiet, console=console)
+    if from_csv is not None:
+        from .sample.stream import StreamSettings, generate_from_csv
+
+        settings = StreamSettings(seed=seed, truncation=truncation, sampling=sampling, best_of=best_of,
+                                  scoring=str(features) if features else None, batch_size=batch_size)
+        _report_rows(generate_from_csv(pipe, from_csv, out, part, settings, id_column, title_column, scorer,
+                                       progress=not quiet, console=console))
+        return
+    plan = request_jobs(pipe, attrs, prompt, n, seed)
+    for note in plan.notes:
+        console.print(f"[yellow]{note}[/]", soft_wrap=True)
+    if scoring_notes is not None:
+        plan.request["scoring_notes"] = scoring_notes
     res = write_generation(pipe, plan.jobs, out, truncation=truncation, batch_size=batch_size, request=plan.request,
                            progress=not quiet, console=console, sampling=sampling, best_of=best_of, scorer=scorer,
                            replace_previous=True)
@@ -389,6 +403,31 @@ def generate(
                       f"(e.g. {res.removed[0]}); the folder now holds this request's images only[/]", soft_wrap=True)
     out_console.print(f"wrote {len(res.files)} images to {out} ({len(res.files) / max(res.seconds, 1e-9):.1f} images/s); "
                       f"grid: {res.grid}, labels: {out / 'labels.csv'}")
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _report_rows(res) -> None:
+    """What ``generate --from-csv`` did (sample/stream.py ``StreamResult``)."""
+    for note in res.notes:
+        console.print(f"[yellow]{note}[/]", soft_wrap=True)
+    r, out = res.run, res.out
+    who = f"shard {r.shard}: " if r.shard.count > 1 else ""
+    before = f"; {r.done_before} rows were done before" if r.done_before else ""
+    out_console.print(f"{who}wrote {r.made} images to {out} ({r.made / max(r.seconds, 1e-9):.1f} images/s){before}")
+    if res.removed:
+        console.print(f"[yellow]removed {len(res.removed)} images an earlier `prodgen generate` left in {out} "
+                      f"(e.g. {res.removed[0]}); the folder now holds this request's images only[/]", soft_wrap=True)
+    if res.complete:
+        out_console.print(f"all {res.rows} rows done; grid: {out / 'grid.png'}, labels: {out / 'labels.csv'}")
+    else:
+        out_console.print(f"other shards still have rows to do; the last shard to finish writes {out / 'labels.csv'} "
+                          "(running any shard again after that writes it too)")
 
 
 @app.command()
@@ -500,14 +539,21 @@ def fill(
     features: Annotated[Path | None, typer.Option(help="ProductNet for --best-of scoring")] = None,
     id_column: str = "id",
     title_column: str = "productDisplayName",
+    shard: Annotated[str | None, typer.Option(help="fill shard i of N (numbered from 1, e.g. 2/4); run one process per "
+                                                   "shard, same --out: each resumes where it stopped")] = None,
+    batch_size: BatchOpt = 64,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch (e.g. 1 per shard process)")] = None,
     quiet: bool = False,
 ) -> None:
     """Generate an image for every catalog row without a photo (never over a real photo; marked as generated)."""
     from .apps.fill import catalog_csv, fill_catalog
     from .runfiles import check_run_folder
     from .sample import Pipeline
+    from .sample.stream import Shard
 
+    part = Shard.parse(shard)
     catalog_csv(catalog, images)  # a catalog fill can use, before the model loads
+    _set_threads(threads)
     pipe = Pipeline.from_pretrained(check_run_folder(run))
     sampling = _sampling(steps, guidance)
     if sampling and pipe.model.family != "diffusion":
@@ -518,11 +564,18 @@ def fill(
 
         scorer, _ = scorer_for(pipe, features, progress=not quiet, console=console)
     res = fill_catalog(pipe, catalog, out, images, seed, id_column, title_column, sampling=sampling, best_of=best_of,
-                       scorer=scorer, progress=not quiet, console=console)
-    out_console.print(f"{len(res.generated)} rows without a photo got a generated image; {res.real} rows have real photos "
-                      f"(untouched). Table with a 'generated' column: {res.table}")
-    if res.left_alone:
-        console.print(f"[yellow]{len(res.left_alone)} rows skipped: their output file exists and was not made by prodgen "
+                       scorer=scorer, progress=not quiet, console=console, shard=part, batch_size=batch_size,
+                       scoring=str(features) if features else None)
+    for note in res.notes:
+        console.print(f"[yellow]{note}[/]", soft_wrap=True)
+    if res.complete:
+        out_console.print(f"{res.generated} rows without a photo have a generated image ({res.made} made now); {res.real} "
+                          f"rows have real photos (untouched). Table with a 'generated' column: {res.table}")
+    else:
+        out_console.print(f"shard {res.shard}: {res.made} images made now, {res.done_before} done before, {res.real} rows "
+                          f"with a real photo; other shards still have rows to do, the last to finish writes fill.csv")
+    if res.left_alone_count:
+        console.print(f"[yellow]{res.left_alone_count} rows skipped: their output file exists and was not made by prodgen "
                       f"(e.g. {res.left_alone[0]})[/]")
 
 

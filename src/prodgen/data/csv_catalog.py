@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +41,8 @@ def _check_columns(path: Path, header: list[str], wanted: list[str], role: str) 
                             f"Set the column with --{role.replace(' ', '-')}-column.")
 
 
-def read_csv_file(path: str | Path) -> list[list[str]]:
-    """All rows of a CSV file; what the csv module cannot read raises a UserError naming the line and the fix."""
-    path = Path(path)
+def _check_csv_file(path: Path) -> None:
+    """A path ``iter_csv_file`` can read: a text file (not a folder, not missing, no NUL bytes)."""
     if path.is_dir():
         raise UserError(f"{path} is a folder, not a CSV file; give the CSV's path (or, for a catalog, the folder holding "
                         "styles.csv and images/ with --catalog).")
@@ -54,7 +54,16 @@ def read_csv_file(path: str | Path) -> list[list[str]]:
     if b"\0" in head:
         raise UserError(f"{path} is not a text CSV (it holds binary data: NUL bytes); export the table as CSV "
                         "(comma-separated, UTF-8) and pass that file.")
-    rows: list[list[str]] = []
+
+
+def iter_csv_file(path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, row) of a CSV file, one at a time (a million-row file is never held in memory).
+
+    The file is checked when the generator starts; what the csv module cannot read raises a UserError naming
+    the line and the fix.
+    """
+    path = Path(path)
+    _check_csv_file(path)
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         reader = csv.reader(fh)
         while True:
@@ -62,7 +71,7 @@ def read_csv_file(path: str | Path) -> list[list[str]]:
             try:
                 row = next(reader)
             except StopIteration:
-                break
+                return
             except csv.Error as e:
                 if "field larger than field limit" in str(e):
                     raise UserError(
@@ -71,8 +80,76 @@ def read_csv_file(path: str | Path) -> list[list[str]]:
                         "and never closed, so the rest of the file reads as one field; fix the quotes on that line, "
                         "or shorten the field.") from e
                 raise UserError(f"{path}: the row starting on line {start} is not valid CSV ({e}); fix that row.") from e
-            rows.append(row)
-    return rows
+            yield start, row
+
+
+def read_csv_file(path: str | Path) -> list[list[str]]:
+    """All rows of a CSV file; what the csv module cannot read raises a UserError naming the line and the fix."""
+    return [row for _, row in iter_csv_file(path)]
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """Which columns of a catalog CSV are what (``csv_layout``); ``title_column`` is None when the file has none."""
+
+    path: Path
+    header: list[str]
+    id_column: str
+    title_column: str | None
+    attribute_columns: list[str]
+    image_column: str | None = None
+
+
+def csv_layout(csv_path: str | Path, id_column: str = "id", title_column: str | None = "productDisplayName",
+               attribute_columns: list[str] | None = None, image_column: str | None = None) -> CsvLayout:
+    """Read the header only and check the columns (what ``parse_csv`` and ``stream_rows`` start with)."""
+    path = Path(csv_path)
+    rows = iter_csv_file(path)
+    first = next(rows, None)
+    rows.close()
+    if first is None:
+        raise UserError(f"{path} is empty; a catalog CSV needs a header row and one row per item.")
+    header = [h.strip() for h in first[1]]
+    _check_columns(path, header, [id_column], "id")
+    if title_column and title_column not in header:
+        title_column = None  # titles are optional (issue: conditioning on text comes later)
+    if attribute_columns is None:
+        attribute_columns = [h for h in header if h not in (id_column, title_column, image_column) and h]
+    _check_columns(path, header, attribute_columns, "attribute")
+    if image_column:
+        _check_columns(path, header, [image_column], "image")
+    return CsvLayout(path, header, id_column, title_column, list(attribute_columns), image_column)
+
+
+def stream_rows(layout: CsvLayout) -> Iterator[tuple[int, Record | Skip]]:
+    """(line, Record) per well-formed row with an id, (line, Skip) per malformed row or row without an id; blank lines
+    are passed over. Duplicate ids are NOT removed here: ``parse_csv`` drops later repeats with a set of the ids seen,
+    a streaming caller with hashes of them (``sample/stream.py``)."""
+    header = layout.header
+    col = {h: i for i, h in enumerate(header)}
+    title_column, image_column = layout.title_column, layout.image_column
+    title_last = title_column is not None and col[title_column] == len(header) - 1
+    rows = iter_csv_file(layout.path)
+    next(rows, None)  # the header
+    for lineno, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            if not title_last:
+                yield lineno, Skip(f"line {lineno}", "malformed-row", f"{len(row)} fields, header has {len(header)}")
+                continue
+            row = row[: len(header) - 1] + [",".join(row[len(header) - 1 :])]  # commas in an unquoted title
+        if len(row) < len(header):
+            yield lineno, Skip(f"line {lineno}", "malformed-row", f"{len(row)} fields, header has {len(header)}")
+            continue
+        rid = row[col[layout.id_column]].strip()
+        if not rid:
+            yield lineno, Skip(f"line {lineno}", "missing-id", "empty id")
+            continue
+        attrs = {a: _clean(row[col[a]]) for a in layout.attribute_columns}
+        title = (row[col[title_column]].strip() if title_column else "") or ""
+        image = Path(row[col[image_column]].strip()) if image_column and row[col[image_column]].strip() else None
+        yield lineno, Record(rid, attrs, title, image)
 
 
 def parse_csv(
@@ -83,46 +160,17 @@ def parse_csv(
     image_column: str | None = None,
 ) -> CsvRows:
     """Parse rows: NA -> None, duplicate/missing ids and malformed rows skipped and counted."""
-    path = Path(csv_path)
-    rows = read_csv_file(path)
-    if not rows:
-        raise UserError(f"{path} is empty; a catalog CSV needs a header row and one row per item.")
-    header = [h.strip() for h in rows[0]]
-    _check_columns(path, header, [id_column], "id")
-    if title_column and title_column not in header:
-        title_column = None  # titles are optional (issue: conditioning on text comes later)
-    if attribute_columns is None:
-        attribute_columns = [h for h in header if h not in (id_column, title_column, image_column) and h]
-    _check_columns(path, header, attribute_columns, "attribute")
-    if image_column:
-        _check_columns(path, header, [image_column], "image")
-    col = {h: i for i, h in enumerate(header)}
-    title_last = title_column is not None and col[title_column] == len(header) - 1
+    layout = csv_layout(csv_path, id_column, title_column, attribute_columns, image_column)
     records, skipped, seen = [], [], set()
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) > len(header):
-            if not title_last:
-                skipped.append(Skip(f"line {lineno}", "malformed-row", f"{len(row)} fields, header has {len(header)}"))
-                continue
-            row = row[: len(header) - 1] + [",".join(row[len(header) - 1 :])]  # commas in an unquoted title
-        if len(row) < len(header):
-            skipped.append(Skip(f"line {lineno}", "malformed-row", f"{len(row)} fields, header has {len(header)}"))
-            continue
-        rid = row[col[id_column]].strip()
-        if not rid:
-            skipped.append(Skip(f"line {lineno}", "missing-id", "empty id"))
-            continue
-        if rid in seen:
-            skipped.append(Skip(rid, "duplicate-id", f"line {lineno} repeats an earlier id"))
-            continue
-        seen.add(rid)
-        attrs = {a: _clean(row[col[a]]) for a in attribute_columns}
-        title = (row[col[title_column]].strip() if title_column else "") or ""
-        image = Path(row[col[image_column]].strip()) if image_column and row[col[image_column]].strip() else None
-        records.append(Record(rid, attrs, title, image))
-    return CsvRows(header, records, skipped)
+    for lineno, item in stream_rows(layout):
+        if isinstance(item, Skip):
+            skipped.append(item)
+        elif item.id in seen:
+            skipped.append(Skip(item.id, "duplicate-id", f"line {lineno} repeats an earlier id"))
+        else:
+            seen.add(item.id)
+            records.append(item)
+    return CsvRows(layout.header, records, skipped)
 
 
 def read_csv_rows(csv_path, id_column: str = "id", title_column: str | None = "productDisplayName",

@@ -133,6 +133,38 @@ def _best_of(pipe: Pipeline, batch: list[Job], cond, text, k: int, scorer, trunc
     return cands_t[best, torch.arange(len(batch))]
 
 
+def render_batch(pipe: Pipeline, batch: list[Job], truncation: float = 1.0, sampling: dict | None = None,
+                 best_of: int = 1, scorer=None) -> np.ndarray:
+    """One batch of jobs -> (B, R, R, 3) uint8 images (the best of ``best_of`` candidates each when > 1)."""
+    sampling = dict(sampling or {})
+    cond = torch.stack([j.cond for j in batch])
+    text = torch.stack([j.text for j in batch]) if batch[0].text is not None else None
+    if best_of == 1:
+        x = pipe.generate_batch(cond, [j.seed for j in batch], truncation, text, **sampling)
+    else:
+        x = _best_of(pipe, batch, cond, text, best_of, scorer, truncation, sampling)
+    return to_uint8(x)
+
+
+def stamped_png(pipe: Pipeline, job: Job, img: np.ndarray, about: dict, keys, title: str) -> bytes:
+    """The PNG file of one generated image, with its provenance (``about`` + the job's seed, condition, id)."""
+    from ..provenance import stamp_bytes
+
+    info = {**about, "seed": job.seed, "condition": pipe.vocab.describe(job.cond),
+            **{k: job.meta[k] for k in ("id", "best_of") if k in job.meta}}
+    return stamp_bytes(png_bytes(Image.fromarray(img)), "generated", info, keys, title)
+
+
+def write_grid(pipe: Pipeline, out: Path, imgs: np.ndarray, files: list[str], about: dict, keys, cols: int = 8) -> Path:
+    """``out/grid.png``: ``imgs`` (B, R, R, 3) uint8 tiled ``cols`` wide, stamped like the images (``files``: theirs)."""
+    from ..provenance import stamp_bytes
+
+    grid = out / "grid.png"
+    sheet = make_grid(imgs, min(cols, len(imgs)), scale=2 if pipe.model.resolution <= 32 else 1)
+    write_bytes(grid, stamp_bytes(png_bytes(sheet), "generated", {**about, "contact_sheet": files}, keys, grid.name))
+    return grid
+
+
 def write_generation(
     pipe: Pipeline,
     jobs: Iterable[Job],
@@ -170,13 +202,13 @@ def write_generation(
     if clash:
         raise ValueError(f"two jobs would write the same file {clash[0]!r}.png; name them with unique_names()")
     check_out_folder(out)
-    from ..provenance import default_keys, stamp_bytes
+    from ..provenance import default_keys
 
     keys = keys or default_keys()  # a broken key folder fails before any work
     about = {"run": str(pipe.run_dir) if pipe.run_dir else None, "family": pipe.model.family,
              "weights_sha256": pipe.weights_hash, "request": request or {}}
     out.mkdir(parents=True, exist_ok=True)
-    previous = _previous_images(out) if replace_previous else set()
+    previous, manifests = _previous_images(out) if replace_previous else (set(), [])
     names = pipe.vocab.names
     with_ids = any("id" in j.meta for j in jobs)  # rows of a CSV: labels.csv maps each id to its file
     files: list[Path] = []
@@ -186,18 +218,10 @@ def write_generation(
     bar = progress_bar("generate", len(jobs), console=console, enabled=progress)
     with bar:
         for batch in _batches(jobs, batch_size):
-            cond = torch.stack([j.cond for j in batch])
-            text = torch.stack([j.text for j in batch]) if batch[0].text is not None else None
-            if best_of == 1:
-                x = pipe.generate_batch(cond, [j.seed for j in batch], truncation, text, **sampling)
-            else:
-                x = _best_of(pipe, batch, cond, text, best_of, scorer, truncation, sampling)
-            imgs = to_uint8(x)
+            imgs = render_batch(pipe, batch, truncation, sampling, best_of, scorer)
             for j, img in zip(batch, imgs):
                 path = out / f"{j.name}.png"
-                info = {**about, "seed": j.seed, "condition": pipe.vocab.describe(j.cond),
-                        **{k: j.meta[k] for k in ("id", "best_of") if k in j.meta}}
-                write_bytes(path, stamp_bytes(png_bytes(Image.fromarray(img)), "generated", info, keys, path.name))
+                write_bytes(path, stamped_png(pipe, j, img, about, keys, path.name))
                 files.append(path)
                 values = [pipe.vocab.attributes[a].decode(int(j.cond[a])) for a in range(len(names))]
                 rows.append([path.name, *([str(j.meta.get("id", ""))] if with_ids else []),
@@ -213,10 +237,7 @@ def write_generation(
     write_text(out / "labels.csv", buf.getvalue())
     grid = None
     if grid_imgs:
-        grid = out / "grid.png"
-        sheet = make_grid(np.stack(grid_imgs), min(grid_cols, len(grid_imgs)), scale=2 if pipe.model.resolution <= 32 else 1)
-        info = {**about, "contact_sheet": [f.name for f in files[:grid_max]]}
-        write_bytes(grid, stamp_bytes(png_bytes(sheet), "generated", info, keys, grid.name))
+        grid = write_grid(pipe, out, np.stack(grid_imgs), [f.name for f in files[:grid_max]], about, keys, grid_cols)
     sidecar = {
         **pipe.describe(),
         "request": request or {},
@@ -231,10 +252,21 @@ def write_generation(
     removed = sorted(previous - {f.name for f in files})
     for name in removed:
         (out / name).unlink(missing_ok=True)
+    for m in manifests:  # they would list images that are gone
+        m.unlink(missing_ok=True)
     return GenerationResult(out, files, grid, seconds, removed)
 
 
-def _previous_images(out: Path) -> set[str]:
+def _previous_images(out: Path) -> tuple[set[str], list[Path]]:
+    """PNG names an earlier ``generate`` left in ``out``: listed by its generation.json, or recorded by the manifests of
+    a streamed ``generate --from-csv`` (sample/stream.py), with those manifests (removed with the images)."""
+    from .stream import generated_manifests
+
+    manifests, names = generated_manifests(out)
+    return _listed_images(out) | {n for n in names if n.endswith(".png") and n != "grid.png"}, manifests
+
+
+def _listed_images(out: Path) -> set[str]:
     """PNG names listed by the generation.json of an earlier ``generate`` in ``out`` (none when absent or unreadable;
     never those of ``fill`` or ``augment``, whose tables point at their images)."""
     import json
@@ -249,4 +281,5 @@ def _previous_images(out: Path) -> set[str]:
     return {n for n in names if n.endswith(".png") and Path(n).name == n and n != "grid.png"}
 
 
-__all__ = ["GenerationResult", "Job", "check_out_folder", "safe_name", "unique_names", "write_generation"]
+__all__ = ["GenerationResult", "Job", "check_out_folder", "render_batch", "safe_name", "stamped_png", "unique_names",
+           "write_generation", "write_grid"]
