@@ -59,3 +59,24 @@ def test_export_refuses_what_it_cannot_do(run, tmp_path):
         export_onnx(run, tmp_path / "y", quantize="int4")
     with pytest.raises(UserError, match="not an ONNX export"):
         OnnxPipeline.from_pretrained(run)
+
+
+def test_cli_export_then_generate_from_the_export(run, tmp_path):
+    from typer.testing import CliRunner
+
+    from prodgen.cli import app
+
+    cli = CliRunner()
+    r = cli.invoke(app, ["export", str(run), "--out", str(tmp_path / "x"), "--quantize", "int8", "--calibration-n", "16"])
+    assert r.exit_code == 0, r.output
+    assert "sampler.int8.onnx" in r.output
+    r = cli.invoke(app, ["generate", str(tmp_path / "x"), "-n", "3", "--attr", "colour=red", "--out", str(tmp_path / "g"),
+                         "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "g").glob("0*.png"))) == 3
+    from prodgen.provenance import verify_file
+
+    v = verify_file(next((tmp_path / "g").glob("0*.png")))
+    assert v["valid"] and v["kind"] == "generated"
+    r = cli.invoke(app, ["export", str(run), "--out", str(tmp_path / "y"), "--format", "tflite"])
+    assert r.exit_code != 0 and "only onnx" in str(r.exception)

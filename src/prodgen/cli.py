@@ -370,9 +370,17 @@ def generate(
     if features is not None and best_of == 1:
         raise UserError("--features scores the candidates of --best-of K; add --best-of (e.g. 4) or drop --features")
     attrs = _parse_kv(attr, "--attr")
-    check_run_folder(run)
     _set_threads(threads)
-    pipe = Pipeline.from_pretrained(run, device=device)
+    if _is_export(run):  # `prodgen export` output: ONNX Runtime, no PyTorch weights
+        from .export import OnnxPipeline
+
+        if best_of > 1:
+            raise UserError(f"{run} is an ONNX export; --best-of scores candidates with the run's own networks: "
+                            "generate from the run folder")
+        pipe = OnnxPipeline.from_pretrained(run, threads=threads)
+    else:
+        check_run_folder(run)
+        pipe = Pipeline.from_pretrained(run, device=device)
     sampling = _sampling(steps, guidance)
     if sampling and pipe.model.family != "diffusion":
         raise UserError(f"--steps and --guidance are for diffusion models; {run} is a {pipe.model.family} "
@@ -403,6 +411,36 @@ def generate(
                       f"(e.g. {res.removed[0]}); the folder now holds this request's images only[/]", soft_wrap=True)
     out_console.print(f"wrote {len(res.files)} images to {out} ({len(res.files) / max(res.seconds, 1e-9):.1f} images/s); "
                       f"grid: {res.grid}, labels: {out / 'labels.csv'}")
+
+
+def _is_export(folder: Path) -> bool:
+    from .export import is_export
+
+    return is_export(folder)
+
+
+@app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="run folder (gan or vae)")],
+    out: Annotated[Path, typer.Option(help="export folder to write")],
+    format: Annotated[str, typer.Option("--format", help="onnx")] = "onnx",  # noqa: A002
+    quantize: Annotated[str | None, typer.Option(help="int8: also an int8-quantised model (ONNX Runtime, static QDQ)")] = None,
+    calibration_n: Annotated[int, typer.Option(min=8, max=4096, help="samples calibrating the int8 ranges")] = 64,
+    overwrite: bool = False,
+) -> None:
+    """Export a run's sampler to serve it smaller and faster: ONNX (+ int8); then `prodgen generate OUT ...`."""
+    from .export import export_onnx
+    from .runfiles import check_run_folder
+
+    if format != "onnx":
+        raise UserError(f"--format {format!r}: only onnx is supported")
+    rec = export_onnx(check_run_folder(run), out, quantize=quantize, calibration_n=calibration_n, overwrite=overwrite)
+    errs = ", ".join(f"{k} {v:.2g}" for k, v in rec["max_abs_error_vs_torch"].items())
+    sizes = ", ".join(f"{f} {(out / f).stat().st_size / 1e6:.1f} MB" for f in rec["files"].values())
+    out_console.print(f"exported {run} ({rec['family']}, {rec['resolution']} px) to {out}: {sizes}; largest pixel "
+                      f"difference from PyTorch on 8 samples ([-1, 1] scale): {errs}. Generate with "
+                      f"`prodgen generate {out} ...` (int8 when present; the run folder for vary, best-of, evaluate)",
+                      soft_wrap=True)
 
 
 def _set_threads(threads: int | None) -> None:
