@@ -73,7 +73,7 @@ def main() -> int:
         t0 = time.perf_counter()
         record = export_onnx(args.run, Path(tmp) / "export", quantize="int8")
         export_s = time.perf_counter() - t0
-        sizes = {v: (Path(tmp) / "export" / f).stat().st_size for v, f in record["files"].items()}
+        sizes = record["bytes"]  # model files with their external weights
         weights = args.run / "ema.safetensors"
         pipes = [("PyTorch (run folder)", torch_pipe, weights.stat().st_size if weights.exists() else None),
                  ("ONNX Runtime fp32", OnnxPipeline.from_pretrained(Path(tmp) / "export", "fp32", args.threads), sizes["fp32"]),
@@ -98,7 +98,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     attrs = list(rows[0]["cond_acc"])
-    md = ["| sampler | images/s | file MB | FID-P (95% CI) | coverage | " + " | ".join(f"acc. {a}" for a in attrs)
+    md = ["| sampler | images/s | file MB | FID-P (95% CI) | coverage | " + " | ".join(f"acc. {a.split('/')[-1]}" for a in attrs)
           + " | max pixel diff |", "|---" * (5 + len(attrs) + 1) + "|"]
     for r in rows:
         md.append(f"| {r['sampler']} | {r['images_per_s']} | {r['file_bytes'] / 1e6:.1f} | {r['fid_p']:.1f} "

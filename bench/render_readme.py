@@ -309,6 +309,58 @@ def t_studio_faults() -> list[str]:
             + md_table(["fault (test in `tests/studio/`)", "result", "seconds"], body))
 
 
+def _machine_cmd(res: dict) -> str:
+    m = res["machine"]
+    note = f"; {m['note']}" if m.get("note") else ""
+    return f"Command: `{res['command']}` ({m['cores']}-core {m['cpu']}{note})."
+
+
+def t_scale_speed() -> list[str]:
+    res = R("scale_speed.json")
+    body = []
+    for r in res["rows"]:
+        if "error" in r:
+            body.append([r["family"], r["variant"], "failed: " + r["error"].strip().splitlines()[-1][:80], "", ""])
+        else:
+            body.append([r["family"], r["variant"], f"{r['images_per_s']:.0f}", f"{r.get('speedup_vs_fp32', 1.0):.2f}x",
+                         f"{r['final_loss']:.4f}"])
+    return ([f"`prodgen train` on the synthetic catalog, {res['resolution']} px, global batch {res['batch']}, {res['steps']} "
+             f"steps each; images/s of training time after the first logged window. {_machine_cmd(res)}", ""]
+            + md_table(["family", "variant", "train images/s", "vs fp32", f"loss at step {res['steps']}"], body))
+
+
+def t_export() -> list[str]:
+    res = R("export.json")
+    attrs = list(res["rows"][0]["cond_acc"])
+    body = [[r["sampler"], f"{r['images_per_s']:.0f}", f"{r['file_bytes'] / 1e6:.1f}" if r["file_bytes"] else "",
+             f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})", f"{r['coverage']:.2f}",
+             *(f"{r['cond_acc'][a]:.2f}" for a in attrs), str(r["max_pixel_diff_vs_torch"])] for r in res["rows"]]
+    n = res["rows"][0]["n"]
+    return ([f"`{res['run']}`, batch 64, {res['threads']} threads; FID-P and accuracy on the {res['split']} split, n={n}, "
+             f"same seeds and conditions for all three. {_machine_cmd(res)}", ""]
+            + md_table(["sampler", "images/s", "MB on disk", "FID-P (95% CI)", "coverage",
+                        *(f"acc. {a.split('/')[-1]}" for a in attrs),
+                        "max pixel diff vs PyTorch (0-255)"], body))
+
+
+def t_generate_stream() -> list[str]:
+    res = R("generate_stream.json")
+    one, two, st = res["one_process"], res["two_shards"], res["stages"]
+    body = [["one process", f"{one['wall_s']:.0f}", f"{one['rows_per_s']:.0f}", f"{one['cpu_cores_used']:.2f}"],
+            ["two shards (2 processes)", f"{two['wall_s']:.0f}", f"{two['rows_per_s']:.0f}", f"{two['cpu_cores_used']:.2f}"]]
+    lines = [f"{comma(res['rows'])} CSV rows, {res['run']}; batch {res['batch_size']}, 1 torch thread per process. "
+             f"{_machine_cmd(res)}", ""]
+    lines += md_table(["case", "wall s", "rows/s", "CPU cores used"], body)
+    lines += ["", f"Per row: model {st['model_s_per_row'] * 1e3:.2f} ms, PNG + provenance stamp "
+                  f"{st['png_and_stamp_s_per_row'] * 1e3:.2f} ms, atomic write {st['atomic_write_s_per_row'] * 1e3:.2f} ms; "
+                  f"two shards gave the same pixels as one process: {'yes' if res['same_pixels_sampled'] else 'NO'}.", ""]
+    proj = res["projection_1M_rows_on_N_gpus"]
+    lines += [f"{proj['label']}: `{proj['formula']}`.", ""]
+    lines += md_table(["GPUs", "rows/s", "hours for 1M rows", "bound by"],
+                      [[str(r["gpus"]), f"{r['rows_per_s']:.0f}", f"{r['hours']:.2f}", r["bound"]] for r in proj["rows"]])
+    return lines
+
+
 # name -> (results files, renderer)
 def t_gpu_check() -> list[str]:
     res = R("gpu/gpu_check.json")
@@ -324,6 +376,9 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "studio-load": (["studio_load.json"], t_studio_load),
     "studio-load-1": (["studio_load_1client.json"], lambda: t_studio_load("studio_load_1client.json")),
     "studio-faults": (["studio_faults.json"], t_studio_faults),
+    "scale-speed": (["scale_speed.json"], t_scale_speed),
+    "export": (["export.json"], t_export),
+    "generate-stream": (["generate_stream.json"], t_generate_stream),
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),
     "families": (["families/families.json"], t_families),

@@ -80,3 +80,12 @@ def test_cli_export_then_generate_from_the_export(run, tmp_path):
     assert v["valid"] and v["kind"] == "generated"
     r = cli.invoke(app, ["export", str(run), "--out", str(tmp_path / "y"), "--format", "tflite"])
     assert r.exit_code != 0 and "only onnx" in str(r.exception)
+
+
+def test_sizes_count_the_external_weights(run, tmp_path):
+    from prodgen.export.onnx_sampler import model_bytes
+
+    rec = export_onnx(run, tmp_path / "x")
+    f = tmp_path / "x" / "sampler.onnx"
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "x").glob("sampler.onnx*"))
+    assert rec["bytes"]["fp32"] == model_bytes(f) == on_disk

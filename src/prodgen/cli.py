@@ -436,7 +436,7 @@ def export_cmd(
         raise UserError(f"--format {format!r}: only onnx is supported")
     rec = export_onnx(check_run_folder(run), out, quantize=quantize, calibration_n=calibration_n, overwrite=overwrite)
     errs = ", ".join(f"{k} {v:.2g}" for k, v in rec["max_abs_error_vs_torch"].items())
-    sizes = ", ".join(f"{f} {(out / f).stat().st_size / 1e6:.1f} MB" for f in rec["files"].values())
+    sizes = ", ".join(f"{rec['files'][v]} {b / 1e6:.1f} MB" for v, b in rec["bytes"].items())
     out_console.print(f"exported {run} ({rec['family']}, {rec['resolution']} px) to {out}: {sizes}; largest pixel "
                       f"difference from PyTorch on 8 samples ([-1, 1] scale): {errs}. Generate with "
                       f"`prodgen generate {out} ...` (int8 when present; the run folder for vary, best-of, evaluate)",

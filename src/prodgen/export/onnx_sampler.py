@@ -2,7 +2,7 @@
 
 ``export_onnx(run, out, quantize="int8")`` writes an *export folder*:
 
-- ``sampler.onnx``: the GAN generator or the VAE decoder, ``(z, cond[, text]) -> images`` in [-1, 1], batch size
+- ``sampler.onnx`` (+ ``sampler.onnx.data``, its weights): the GAN generator or the VAE decoder, ``(z, cond[, text]) -> images`` in [-1, 1], batch size
   free; exported with ``torch.onnx.export(dynamo=True)`` and checked against PyTorch on random inputs;
 - ``sampler.int8.onnx`` (``--quantize int8``): ONNX Runtime static quantisation (QDQ, int8 weights per channel,
   uint8 activations) calibrated on ``calibration_n`` samples of the run's own conditions and noise;
@@ -119,6 +119,7 @@ def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = Non
         record["files"]["int8"] = INT8_NAME
         record["calibration_n"] = calibration_n
         record["max_abs_error_vs_torch"]["int8"] = _max_error(out / INT8_NAME, sampler, check)
+    record["bytes"] = {v: model_bytes(out / f) for v, f in record["files"].items()}
     shutil.copy2(Path(run_dir) / "vocab.json", out / "vocab.json")
     write_json(out / "config.json", record)
     return record
@@ -162,6 +163,12 @@ class OnnxPipeline(Pipeline):
             t = text if text is not None else torch.zeros(len(seeds), self.model.config.text_dim)
             feeds["text"] = t.float().cpu().numpy()
         return torch.from_numpy(self.session.run(None, feeds)[0]).float()
+
+
+def model_bytes(path: Path) -> int:
+    """An ONNX model's size on disk: the file and its external weights (``<name>.data``) if the exporter wrote them."""
+    extra = path.with_name(path.name + ".data")
+    return path.stat().st_size + (extra.stat().st_size if extra.exists() else 0)
 
 
 def read_export(folder: str | Path) -> dict:
