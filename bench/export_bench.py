@@ -1,7 +1,7 @@
 """The served sampler, smaller and faster: PyTorch vs ONNX Runtime fp32 vs ONNX int8, speed and quality side by side.
 
     python bench/export_bench.py                                   # runs/gan64, runs/productnet64 (the headline run)
-    python bench/export_bench.py --run runs/fam-vae --name vae64
+    python bench/export_bench.py --run runs/fam-diffusion --steps 10 --guidance 3 --out bench/results/export_diffusion.json
 
 Exports ``--run`` with ``prodgen.export.export_onnx(quantize="int8")`` into a temporary folder, then for each of
 PyTorch (the run folder), ONNX fp32 and ONNX int8: images/s at batch 64 with 2 threads (median of 5 timed batches
@@ -38,13 +38,13 @@ from prodgen.export import OnnxPipeline, export_onnx  # noqa: E402
 from prodgen.sample import Pipeline  # noqa: E402
 
 
-def speed(pipe, cond: torch.Tensor, batch: int = 64, repeats: int = 5) -> float:
+def speed(pipe, cond: torch.Tensor, batch: int = 64, repeats: int = 5, sampling: dict | None = None) -> float:
     c = cond[:batch]
-    pipe.generate_batch(c, list(range(batch)))  # warm-up
+    pipe.generate_batch(c, list(range(batch)), **(sampling or {}))  # warm-up
     times = []
     for r in range(repeats):
         t0 = time.perf_counter()
-        pipe.generate_batch(c, list(range(r * batch, (r + 1) * batch)))
+        pipe.generate_batch(c, list(range(r * batch, (r + 1) * batch)), **(sampling or {}))
         times.append(time.perf_counter() - t0)
     return batch / statistics.median(times)
 
@@ -56,9 +56,12 @@ def main() -> int:
     ap.add_argument("--name", default="gan64")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=None, help="diffusion: sampler steps")
+    ap.add_argument("--guidance", type=float, default=None, help="diffusion: classifier-free guidance")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "export.json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    sampling = {k: v for k, v in (("steps", args.steps), ("guidance", args.guidance)) if v is not None}
     machine = machine_info()
     cfg = RunConfig.load(args.run / "config.json")
     net, pn_vocab, _ = ProductNet.from_pretrained(args.features)
@@ -79,8 +82,8 @@ def main() -> int:
                  ("ONNX Runtime fp32", OnnxPipeline.from_pretrained(Path(tmp) / "export", "fp32", args.threads), sizes["fp32"]),
                  ("ONNX Runtime int8", OnnxPipeline.from_pretrained(Path(tmp) / "export", "int8", args.threads), sizes["int8"])]
         for name, pipe, size in pipes:
-            rate = speed(pipe, real.cond)
-            fake = generate_matching(pipe, real.cond, n, args.seed)
+            rate = speed(pipe, real.cond, sampling=sampling)
+            fake = generate_matching(pipe, real.cond, n, args.seed, sampling=sampling)
             f, logits = net.extract(fake.images)
             m = image_metrics(f, logits, real_f, pn_vocab, first, seed=0)
             lo, hi = bootstrap_fid(real_f, f)
@@ -93,7 +96,7 @@ def main() -> int:
                          "max_pixel_diff_vs_torch": diff, "n": n})
             print(json.dumps(rows[-1]), flush=True)
     out = {"command": command_line(), "machine": machine, "run": str(args.run), "features": str(args.features),
-           "threads": args.threads, "batch": 64, "split": "test", "export_seconds": round(export_s, 1),
+           "threads": args.threads, "batch": 64, "split": "test", "sampling": sampling, "export_seconds": round(export_s, 1),
            "max_abs_error_vs_torch": record["max_abs_error_vs_torch"], "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")

@@ -329,14 +329,16 @@ def t_scale_speed() -> list[str]:
             + md_table(["family", "variant", "train images/s", "vs fp32", f"loss at step {res['steps']}"], body))
 
 
-def t_export() -> list[str]:
-    res = R("export.json")
+def t_export(name: str = "export.json") -> list[str]:
+    res = R(name)
     attrs = list(res["rows"][0]["cond_acc"])
     body = [[r["sampler"], f"{r['images_per_s']:.0f}", f"{r['file_bytes'] / 1e6:.1f}" if r["file_bytes"] else "",
              f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})", f"{r['coverage']:.2f}",
              *(f"{r['cond_acc'][a]:.2f}" for a in attrs), str(r["max_pixel_diff_vs_torch"])] for r in res["rows"]]
     n = res["rows"][0]["n"]
-    return ([f"`{res['run']}`, batch 64, {res['threads']} threads; FID-P and accuracy on the {res['split']} split, n={n}, "
+    how = ", ".join(f"{k} {v:g}" for k, v in (res.get("sampling") or {}).items())
+    how = f" ({how})" if how else ""
+    return ([f"`{res['run']}`{how}, batch 64, {res['threads']} threads; FID-P and accuracy on the {res['split']} split, n={n}, "
              f"same seeds and conditions for all three. {_machine_cmd(res)}", ""]
             + md_table(["sampler", "images/s", "MB on disk", "FID-P (95% CI)", "coverage",
                         *(f"acc. {a.split('/')[-1]}" for a in attrs),
@@ -378,6 +380,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "studio-faults": (["studio_faults.json"], t_studio_faults),
     "scale-speed": (["scale_speed.json"], t_scale_speed),
     "export": (["export.json"], t_export),
+    "export-diffusion": (["export_diffusion.json"], lambda: t_export("export_diffusion.json")),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),

@@ -89,3 +89,21 @@ def test_sizes_count_the_external_weights(run, tmp_path):
     f = tmp_path / "x" / "sampler.onnx"
     on_disk = sum(p.stat().st_size for p in (tmp_path / "x").glob("sampler.onnx*"))
     assert rec["bytes"]["fp32"] == model_bytes(f) == on_disk
+
+
+def test_a_diffusion_export_runs_the_scheduler_around_onnx_unet_steps(tmp_path):
+    """Diffusion: embed.onnx + the U-Net step; the same images as PyTorch for the same seeds, steps and guidance."""
+    cfg = RunConfig(model="diffusion", model_args={"widths": [32, 64], "attention": [False, True], "steps": 3},
+                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
+                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
+                    train=TrainConfig(steps=2, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
+    train(cfg, tmp_path / "d", progress=False)
+    rec = export_onnx(tmp_path / "d", tmp_path / "x", quantize="int8", calibration_n=16)
+    assert rec["family"] == "diffusion" and (tmp_path / "x" / "embed.onnx").exists()
+    assert rec["max_abs_error_vs_torch"]["fp32"] < 1e-3
+    want = {"category": "handbag", "colour": "red"}
+    ref = Pipeline.from_pretrained(tmp_path / "d", device="cpu").generate(want, n=3, seed=4, steps=3, guidance=2.0)
+    got = OnnxPipeline.from_pretrained(tmp_path / "x", "fp32").generate(want, n=3, seed=4, steps=3, guidance=2.0)
+    assert (got - ref).abs().max() < 1e-3
+    q = OnnxPipeline.from_pretrained(tmp_path / "x").generate(want, n=3, seed=4, steps=3, guidance=2.0)
+    assert q.shape == ref.shape and torch.isfinite(q).all() and 0 < (q - ref).abs().mean() < 0.2

@@ -11,7 +11,8 @@
 
 ``OnnxPipeline.from_pretrained(folder)`` generates like ``Pipeline`` (same seeds, same latent noise, same
 conditions and prompts) with ONNX Runtime, without the run's weights; ``prodgen generate FOLDER`` uses it.
-Diffusion samplers (a U-Net called once per step) are not exported yet; the restoration networks neither.
+A diffusion run exports two graphs instead, ``embed.onnx`` and the U-Net step as ``sampler.onnx`` (+ int8); the
+scheduler loop (diffusers, steps, guidance) stays in Python around them. The restoration networks are not exported.
 """
 
 from __future__ import annotations
@@ -30,7 +31,48 @@ from ..sample.pipeline import Pipeline
 
 KIND = "onnx-export"
 FP32_NAME, INT8_NAME = "sampler.onnx", "sampler.int8.onnx"
-FAMILIES = ("gan", "vae")
+EMBED_NAME = "embed.onnx"  # diffusion: condition ids [+ text] -> condition vector (once per image)
+FAMILIES = ("gan", "vae", "diffusion")
+
+
+class _Embed(nn.Module):
+    def __init__(self, net: nn.Module, text: bool) -> None:
+        super().__init__()
+        self.net, self.text = net, text
+
+    def forward(self, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net.embed(cond, text if self.text else None)
+
+
+class _Denoise(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        return self.net.denoise(x, t, emb)
+
+
+class _OrtDiffusionNet:
+    """The two calls a diffusion sampler makes of its network, answered by ONNX Runtime: the PyTorch scheduler
+    loop (``ConditionalDiffusion.generate_from_embedding``) runs unchanged around them."""
+
+    def __init__(self, embed, denoise) -> None:
+        self._embed, self._denoise = embed, denoise
+        self._device_marker = torch.zeros(1)
+
+    def parameters(self):
+        yield self._device_marker  # "the device": the CPU
+
+    def embed(self, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        feeds = {"cond": cond.cpu().numpy().astype(np.int64)}
+        if text is not None and any(i.name == "text" for i in self._embed.get_inputs()):
+            feeds["text"] = text.float().cpu().numpy()
+        return torch.from_numpy(self._embed.run(None, feeds)[0])
+
+    def denoise(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        feeds = {"x": x.float().cpu().numpy(), "t": t.cpu().numpy().astype(np.int64), "emb": emb.float().cpu().numpy()}
+        return torch.from_numpy(self._denoise.run(None, feeds)[0])
 
 
 class _Sampler(nn.Module):
@@ -64,6 +106,32 @@ def _session(path: Path, threads: int | None = None):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
+def _quantize_int8(fp32: Path, int8: Path, feeds: dict[str, np.ndarray], calibration_n: int,
+                   op_types: list[str] | None = None) -> None:
+    """ONNX Runtime static quantisation (QDQ; int8 weights per channel, uint8 activations), calibrated on ``feeds``."""
+    import tempfile
+
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.rows = iter([{k: v[i:i + 8] for k, v in feeds.items()} for i in range(0, calibration_n, 8)])
+
+        def get_next(self):
+            return next(self.rows, None)
+
+    with tempfile.TemporaryDirectory(dir=fp32.parent) as tmp:
+        single = Path(tmp) / "model.onnx"  # one file: the pre-processing copies it and would lose external weights
+        onnx.save(onnx.load(str(fp32)), str(single))
+        pre = Path(tmp) / "pre.onnx"
+        # ONNX Runtime's symbolic shape inference does not get through the diffusers U-Net; ONNX's own does
+        quant_pre_process(str(single), str(pre), skip_symbolic_shape=True)
+        quantize_static(str(pre), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, op_types_to_quantize=op_types)
+
+
 def _max_error(path: Path, sampler: _Sampler, feeds: dict[str, np.ndarray]) -> float:
     with torch.no_grad():
         ref = sampler(*(torch.from_numpy(v) for v in feeds.values())).numpy()
@@ -74,21 +142,19 @@ def _max_error(path: Path, sampler: _Sampler, feeds: dict[str, np.ndarray]) -> f
 def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = None, calibration_n: int = 64,
                 overwrite: bool = False) -> dict:
     """Export ``run_dir``'s sampler into the folder ``out``; returns what config.json records."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     if quantize not in (None, "int8"):
         raise UserError(f"--quantize {quantize!r}: only int8 is supported (or leave it out for fp32)")
     pipe = Pipeline.from_pretrained(run_dir, device="cpu")
     if pipe.model.family not in FAMILIES:
-        raise UserError(f"{run_dir} is a {pipe.model.family} run; ONNX export covers the one-pass samplers "
-                        f"({', '.join(FAMILIES)}) so far: a diffusion sampler calls its U-Net once per step")
+        raise UserError(f"{run_dir} is a {pipe.model.family} run; ONNX export covers {', '.join(FAMILIES)}")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise UserError(f"{out} exists and is not empty; choose another --out or add --overwrite")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    if pipe.model.family == "diffusion":
+        return _export_diffusion(pipe, run_dir, out, quantize, calibration_n)
     sampler = _Sampler(pipe).eval()
     example = _inputs(pipe, 2, seed=0)
     names = list(example)
@@ -102,24 +168,62 @@ def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = Non
               "files": {"fp32": FP32_NAME}, "max_abs_error_vs_torch": {"fp32": _max_error(out / FP32_NAME, sampler, check)},
               "run_config": pipe.config.to_dict()}
     if quantize == "int8":
-        feeds = _inputs(pipe, calibration_n, seed=2)
-
-        class Reader(CalibrationDataReader):
-            def __init__(self) -> None:
-                self.rows = iter([{k: v[i:i + 8] for k, v in feeds.items()} for i in range(0, calibration_n, 8)])
-
-            def get_next(self):
-                return next(self.rows, None)
-
-        pre = out / "sampler.pre.onnx"
-        quant_pre_process(str(out / FP32_NAME), str(pre))
-        quantize_static(str(pre), str(out / INT8_NAME), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
-        pre.unlink()
+        _quantize_int8(out / FP32_NAME, out / INT8_NAME, _inputs(pipe, calibration_n, seed=2), calibration_n)
         record["files"]["int8"] = INT8_NAME
         record["calibration_n"] = calibration_n
         record["max_abs_error_vs_torch"]["int8"] = _max_error(out / INT8_NAME, sampler, check)
     record["bytes"] = {v: model_bytes(out / f) for v, f in record["files"].items()}
+    shutil.copy2(Path(run_dir) / "vocab.json", out / "vocab.json")
+    write_json(out / "config.json", record)
+    return record
+
+
+def _diffusion_inputs(pipe: Pipeline, n: int, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(embed feeds, denoise feeds) of ``n`` samples: the run's conditions, noisy images at random timesteps."""
+    base = _inputs(pipe, n, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    embed_feeds = {k: v for k, v in base.items() if k != "z"}
+    with torch.no_grad():
+        emb = _Embed(pipe.net, pipe.text_encoder is not None)(*(torch.from_numpy(v) for v in embed_feeds.values()))
+    r = pipe.model.resolution
+    x = torch.randn(n, 3, r, r, generator=g)
+    t = torch.randint(0, pipe.model.config.train_timesteps, (n,), generator=g)
+    return embed_feeds, {"x": x.numpy(), "t": t.numpy(), "emb": emb.numpy()}
+
+
+def _export_diffusion(pipe: Pipeline, run_dir, out: Path, quantize: str | None, calibration_n: int) -> dict:
+    """Two graphs: ``embed.onnx`` and the U-Net step ``sampler.onnx`` (+ int8); the scheduler loop stays in Python."""
+    embed, denoise = _Embed(pipe.net, pipe.text_encoder is not None).eval(), _Denoise(pipe.net).eval()
+    ex_embed, ex_denoise = _diffusion_inputs(pipe, 2, seed=0)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    torch.onnx.export(embed, tuple(torch.from_numpy(v) for v in ex_embed.values()), str(out / EMBED_NAME),
+                      input_names=list(ex_embed), output_names=["emb"],
+                      dynamic_shapes={k: {0: batch} for k in ex_embed}, dynamo=True, verbose=False)
+    torch.onnx.export(denoise, tuple(torch.from_numpy(v) for v in ex_denoise.values()), str(out / FP32_NAME),
+                      input_names=list(ex_denoise), output_names=["pred"],
+                      dynamic_shapes={k: {0: batch} for k in ex_denoise}, dynamo=True, verbose=False)
+    check_embed, check_denoise = _diffusion_inputs(pipe, 4, seed=1)
+
+    def err(path: Path) -> float:
+        with torch.no_grad():
+            ref = denoise(*(torch.from_numpy(v) for v in check_denoise.values())).numpy()
+        return float(np.abs(_session(path).run(None, check_denoise)[0] - ref).max())
+
+    record = {"kind": KIND, "source_run": str(Path(run_dir).resolve()), "family": "diffusion",
+              "resolution": pipe.model.resolution, "inputs": list(ex_embed), "weights_sha256": pipe.weights_hash,
+              "embed": EMBED_NAME, "files": {"fp32": FP32_NAME},
+              "max_abs_error_vs_torch": {"fp32": err(out / FP32_NAME)}, "error_is_of": "one U-Net step's prediction",
+              "run_config": pipe.config.to_dict()}
+    if quantize == "int8":
+        _, feeds = _diffusion_inputs(pipe, calibration_n, seed=2)
+
+        # convolutions only: a weight the U-Net's attention shares between two MatMuls is refused by the quantiser
+        _quantize_int8(out / FP32_NAME, out / INT8_NAME, feeds, calibration_n, op_types=["Conv"])
+        record["quantized_ops"] = ["Conv"]
+        record["files"]["int8"] = INT8_NAME
+        record["calibration_n"] = calibration_n
+        record["max_abs_error_vs_torch"]["int8"] = err(out / INT8_NAME)
+    record["bytes"] = {v: model_bytes(out / f) + model_bytes(out / EMBED_NAME) for v, f in record["files"].items()}
     shutil.copy2(Path(run_dir) / "vocab.json", out / "vocab.json")
     write_json(out / "config.json", record)
     return record
@@ -138,9 +242,12 @@ class OnnxPipeline(Pipeline):
         # the model object only supplies the latent noise rule and metadata; its (random) weights are never used
         model = model_class(config.model).from_args(config.model_args, vocab.sizes, config.data.resolution)
         super().__init__(model, vocab, config, folder, torch.device("cpu"), record["weights_sha256"])
-        self.net = None  # no PyTorch network: vary, invert, best-of need the run folder
         self.record, self.variant = record, variant
         self.session = _session(folder / record["files"][variant], threads)
+        # no PyTorch network: vary, invert, best-of need the run folder; a diffusion export answers the sampler's
+        # two calls (embed, denoise) from ONNX Runtime
+        self.net = (_OrtDiffusionNet(_session(folder / record["embed"], threads), self.session)
+                    if record["family"] == "diffusion" else None)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, variant: str | None = None, threads: int | None = None) -> OnnxPipeline:
@@ -153,6 +260,8 @@ class OnnxPipeline(Pipeline):
 
     def generate_batch(self, cond: torch.Tensor, seeds: list[int], truncation: float = 1.0,
                        text: torch.Tensor | None = None, **sampling) -> torch.Tensor:
+        if self.record["family"] == "diffusion":  # the PyTorch scheduler loop around ONNX Runtime's U-Net step
+            return super().generate_batch(cond, seeds, truncation, text, **sampling)
         if sampling:
             raise UserError(f"{', '.join(sampling)}: not options of a {self.model.family} sampler")
         if cond.shape[0] != len(seeds):
