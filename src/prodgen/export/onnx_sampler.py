@@ -66,8 +66,11 @@ class _OrtDiffusionNet:
 
     def embed(self, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         feeds = {"cond": cond.cpu().numpy().astype(np.int64)}
-        if text is not None and any(i.name == "text" for i in self._embed.get_inputs()):
-            feeds["text"] = text.float().cpu().numpy()
+        wants = {i.name: i for i in self._embed.get_inputs()}
+        if "text" in wants:  # no text: the all-zero rows, which the embedding maps to its learned "no text" vector
+            width = wants["text"].shape[1]
+            feeds["text"] = (text.float().cpu().numpy() if text is not None
+                             else np.zeros((cond.shape[0], int(width)), dtype=np.float32))
         return torch.from_numpy(self._embed.run(None, feeds)[0])
 
     def denoise(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
