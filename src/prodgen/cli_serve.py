@@ -207,7 +207,7 @@ def serve_gc(
 
     if not (data / DB_NAME).exists():
         raise UserError(f"{data} holds no studio database ({DB_NAME}); give the --data folder of `prodgen serve`")
-    _collect_garbage(_Store(_db(data), Storage(data), _settings(Path("runs"), data).tmp_dir), dry_run=dry_run,
+    _collect_garbage(_Store(_db(data), Storage(data), data / "tmp"), dry_run=dry_run,  # StudioSettings.tmp_dir
                      grace_minutes=grace_minutes)
 
 
