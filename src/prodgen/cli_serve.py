@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import subprocess
@@ -159,7 +158,7 @@ def serve(
                 console.print(f"[yellow]no admin token yet:[/] make one with `prodgen serve token create --role admin "
                               f"--name YOU --data {data}`", soft_wrap=True)
         app = create_app(settings)
-        _collect_garbage(_Store(app.state.studio.db, app.state.studio.storage, settings.tmp_dir), quiet=True)
+        _collect_garbage(app.state.studio.db, app.state.studio.storage, settings.tmp_dir, quiet=True)
         models = [p.name for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
         console.print(f"studio on http://{host}:{port}/ (API /api, docs /docs); {len(models)} folder(s) in {runs}; "
                       f"{workers} worker process(es); data in {data}", soft_wrap=True)
@@ -175,19 +174,13 @@ def serve(
             _stop_workers(proc)
 
 
-@dataclasses.dataclass
-class _Store:
-    db: object
-    storage: object
-    tmp_dir: Path
-
-
-def _collect_garbage(st, quiet: bool = False, dry_run: bool = False, grace_minutes: float = 60.0) -> None:
+def _collect_garbage(db, storage, tmp_dir: Path, quiet: bool = False, dry_run: bool = False,
+                     grace_minutes: float = 60.0) -> None:
     import datetime as dt
 
     from .studio.cleanup import collect_garbage
 
-    report = collect_garbage(st.db, st.storage, st.tmp_dir, dt.timedelta(minutes=grace_minutes), dry_run)
+    report = collect_garbage(db, storage, tmp_dir, dt.timedelta(minutes=grace_minutes), dry_run)
     if report.removed or not quiet:
         console.print(f"store: {report.summary(dry_run)}", soft_wrap=True)
 
@@ -207,7 +200,7 @@ def serve_gc(
 
     if not (data / DB_NAME).exists():
         raise UserError(f"{data} holds no studio database ({DB_NAME}); give the --data folder of `prodgen serve`")
-    _collect_garbage(_Store(_db(data), Storage(data), data / "tmp"), dry_run=dry_run,  # StudioSettings.tmp_dir
+    _collect_garbage(_db(data), Storage(data), data / "tmp", dry_run=dry_run,  # StudioSettings.tmp_dir
                      grace_minutes=grace_minutes)
 
 

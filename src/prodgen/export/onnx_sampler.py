@@ -135,50 +135,18 @@ def _quantize_int8(fp32: Path, int8: Path, feeds: dict[str, np.ndarray], calibra
                         weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, op_types_to_quantize=op_types)
 
 
-def _max_error(path: Path, sampler: _Sampler, feeds: dict[str, np.ndarray]) -> float:
+def _max_error(path: Path, module: nn.Module, feeds: dict[str, np.ndarray]) -> float:
     with torch.no_grad():
-        ref = sampler(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+        ref = module(*(torch.from_numpy(v) for v in feeds.values())).numpy()
     got = _session(path).run(None, feeds)[0]
     return float(np.abs(got - ref).max())
 
 
-def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = None, calibration_n: int = 64,
-                overwrite: bool = False) -> dict:
-    """Export ``run_dir``'s sampler into the folder ``out``; returns what config.json records."""
-    if quantize not in (None, "int8"):
-        raise UserError(f"--quantize {quantize!r}: only int8 is supported (or leave it out for fp32)")
-    pipe = Pipeline.from_pretrained(run_dir, device="cpu")
-    if pipe.model.family not in FAMILIES:
-        raise UserError(f"{run_dir} is a {pipe.model.family} run; ONNX export covers {', '.join(FAMILIES)}")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"{out} exists and is not empty; choose another --out or add --overwrite")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if pipe.model.family == "diffusion":
-        return _export_diffusion(pipe, run_dir, out, quantize, calibration_n)
-    sampler = _Sampler(pipe).eval()
-    example = _inputs(pipe, 2, seed=0)
-    names = list(example)
+def _to_onnx(module: nn.Module, example: dict[str, np.ndarray], path: Path, output: str) -> None:
+    """``module`` (inputs in ``example``'s order) as ONNX, the batch size free."""
     batch = torch.export.Dim("batch", min=1, max=4096)
-    args = tuple(torch.from_numpy(v) for v in example.values())
-    torch.onnx.export(sampler, args, str(out / FP32_NAME), input_names=names, output_names=["images"],
-                      dynamic_shapes={n: {0: batch} for n in names}, dynamo=True, verbose=False)
-    check = _inputs(pipe, 8, seed=1)
-    record = {"kind": KIND, "source_run": str(Path(run_dir).resolve()), "family": pipe.model.family,
-              "resolution": pipe.model.resolution, "inputs": names, "weights_sha256": pipe.weights_hash,
-              "files": {"fp32": FP32_NAME}, "max_abs_error_vs_torch": {"fp32": _max_error(out / FP32_NAME, sampler, check)},
-              "run_config": pipe.config.to_dict()}
-    if quantize == "int8":
-        _quantize_int8(out / FP32_NAME, out / INT8_NAME, _inputs(pipe, calibration_n, seed=2), calibration_n)
-        record["files"]["int8"] = INT8_NAME
-        record["calibration_n"] = calibration_n
-        record["max_abs_error_vs_torch"]["int8"] = _max_error(out / INT8_NAME, sampler, check)
-    record["bytes"] = {v: model_bytes(out / f) for v, f in record["files"].items()}
-    shutil.copy2(Path(run_dir) / "vocab.json", out / "vocab.json")
-    write_json(out / "config.json", record)
-    return record
+    torch.onnx.export(module, tuple(torch.from_numpy(v) for v in example.values()), str(path), input_names=list(example),
+                      output_names=[output], dynamic_shapes={k: {0: batch} for k in example}, dynamo=True, verbose=False)
 
 
 def _diffusion_inputs(pipe: Pipeline, n: int, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -194,39 +162,55 @@ def _diffusion_inputs(pipe: Pipeline, n: int, seed: int) -> tuple[dict[str, np.n
     return embed_feeds, {"x": x.numpy(), "t": t.numpy(), "emb": emb.numpy()}
 
 
-def _export_diffusion(pipe: Pipeline, run_dir, out: Path, quantize: str | None, calibration_n: int) -> dict:
-    """Two graphs: ``embed.onnx`` and the U-Net step ``sampler.onnx`` (+ int8); the scheduler loop stays in Python."""
-    embed, denoise = _Embed(pipe.net, pipe.text_encoder is not None).eval(), _Denoise(pipe.net).eval()
-    ex_embed, ex_denoise = _diffusion_inputs(pipe, 2, seed=0)
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    torch.onnx.export(embed, tuple(torch.from_numpy(v) for v in ex_embed.values()), str(out / EMBED_NAME),
-                      input_names=list(ex_embed), output_names=["emb"],
-                      dynamic_shapes={k: {0: batch} for k in ex_embed}, dynamo=True, verbose=False)
-    torch.onnx.export(denoise, tuple(torch.from_numpy(v) for v in ex_denoise.values()), str(out / FP32_NAME),
-                      input_names=list(ex_denoise), output_names=["pred"],
-                      dynamic_shapes={k: {0: batch} for k in ex_denoise}, dynamo=True, verbose=False)
-    check_embed, check_denoise = _diffusion_inputs(pipe, 4, seed=1)
+def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = None, calibration_n: int = 64,
+                overwrite: bool = False) -> dict:
+    """Export ``run_dir``'s sampler into the folder ``out``; returns what config.json records.
 
-    def err(path: Path) -> float:
-        with torch.no_grad():
-            ref = denoise(*(torch.from_numpy(v) for v in check_denoise.values())).numpy()
-        return float(np.abs(_session(path).run(None, check_denoise)[0] - ref).max())
-
-    record = {"kind": KIND, "source_run": str(Path(run_dir).resolve()), "family": "diffusion",
-              "resolution": pipe.model.resolution, "inputs": list(ex_embed), "weights_sha256": pipe.weights_hash,
-              "embed": EMBED_NAME, "files": {"fp32": FP32_NAME},
-              "max_abs_error_vs_torch": {"fp32": err(out / FP32_NAME)}, "error_is_of": "one U-Net step's prediction",
+    GAN/VAE: one graph, the whole sampler. Diffusion: ``embed.onnx`` and the U-Net step as ``sampler.onnx``; the
+    scheduler loop stays in Python (``OnnxPipeline``)."""
+    if quantize not in (None, "int8"):
+        raise UserError(f"--quantize {quantize!r}: only int8 is supported (or leave it out for fp32)")
+    pipe = Pipeline.from_pretrained(run_dir, device="cpu")
+    if pipe.model.family not in FAMILIES:
+        raise UserError(f"{run_dir} is a {pipe.model.family} run; ONNX export covers {', '.join(FAMILIES)}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise UserError(f"{out} exists and is not empty; choose another --out or add --overwrite")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"kind": KIND, "source_run": str(Path(run_dir).resolve()), "family": pipe.model.family,
+              "resolution": pipe.model.resolution, "weights_sha256": pipe.weights_hash, "files": {"fp32": FP32_NAME},
               "run_config": pipe.config.to_dict()}
-    if quantize == "int8":
-        _, feeds = _diffusion_inputs(pipe, calibration_n, seed=2)
-
+    if pipe.model.family == "diffusion":
+        embed_example = _diffusion_inputs(pipe, 2, seed=0)[0]
+        _to_onnx(_Embed(pipe.net, pipe.text_encoder is not None).eval(), embed_example, out / EMBED_NAME, "emb")
+        main, output, op_types = _Denoise(pipe.net).eval(), "pred", ["Conv"]
         # convolutions only: a weight the U-Net's attention shares between two MatMuls is refused by the quantiser
-        _quantize_int8(out / FP32_NAME, out / INT8_NAME, feeds, calibration_n, op_types=["Conv"])
-        record["quantized_ops"] = ["Conv"]
+
+        def feeds(n: int, seed: int) -> dict[str, np.ndarray]:
+            return _diffusion_inputs(pipe, n, seed)[1]
+
+        record.update(embed=EMBED_NAME, inputs=list(embed_example), error_is_of="one U-Net step's prediction")
+    else:
+        main, output, op_types = _Sampler(pipe).eval(), "images", None
+
+        def feeds(n: int, seed: int) -> dict[str, np.ndarray]:
+            return _inputs(pipe, n, seed)
+
+        record["inputs"] = list(feeds(1, 0))
+    _to_onnx(main, feeds(2, 0), out / FP32_NAME, output)
+    check = feeds(8, 1)
+    record["max_abs_error_vs_torch"] = {"fp32": _max_error(out / FP32_NAME, main, check)}
+    if quantize == "int8":
+        _quantize_int8(out / FP32_NAME, out / INT8_NAME, feeds(calibration_n, 2), calibration_n, op_types)
         record["files"]["int8"] = INT8_NAME
         record["calibration_n"] = calibration_n
-        record["max_abs_error_vs_torch"]["int8"] = err(out / INT8_NAME)
-    record["bytes"] = {v: model_bytes(out / f) + model_bytes(out / EMBED_NAME) for v, f in record["files"].items()}
+        record["max_abs_error_vs_torch"]["int8"] = _max_error(out / INT8_NAME, main, check)
+        if op_types:
+            record["quantized_ops"] = op_types
+    shared = model_bytes(out / EMBED_NAME) if (out / EMBED_NAME).exists() else 0
+    record["bytes"] = {v: model_bytes(out / f) + shared for v, f in record["files"].items()}
     shutil.copy2(Path(run_dir) / "vocab.json", out / "vocab.json")
     write_json(out / "config.json", record)
     return record
