@@ -421,20 +421,27 @@ def _is_export(folder: Path) -> bool:
 
 @app.command("export")
 def export_cmd(
-    run: Annotated[Path, typer.Argument(help="run folder (gan or vae)")],
+    run: Annotated[Path, typer.Argument(help="run folder (gan, vae, diffusion, or a restoration run)")],
     out: Annotated[Path, typer.Option(help="export folder to write")],
     format: Annotated[str, typer.Option("--format", help="onnx")] = "onnx",  # noqa: A002
     quantize: Annotated[str | None, typer.Option(help="int8: also an int8-quantised model (ONNX Runtime, static QDQ)")] = None,
     calibration_n: Annotated[int, typer.Option(min=8, max=4096, help="samples calibrating the int8 ranges")] = 64,
     overwrite: bool = False,
 ) -> None:
-    """Export a run's sampler to serve it smaller and faster: ONNX (+ int8); then `prodgen generate OUT ...`."""
-    from .export import export_onnx
-    from .runfiles import check_run_folder
+    """Export a run to serve it smaller and faster: ONNX (+ int8); then `prodgen generate OUT ...` (a generator) or
+    `prodgen enhance --model OUT ...` (a restoration run)."""
+    from .export import export_run
 
     if format != "onnx":
         raise UserError(f"--format {format!r}: only onnx is supported")
-    rec = export_onnx(check_run_folder(run), out, quantize=quantize, calibration_n=calibration_n, overwrite=overwrite)
+    rec = export_run(run, out, quantize=quantize, calibration_n=calibration_n, overwrite=overwrite)
+    if rec["family"] == "restoration":
+        errs = ", ".join(f"{v} {max(e.values()):.2g}" for v, e in rec["max_abs_error_vs_torch"].items())
+        sizes = ", ".join(f"{v} {b / 1e6:.1f} MB" for v, b in rec["bytes"].items())
+        out_console.print(f"exported the restoration run {run} ({', '.join(rec['restore_config']['tasks'])}) to {out}: "
+                          f"{sizes}; largest pixel difference from PyTorch ([0, 1] scale): {errs}. Restore photos with "
+                          f"`prodgen enhance PHOTO --model {out} ...` (int8 when present)", soft_wrap=True)
+        return
     errs = ", ".join(f"{k} {v:.2g}" for k, v in rec["max_abs_error_vs_torch"].items())
     sizes = ", ".join(f"{rec['files'][v]} {b / 1e6:.1f} MB" for v, b in rec["bytes"].items())
     out_console.print(f"exported {run} ({rec['family']}, {rec['resolution']} px) to {out}: {sizes}; largest pixel "
@@ -706,7 +713,8 @@ def enhance(
     out: Annotated[Path, typer.Option(help="output image (.png, .jpg, .webp)", callback=_image_out(*IMAGE_SUFFIXES))] = Path("out/enhanced.png"),
     task: Annotated[str, typer.Option(help="upscale, denoise, deblur, jpeg or inpaint")] = "upscale",
     scale: Annotated[int, typer.Option(help="upscale factor: 2 or 4")] = 2,
-    model: Annotated[Path | None, typer.Option(help="restoration run (prodgen enhance-train); none: classical baseline")] = None,
+    model: Annotated[Path | None, typer.Option(help="restoration run (prodgen enhance-train) or its ONNX export "
+                                                    "(prodgen export); none: classical baseline")] = None,
     mask: Annotated[Path | None, typer.Option(help="inpaint: mask image, white where to fill",
                                               callback=_existing_file("--mask", "a mask image, white where to fill"))] = None,
     tile: Annotated[int, typer.Option(help=f"tile size for large photos (a multiple of {TILE_ALIGN}, at least 64); "

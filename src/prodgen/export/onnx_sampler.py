@@ -12,12 +12,11 @@
 ``OnnxPipeline.from_pretrained(folder)`` generates like ``Pipeline`` (same seeds, same latent noise, same
 conditions and prompts) with ONNX Runtime, without the run's weights; ``prodgen generate FOLDER`` uses it.
 A diffusion run exports two graphs instead, ``embed.onnx`` and the U-Net step as ``sampler.onnx`` (+ int8); the
-scheduler loop (diffusers, steps, guidance) stays in Python around them. The restoration networks are not exported.
+scheduler loop (diffusers, steps, guidance) stays in Python around them. The restoration networks: ``onnx_restorer``.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -28,8 +27,8 @@ from torch import nn
 from ..atomic import write_json
 from ..errors import UserError
 from ..sample.pipeline import Pipeline
+from .onnx_runtime import KIND, is_export, max_error, model_bytes, prepare_out, quantize_int8, read_export, session, to_onnx
 
-KIND = "onnx-export"
 FP32_NAME, INT8_NAME = "sampler.onnx", "sampler.int8.onnx"
 EMBED_NAME = "embed.onnx"  # diffusion: condition ids [+ text] -> condition vector (once per image)
 FAMILIES = ("gan", "vae", "diffusion")
@@ -100,55 +99,6 @@ def _inputs(pipe: Pipeline, n: int, seed: int) -> dict[str, np.ndarray]:
     return feeds
 
 
-def _session(path: Path, threads: int | None = None):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    if threads:
-        so.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
-def _quantize_int8(fp32: Path, int8: Path, feeds: dict[str, np.ndarray], calibration_n: int,
-                   op_types: list[str] | None = None) -> None:
-    """ONNX Runtime static quantisation (QDQ; int8 weights per channel, uint8 activations), calibrated on ``feeds``."""
-    import tempfile
-
-    import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.rows = iter([{k: v[i:i + 8] for k, v in feeds.items()} for i in range(0, calibration_n, 8)])
-
-        def get_next(self):
-            return next(self.rows, None)
-
-    with tempfile.TemporaryDirectory(dir=fp32.parent) as tmp:
-        single = Path(tmp) / "model.onnx"  # one file: the pre-processing copies it and would lose external weights
-        onnx.save(onnx.load(str(fp32)), str(single))
-        pre = Path(tmp) / "pre.onnx"
-        # ONNX Runtime's symbolic shape inference does not get through the diffusers U-Net; ONNX's own does
-        quant_pre_process(str(single), str(pre), skip_symbolic_shape=True)
-        quantize_static(str(pre), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, op_types_to_quantize=op_types)
-
-
-def _max_error(path: Path, module: nn.Module, feeds: dict[str, np.ndarray]) -> float:
-    with torch.no_grad():
-        ref = module(*(torch.from_numpy(v) for v in feeds.values())).numpy()
-    got = _session(path).run(None, feeds)[0]
-    return float(np.abs(got - ref).max())
-
-
-def _to_onnx(module: nn.Module, example: dict[str, np.ndarray], path: Path, output: str) -> None:
-    """``module`` (inputs in ``example``'s order) as ONNX, the batch size free."""
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    torch.onnx.export(module, tuple(torch.from_numpy(v) for v in example.values()), str(path), input_names=list(example),
-                      output_names=[output], dynamic_shapes={k: {0: batch} for k in example}, dynamo=True, verbose=False)
-
-
 def _diffusion_inputs(pipe: Pipeline, n: int, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(embed feeds, denoise feeds) of ``n`` samples: the run's conditions, noisy images at random timesteps."""
     base = _inputs(pipe, n, seed)
@@ -173,18 +123,13 @@ def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = Non
     pipe = Pipeline.from_pretrained(run_dir, device="cpu")
     if pipe.model.family not in FAMILIES:
         raise UserError(f"{run_dir} is a {pipe.model.family} run; ONNX export covers {', '.join(FAMILIES)}")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"{out} exists and is not empty; choose another --out or add --overwrite")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out(out, overwrite)
     record = {"kind": KIND, "source_run": str(Path(run_dir).resolve()), "family": pipe.model.family,
               "resolution": pipe.model.resolution, "weights_sha256": pipe.weights_hash, "files": {"fp32": FP32_NAME},
               "run_config": pipe.config.to_dict()}
     if pipe.model.family == "diffusion":
         embed_example = _diffusion_inputs(pipe, 2, seed=0)[0]
-        _to_onnx(_Embed(pipe.net, pipe.text_encoder is not None).eval(), embed_example, out / EMBED_NAME, "emb")
+        to_onnx(_Embed(pipe.net, pipe.text_encoder is not None).eval(), embed_example, out / EMBED_NAME, "emb")
         main, output, op_types = _Denoise(pipe.net).eval(), "pred", ["Conv"]
         # convolutions only: a weight the U-Net's attention shares between two MatMuls is refused by the quantiser
 
@@ -199,14 +144,14 @@ def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = Non
             return _inputs(pipe, n, seed)
 
         record["inputs"] = list(feeds(1, 0))
-    _to_onnx(main, feeds(2, 0), out / FP32_NAME, output)
+    to_onnx(main, feeds(2, 0), out / FP32_NAME, output)
     check = feeds(8, 1)
-    record["max_abs_error_vs_torch"] = {"fp32": _max_error(out / FP32_NAME, main, check)}
+    record["max_abs_error_vs_torch"] = {"fp32": max_error(out / FP32_NAME, main, check)}
     if quantize == "int8":
-        _quantize_int8(out / FP32_NAME, out / INT8_NAME, feeds(calibration_n, 2), calibration_n, op_types)
+        quantize_int8(out / FP32_NAME, out / INT8_NAME, feeds(calibration_n, 2), calibration_n, op_types)
         record["files"]["int8"] = INT8_NAME
         record["calibration_n"] = calibration_n
-        record["max_abs_error_vs_torch"]["int8"] = _max_error(out / INT8_NAME, main, check)
+        record["max_abs_error_vs_torch"]["int8"] = max_error(out / INT8_NAME, main, check)
         if op_types:
             record["quantized_ops"] = op_types
     shared = model_bytes(out / EMBED_NAME) if (out / EMBED_NAME).exists() else 0
@@ -230,16 +175,16 @@ class OnnxPipeline(Pipeline):
         model = model_class(config.model).from_args(config.model_args, vocab.sizes, config.data.resolution)
         super().__init__(model, vocab, config, folder, torch.device("cpu"), record["weights_sha256"])
         self.record, self.variant = record, variant
-        self.session = _session(folder / record["files"][variant], threads)
+        self.session = session(folder / record["files"][variant], threads)
         # no PyTorch network: vary, invert, best-of need the run folder; a diffusion export answers the sampler's
         # two calls (embed, denoise) from ONNX Runtime
-        self.net = (_OrtDiffusionNet(_session(folder / record["embed"], threads), self.session)
+        self.net = (_OrtDiffusionNet(session(folder / record["embed"], threads), self.session)
                     if record["family"] == "diffusion" else None)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, variant: str | None = None, threads: int | None = None) -> OnnxPipeline:
         folder = Path(folder)
-        record = read_export(folder)
+        record = read_export(folder, family="generator")
         variant = variant or ("int8" if "int8" in record["files"] else "fp32")
         if variant not in record["files"]:
             raise UserError(f"{folder} has no {variant} model (it has: {', '.join(record['files'])})")
@@ -259,31 +204,6 @@ class OnnxPipeline(Pipeline):
             t = text if text is not None else torch.zeros(len(seeds), self.model.config.text_dim)
             feeds["text"] = t.float().cpu().numpy()
         return torch.from_numpy(self.session.run(None, feeds)[0]).float()
-
-
-def model_bytes(path: Path) -> int:
-    """An ONNX model's size on disk: the file and its external weights (``<name>.data``) if the exporter wrote them."""
-    extra = path.with_name(path.name + ".data")
-    return path.stat().st_size + (extra.stat().st_size if extra.exists() else 0)
-
-
-def read_export(folder: str | Path) -> dict:
-    folder = Path(folder)
-    try:
-        record = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UserError(f"{folder} is not an ONNX export (config.json unreadable: {e}); make one with "
-                        "`prodgen export RUN --format onnx --out FOLDER`") from e
-    if record.get("kind") != KIND:
-        raise UserError(f"{folder} is not an ONNX export (config.json kind {record.get('kind')!r})")
-    return record
-
-
-def is_export(folder: str | Path) -> bool:
-    try:
-        return json.loads((Path(folder) / "config.json").read_text(encoding="utf-8")).get("kind") == KIND
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 __all__ = ["FP32_NAME", "INT8_NAME", "KIND", "OnnxPipeline", "export_onnx", "is_export", "read_export"]

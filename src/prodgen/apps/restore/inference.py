@@ -163,7 +163,8 @@ class PhotoSource:
 
 def method_name(net: RestoreNet | None, task: str) -> str:
     if net is not None:
-        return "prodgen restoration network"
+        variant = getattr(net, "variant", None)  # an ONNX export (export.OnnxRestorer)
+        return "prodgen restoration network" + (f" (ONNX {variant})" if variant else "")
     note = " (no cheap filter beat leaving JPEG artefacts alone)" if task == "jpeg" else ""
     return f"classical baseline ({START[task]}){note}; train a model with `prodgen enhance-train` to do better"
 

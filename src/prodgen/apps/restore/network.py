@@ -235,9 +235,14 @@ def save_restorer(net: RestoreNet, out: str | Path, extra: dict | None = None) -
 
 
 def load_restorer(folder: str | Path, device: torch.device | str = "cpu") -> RestoreNet:
+    """The restoration run's networks, eval mode, no gradients; an ONNX export of one (``prodgen export``) gives an
+    ``export.OnnxRestorer`` that answers the same calls on the CPU."""
+    from ...export import OnnxRestorer, is_export
     from ...models.base import load_state
 
     folder = Path(folder)
+    if is_export(folder):
+        return OnnxRestorer(folder)
     cfg, _ = read_config(folder)
     if not (folder / WEIGHTS_NAME).is_file():
         raise UserError(f"{folder} has no {WEIGHTS_NAME} yet (training never reached its first checkpoint); "
