@@ -615,6 +615,15 @@ def test_restore_uses_a_restoration_run_under_runs_when_there_is_one(runs, tmp_p
     params, _ = restore(task="deblur")  # no run knows deblur: classical
     assert params["model"] == "classical"
 
+    from prodgen.export import export_restorer  # its ONNX export under --runs serves the same restorations
+
+    export_restorer(local / "restore", local / "restore-onnx")
+    assert [r["id"] for r in kit.client.get("/api/restorers", headers=kit.h("viewer")).json()] == ["restore", "restore-onnx"]
+    params, served = restore(task="denoise", model="restore-onnx")
+    assert params["method"] == "prodgen restoration network (ONNX fp32)"
+    c = np.asarray(Image.open(io.BytesIO(served)), dtype=np.int16)
+    assert np.abs(c - b).max() <= 1  # the 8-bit result of the same network
+
 
 def test_a_productnet_under_runs_reads_generated_images_and_ranks_neighbours(runs, tmp_path):
     """A `prodgen features fit` folder under --runs fitted on the run's catalog (same fingerprint and resolution) is

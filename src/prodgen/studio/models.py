@@ -58,16 +58,21 @@ RESTORATION_WEIGHTS = "restore.safetensors"  # apps.restore.network.WEIGHTS_NAME
 
 
 def list_restorers(runs: Path) -> list[dict]:
-    """The restoration runs (``prodgen enhance-train``) directly under ``runs``: ``{"id", "tasks"}`` each."""
+    """The restoration runs (``prodgen enhance-train``) and their ONNX exports (``prodgen export``) directly under
+    ``runs``: ``{"id", "tasks"}`` each."""
     if not runs.is_dir():
         return []
     out = []
     for folder in sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if not (folder / RESTORATION_WEIGHTS).is_file() or folder_kind(folder) != "restoration":
-            continue
         try:
-            tasks = [str(t) for t in json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))["tasks"]]
-        except (OSError, ValueError, KeyError, TypeError):
+            d = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+            if d.get("kind") == "onnx-export" and d.get("family") == "restoration":  # `prodgen export` of one
+                tasks = [str(t) for t in d["restore_config"]["tasks"]]
+            elif (folder / RESTORATION_WEIGHTS).is_file() and folder_kind(folder) == "restoration":
+                tasks = [str(t) for t in d["tasks"]]
+            else:
+                continue
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, UserError):
             continue
         out.append({"id": folder.name, "tasks": tasks})
     return out
