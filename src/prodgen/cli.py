@@ -774,6 +774,44 @@ def augment(
 
 
 @app.command()
+def distill(
+    run: Annotated[Path, typer.Argument(help="diffusion run folder (the teacher)")],
+    out: Annotated[Path, typer.Option(help="run folder to write (the student)", callback=_out_folder)],
+    steps: Annotated[int, typer.Option(min=1, max=MAX_SAMPLING_STEPS, help="the student's sampling steps")] = 4,
+    start_steps: Annotated[int, typer.Option(min=2, max=MAX_SAMPLING_STEPS, help="the teacher's DDIM steps in round 1; "
+                                             "--steps times a power of two")] = 16,
+    guidance: Annotated[float | None, typer.Option(min=0.0, help="guidance scale distilled into the student "
+                                                   "(default: the run's)")] = None,
+    minutes: Annotated[float | None, typer.Option(help="training time of all rounds together", callback=_positive)] = None,
+    iterations: Annotated[int | None, typer.Option(min=1, help="optimisation steps per round")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="images per step")] = 32,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (decays linearly to 0 in each round)", callback=_positive)] = 5e-5,
+    seed: SeedOpt = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace the run in --out")] = False,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Distil a diffusion run's sampler to fewer steps (progressive distillation, guidance included)."""
+    from .train.distill import DistillConfig
+    from .train.distill import distill as distill_run
+
+    _set_threads(threads)
+    cfg = DistillConfig(steps=steps, start_steps=start_steps, guidance=guidance, minutes=minutes, iterations=iterations,
+                        batch_size=batch_size, lr=lr, seed=seed, device=device)
+    rec = distill_run(run, out, cfg, overwrite=overwrite, progress=not quiet, console=console)
+    done = rec["rounds"]
+    if not done:
+        out_console.print(f"{rec['status']}: no round finished, nothing written to {out}")
+        raise typer.Exit(130)
+    last = done[-1]
+    out_console.print(f"{out}: {last['student_steps']}-step DDIM student of {run} after {len(done)} round(s) "
+                      f"({rec['status']}); `prodgen generate {out} ...` samples with it", soft_wrap=True)
+    if rec["status"].startswith("interrupted"):
+        raise typer.Exit(130)
+
+
+@app.command()
 def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
     """Write the run's HTML page (loss curves, sample grids, config)."""
     from .evaluate import write_run_report

@@ -57,6 +57,7 @@ class DistillConfig:
     iterations: int | None = None  # optimisation steps per round
     batch_size: int = 32
     lr: float = 5e-5  # Adam, decayed linearly to 0 over each round
+    warmup: int = 10  # steps of linear learning-rate warm-up at the start of each round
     seed: int = 0
     hflip: bool = True
     device: str = "auto"
@@ -137,12 +138,12 @@ class DistillRound(TrainLoop):
         loss = (truncated_snr_weight(ac, t) * per).mean()
         self.check_finite(loss, "distillation loss")
         for g in self.opt.param_groups:
-            g["lr"] = self.cfg.lr * max(0.0, 1.0 - self.fraction_done())
+            g["lr"] = self.cfg.lr * min(1.0, (self.step + 1) / max(1, self.cfg.warmup)) * max(0.0, 1.0 - self.fraction_done())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        self.losses.append(float(loss))
-        return {"loss": float(loss)}
+        self.losses.append(float(loss.detach()))
+        return {"loss": self.losses[-1]}
 
 
 def _null_embedding(model, net, b: int, dev: torch.device) -> torch.Tensor:

@@ -1,0 +1,135 @@
+"""Distilled diffusion samplers vs their teacher: speed and quality side by side (issue 12, distillation).
+
+    python bench/distill_bench.py --teacher runs/fam-diffusion --guidance 3 \
+        --students runs/fam-diffusion-d8 runs/fam-diffusion-d4 runs/fam-diffusion-d2     # test split, the final table
+    python bench/distill_bench.py ... --split val --n 250 --no-teacher --out bench/results/distill_val.json   # choices
+
+Rows: the teacher with DPM-Solver++ at 10 steps (its served sampler) and with DDIM at each student's step count
+(the undistilled few-step baseline), all guided at ``--guidance`` (two network calls a step); then each distilled
+student at its own saved default (DDIM, guidance inside: one call a step). For each: images/s and ms per image at
+batch 64 with 2 threads (median of 3 timed batches after a warm-up; every row timed in this process, back to back,
+before any quality work), and on ``--split`` at the floor's n (the val photos, as ``prodgen evaluate`` and
+bench/export_bench.py) FID-P with its bootstrap 95% interval, coverage and conditional accuracy per attribute, all
+from the same seeds and conditions (``evaluate.generate_matching``). Writes the JSON (command, machine, load
+average before and after inside), a Markdown table beside it, and a PNG grid of every row on the same seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from machine import command_line, machine_info  # noqa: E402
+
+from prodgen.config import RunConfig  # noqa: E402
+from prodgen.evaluate.evaluate import (conditional_accuracy, generate_matching, image_metrics,  # noqa: E402
+                                       load_catalog_images, split_images)
+from prodgen.evaluate.metrics import bootstrap_fid  # noqa: E402
+from prodgen.evaluate.productnet import ProductNet  # noqa: E402
+from prodgen.evaluate.realstats import cached_features  # noqa: E402
+from prodgen.grid import save_grid  # noqa: E402
+from prodgen.sample import Pipeline  # noqa: E402
+
+
+def speed(pipe, cond: torch.Tensor, sampling: dict, batch: int = 64, repeats: int = 3) -> float:
+    c = cond[:batch]
+    pipe.generate_batch(c, list(range(batch)), **sampling)  # warm-up
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        pipe.generate_batch(c, list(range(r * batch, (r + 1) * batch)), **sampling)
+        times.append(time.perf_counter() - t0)
+    return batch / statistics.median(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--teacher", type=Path, default=Path("runs/fam-diffusion"))
+    ap.add_argument("--students", type=Path, nargs="*", default=[])
+    ap.add_argument("--features", type=Path, default=Path("runs/productnet64"))
+    ap.add_argument("--guidance", type=float, default=3.0, help="the teacher's guidance (as distilled into the students)")
+    ap.add_argument("--split", default="test", choices=["val", "test"])
+    ap.add_argument("--n", type=int, default=None, help="generated images (default: the val split's size, as export_bench)")
+    ap.add_argument("--no-teacher", action="store_true", help="student rows only (a validation sweep)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "distill.json")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    machine = machine_info()
+    cfg = RunConfig.load(args.teacher / "config.json")
+    net, pn_vocab, _ = ProductNet.from_pretrained(args.features)
+    data = load_catalog_images(cfg, args.teacher, progress=False)
+    teacher = Pipeline.from_pretrained(args.teacher, device="cpu")
+    real = split_images(data, teacher.vocab, args.split)
+    n = args.n or len(split_images(data, teacher.vocab, "val").images)
+    real_f, _ = cached_features(net, real.images, data.catalog.fingerprint, real.ids, args.split)
+    first = pn_vocab.names.index(teacher.vocab.names[0]) if teacher.vocab.names[0] in pn_vocab.names else 0
+
+    students = [(p, Pipeline.from_pretrained(p, device="cpu")) for p in args.students]
+    w = args.guidance
+    rows: list[tuple[str, Pipeline, dict, int]] = []  # name, pipeline, sampling, network calls per image
+    if not args.no_teacher:
+        rows.append((f"teacher DPM++ 10 steps, guidance {w:g}", teacher, {"sampler": "dpm++", "steps": 10, "guidance": w}, 20))
+        for k in sorted({s.model.config.steps for _, s in students}, reverse=True):
+            rows.append((f"teacher DDIM {k} steps, guidance {w:g}", teacher, {"sampler": "ddim", "steps": k, "guidance": w}, 2 * k))
+    for path, s in students:
+        k = s.model.config.steps
+        rows.append((f"student {path.name} (DDIM {k} steps, guidance distilled)", s, {}, k))
+
+    load_before = os.getloadavg()[0]
+    rates = {name: speed(pipe, real.cond, sampling) for name, pipe, sampling, _ in rows}  # back to back, one process
+    results, grid_imgs, labels = [], [], []
+    for name, pipe, sampling, calls in rows:
+        fake = generate_matching(pipe, real.cond, n, args.seed, sampling=sampling)
+        f, logits = net.extract(fake.images)
+        m = image_metrics(f, logits, real_f, pn_vocab, first, seed=0)
+        lo, hi = bootstrap_fid(real_f, f)
+        acc = conditional_accuracy(teacher.vocab, pn_vocab, logits, fake.cond)
+        rec = {"sampler": name, "network_calls_per_image": calls, "images_per_s": round(rates[name], 1),
+               "ms_per_image": round(1000 / rates[name], 1), "fid_p": m["fid"], "fid_ci95": [lo, hi],
+               "coverage": m.get("coverage"), "cond_acc": acc.compute(), "n": n, "sampling": sampling or "saved defaults"}
+        if pipe is not teacher:
+            rec["distill"] = json.loads((pipe.run_dir / "distill.json").read_text())
+        results.append(rec)
+        print(json.dumps({k: v for k, v in rec.items() if k != "distill"}), flush=True)
+        grid_imgs.append(fake.images[:8].float() / 127.5 - 1)
+        labels.append(name.split(",")[0].replace("guidance distilled", "").replace("student ", "")[:34])
+    load_after = os.getloadavg()[0]
+    machine["load_average_1min_before_timing"] = round(load_before, 2)
+    machine["load_average_1min_at_end"] = round(load_after, 2)
+    out = {"command": command_line(), "machine": machine, "teacher": str(args.teacher), "features": str(args.features),
+           "threads": args.threads, "batch": 64, "timed_batches": 3, "split": args.split, "guidance": w, "rows": results,
+           "note": "images/s of all rows measured in this process back to back; the 2-core machine was shared with "
+                   "other jobs (load averages above), so absolute rates are lower than on an idle machine."}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    save_grid(torch.cat(grid_imgs), args.out.with_suffix(".png"), 8, row_labels=labels)
+    attrs = list(results[0]["cond_acc"])
+    md = ["| sampler | net calls/image | images/s | ms/image | FID-P (95% CI) | coverage | "
+          + " | ".join(f"acc. {a.split('/')[-1]}" for a in attrs) + " |", "|---" * (6 + len(attrs)) + "|"]
+    for r in results:
+        md.append(f"| {r['sampler']} | {r['network_calls_per_image']} | {r['images_per_s']} | {r['ms_per_image']} | "
+                  f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f}) | {r['coverage']:.2f} | "
+                  + " | ".join(f"{r['cond_acc'][a]:.2f}" for a in attrs) + " |")
+    md.append("")
+    md.append(f"{args.split} split, n={n}; `{out['command']}`; {machine['cpu']}, {machine['cores']} cores, "
+              f"{args.threads} threads; load average {load_before:.2f} before timing, {load_after:.2f} at the end "
+              "(shared machine: compare rows with each other, not with other tables).")
+    args.out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Progressive distillation (train/distill.py): the DDIM algebra is the sampler's, a round closes the one-step vs
+two-step gap, the output folder samples with its distilled step count, seeds reproduce, Ctrl-C keeps finished rounds."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from prodgen.cli import app
+from prodgen.config import ConditionConfig, DataConfig, RunConfig, TrainConfig
+from prodgen.errors import UserError
+from prodgen.sample import Pipeline
+from prodgen.train import train
+from prodgen.train.dataset import TrainingData
+from prodgen.train.distill import DistillConfig, DistillRound, distill
+from prodgen.train.distill_target import ddim_step, predict_x0, student_grid, teacher_two_steps
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    """A tiny diffusion run on the synthetic catalog (a few training steps: the algebra does not need a good one)."""
+    out = tmp_path_factory.mktemp("distill") / "teacher"
+    cfg = RunConfig(model="diffusion", model_args={"widths": [32, 64], "attention": [False, True], "steps": 3},
+                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
+                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
+                    train=TrainConfig(steps=2, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
+    train(cfg, out, progress=False)
+    return out
+
+
+def _cfg(**kw) -> DistillConfig:
+    return DistillConfig(**{"steps": 2, "start_steps": 8, "iterations": 2, "batch_size": 4, "device": "cpu", **kw})
+
+
+@pytest.mark.parametrize("guidance", [1.0, 2.5])
+def test_the_ddim_algebra_is_the_samplers(teacher, guidance):
+    """Chaining distill_target.ddim_step over student_grid reproduces `sampler="ddim"` of the model exactly."""
+    m = Pipeline.from_pretrained(teacher, device="cpu").model
+    cond = torch.tensor([[1, 2], [2, 1]])
+    ref = m.sample(2, cond, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=4, guidance=guidance)
+    z = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    emb, null = m.embed_condition(cond), m.net.embed(torch.zeros_like(cond))
+    for t, end in zip(*student_grid(1000, 4)):
+        x0 = predict_x0(m.net, z, t.expand(2), emb, m.alphas_cumprod, guidance, null)
+        z = ddim_step(z, x0, t.expand(2), end.expand(2), m.alphas_cumprod)
+    assert (z.clamp(-1, 1) - ref).abs().max() < 1e-4
+
+
+def _gap(model, teacher_net, student_net, x, cond, steps: int, guidance: float) -> float:
+    """Mean squared distance between the student's one DDIM step and the teacher's two, over the student's grid."""
+    ac, T = model.alphas_cumprod, model.config.train_timesteps
+    g = torch.Generator().manual_seed(7)
+    null = teacher_net.embed(torch.zeros_like(cond))
+    total = 0.0
+    with torch.no_grad():
+        for t, end in zip(*student_grid(T, steps)):
+            tt, ee = t.expand(len(x)), end.expand(len(x))
+            a = ac[t].float()
+            z = a.sqrt() * x + (1 - a).sqrt() * torch.randn(x.shape, generator=g)
+            want = teacher_two_steps(teacher_net, z, tt, tt - T // (2 * steps), ee, teacher_net.embed(cond), ac, guidance, null)
+            got = ddim_step(z, predict_x0(student_net, z, tt, student_net.embed(cond), ac), tt, ee, ac)
+            total += float((got - want).pow(2).mean())
+    return total
+
+
+def test_one_round_brings_the_students_one_step_closer_to_the_teachers_two(teacher):
+    """On a fixed batch the gap falls below the un-distilled student's (the teacher itself, one step): measured
+    0.057 -> 0.049 after 40 steps (a near-random tiny teacher is hard to match; a trained one is smoother)."""
+    pipe = Pipeline.from_pretrained(teacher, device="cpu")
+    m = pipe.model
+    torch.manual_seed(0)
+    x = torch.rand(16, 3, 32, 32) * 2 - 1
+    cond = torch.randint(1, 3, (16, 2))
+    data = TrainingData(((x + 1) * 127.5).round().to(torch.uint8), cond, [str(i) for i in range(16)])
+    loop = DistillRound(m, pipe.net, data, 2, 2.0, _cfg(iterations=40, batch_size=16, lr=3e-4, hflip=False), None, "t")
+    xb = data.images.float() / 127.5 - 1
+    before = _gap(m, pipe.net, loop.student, xb, cond, 2, 2.0)
+    assert loop.run(progress=False).kind == "steps"
+    after = _gap(m, pipe.net, loop.student, xb, cond, 2, 2.0)
+    assert after < 0.93 * before, (before, after)
+
+
+def test_the_distilled_folder_samples_with_its_step_count_and_reproduces(teacher, tmp_path):
+    rec = distill(teacher, tmp_path / "a", _cfg(guidance=2.0), progress=False)
+    assert rec["status"] == "complete" and [r["student_steps"] for r in rec["rounds"]] == [4, 2]
+    assert [r["teacher_guidance"] for r in rec["rounds"]] == [2.0, 1.0]  # later teachers have guidance inside
+    saved = json.loads((tmp_path / "a" / "distill.json").read_text())
+    assert saved["teacher"] == str(teacher.resolve()) and saved["config"]["steps"] == 2 and len(saved["rounds"]) == 2
+    pipe = Pipeline.from_pretrained(tmp_path / "a", device="cpu")
+    assert (pipe.model.config.sampler, pipe.model.config.steps, pipe.model.config.guidance) == ("ddim", 2, 1.0)
+    calls = []
+    hook = pipe.net.unet.register_forward_hook(lambda *a: calls.append(1))
+    imgs = pipe.generate({"category": "handbag"}, n=3, seed=5)
+    hook.remove()
+    assert imgs.shape == (3, 3, 32, 32) and len(calls) == 2  # two steps, one network call each (no guidance pass)
+    distill(teacher, tmp_path / "b", _cfg(guidance=2.0), progress=False)
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    teacher_w = load_file(teacher / "ema.safetensors")
+    assert any(not torch.equal(a["net." + k], v) for k, v in teacher_w.items())  # it did learn something
+
+
+def test_ctrl_c_in_round_two_keeps_round_one(teacher, tmp_path, monkeypatch):
+    step = DistillRound.train_step
+
+    def interrupting(self):
+        logs = step(self)
+        if "round 2" in self.label:
+            signal.raise_signal(signal.SIGINT)  # what Ctrl-C does: the loop finishes this step and stops
+        return logs
+
+    monkeypatch.setattr(DistillRound, "train_step", interrupting)
+    rec = distill(teacher, tmp_path / "d", _cfg(iterations=3), progress=False)
+    assert rec["status"] == "interrupted in round 2" and len(rec["rounds"]) == 1
+    saved = json.loads((tmp_path / "d" / "distill.json").read_text())
+    assert saved["status"] == "interrupted in round 2" and [r["student_steps"] for r in saved["rounds"]] == [4]
+    assert Pipeline.from_pretrained(tmp_path / "d", device="cpu").model.config.steps == 4  # round 1's student
+
+
+def test_cli_distils_and_bad_requests_are_user_errors(teacher, tmp_path):
+    res = CliRunner().invoke(app, ["distill", str(teacher), "--steps", "2", "--start-steps", "4", "--iterations", "1",
+                                   "--batch-size", "4", "--device", "cpu", "--quiet", "--out", str(tmp_path / "c")],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "2-step DDIM student" in res.output and (tmp_path / "c" / "model.safetensors").exists()
+    with pytest.raises(UserError, match="power of two"):
+        _cfg(steps=3, start_steps=8).rounds()
+    with pytest.raises(UserError, match="budget"):
+        DistillConfig(iterations=None, minutes=None)
+    with pytest.raises(UserError, match="teacher's folder"):
+        distill(teacher, teacher, _cfg(), progress=False)
+    with pytest.raises(UserError, match="already holds a run"):
+        distill(teacher, tmp_path / "c", _cfg(), progress=False)
