@@ -191,7 +191,7 @@ def _data_config(catalog: str, images: str | None, resolution: int, id_column: s
 def data_inspect(
     catalog: Annotated[str, typer.Argument(help="catalog folder, CSV, IDX files, class folders, or 'synthetic'")],
     images: Annotated[str | None, typer.Option(help="image folder when CATALOG is a CSV file")] = None,
-    resolution: Annotated[int, typer.Option(help="32, 64 or 128")] = 64,
+    resolution: Annotated[int, typer.Option(help="32, 64, 128 or 256")] = 64,
     sheet: Annotated[Path | None, typer.Option(help="contact-sheet PNG path (default: ./inspect-<name>.png)",
                                                callback=_image_out(".png"))] = None,
     id_column: str = "id",
@@ -212,10 +212,10 @@ def data_inspect(
 @app.command()
 def train(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(help="model family: gan, vae, diffusion")] = "gan",
+    model: Annotated[str, typer.Option(help="model family: gan, vae, diffusion, autoencoder (for latent diffusion)")] = "gan",
     catalog: CatalogOpt = "synthetic",
     images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
-    resolution: Annotated[int, typer.Option(help="32, 64 or 128")] = 64,
+    resolution: Annotated[int, typer.Option(help="32, 64, 128 or 256")] = 64,
     out: Annotated[Path | None, typer.Option(help="run folder (default: runs/NNNNN-<model>-<catalog>-<res>)",
                                              callback=_out_folder)] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="the run's total number of steps")] = None,
@@ -824,7 +824,7 @@ def report(run: Annotated[Path, typer.Argument(help="run folder")]) -> None:
 def features_fit(
     catalog: CatalogOpt = "synthetic",
     out: Annotated[Path, typer.Option(help="folder for the fitted ProductNet", callback=_out_folder)] = Path("runs/productnet"),
-    resolution: Annotated[int, typer.Option(help="32, 64 or 128")] = 64,
+    resolution: Annotated[int, typer.Option(help="32, 64, 128 or 256")] = 64,
     epochs: Annotated[int, typer.Option(min=1, help="training epochs")] = 10,
     images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
     quiet: bool = False,

@@ -15,6 +15,7 @@ from typing import Any
 from . import __version__
 from .atomic import write_json
 from .errors import UserError
+from .resolution import check_resolution
 from .runfolder import require_kind
 
 
@@ -32,8 +33,7 @@ class DataConfig:
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, val, test
 
     def __post_init__(self) -> None:
-        if self.resolution not in (32, 64, 128):
-            raise UserError(f"--resolution {self.resolution} is not supported; use 32, 64 or 128.")
+        check_resolution(self.resolution)
         self.split_fractions = tuple(float(x) for x in self.split_fractions)
         if len(self.split_fractions) != 3 or abs(sum(self.split_fractions) - 1) > 1e-6:
             raise UserError(f"split fractions {self.split_fractions} must be three numbers summing to 1.")

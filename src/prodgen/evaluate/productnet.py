@@ -21,6 +21,7 @@ from torch import nn
 
 from ..atomic import write_json
 from ..conditioning import Vocabulary
+from ..resolution import check_resolution, stages
 from ..errors import UserError
 from ..models.base import load_state, save_state
 from ..runfolder import require_kind
@@ -48,11 +49,10 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 class ProductNet(nn.Module):
     def __init__(self, cfg: ProductNetConfig) -> None:
         super().__init__()
-        if cfg.resolution not in (32, 64, 128):
-            raise UserError(f"ProductNet resolution {cfg.resolution} is not supported; use 32, 64 or 128")
+        check_resolution(cfg.resolution, "ProductNet resolution")
         self.cfg = cfg
         w = cfg.width
-        n_down = {32: 3, 64: 4, 128: 5}[cfg.resolution]
+        n_down = stages(cfg.resolution)
         widths = [min(w * 2**i, 256) for i in range(n_down)]
         layers: list[nn.Module] = []
         cin = 3

@@ -33,6 +33,7 @@ from torch import nn
 from ..atomic import write_bytes
 from ..config import build_dataclass
 from ..errors import UserError
+from ..resolution import check_resolution
 
 WEIGHTS_NAME = "model.safetensors"
 EMA_NAME = "ema.safetensors"
@@ -64,7 +65,7 @@ def model_class(name: str) -> type[GenerativeModel]:
 
 
 def _import_families() -> None:
-    from . import diffusion, gan, vae  # noqa: F401  (registration side effect)
+    from . import autoencoder, diffusion, gan, vae  # noqa: F401  (registration side effect)
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,11 @@ class GenerativeModel(nn.Module):
     family: ClassVar[str]
     config_class: ClassVar[type]
     phases: ClassVar[tuple[str, ...]]
+    generates: ClassVar[bool] = True  # False: a first stage (the autoencoder), whose sample grids are reconstructions
 
     def __init__(self, config: Any, cond_sizes: list[int] | tuple[int, ...], resolution: int) -> None:
         super().__init__()
-        if resolution not in (32, 64, 128):
-            raise UserError(f"resolution {resolution} is not supported; use 32, 64 or 128")
+        check_resolution(resolution, "resolution")
         self.config = config
         self.cond_sizes = tuple(int(s) for s in cond_sizes)
         self.resolution = resolution

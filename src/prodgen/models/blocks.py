@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..resolution import stages
+
 
 class ConditionEmbedding(nn.Module):
     """Sum of one learned embedding per attribute, plus a projected text vector: (B, A) ids [, (B, T)] -> (B, dim).
@@ -89,7 +91,7 @@ class ConvDecoder(nn.Module):
         super().__init__()
         self.skip_z = skip_z
         fdim = cond_dim + (z_dim if skip_z else 0)  # what the conditional-BN layers see
-        n_up = {32: 3, 64: 4, 128: 5}[resolution]
+        n_up = stages(resolution)
         if len(channels) != n_up + 1:
             raise ValueError(f"{resolution}px needs {n_up + 1} channel widths (4x4 then each x2), got {channels}")
         self.c0 = channels[0]
@@ -113,20 +115,29 @@ def sn_conv(cin: int, cout: int, k: int, stride: int = 1, padding: int = 0) -> n
     return spectral_norm(nn.Conv2d(cin, cout, k, stride=stride, padding=padding))
 
 
+DECODER_FLOOR = 8  # default output-side width never below this (1024 / R would give 4 at 256 px)
+ENCODER_FLOOR = 16  # default first-stage encoder width never below this (2048 / R would give 8 at 256 px)
+
+
 def decoder_widths(resolution: int, base: int | None, cap: int) -> list[int]:
-    """Widths at 4x4, 8x8, ..., R: ``base`` at R, doubling towards 4x4, capped (None: 1024 / R).
+    """Widths at 4x4, 8x8, ..., R: ``base`` at R, doubling towards 4x4, capped (None: 1024 / R, at least 8).
 
     The highest-resolution layers dominate CPU cost: at 64 px, 16 output-side
     channels (and a 32-wide first discriminator stage) train 3x faster than 32/64
     (185 vs 61 images/s, bench/train_speed.py), so defaults stay narrow there.
+    At 256 px the rule would give 4 generator channels into the RGB layer and an
+    8-wide first discriminator stage; the floors keep 128 px's outermost widths
+    (8 and 16) instead. That halves the 256-px GAN's training speed against the
+    unfloored widths (2.1 vs 4.1 images/s measured on the loaded 2-core CPU; idle
+    figures in bench/results/res256_speed.md), and doubling the floor halves it again.
     """
-    n_up = {32: 3, 64: 4, 128: 5}[resolution]
-    base = base or 1024 // resolution
+    n_up = stages(resolution)
+    base = base or max(1024 // resolution, DECODER_FLOOR)
     return [min(base * 2 ** (n_up - i), cap) for i in range(n_up + 1)]
 
 
 def conv_encoder_widths(resolution: int, base: int | None, cap: int) -> list[int]:
-    """Channel widths of a stride-2 encoder from R px down to 4x4 (doubling, capped; None: 2048 / R)."""
-    n_down = {32: 3, 64: 4, 128: 5}[resolution]
-    base = base or 2048 // resolution
+    """Channel widths of a stride-2 encoder from R px down to 4x4 (doubling, capped; None: 2048 / R, at least 16)."""
+    n_down = stages(resolution)
+    base = base or max(2048 // resolution, ENCODER_FLOOR)
     return [min(base * 2**i, cap) for i in range(n_down)]

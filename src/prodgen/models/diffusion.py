@@ -18,23 +18,35 @@ Choices, measured on the 2-core CPU (bench/diffusion_speed.py):
   the timestep embedding (``class_embed_type="identity"``). Training drops the
   whole condition with probability ``uncond_p`` so the same network gives the
   unconditional prediction for classifier-free guidance (Ho & Salimans 2022).
+- Latent diffusion (Rombach et al. 2022, https://arxiv.org/abs/2112.10752): with
+  ``autoencoder=RUN`` the U-Net is trained on a frozen catalog autoencoder's
+  latents (models/autoencoder.py; 256 px -> 32x32x4, patch 2 -> 16x16x16, near the
+  64-px pixel model's 16x16x48), scaled to unit variance by a factor measured on
+  the first training batch (LDM's ``scale_factor``, kept in the weights as
+  ``latent_scale``); sampling decodes. The autoencoder's spec and weights are
+  copied into this model, so the run folder is self-contained. Above 128 px only
+  latent diffusion is offered: a pixel U-Net at 256 px would cost 16x the 64-px one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import batchwide
 from .. import noise as noise_
 from ..errors import UserError
 from .base import GenerativeModel, register_model
+from .autoencoder import first_stage_from_run, first_stage_from_spec
 from .blocks import ConditionEmbedding
 
 SAMPLERS = ("dpm++", "ddim")
+PIXEL_MAX = 128  # above this resolution a diffusion model needs an autoencoder (latent diffusion)
 
 
 @dataclass
@@ -42,7 +54,7 @@ class DiffusionConfig:
     widths: tuple[int, ...] = (64, 128, 256)  # U-Net widths at 16x16, 8x8, 4x4 (for 64 px; patch 4)
     attention: tuple[bool, ...] = (False, False, True)  # self-attention per level
     layers_per_block: int = 1
-    patch: int = 4  # pixel_unshuffle factor in front of the U-Net
+    patch: int | None = None  # pixel_unshuffle factor in front of the U-Net (None: 4 on pixels, 2 on latents)
     train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"
@@ -55,8 +67,12 @@ class DiffusionConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
+    autoencoder: str | None = None  # run folder of a trained autoencoder: diffuse in its latent space (needed > 128 px)
+    autoencoder_spec: dict[str, Any] | None = None  # its architecture, copied in when the model is first built
 
     def __post_init__(self) -> None:
+        if self.patch is None:
+            self.patch = 2 if self.latent else 4
         self.widths = tuple(int(w) for w in self.widths)
         self.attention = tuple(bool(a) for a in self.attention)
         self.betas = tuple(self.betas)
@@ -68,6 +84,10 @@ class DiffusionConfig:
             raise ValueError("prediction_type must be v_prediction or epsilon")
         if any(w % 32 for w in self.widths):
             raise ValueError("U-Net widths must be multiples of 32 (group norm)")
+
+    @property
+    def latent(self) -> bool:
+        return bool(self.autoencoder or self.autoencoder_spec)
 
 
 def scheduler_config(cfg: DiffusionConfig) -> dict[str, Any]:
@@ -92,19 +112,22 @@ def make_scheduler(cfg: DiffusionConfig, sampler: str | None = None):
 
 
 class DenoisingNet(nn.Module):
-    """(noisy image, timestep, condition [, text]) -> v (or epsilon) prediction, all (B, 3, R, R)."""
+    """(noisy x, timestep, condition [, text]) -> v (or epsilon) prediction, both (B, C, S, S).
 
-    def __init__(self, cfg: DiffusionConfig, cond_sizes: tuple[int, ...], resolution: int) -> None:
+    x is an image (C = 3, S = R) or an autoencoder latent (C = 4, S = R / 8).
+    """
+
+    def __init__(self, cfg: DiffusionConfig, cond_sizes: tuple[int, ...], size: int, channels: int = 3) -> None:
         super().__init__()
         from diffusers import UNet2DModel
 
-        if resolution % cfg.patch:
-            raise ValueError(f"resolution {resolution} is not a multiple of patch {cfg.patch}")
+        if size % cfg.patch:
+            raise ValueError(f"input size {size} is not a multiple of patch {cfg.patch}")
         self.patch = cfg.patch
-        ch = 3 * cfg.patch**2
+        ch = channels * cfg.patch**2
         down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in cfg.attention)
         up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(cfg.attention))
-        self.unet = UNet2DModel(sample_size=resolution // cfg.patch, in_channels=ch, out_channels=ch,
+        self.unet = UNet2DModel(sample_size=size // cfg.patch, in_channels=ch, out_channels=ch,
                                 block_out_channels=cfg.widths, layers_per_block=cfg.layers_per_block,
                                 down_block_types=down, up_block_types=up, class_embed_type="identity",
                                 norm_num_groups=32, attention_head_dim=32)
@@ -126,9 +149,69 @@ class ConditionalDiffusion(GenerativeModel):
 
     def __init__(self, config: DiffusionConfig, cond_sizes, resolution: int) -> None:
         super().__init__(config, cond_sizes, resolution)
-        self.net = DenoisingNet(config, self.cond_sizes, resolution)
+        self.autoencoder = self._first_stage(config, resolution)
+        if self.autoencoder is None:
+            self.net = DenoisingNet(config, self.cond_sizes, resolution)
+        else:
+            self.autoencoder.requires_grad_(False).eval()  # frozen: only the U-Net trains
+            self.net = DenoisingNet(config, self.cond_sizes, self.autoencoder.latent_size, self.autoencoder.latent_channels)
+            self.register_buffer("latent_scale", torch.zeros(()))  # measured on the first training batch
         self.train_scheduler = make_scheduler(config, "ddpm")
         self.register_buffer("alphas_cumprod", self.train_scheduler.alphas_cumprod.clone().float(), persistent=False)
+
+    @staticmethod
+    def _first_stage(config: DiffusionConfig, resolution: int) -> nn.Module | None:
+        """The frozen autoencoder of latent diffusion (None: pixel diffusion).
+
+        Built from ``autoencoder_spec`` when the model is rebuilt (weights come from this model's state dict),
+        else read from the ``autoencoder`` run folder, whose spec is then copied into ``config``.
+        """
+        if config.autoencoder_spec is not None:
+            return first_stage_from_spec(config.autoencoder_spec)
+        if config.autoencoder:
+            net, config.autoencoder_spec = first_stage_from_run(config.autoencoder, resolution)
+            config.autoencoder = str(Path(config.autoencoder).resolve())  # where it came from (provenance only)
+            return net
+        if resolution > PIXEL_MAX:
+            raise UserError(f"a diffusion model at {resolution} px runs in the latent space of an autoencoder trained on "
+                            f"the catalog: train one with `prodgen train --model autoencoder --resolution {resolution} "
+                            f"--catalog ... --out runs/ae{resolution}`, then add `--model-arg autoencoder=runs/ae{resolution}` "
+                            f"(pixel diffusion goes up to {PIXEL_MAX} px).")
+        return None
+
+    def train(self, mode: bool = True) -> ConditionalDiffusion:
+        super().train(mode)
+        if self.autoencoder is not None:
+            self.autoencoder.eval()  # frozen, also while the U-Net trains
+        return self
+
+    # -- latent space ----------------------------------------------------------
+    def _scale(self) -> torch.Tensor:
+        s = self.latent_scale
+        return torch.where(s > 0, s, torch.ones_like(s))  # unmeasured (untrained model): 1
+
+    @torch.no_grad()
+    def to_latents(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, R, R) in [-1, 1] -> unit-variance latents; identity for pixel diffusion."""
+        if self.autoencoder is None:
+            return images
+        return self.autoencoder.encode(images).float() * self._scale()
+
+    @torch.no_grad()
+    def measure_latent_scale(self, images: torch.Tensor) -> None:
+        """LDM's scale factor: 1 / std of the first training batch's latents (all processes' rows), set once."""
+        if self.autoencoder is None or bool(self.latent_scale > 0):
+            return
+        z = self.autoencoder.encode(images).float()
+        m = batchwide.mean(z)
+        self.latent_scale.fill_(float(batchwide.mean((z - m).pow(2)).rsqrt()))
+
+    @torch.no_grad()
+    def from_latents(self, z: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``to_latents`` (decoded images, not clamped)."""
+        if self.autoencoder is None:
+            return z
+        return self.autoencoder.decode(z / self._scale()).float()
 
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         if phase != "diffusion":
@@ -145,6 +228,9 @@ class ConditionalDiffusion(GenerativeModel):
         if truncation != 1.0:
             raise UserError("--truncation is for GAN and VAE models; a diffusion model trades variety for "
                             "fidelity with --guidance instead.")
+        if self.autoencoder is not None:
+            s = self.autoencoder.latent_size
+            return torch.randn(n, self.autoencoder.latent_channels, s, s, generator=generator)
         r = self.resolution
         return torch.randn(n, 3, r, r, generator=generator)
 
@@ -153,6 +239,8 @@ class ConditionalDiffusion(GenerativeModel):
              text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         if phase != "diffusion":
             raise ValueError(f"diffusion has one phase 'diffusion', not {phase!r}")
+        self.measure_latent_scale(images)
+        images = self.to_latents(images)  # latent diffusion: the frozen encoder's scaled latents
         b, dev = images.shape[0], images.device
         if self.config.uncond_p > 0:  # drop the whole condition: the unconditional model CFG needs
             drop = noise_.rand(b).to(dev) < self.config.uncond_p
@@ -175,7 +263,10 @@ class ConditionalDiffusion(GenerativeModel):
             loss = (w * mse).mean()
         else:
             loss = mse.mean()
-        return {"loss": loss, "mse": mse.mean()}
+        out = {"loss": loss, "mse": mse.mean()}
+        if self.autoencoder is not None:
+            out["latent_scale"] = self.latent_scale.detach().clone()
+        return out
 
     # -- sampling ------------------------------------------------------------
     @torch.no_grad()
@@ -216,7 +307,8 @@ class ConditionalDiffusion(GenerativeModel):
             timesteps = timesteps[len(timesteps) - keep:]
             if hasattr(sched, "set_begin_index"):
                 sched.set_begin_index(len(sched.timesteps) - keep)
-            x = self.train_scheduler.add_noise(image.to(dev), x, timesteps[:1].to(dev).expand(len(x)))
+            x0 = self.to_latents(image.to(dev))
+            x = self.train_scheduler.add_noise(x0, x, timesteps[:1].to(dev).expand(len(x)))
         else:
             x = x * sched.init_noise_sigma
         for t in timesteps:
@@ -227,7 +319,8 @@ class ConditionalDiffusion(GenerativeModel):
             else:
                 pred = net.denoise(x, tt, emb)
             x = sched.step(pred, t, x).prev_sample
-        return x.clamp(-1, 1)
+        return self.from_latents(x).clamp(-1, 1)
 
 
-__all__ = ["ConditionalDiffusion", "DenoisingNet", "DiffusionConfig", "SAMPLERS", "make_scheduler", "scheduler_config"]
+__all__ = ["PIXEL_MAX", "ConditionalDiffusion", "DenoisingNet", "DiffusionConfig", "SAMPLERS", "make_scheduler",
+           "scheduler_config"]

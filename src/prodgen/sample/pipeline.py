@@ -55,6 +55,10 @@ class Pipeline:
         except ValueError as e:  # e.g. a value list not starting with <unspecified>
             raise damaged(run_dir / VOCAB_NAME, str(e)) from e
         model = GenerativeModel.from_pretrained(run_dir, WEIGHTS_NAME)
+        if not model.generates:
+            from ..models.autoencoder import NO_IMAGES
+
+            raise UserError(f"{run_dir}: " + NO_IMAGES.format(run=run_dir))
         if tuple(vocab.sizes) != model.cond_sizes:
             raise UserError(f"{run_dir}: vocab.json ({vocab.sizes} values per attribute) does not match the weights "
                             f"({list(model.cond_sizes)}); {restore_hint(run_dir / VOCAB_NAME)}.")

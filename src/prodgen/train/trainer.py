@@ -112,11 +112,17 @@ class Trainer(TrainLoop):
     def save_samples(self) -> Path | None:
         if not self.world.is_main:
             return None
+        path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
+        if not self.model.generates:  # a first stage (autoencoder): fixed training photos, each beside its reconstruction
+            real = self.data.images[: min(len(self.data), max(1, self.cfg.sample_grid // 2))].float().div(127.5).sub(1)
+            with self._rank0_only():
+                recon = self.model.reconstruct(real, net=self.ema.net).to(real.device)
+            save_grid(torch.stack([real, recon], 1).flatten(0, 1), path, 8)
+            return path
         with self._rank0_only():
             recalibrate_bn(self.model, self.ema.net, self.data.cond, text_pool=self.data.text)
             g = torch.Generator().manual_seed(GRID_SEED)
             imgs = self.model.sample(len(self.grid.cond), self.grid.cond, generator=g, net=self.ema.net)
-        path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
         save_grid(imgs, path, self.grid.cols, row_labels=self.grid.row_labels, col_labels=self.grid.col_labels)
         return path
 
