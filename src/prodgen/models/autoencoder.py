@@ -20,7 +20,7 @@ reconstructions than LDM's autoencoders.
 
 An autoencoder run makes no images of its own: it is trained with ``prodgen train
 --model autoencoder`` like any other family (the Trainer's sample grids show
-held-out photos beside their reconstructions) and then named by a diffusion run
+training photos beside their reconstructions) and then named by a diffusion run
 (``--model-arg autoencoder=RUN``), which copies it into its own weights.
 """
 
@@ -44,7 +44,7 @@ class AutoencoderConfig:
     latent_channels: int = 4
     norm_groups: int = 16  # group norm groups (each width must be a multiple)
     kl_weight: float = 1e-6  # LDM's KL weight: KL summed over latents vs. L1 summed over pixels
-    lr: float = 2e-4
+    lr: float = 5e-4  # LDM trains for days at ~1e-4; on CPU budgets of minutes 5e-4 converges ~3x faster
     betas: tuple[float, float] = (0.5, 0.9)  # as LDM's first-stage training
 
     def __post_init__(self) -> None:
