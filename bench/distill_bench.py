@@ -7,8 +7,8 @@
 Rows: the teacher with DPM-Solver++ at 10 steps (its served sampler) and with DDIM at each student's step count
 (the undistilled few-step baseline), all guided at ``--guidance`` (two network calls a step); then each distilled
 student at its own saved default (DDIM, guidance inside: one call a step). For each: images/s and ms per image at
-batch 64 with 2 threads (median of 3 timed batches after a warm-up; every row timed in this process, back to back,
-before any quality work), and on ``--split`` at the floor's n (the val photos, as ``prodgen evaluate`` and
+batch 32 with 2 threads (median of 3 timed batches after a warm-up; every row timed in this process, round-robin
+(one batch of each row in turn), before any quality work), and on ``--split`` at the floor's n (the val photos, as ``prodgen evaluate`` and
 bench/export_bench.py) FID-P with its bootstrap 95% interval, coverage and conditional accuracy per attribute, all
 from the same seeds and conditions (``evaluate.generate_matching``). Writes the JSON (command, machine, load
 average before and after inside), a Markdown table beside it, and a PNG grid of every row on the same seeds.
@@ -41,15 +41,19 @@ from prodgen.grid import save_grid  # noqa: E402
 from prodgen.sample import Pipeline  # noqa: E402
 
 
-def speed(pipe, cond: torch.Tensor, sampling: dict, batch: int = 64, repeats: int = 3) -> float:
+def speeds(rows: list, cond: torch.Tensor, batch: int = 32, repeats: int = 3) -> dict[str, float]:
+    """images/s of each row: a warm-up batch each, then ``repeats`` rounds timing one batch of every row in turn
+    (round-robin, so a burst of load on the shared machine hits every row alike); the median per row."""
     c = cond[:batch]
-    pipe.generate_batch(c, list(range(batch)), **sampling)  # warm-up
-    times = []
+    for _, pipe, sampling, _ in rows:
+        pipe.generate_batch(c[:4], list(range(4)), **sampling)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name, *_ in rows}
     for r in range(repeats):
-        t0 = time.perf_counter()
-        pipe.generate_batch(c, list(range(r * batch, (r + 1) * batch)), **sampling)
-        times.append(time.perf_counter() - t0)
-    return batch / statistics.median(times)
+        for name, pipe, sampling, _ in rows:
+            t0 = time.perf_counter()
+            pipe.generate_batch(c, list(range(r * batch, (r + 1) * batch)), **sampling)
+            times[name].append(time.perf_counter() - t0)
+    return {name: batch / statistics.median(t) for name, t in times.items()}
 
 
 def main() -> int:
@@ -81,14 +85,14 @@ def main() -> int:
     rows: list[tuple[str, Pipeline, dict, int]] = []  # name, pipeline, sampling, network calls per image
     if not args.no_teacher:
         rows.append((f"teacher DPM++ 10 steps, guidance {w:g}", teacher, {"sampler": "dpm++", "steps": 10, "guidance": w}, 20))
-        for k in sorted({s.model.config.steps for _, s in students}, reverse=True):
-            rows.append((f"teacher DDIM {k} steps, guidance {w:g}", teacher, {"sampler": "ddim", "steps": k, "guidance": w}, 2 * k))
-    for path, s in students:
+    for path, s in sorted(students, key=lambda ps: ps[1].model.config.steps):  # cheapest pairs first
         k = s.model.config.steps
+        if not args.no_teacher and not any(r[2].get("steps") == k and r[2].get("sampler") == "ddim" for r in rows):
+            rows.append((f"teacher DDIM {k} steps, guidance {w:g}", teacher, {"sampler": "ddim", "steps": k, "guidance": w}, 2 * k))
         rows.append((f"student {path.name} (DDIM {k} steps, guidance distilled)", s, {}, k))
 
     load_before = os.getloadavg()[0]
-    rates = {name: speed(pipe, real.cond, sampling) for name, pipe, sampling, _ in rows}  # back to back, one process
+    rates = speeds(rows, real.cond)  # every row in this process, round-robin
     results, grid_imgs, labels = [], [], []
     for name, pipe, sampling, calls in rows:
         fake = generate_matching(pipe, real.cond, n, args.seed, sampling=sampling)
@@ -109,8 +113,9 @@ def main() -> int:
     machine["load_average_1min_before_timing"] = round(load_before, 2)
     machine["load_average_1min_at_end"] = round(load_after, 2)
     out = {"command": command_line(), "machine": machine, "teacher": str(args.teacher), "features": str(args.features),
-           "threads": args.threads, "batch": 64, "timed_batches": 3, "split": args.split, "guidance": w, "rows": results,
-           "note": "images/s of all rows measured in this process back to back; the 2-core machine was shared with "
+           "threads": args.threads, "batch": 32, "timed_batches": 3, "split": args.split, "guidance": w, "rows": results,
+           "note": "images/s of all rows measured in this process, round-robin (one batch of each row in turn); "
+                   "the 2-core machine was shared with "
                    "other jobs (load averages above), so absolute rates are lower than on an idle machine."}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")

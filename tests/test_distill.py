@@ -18,7 +18,7 @@ from prodgen.sample import Pipeline
 from prodgen.train import train
 from prodgen.train.dataset import TrainingData
 from prodgen.train.distill import DistillConfig, DistillRound, distill
-from prodgen.train.distill_target import ddim_step, predict_x0, student_grid, teacher_two_steps
+from prodgen.train.distill_target import ddim_step, predict_x0, student_grid
 
 
 @pytest.fixture(scope="module")
@@ -51,38 +51,28 @@ def test_the_ddim_algebra_is_the_samplers(teacher, guidance):
     assert (z.clamp(-1, 1) - ref).abs().max() < 1e-4
 
 
-def _gap(model, teacher_net, student_net, x, cond, steps: int, guidance: float) -> float:
-    """Mean squared distance between the student's one DDIM step and the teacher's two, over the student's grid."""
-    ac, T = model.alphas_cumprod, model.config.train_timesteps
-    g = torch.Generator().manual_seed(7)
-    null = teacher_net.embed(torch.zeros_like(cond))
-    total = 0.0
-    with torch.no_grad():
-        for t, end in zip(*student_grid(T, steps)):
-            tt, ee = t.expand(len(x)), end.expand(len(x))
-            a = ac[t].float()
-            z = a.sqrt() * x + (1 - a).sqrt() * torch.randn(x.shape, generator=g)
-            want = teacher_two_steps(teacher_net, z, tt, tt - T // (2 * steps), ee, teacher_net.embed(cond), ac, guidance, null)
-            got = ddim_step(z, predict_x0(student_net, z, tt, student_net.embed(cond), ac), tt, ee, ac)
-            total += float((got - want).pow(2).mean())
-    return total
+class FixedBatchRound(DistillRound):
+    """A round that sees the same batch every step: the same images, flips, dropped rows, timesteps and noise."""
+
+    def train_step(self):
+        self.gen.manual_seed(0)
+        return super().train_step()
 
 
-def test_one_round_brings_the_students_one_step_closer_to_the_teachers_two(teacher):
-    """On a fixed batch the gap falls below the un-distilled student's (the teacher itself, one step): measured
-    0.057 -> 0.049 after 40 steps (a near-random tiny teacher is hard to match; a trained one is smoother)."""
+def test_one_round_on_a_fixed_batch_brings_one_student_step_closer_to_two_teacher_steps(teacher):
+    """The loss is the gap between the student's one DDIM step and the guided teacher's two, times a constant per
+    timestep (the student's step lands at alpha_end x + sigma_end eps(x), linear in its x estimate). Step 0 is the
+    un-distilled student (the teacher itself); after 15 steps on the fixed batch it is well below (measured 0.048
+    -> 0.027)."""
     pipe = Pipeline.from_pretrained(teacher, device="cpu")
-    m = pipe.model
     torch.manual_seed(0)
-    x = torch.rand(16, 3, 32, 32) * 2 - 1
-    cond = torch.randint(1, 3, (16, 2))
-    data = TrainingData(((x + 1) * 127.5).round().to(torch.uint8), cond, [str(i) for i in range(16)])
-    loop = DistillRound(m, pipe.net, data, 2, 2.0, _cfg(iterations=40, batch_size=16, lr=3e-4, hflip=False), None, "t")
-    xb = data.images.float() / 127.5 - 1
-    before = _gap(m, pipe.net, loop.student, xb, cond, 2, 2.0)
+    x = (torch.rand(1, 3, 32, 32) * 255).round().to(torch.uint8).expand(8, -1, -1, -1).clone()
+    data = TrainingData(x, torch.tensor([[1, 2]]).expand(8, -1).clone(), [str(i) for i in range(8)])
+    loop = FixedBatchRound(pipe.model, pipe.net, data, 2, 2.0, _cfg(iterations=15, batch_size=8, lr=3e-4, warmup=1),
+                           None, "t")
     assert loop.run(progress=False).kind == "steps"
-    after = _gap(m, pipe.net, loop.student, xb, cond, 2, 2.0)
-    assert after < 0.93 * before, (before, after)
+    assert loop.losses[-1] < 0.7 * loop.losses[0], loop.losses
+    assert not torch.equal(next(loop.student.parameters()), next(pipe.net.parameters()))
 
 
 def test_the_distilled_folder_samples_with_its_step_count_and_reproduces(teacher, tmp_path):
