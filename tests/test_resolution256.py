@@ -38,12 +38,13 @@ def test_default_widths_keep_32_to_128_and_floor_256_at_128s_outermost_widths():
     assert decoder_widths(256, 4, 256)[-1] == 4  # an explicit width is still obeyed
 
 
-def _train(name: str, args: dict, res: int, tmp_path, steps: int = 3, batch: int = 4):
+def _train(name: str, args: dict, res: int, tmp_path, steps: int = 3, batch: int = 4, precision: str = "fp32"):
     """``steps`` Trainer steps (no checkpoint: its BN recalibration samples 512 images, slow at 256 px); the losses."""
     data, vocab = shapes_data(n=16, res=res)
     torch.manual_seed(0)
     model = model_class(name).from_args(args, vocab.sizes, res)
-    cfg = TrainConfig(steps=steps, batch_size=batch, device="cpu", checkpoint_every=0, checkpoint_minutes=0)
+    cfg = TrainConfig(steps=steps, batch_size=batch, device="cpu", checkpoint_every=0, checkpoint_minutes=0,
+                      precision=precision)
     t = Trainer(model, data, vocab, tmp_path, cfg, cond_dropout=0.1)
     logs = []
     for _ in range(steps):
@@ -52,8 +53,9 @@ def _train(name: str, args: dict, res: int, tmp_path, steps: int = 3, batch: int
     return model, [v for r in logs for k, v in r.items() if k.endswith("loss")]
 
 
-def test_gan_at_256_trains_with_finite_losses_and_makes_256_px_images(tmp_path):
-    model, losses = _train("gan", TINY_ARGS["gan"], 256, tmp_path)
+def test_gan_at_256_trains_in_bf16_with_finite_losses_and_makes_256_px_images(tmp_path):
+    """The issue's command: ``prodgen train --model gan --resolution 256 --precision bf16``."""
+    model, losses = _train("gan", TINY_ARGS["gan"], 256, tmp_path, precision="bf16")
     assert len(losses) == 6 and all(np.isfinite(losses))
     x = model.eval().sample(2, torch.tensor([[1, 1], [2, 3]]), torch.Generator().manual_seed(0))
     assert x.shape == (2, 3, 256, 256) and torch.isfinite(x).all() and x.std() > 0
