@@ -49,6 +49,19 @@ def speed(pipe, cond: torch.Tensor, batch: int = 64, repeats: int = 5, sampling:
     return batch / statistics.median(times)
 
 
+def score(pipe, real, real_f, n: int, net, pn_vocab, first: int, seed: int = 0, sampling: dict | None = None):
+    """({images_per_s, fid_p, fid_ci95, coverage, cond_acc, n}, the generated images) of one sampler: ``n`` images
+    for the test photos' conditions (``generate_matching``), scored by ProductNet ``net`` against ``real_f``."""
+    rate = speed(pipe, real.cond, sampling=sampling)
+    fake = generate_matching(pipe, real.cond, n, seed, sampling=sampling)
+    f, logits = net.extract(fake.images)
+    m = image_metrics(f, logits, real_f, pn_vocab, first, seed=0)
+    lo, hi = bootstrap_fid(real_f, f)
+    acc = conditional_accuracy(pipe.vocab, pn_vocab, logits, fake.cond)
+    return ({"images_per_s": round(rate, 1), "fid_p": m["fid"], "fid_ci95": [lo, hi], "coverage": m.get("coverage"),
+             "cond_acc": acc.compute(), "n": n}, fake.images)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, default=Path("runs/gan64"))
@@ -82,18 +95,12 @@ def main() -> int:
                  ("ONNX Runtime fp32", OnnxPipeline.from_pretrained(Path(tmp) / "export", "fp32", args.threads), sizes["fp32"]),
                  ("ONNX Runtime int8", OnnxPipeline.from_pretrained(Path(tmp) / "export", "int8", args.threads), sizes["int8"])]
         for name, pipe, size in pipes:
-            rate = speed(pipe, real.cond, sampling=sampling)
-            fake = generate_matching(pipe, real.cond, n, args.seed, sampling=sampling)
-            f, logits = net.extract(fake.images)
-            m = image_metrics(f, logits, real_f, pn_vocab, first, seed=0)
-            lo, hi = bootstrap_fid(real_f, f)
-            acc = conditional_accuracy(torch_pipe.vocab, pn_vocab, logits, fake.cond)
+            row, images = score(pipe, real, real_f, n, net, pn_vocab, first, args.seed, sampling)
             if reference is None:
-                reference = fake.images
-            diff = int((fake.images.int() - reference.int()).abs().max())
-            rows.append({"sampler": name, "images_per_s": round(rate, 1), "file_bytes": size, "fid_p": m["fid"],
-                         "fid_ci95": [lo, hi], "coverage": m.get("coverage"), "cond_acc": acc.compute(),
-                         "max_pixel_diff_vs_torch": diff, "n": n})
+                reference = images
+            row = {"sampler": name, **row, "file_bytes": size,
+                   "max_pixel_diff_vs_torch": int((images.int() - reference.int()).abs().max())}
+            rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
     out = {"command": command_line(), "machine": machine, "run": str(args.run), "features": str(args.features),
            "threads": args.threads, "batch": 64, "split": "test", "sampling": sampling, "export_seconds": round(export_s, 1),

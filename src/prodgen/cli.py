@@ -450,6 +450,29 @@ def export_cmd(
                       soft_wrap=True)
 
 
+@app.command()
+def prune(
+    run: Annotated[Path, typer.Argument(help="GAN run folder")],
+    out: Annotated[Path, typer.Option(help="run folder to write (an ordinary, narrower GAN run)")],
+    keep: Annotated[float, typer.Option(help="fraction of each generator layer's channels to keep (0.5, 0.75)")] = 0.5,
+    minutes: Annotated[float | None, typer.Option(min=0.1, help="distillation budget (CPU-minutes)")] = 5.0,
+    steps: Annotated[int | None, typer.Option(min=1, help="distillation steps (instead of --minutes)")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads")] = None,
+    overwrite: bool = False,
+) -> None:
+    """Prune a GAN generator's channels and distil it from the full one: a smaller, faster run to serve."""
+    from .export.prune import prune_gan
+    from .runfiles import check_run_folder
+
+    _set_threads(threads)
+    rec = prune_gan(check_run_folder(run, split=True), out, keep=keep, minutes=None if steps else minutes, steps=steps,
+                    overwrite=overwrite)
+    out_console.print(f"pruned {run} to {out}: generator widths {rec['widths_before']} -> {rec['widths_after']}, "
+                      f"distilled {rec['distil_steps']} steps ({rec['distil_seconds']:.0f} s; L1 to the full generator "
+                      f"{rec['l1_first']} -> {rec['l1_last']}). Evaluate it with `prodgen evaluate {out}` before serving "
+                      "it (bench/prune_bench.py measured what it costs)", soft_wrap=True)
+
+
 def _set_threads(threads: int | None) -> None:
     if threads:
         import torch
