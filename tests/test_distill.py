@@ -126,3 +126,14 @@ def test_cli_distils_and_bad_requests_are_user_errors(teacher, tmp_path):
         distill(teacher, teacher, _cfg(), progress=False)
     with pytest.raises(UserError, match="already holds a run"):
         distill(teacher, tmp_path / "c", _cfg(), progress=False)
+
+
+def test_overwrite_replaces_the_old_run_whole(teacher, tmp_path):
+    """A stale ema.safetensors of the replaced run would be loaded instead of the student: it must go."""
+    import shutil
+
+    shutil.copytree(teacher, tmp_path / "o")
+    distill(teacher, tmp_path / "o", _cfg(start_steps=4, iterations=1), overwrite=True, progress=False)
+    assert not (tmp_path / "o" / "ema.safetensors").exists() and not (tmp_path / "o" / "training_state.pt").exists()
+    assert Pipeline.from_pretrained(tmp_path / "o", device="cpu").model.config.steps == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.replaced")]

@@ -21,13 +21,15 @@ written only when a round finishes, one atomic file at a time, weights first:
   samples/round-K.png the student's grid after round K
 
 so ``prodgen generate OUT`` samples with the distilled sampler, and a Ctrl-C in
-round K leaves rounds 1..K-1 (or nothing, in round 1).
+round K leaves rounds 1..K-1 (or nothing, in round 1). With ``overwrite``, an old run in ``out`` is moved aside
+when round 1 finishes and deleted once the new folder is written (a Ctrl-C before that leaves it as it was).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,9 +219,10 @@ def distill(run: str | Path, out: str | Path, cfg: DistillConfig, overwrite: boo
 
 def _write_round(out: Path, run: Path, student, run_cfg, record: dict, k: int, vocab, iterations: int) -> None:
     """Write the finished round's run folder: weights first (they carry the sampling defaults), distill.json last."""
-    from .run import CONFIG_NAME, SPLIT_NAME, VOCAB_NAME
+    from .run import CONFIG_NAME, SPLIT_NAME, VOCAB_NAME, _move_aside
 
-    out.mkdir(parents=True, exist_ok=True)
+    aside = _move_aside(out) if k == 1 and out.is_dir() and any(out.iterdir()) else None  # --overwrite: a stale
+    out.mkdir(parents=True, exist_ok=True)  # ema.safetensors or samples of the old run must not outlive it
     save_state(out / WEIGHTS_NAME, student.state_dict(), student.spec, step=iterations, distill_round=k)
     cfg = copy.deepcopy(run_cfg)
     cfg.model_args = dataclasses.asdict(student.config)
@@ -232,6 +235,8 @@ def _write_round(out: Path, run: Path, student, run_cfg, record: dict, k: int, v
     save_grid(imgs, out / "samples" / f"round-{k}-{student.config.steps}-steps.png", grid.cols,
               row_labels=grid.row_labels, col_labels=grid.col_labels)
     write_json(out / DISTILL_NAME, record)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 __all__ = ["DISTILL_NAME", "DistillConfig", "DistillRound", "distill", "student_model"]
