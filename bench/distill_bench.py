@@ -6,12 +6,13 @@
 
 Rows: the teacher with DPM-Solver++ at 10 steps (its served sampler) and with DDIM at each student's step count
 (the undistilled few-step baseline), all guided at ``--guidance`` (two network calls a step); then each distilled
-student at its own saved default (DDIM, guidance inside: one call a step). For each: images/s and ms per image at
-batch 32 with 2 threads (median of 3 timed batches after a warm-up; every row timed in this process, round-robin
-(one batch of each row in turn), before any quality work), and on ``--split`` at the floor's n (the val photos, as ``prodgen evaluate`` and
-bench/export_bench.py) FID-P with its bootstrap 95% interval, coverage and conditional accuracy per attribute, all
-from the same seeds and conditions (``evaluate.generate_matching``). Writes the JSON (command, machine, load
-average before and after inside), a Markdown table beside it, and a PNG grid of every row on the same seeds.
+student at its own saved default (DDIM, guidance inside: one call a step). For each: images/s and ms per image
+at batch ``--speed-batch`` with 2 threads (median of 3 timed batches after a warm-up; every row timed in this
+process, round-robin, one batch of each row in turn, before any quality work), and on ``--split`` at ``--n``
+(default: the floor's n, the val photos, as ``prodgen evaluate`` and bench/export_bench.py) FID-P with its
+bootstrap 95% interval, coverage and conditional accuracy per attribute, all from the same seeds and conditions
+(``evaluate.generate_matching``). Writes the JSON (command, machine, load averages inside), a Markdown table
+beside it, and a PNG grid of every row on the same seeds and conditions.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def main() -> int:
     ap.add_argument("--split", default="test", choices=["val", "test"])
     ap.add_argument("--n", type=int, default=None, help="generated images (default: the val split's size, as export_bench)")
     ap.add_argument("--no-teacher", action="store_true", help="student rows only (a validation sweep)")
+    ap.add_argument("--speed-batch", type=int, default=32, help="images per timed batch")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "distill.json")
@@ -88,11 +90,12 @@ def main() -> int:
     for path, s in sorted(students, key=lambda ps: ps[1].model.config.steps):  # cheapest pairs first
         k = s.model.config.steps
         if not args.no_teacher and not any(r[2].get("steps") == k and r[2].get("sampler") == "ddim" for r in rows):
-            rows.append((f"teacher DDIM {k} steps, guidance {w:g}", teacher, {"sampler": "ddim", "steps": k, "guidance": w}, 2 * k))
+            rows.append((f"teacher DDIM {k} steps, guidance {w:g}", teacher,
+                         {"sampler": "ddim", "steps": k, "guidance": w}, 2 * k))
         rows.append((f"student {path.name} (DDIM {k} steps, guidance distilled)", s, {}, k))
 
     load_before = os.getloadavg()[0]
-    rates = speeds(rows, real.cond)  # every row in this process, round-robin
+    rates = speeds(rows, real.cond, args.speed_batch)  # every row in this process, round-robin
     results, grid_imgs, labels = [], [], []
     for name, pipe, sampling, calls in rows:
         fake = generate_matching(pipe, real.cond, n, args.seed, sampling=sampling)
@@ -113,7 +116,8 @@ def main() -> int:
     machine["load_average_1min_before_timing"] = round(load_before, 2)
     machine["load_average_1min_at_end"] = round(load_after, 2)
     out = {"command": command_line(), "machine": machine, "teacher": str(args.teacher), "features": str(args.features),
-           "threads": args.threads, "batch": 32, "timed_batches": 3, "split": args.split, "guidance": w, "rows": results,
+           "threads": args.threads, "batch": args.speed_batch, "timed_batches": 3, "split": args.split, "guidance": w,
+           "rows": results,
            "note": "images/s of all rows measured in this process, round-robin (one batch of each row in turn); "
                    "the 2-core machine was shared with "
                    "other jobs (load averages above), so absolute rates are lower than on an idle machine."}
