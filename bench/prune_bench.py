@@ -3,8 +3,8 @@
     python bench/prune_bench.py                           # runs/gan64, keep 0.5 and 0.75, 600 distillation steps each
 
 For each ``--keep`` fraction, ``prodgen.export.prune_gan`` prunes ``--run``'s generator (channel importance from the
-run's training conditions) and distils it from the full EMA generator for ``--steps`` steps of batch 64 (L1 +
-0.05 x the run's discriminator), into a temporary run folder. Then, for the full generator and each pruned one, in
+run's training conditions) and distils it from the full EMA generator for ``--steps`` steps of batch 64 (L1 to the
+full generator's images), into a temporary run folder. Then, for the full generator and each pruned one, in
 this one process: images/s of the network alone (batch 64, median of 5 after a warm-up) and of ``Pipeline.generate_batch``
 (noise, network, 8-bit conversion: what ``prodgen generate`` pays), and on the test split at the floor's n (as
 ``bench/export_bench.py``): FID-P with its bootstrap 95% interval, coverage and conditional accuracy. Distillation
@@ -104,7 +104,7 @@ def main() -> int:
             print(json.dumps(row), flush=True)
     out = {"command": command_line(), "machine": machine, "run": str(args.run), "features": str(args.features),
            "threads": args.threads, "batch": 64, "split": "test", "distil_steps": args.steps, "rows": rows,
-           "note": "distillation settings (lr 2e-4, adv 0.05, batch 64) are prune_gan's defaults, not tuned"}
+           "note": "distillation settings (lr 2e-4, batch 64, L1) are prune_gan's defaults, not tuned"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     args.out.with_suffix(".md").write_text("\n".join(table(out)) + "\n")
