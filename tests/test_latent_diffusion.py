@@ -108,3 +108,12 @@ def test_latent_diffusion_run_is_self_contained_and_samples_reproducibly(tmp_pat
     z = model.latent_noise(1, torch.Generator().manual_seed(0))
     edited = model.eval().generate_from_embedding(z, model.embed_condition(cond), start=0.5, image=a[:1])  # SDEdit
     assert edited.shape == (1, 3, 32, 32)
+
+
+def test_periodic_evaluation_of_an_autoencoder_run_is_refused_before_training():
+    from prodgen.config import RunConfig
+    from prodgen.train.run import _evaluator
+
+    cfg = RunConfig(model="autoencoder", train=TrainConfig(steps=1, eval_every=10))
+    with pytest.raises(UserError, match="drop --eval-every"):
+        _evaluator(cfg, None, False, None)

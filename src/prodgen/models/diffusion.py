@@ -25,7 +25,8 @@ Choices, measured on the 2-core CPU (bench/diffusion_speed.py):
   the first training batch (LDM's ``scale_factor``, kept in the weights as
   ``latent_scale``); sampling decodes. The autoencoder's spec and weights are
   copied into this model, so the run folder is self-contained. Above 128 px only
-  latent diffusion is offered: a pixel U-Net at 256 px would cost 16x the 64-px one.
+  latent diffusion is offered: a pixel U-Net at 256 px (patch 4) would see 64x64x48, 16x the positions of the
+  64-px model.
 """
 
 from __future__ import annotations

@@ -116,6 +116,9 @@ def _evaluator(cfg: RunConfig, data: PreparedData, progress: bool, console):
     """Periodic cheap evaluation on the val split when ``train.eval_every`` > 0 (built before the clock starts)."""
     if not cfg.train.eval_every:
         return None
+    if not model_class(cfg.model).generates:
+        raise UserError(f"--eval-every measures generated images, and a {cfg.model} run makes none; drop --eval-every "
+                        "(its sample grids show photos beside their reconstructions).")
     from ..evaluate.during_training import training_evaluator
 
     images, cond = data.heldout("val")
