@@ -363,6 +363,32 @@ def t_generate_stream() -> list[str]:
     return lines
 
 
+def t_res256_speed() -> list[str]:
+    res = R("res256_speed.json")
+    body = []
+    for r in res["rows"]:
+        if r["row"] == "cache":
+            continue
+        what = r.get("variant") or ""
+        if r["row"] == "autoencoder":
+            what = f"latent {r['latent']}"
+        elif "unet_input" in r:
+            what = f"U-Net input {r['unet_input']}, sampling {r['sample_steps']} steps"
+        body.append([r["row"], str(r["resolution"]), what, f(r.get("train_images_per_s"), ".1f"),
+                     f(r.get("sample_images_per_s"), ".1f"), f"{r['load_before']} / {r['load_after']}"])
+    m = res["machine"]
+    lines = [f"fp32, default model sizes unless the row says otherwise. Commands: "
+             + "; ".join(f"`{c}`" for c in res.get("commands", [res["command"]]))
+             + f" ({m['cores']}-core {m['cpu']}; {m['note']}). Load = 1-minute load average before / after the row: "
+             "above 2 the two cores were shared and the figure is lower than on an idle machine.", ""]
+    lines += md_table(["row", "px", "variant", "train images/s", "sample images/s", "load"], body)
+    for r in res["rows"]:
+        if r["row"] == "cache":
+            lines += ["", f"Image cache of the real catalog at 256 px: {r['file_gb']:.2f} GB, built cold in "
+                          f"{r['cold_build_s']:.0f} s, peak resident memory {r['peak_rss_gb']:.1f} GB."]
+    return lines
+
+
 # name -> (results files, renderer)
 def t_gpu_check() -> list[str]:
     res = R("gpu/gpu_check.json")
@@ -379,6 +405,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "studio-load-1": (["studio_load_1client.json"], lambda: t_studio_load("studio_load_1client.json")),
     "studio-faults": (["studio_faults.json"], t_studio_faults),
     "scale-speed": (["scale_speed.json"], t_scale_speed),
+    "res256-speed": (["res256_speed.json"], t_res256_speed),
     "export": (["export.json"], t_export),
     "export-diffusion": (["export_diffusion.json"], lambda: t_export("export_diffusion.json")),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
