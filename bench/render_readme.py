@@ -345,6 +345,53 @@ def t_export(name: str = "export.json") -> list[str]:
                         "max pixel diff vs PyTorch (0-255)"], body))
 
 
+def t_export_restore() -> list[str]:
+    res = R("export_restore.json")
+    body = []
+    for r in res["rows"]:
+        change = (f"{r['psnr_change']:+.3f} ({r['psnr_change_ci95'][0]:+.3f} to {r['psnr_change_ci95'][1]:+.3f})"
+                  if "psnr_change" in r else "")
+        big = f"{r['s_per_1024px_photo_x2']:.2f}" if "s_per_1024px_photo_x2" in r else ""
+        body.append([r["task"], r["backend"], f"{r['psnr']:.2f}", change, f"{r['ssim']:.4f}",
+                     f"{r['ms_per_photo_128px']:.1f}", big, f"{r['model_mb']:.1f}"])
+    return ([f"`{res['run']}`, all six task networks; PSNR/SSIM of the 8-bit result on the test split, n={res['n_test']} "
+             f"(the run's own test photos and degradation seeds); change = mean paired per-photo PSNR difference from "
+             f"PyTorch, bootstrap 95% interval; int8 calibrated on {res['calibration_n']} validation photos. "
+             f"{_machine_cmd(res)}", ""]
+            + md_table(["task", "model", "PSNR dB", "change vs PyTorch (95% CI)", "SSIM", "ms per 128-px photo",
+                        "s per 1024-px photo x2", "MB on disk"], body))
+
+
+def t_distill() -> list[str]:
+    res = R("distill.json")
+    attrs = list(res["rows"][0]["cond_acc"])
+    body = [[r["sampler"], str(r["network_calls_per_image"]), f"{r['ms_per_image']:.0f}",
+             f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})",
+             *(f"{r['cond_acc'][a]:.2f}" for a in attrs)] for r in res["rows"]]
+    m = res["machine"]
+    return ([f"`{res['teacher']}` and its students; FID-P and accuracy on the {res['split']} split, n={res['rows'][0]['n']}; "
+             f"ms per image timed round-robin in one process, batch {res['batch']}, {res['threads']} threads (load "
+             f"average {m['load_average_1min_before_timing']} before timing, {m['load_average_1min_at_end']} at the end: "
+             f"compare rows with each other only). Command: `{res['command']}`.", ""]
+            + md_table(["sampler", "U-Net calls / image", "ms / image", "FID-P (95% CI)",
+                        *(f"acc. {a.split('/')[-1]}" for a in attrs)], body))
+
+
+def t_prune() -> list[str]:
+    res = R("prune.json")
+    attrs = list(res["rows"][0]["cond_acc"])
+    body = [[r["generator"], "-".join(map(str, r["widths"])), f"{r['gflop_per_image']:.3f}", f"{r['params_m']:.2f}",
+             f"{r['network_images_per_s']:.0f}", f"{r['images_per_s']:.0f}",
+             f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})", f"{r['coverage']:.2f}",
+             *(f"{r['cond_acc'][a]:.2f}" for a in attrs)] for r in res["rows"]]
+    n = res["rows"][0]["n"]
+    return ([f"`{res['run']}`; pruned generators distilled {res['distil_steps']} steps of batch {res['batch']} each; "
+             f"{res['threads']} threads; FID-P and accuracy on the {res['split']} split, n={n}, same seeds and "
+             f"conditions for all. {_machine_cmd(res)}", ""]
+            + md_table(["generator", "widths", "GFLOP / image", "params M", "network images/s", "generate images/s",
+                        "FID-P (95% CI)", "coverage", *(f"acc. {a.split('/')[-1]}" for a in attrs)], body))
+
+
 def t_generate_stream() -> list[str]:
     res = R("generate_stream.json")
     one, two, st = res["one_process"], res["two_shards"], res["stages"]
@@ -408,6 +455,9 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "res256-speed": (["res256_speed.json"], t_res256_speed),
     "export": (["export.json"], t_export),
     "export-diffusion": (["export_diffusion.json"], lambda: t_export("export_diffusion.json")),
+    "export-restore": (["export_restore.json"], t_export_restore),
+    "prune": (["prune.json"], t_prune),
+    "distill": (["distill.json"], t_distill),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),
