@@ -62,3 +62,9 @@ def test_results_files_name_their_command_and_machine():
         assert sections, f"bench/results/{name} names no command"
         for sec in sections:
             assert sec.get("command") and sec.get("machine"), f"bench/results/{name}: a section lacks command or machine"
+
+
+def test_scale_report_matches_its_results_files():
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "scale_report.py"), "--check"], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
