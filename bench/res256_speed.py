@@ -236,6 +236,15 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def load_note(machine: dict, rows: list[dict], threads: int) -> str:
+    """The machine note with the load seen across the rows (the benchmark's own threads add about ``threads``)."""
+    base = machine.get("base_note") or machine["note"]
+    machine["base_note"] = base
+    loads = [x for r in rows for x in (r["load_before"], r["load_after"])]
+    shared = " (more than this benchmark's own threads: other jobs shared the cores)" if max(loads) > threads + 0.5 else ""
+    return f"{base}; 1-minute load average {min(loads)}-{max(loads)} across the rows{shared}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections: " + ", ".join(SECTIONS))
@@ -256,10 +265,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for name in names:  # the files are rewritten after each section, so a stopped run keeps what it measured
         rows += SECTIONS[name](args.quick)
-        loads = [x for r in rows for x in (r["load_before"], r["load_after"])]
-        if max(loads) > 1.5:  # other jobs (other people's benchmarks too, which machine_info does not count) ran
-            machine["note"] = (f"{machine['cores']} cores shared with other jobs: 1-minute load average "
-                               f"{min(loads)}-{max(loads)} across the rows")
+        machine["note"] = load_note(machine, rows, args.threads)
         result = {"command": commands[-1], "commands": commands, "machine": machine,
                   "load_average_1min_at_end": load1(), "rows": rows}
         args.out.write_text(json.dumps(result, indent=2) + "\n")

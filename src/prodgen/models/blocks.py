@@ -127,9 +127,9 @@ def decoder_widths(resolution: int, base: int | None, cap: int) -> list[int]:
     (185 vs 61 images/s, bench/train_speed.py), so defaults stay narrow there.
     At 256 px the rule would give 4 generator channels into the RGB layer and an
     8-wide first discriminator stage; the floors keep 128 px's outermost widths
-    (8 and 16) instead. That costs about half the 256-px GAN's training speed
-    against the unfloored widths (2.8 vs 5.1 images/s, one thread on a shared
-    2-core CPU, bench/results/res256_speed.md); twice the floor measured 2.5.
+    (8 and 16) instead. That costs half the 256-px GAN's training speed against
+    the unfloored widths (16.5 vs 31.8 images/s on the 2-core CPU,
+    bench/results/res256_speed.md); twice the floor would cost half again (7.5).
     """
     n_up = stages(resolution)
     base = base or max(1024 // resolution, DECODER_FLOOR)
