@@ -119,6 +119,11 @@ DECODER_FLOOR = 8  # default output-side width never below this (1024 / R would 
 ENCODER_FLOOR = 16  # default first-stage encoder width never below this (2048 / R would give 8 at 256 px)
 
 
+def default_decoder_base(resolution: int) -> int:
+    """The output-side decoder width when none is given: 1024 / R, at least ``DECODER_FLOOR``."""
+    return max(1024 // resolution, DECODER_FLOOR)
+
+
 def decoder_widths(resolution: int, base: int | None, cap: int) -> list[int]:
     """Widths at 4x4, 8x8, ..., R: ``base`` at R, doubling towards 4x4, capped (None: 1024 / R, at least 8).
 
@@ -132,7 +137,7 @@ def decoder_widths(resolution: int, base: int | None, cap: int) -> list[int]:
     bench/results/res256_speed.md); twice the floor would cost half again (7.5).
     """
     n_up = stages(resolution)
-    base = base or max(1024 // resolution, DECODER_FLOOR)
+    base = base or default_decoder_base(resolution)
     return [min(base * 2 ** (n_up - i), cap) for i in range(n_up + 1)]
 
 
