@@ -71,6 +71,11 @@ done
 for fam in gan vae diffusion; do  # issue 12: bf16 autocast at 64 px
   step "train-bf16-$fam-64" "${PG[@]}" train --model $fam --catalog synthetic --resolution 64 --steps $((S / 2)) --precision bf16 --device $DEV --out "$W/bf16-$fam" --quiet
 done
+# issue 12: 256 px, bf16 (GAN; latent diffusion in a catalog autoencoder's space)
+step train-gan-256 "${PG[@]}" train --model gan --catalog synthetic --resolution 256 --steps $((S / 5)) --batch-size 32 --precision bf16 --device $DEV --out "$W/gan256" --quiet
+step train-autoencoder-256 "${PG[@]}" train --model autoencoder --catalog synthetic --resolution 256 --steps $((S / 5)) --batch-size 32 --precision bf16 --device $DEV --out "$W/ae256" --quiet
+step train-latent-diffusion-256 "${PG[@]}" train --model diffusion --catalog synthetic --resolution 256 --model-arg autoencoder="$W/ae256" --steps $((S / 5)) --batch-size 32 --precision bf16 --device $DEV --out "$W/ld256" --quiet
+step generate-latent-diffusion-256 "${PG[@]}" generate "$W/ld256" -n 16 --attr category=handbag --device $DEV --out "$W/gen-ld256" --quiet
 NGPU=$($PY -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo 0)
 if [ "${NGPU:-0}" -ge 2 ]; then  # DDP over NCCL: 2 processes, one GPU each
   step train-ddp-2gpu "$PY" -m torch.distributed.run --nproc-per-node 2 -m prodgen train --model diffusion --catalog synthetic --resolution 32 --steps $S --batch-size 64 --device cuda --out "$W/ddp" --quiet
