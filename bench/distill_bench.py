@@ -30,14 +30,11 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from export_bench import Reference  # noqa: E402
 from machine import command_line, machine_info  # noqa: E402
 
-from prodgen.config import RunConfig  # noqa: E402
-from prodgen.evaluate.evaluate import (conditional_accuracy, generate_matching, image_metrics,  # noqa: E402
-                                       load_catalog_images, split_images)
+from prodgen.evaluate.evaluate import conditional_accuracy, generate_matching, image_metrics  # noqa: E402
 from prodgen.evaluate.metrics import bootstrap_fid  # noqa: E402
-from prodgen.evaluate.productnet import ProductNet  # noqa: E402
-from prodgen.evaluate.realstats import cached_features  # noqa: E402
 from prodgen.grid import save_grid  # noqa: E402
 from prodgen.sample import Pipeline  # noqa: E402
 
@@ -73,14 +70,8 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     machine = machine_info()
-    cfg = RunConfig.load(args.teacher / "config.json")
-    net, pn_vocab, _ = ProductNet.from_pretrained(args.features)
-    data = load_catalog_images(cfg, args.teacher, progress=False)
-    teacher = Pipeline.from_pretrained(args.teacher, device="cpu")
-    real = split_images(data, teacher.vocab, args.split)
-    n = args.n or len(split_images(data, teacher.vocab, "val").images)
-    real_f, _ = cached_features(net, real.images, data.catalog.fingerprint, real.ids, args.split)
-    first = pn_vocab.names.index(teacher.vocab.names[0]) if teacher.vocab.names[0] in pn_vocab.names else 0
+    ref = Reference.load(args.teacher, args.features, args.split, args.n)
+    teacher, real, n, net, pn_vocab, real_f, first = ref.pipe, ref.real, ref.n, ref.net, ref.pn_vocab, ref.real_f, ref.first
 
     students = [(p, Pipeline.from_pretrained(p, device="cpu")) for p in args.students]
     w = args.guidance

@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -49,6 +50,33 @@ def speed(pipe, cond: torch.Tensor, batch: int = 64, repeats: int = 5, sampling:
     return batch / statistics.median(times)
 
 
+@dataclass
+class Reference:
+    """What a sampler is scored against: the run's pipeline, the held-out photos of ``split`` and their ProductNet
+    features, and n = the val split's size (the floor's n) unless given."""
+
+    pipe: Pipeline
+    data: object
+    real: object
+    n: int
+    net: ProductNet
+    pn_vocab: object
+    real_f: torch.Tensor
+    first: int
+
+    @classmethod
+    def load(cls, run: Path, features: Path, split: str = "test", n: int | None = None) -> Reference:
+        cfg = RunConfig.load(run / "config.json")
+        net, pn_vocab, _ = ProductNet.from_pretrained(features)
+        data = load_catalog_images(cfg, run, progress=False)
+        pipe = Pipeline.from_pretrained(run, device="cpu")
+        real = split_images(data, pipe.vocab, split)
+        n = n or len(split_images(data, pipe.vocab, "val").images)
+        real_f, _ = cached_features(net, real.images, data.catalog.fingerprint, real.ids, split)
+        first = pn_vocab.names.index(pipe.vocab.names[0]) if pipe.vocab.names[0] in pn_vocab.names else 0
+        return cls(pipe, data, real, n, net, pn_vocab, real_f, first)
+
+
 def score(pipe, real, real_f, n: int, net, pn_vocab, first: int, seed: int = 0, sampling: dict | None = None):
     """({images_per_s, fid_p, fid_ci95, coverage, cond_acc, n}, the generated images) of one sampler: ``n`` images
     for the test photos' conditions (``generate_matching``), scored by ProductNet ``net`` against ``real_f``."""
@@ -76,14 +104,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     sampling = {k: v for k, v in (("steps", args.steps), ("guidance", args.guidance)) if v is not None}
     machine = machine_info()
-    cfg = RunConfig.load(args.run / "config.json")
-    net, pn_vocab, _ = ProductNet.from_pretrained(args.features)
-    data = load_catalog_images(cfg, args.run, progress=False)
-    torch_pipe = Pipeline.from_pretrained(args.run, device="cpu")
-    real = split_images(data, torch_pipe.vocab, "test")
-    n = len(split_images(data, torch_pipe.vocab, "val").images)
-    real_f, _ = cached_features(net, real.images, data.catalog.fingerprint, real.ids, "test")
-    first = pn_vocab.names.index(torch_pipe.vocab.names[0]) if torch_pipe.vocab.names[0] in pn_vocab.names else 0
+    ref = Reference.load(args.run, args.features)
+    torch_pipe, real, n, net, pn_vocab, real_f, first = ref.pipe, ref.real, ref.n, ref.net, ref.pn_vocab, ref.real_f, ref.first
     rows, reference = [], None
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

@@ -27,13 +27,9 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from export_bench import score  # noqa: E402
+from export_bench import Reference, score  # noqa: E402
 from machine import command_line, machine_info  # noqa: E402
 
-from prodgen.config import RunConfig  # noqa: E402
-from prodgen.evaluate.evaluate import load_catalog_images, split_images  # noqa: E402
-from prodgen.evaluate.productnet import ProductNet  # noqa: E402
-from prodgen.evaluate.realstats import cached_features  # noqa: E402
 from prodgen.export.prune import prune_gan  # noqa: E402
 from prodgen.sample import Pipeline  # noqa: E402
 
@@ -74,14 +70,8 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     machine = machine_info()
-    cfg = RunConfig.load(args.run / "config.json")
-    net, pn_vocab, _ = ProductNet.from_pretrained(args.features)
-    data = load_catalog_images(cfg, args.run, progress=False)
-    full = Pipeline.from_pretrained(args.run, device="cpu")
-    real = split_images(data, full.vocab, "test")
-    n = len(split_images(data, full.vocab, "val").images)
-    real_f, _ = cached_features(net, real.images, data.catalog.fingerprint, real.ids, "test")
-    first = pn_vocab.names.index(full.vocab.names[0]) if full.vocab.names[0] in pn_vocab.names else 0
+    ref = Reference.load(args.run, args.features)
+    full, real, n, net, pn_vocab, real_f, first = ref.pipe, ref.real, ref.n, ref.net, ref.pn_vocab, ref.real_f, ref.first
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         pipes = [("full generator", full, None)]

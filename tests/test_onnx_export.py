@@ -8,26 +8,17 @@ import json
 import pytest
 import torch
 
-from prodgen.config import ConditionConfig, DataConfig, RunConfig, TrainConfig
 from prodgen.errors import UserError
 from prodgen.export import OnnxPipeline, export_onnx, is_export
 from prodgen.sample import Pipeline
-from prodgen.train import train
+from tiny import train_tiny_run
 
 pytest.importorskip("onnxruntime")
-TINY = {"gan": {"z_dim": 16, "cond_dim": 16, "g_base": 8, "g_cap": 32, "d_base": 8, "d_cap": 16},
-        "vae": {"z_dim": 16, "cond_dim": 16, "dec_base": 8, "dec_cap": 32, "enc_base": 8, "enc_cap": 16}}
 
 
 @pytest.fixture(scope="module", params=["gan", "vae"])
 def run(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp("export") / request.param
-    cfg = RunConfig(model=request.param, model_args=dict(TINY[request.param]),
-                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
-                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
-                    train=TrainConfig(steps=3, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
-    train(cfg, out, progress=False)
-    return out
+    return train_tiny_run(tmp_path_factory.mktemp("export") / request.param, request.param)
 
 
 def test_onnx_fp32_matches_pytorch_and_int8_stays_close(run, tmp_path):
@@ -93,11 +84,7 @@ def test_sizes_count_the_external_weights(run, tmp_path):
 
 def test_a_diffusion_export_runs_the_scheduler_around_onnx_unet_steps(tmp_path):
     """Diffusion: embed.onnx + the U-Net step; the same images as PyTorch for the same seeds, steps and guidance."""
-    cfg = RunConfig(model="diffusion", model_args={"widths": [32, 64], "attention": [False, True], "steps": 3},
-                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
-                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
-                    train=TrainConfig(steps=2, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
-    train(cfg, tmp_path / "d", progress=False)
+    train_tiny_run(tmp_path / "d", "diffusion", steps=2)
     rec = export_onnx(tmp_path / "d", tmp_path / "x", quantize="int8", calibration_n=16)
     assert rec["family"] == "diffusion" and (tmp_path / "x" / "embed.onnx").exists()
     assert rec["max_abs_error_vs_torch"]["fp32"] < 1e-3

@@ -11,13 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from prodgen.cli import app
-from prodgen.config import ConditionConfig, DataConfig, RunConfig, TrainConfig
 from prodgen.errors import UserError
 from prodgen.export.prune import _keep_widths, _select, channel_importance, prune_gan
 from prodgen.models import model_class
 from prodgen.models.gan import GANConfig
 from prodgen.sample import Pipeline
-from prodgen.train import train
+from tiny import train_tiny_run
 
 SIZES = (5, 4)
 
@@ -85,14 +84,7 @@ def test_dead_channels_score_zero_and_pruning_them_changes_nothing():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("prune") / "gan"
-    cfg = RunConfig(model="gan", model_args={"z_dim": 16, "cond_dim": 16, "g_base": 8, "g_cap": 32, "d_base": 8,
-                                             "d_cap": 16},
-                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
-                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
-                    train=TrainConfig(steps=3, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
-    train(cfg, out, progress=False)
-    return out
+    return train_tiny_run(tmp_path_factory.mktemp("prune") / "gan")
 
 
 def test_prune_gan_writes_a_narrower_run_that_learns_to_imitate(tiny_run, tmp_path):

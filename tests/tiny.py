@@ -45,3 +45,16 @@ SMALL_ARGS = {
     "vae": {"z_dim": 32, "cond_dim": 32, "dec_base": 16, "dec_cap": 64, "enc_base": 16, "enc_cap": 64},
     "diffusion": {"widths": [64, 128], "attention": [False, True], "patch": 2, "lr": 1e-3, "steps": 10},
 }
+
+
+def train_tiny_run(out, family: str = "gan", steps: int = 3):
+    """A tiny run folder trained ``steps`` steps on the synthetic catalog at 32 px (category, colour)."""
+    from prodgen.config import ConditionConfig, DataConfig, RunConfig, TrainConfig
+    from prodgen.train import train
+
+    cfg = RunConfig(model=family, model_args=dict(TINY_ARGS[family]),
+                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
+                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
+                    train=TrainConfig(steps=steps, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
+    train(cfg, out, progress=False)
+    return out
