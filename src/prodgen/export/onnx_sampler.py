@@ -123,6 +123,9 @@ def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = Non
     pipe = Pipeline.from_pretrained(run_dir, device="cpu")
     if pipe.model.family not in FAMILIES:
         raise UserError(f"{run_dir} is a {pipe.model.family} run; ONNX export covers {', '.join(FAMILIES)}")
+    if pipe.model.family == "diffusion" and pipe.model.config.latent:
+        raise UserError(f"{run_dir} is a latent diffusion run (it samples through its autoencoder's decoder), which "
+                        "ONNX export does not cover yet; generate from the run folder itself.")
     out = prepare_out(out, overwrite)
     record = {"kind": KIND, "source_run": str(Path(run_dir).resolve()), "family": pipe.model.family,
               "resolution": pipe.model.resolution, "weights_sha256": pipe.weights_hash, "files": {"fp32": FP32_NAME},

@@ -66,9 +66,9 @@ def channel_importance(model, cond_pool: torch.Tensor, text_pool: torch.Tensor |
 
 
 def _keep_widths(cfg, resolution: int, keep: float):
-    from ..models.blocks import decoder_widths
+    from ..models.blocks import decoder_widths, default_decoder_base
 
-    base = cfg.g_base or 1024 // resolution
+    base = cfg.g_base or default_decoder_base(resolution)
     nb, ncap = base * keep, cfg.g_cap * keep
     if abs(nb - round(nb)) > 1e-6 or abs(ncap - round(ncap)) > 1e-6 or round(nb) < 1:
         raise UserError(f"--keep {keep} does not divide the generator's widths (base {base}, cap {cfg.g_cap}) into "
