@@ -112,6 +112,10 @@ def test_latent_diffusion_run_is_self_contained_and_samples_reproducibly(tmp_pat
 
     with pytest.raises(UserError, match="latent diffusion run"):  # not exported (yet): said, not exported wrongly
         export_onnx(run, tmp_path / "onnx")
+    from prodgen.train.distill import DistillConfig, distill
+
+    with pytest.raises(UserError, match="latent diffusion run"):  # nor distilled on pixels around a lost autoencoder
+        distill(run, tmp_path / "distilled", DistillConfig(iterations=1), progress=False)
 
 
 def test_periodic_evaluation_of_an_autoencoder_run_is_refused_before_training():
