@@ -94,3 +94,8 @@ def test_exports_are_refused_where_the_other_family_belongs(restoration_run, exp
         load_restorer(gen)
     with pytest.raises(UserError, match="only int8"):
         export_run(restoration_run, tmp_path / "x", quantize="int4")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not prodgen's")
+    with pytest.raises(UserError, match="only replaces exports"):  # --overwrite never deletes other files
+        export_run(restoration_run, tmp_path / "mine", overwrite=True)
+    assert (tmp_path / "mine" / "notes.txt").exists()

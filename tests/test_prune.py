@@ -99,6 +99,11 @@ def test_prune_gan_writes_a_narrower_run_that_learns_to_imitate(tiny_run, tmp_pa
     assert a.shape == (4, 3, 32, 32) and torch.equal(a, b)
     with pytest.raises(UserError, match="not empty"):
         prune_gan(tiny_run, tmp_path / "p", keep=0.5, steps=1, progress=False)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not prodgen's")
+    with pytest.raises(UserError, match="only replaces runs"):  # --overwrite never deletes other files
+        prune_gan(tiny_run, tmp_path / "mine", keep=0.5, steps=1, overwrite=True, progress=False)
+    assert (tmp_path / "mine" / "notes.txt").exists()
     with pytest.raises(UserError, match="whole channels"):
         prune_gan(tiny_run, tmp_path / "q", keep=0.3, steps=1, progress=False)
 

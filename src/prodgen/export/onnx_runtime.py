@@ -82,11 +82,13 @@ def model_bytes(path: Path) -> int:
 
 
 def prepare_out(out: str | Path, overwrite: bool) -> Path:
-    """An empty export folder ``out`` (an existing non-empty one only with ``overwrite``, then emptied)."""
+    """An empty export folder ``out`` (an existing export only with ``overwrite``, then emptied)."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise UserError(f"{out} exists and is not empty; choose another --out or add --overwrite")
+        if not is_export(out):  # --overwrite replaces an export, never other files
+            raise UserError(f"{out} is not an ONNX export; --overwrite only replaces exports. Choose a new or empty --out.")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     return out

@@ -107,11 +107,12 @@ def prune_gan(run_dir: str | Path, out: str | Path, keep: float = 0.5, minutes: 
     """Prune ``run_dir``'s generator to ``keep`` of its channels, distil it for ``minutes`` (or ``steps``) and write a
     new run folder ``out``; returns what its ``pruned.json`` records."""
     from ..config import RunConfig
-    from ..evaluate.evaluate import load_catalog_images, split_images
     from ..models import model_class
     from ..progress import progress_bar
+    from ..runfiles import folder_kind
     from ..sample import Pipeline
     from ..train.ema import recalibrate_bn
+    from ..train.run import load_run_data
 
     if not 0 < keep < 1:
         raise UserError(f"--keep {keep} must lie in (0, 1): the fraction of each layer's channels that stays")
@@ -122,19 +123,16 @@ def prune_gan(run_dir: str | Path, out: str | Path, keep: float = 0.5, minutes: 
     teacher = teacher_pipe.model
     if teacher.family != "gan":
         raise UserError(f"{run_dir} is a {teacher.family} run; channel pruning covers GAN generators")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"{out} exists and is not empty; choose another --out or add --overwrite")
-        shutil.rmtree(out)
+    replace = out.exists() and any(out.iterdir())
+    if replace and not overwrite:
+        raise UserError(f"{out} exists and is not empty; choose another --out or add --overwrite")
+    if replace and folder_kind(out) != "generator":  # --overwrite replaces a run, never other files
+        raise UserError(f"{out} is not a prodgen run folder; --overwrite only replaces runs. Choose a new or empty --out.")
     cfg = RunConfig.load(run_dir / "config.json")
     new_cfg, old_w, new_w = _keep_widths(teacher.config, teacher.resolution, keep)
     student = model_class("gan")(new_cfg, teacher.cond_sizes, teacher.resolution)
-    data = load_catalog_images(cfg, run_dir, progress=progress)
-    train = split_images(data, teacher_pipe.vocab, "train")
-    text_pool = None
-    if teacher.text_dim:  # the training titles, as the Trainer conditions on them
-        by_id = {r.id: r for r in data.catalog.records}
-        text_pool = teacher_pipe.encode_text([by_id[i].title or None for i in train.ids])
+    train = load_run_data(run_dir, cfg, progress=progress).train  # its split, ids and encoded titles, as trained
+    text_pool = train.text if teacher.text_dim else None
     scores = channel_importance(teacher, train.cond, text_pool, seed=seed)
     kept = [s.argsort(descending=True)[:w].sort().values for s, w in zip(scores, new_w)]
     _select(student, teacher, kept)
@@ -175,6 +173,8 @@ def prune_gan(run_dir: str | Path, out: str | Path, keep: float = 0.5, minutes: 
               "distil_seconds": round(time.perf_counter() - t0, 1), "batch_size": batch_size, "lr": lr,
               "l1_first": round(losses[0], 4) if losses else None,
               "l1_last": round(sum(losses[-20:]) / max(len(losses[-20:]), 1), 4) if losses else None}
+    if replace:  # only now: a failed or interrupted distillation leaves the old run as it was
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         shutil.copy2(run_dir / name, out / name)
