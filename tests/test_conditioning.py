@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prodgen.conditioning import OTHER, UNKNOWN, UNSPECIFIED, Vocabulary, condition_grid, drop_conditions
+from prodgen.conditioning import OTHER, UNKNOWN, UNSPECIFIED, Vocabulary, condition_grid, drop_conditions, drop_for_training
 from prodgen.errors import UserError
 
 ROWS = ([{"type": "Shirts", "colour": "Blue"}] * 30 + [{"type": "Shoes", "colour": "Red"}] * 25
@@ -52,6 +52,27 @@ def test_dropout_rate_and_determinism():
     assert abs((out == 0).float().mean().item() - 0.25) < 0.01
     assert torch.equal(out, drop_conditions(cond, 0.25, torch.Generator().manual_seed(0)))
     assert drop_conditions(cond, 0.0) is cond
+
+
+def test_training_dropout_makes_title_only_rows_at_the_asked_rate():
+    n = 40000
+    cond = torch.randint(1, 5, (n, 2))
+    text = torch.nn.functional.normalize(torch.randn(n, 8), dim=1)
+    c, t = drop_for_training(cond, text, 0.1, 0.25, torch.Generator().manual_seed(0))
+    has_text = t.abs().sum(1) > 0
+    no_attr = (c == 0).all(1)
+    title_only = (no_attr & has_text).float().mean().item()
+    # 0.25 chosen + 0.75 x (0.1^2 both attributes dropped x 0.9 title kept) by independent dropout
+    assert abs(title_only - (0.25 + 0.75 * 0.01 * 0.9)) < 0.01
+    assert torch.equal(t[has_text], text[has_text])  # a kept title is the title, untouched
+    kept_attr = c != 0
+    assert torch.equal(c[kept_attr], cond[kept_attr])
+    # without the title-only mode only independent dropout remains (title-only rows under 1%)
+    c0, t0 = drop_for_training(cond, text, 0.1, 0.0, torch.Generator().manual_seed(0))
+    assert ((c0 == 0).all(1) & (t0.abs().sum(1) > 0)).float().mean().item() < 0.012
+    # no text: the title-only share does not apply (no row loses its attributes for it)
+    c1, t1 = drop_for_training(cond, None, 0.1, 0.25, torch.Generator().manual_seed(0))
+    assert t1 is None and abs((c1 == 0).float().mean().item() - 0.1) < 0.01
 
 
 def test_condition_grid_rows_and_columns_are_most_frequent_values():

@@ -230,6 +230,9 @@ def train(
     min_count: Annotated[int, typer.Option(min=1, help="merge attribute values rarer than this into 'other'")] = 20,
     cond_dropout: Annotated[float, typer.Option(help="probability of training with an attribute unspecified, in [0, 1)",
                                                 callback=_check(lambda v: 0 <= v < 1, "must lie in [0, 1)"))] = 0.1,
+    title_only: Annotated[float, typer.Option(help="text runs: share of training rows with all attributes unspecified and "
+                                                   "the title kept (what --prompt without --attr asks), in [0, 1)",
+                                              callback=_check(lambda v: 0 <= v < 1, "must lie in [0, 1)"))] = 0.25,
     model_arg: Annotated[list[str], typer.Option(help="model setting name=value (repeatable), e.g. lr_g=1e-4")] = [],  # noqa: B006
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch")] = None,
@@ -270,7 +273,7 @@ def train(
         model=model,
         model_args=_parse_model_args(model_arg),
         data=_data_config(catalog, images, resolution, id_column, title_column, attribute_columns),
-        condition=_condition_config(condition, min_count, cond_dropout, text_encoder),
+        condition=_condition_config(condition, min_count, cond_dropout, text_encoder, title_only),
         train=TrainConfig(steps=steps, minutes=minutes, batch_size=batch_size, seed=seed, device=device, threads=threads,
                           precision=precision, compile=compile_nets,
                           sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every,
@@ -297,7 +300,7 @@ def train(
     _finish(out, reason)
 
 
-def _condition_config(condition: str | None, min_count: int, dropout: float, text_encoder: str):
+def _condition_config(condition: str | None, min_count: int, dropout: float, text_encoder: str, title_only: float = 0.25):
     from .conditioning.text import resolve_encoder_name
     from .config import ConditionConfig
 
@@ -309,7 +312,8 @@ def _condition_config(condition: str | None, min_count: int, dropout: float, tex
             raise UserError("--condition text needs at least one attribute beside it (the attributes are what "
                             "evaluation checks and guidance steers), e.g. --condition text,articleType,baseColour")
         resolve_encoder_name(text_encoder)  # an unknown name fails before any work
-    return ConditionConfig(attributes=names, min_count=min_count, dropout=dropout, text=text, text_encoder=text_encoder)
+    return ConditionConfig(attributes=names, min_count=min_count, dropout=dropout, text=text, text_encoder=text_encoder,
+                           title_only=title_only)
 
 
 def _finish(run_dir: Path, reason) -> None:

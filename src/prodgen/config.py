@@ -45,7 +45,13 @@ class ConditionConfig:
     min_count: int = 20  # values seen fewer times are merged into "other"
     dropout: float = 0.1  # per-attribute (and title) probability of training with it unspecified
     text: bool = False  # also condition on the product title (prompts at generate time)
+    title_only: float = 0.25  # text runs: share of training rows with every attribute unspecified, title kept
     text_encoder: str = "auto"  # "minilm" | "hashing" | "auto" (resolved and recorded when training starts)
+
+    def __post_init__(self) -> None:
+        for name in ("dropout", "title_only"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"condition {name} = {getattr(self, name)} must lie in [0, 1)")
 
 
 @dataclass

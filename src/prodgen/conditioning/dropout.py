@@ -28,3 +28,26 @@ def drop_text(text: torch.Tensor | None, p: float, generator: torch.Generator | 
     draw = torch.rand(text.shape[0], generator=generator) if generator is not None else noise.rand(text.shape[0])
     keep = draw.to(text.device) >= p
     return text * keep[:, None].to(text.dtype)
+
+
+def drop_for_training(cond: torch.Tensor, text: torch.Tensor | None, p: float, title_only: float = 0.0,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The condition dropout of one training batch: ``(cond, text)`` with parts left unspecified.
+
+    Each row is, with probability ``title_only`` (text runs only), a *title-only* row: every attribute is
+    unspecified and the title is kept, which is exactly how `generate --prompt` without ``--attr`` asks.
+    The other rows drop each attribute and the title independently with probability ``p``.
+
+    Why: with independent dropout alone a row has all its attributes unspecified and its title kept with
+    probability p^A (1 - p), under 1% at p = 0.1 and two attributes, so the model learns the categories from
+    the attribute ids and never has to read the title (title-only articleType accuracy 0.20 with a
+    title vector from which a linear probe reads the article type at 0.97; issue 13).
+    """
+    if text is None or title_only <= 0:
+        return drop_conditions(cond, p, generator), drop_text(text, p, generator)
+    draw = torch.rand(cond.shape[0], generator=generator) if generator is not None else noise.rand(cond.shape[0])
+    only = (draw.to(cond.device) < title_only)  # (B,) title-only rows
+    cond = drop_conditions(cond, p, generator) * (~only)[:, None]
+    dropped = drop_text(text, p, generator)
+    text = torch.where(only[:, None], text, dropped)
+    return cond, text

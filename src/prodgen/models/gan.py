@@ -23,6 +23,9 @@ from .blocks import ConditionEmbedding, ConvDecoder, conv_encoder_widths, decode
 from .diffaugment import POLICIES, diff_augment
 
 
+GAN_LOSSES = ("hinge", "rpgan")
+
+
 @dataclass
 class GANConfig:
     z_dim: int = 128
@@ -35,13 +38,20 @@ class GANConfig:
     lr_d: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.99)
     diffaugment: list[str] = field(default_factory=lambda: ["color", "translation", "cutout"])
+    loss: str = "hinge"  # "hinge" | "rpgan" (relativistic pairing, Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024)
     r1_gamma: float = 0.0  # R1 penalty weight on real images (0: off)
+    r2_gamma: float = 0.0  # R2 penalty weight on generated images (0: off); R3GAN uses R1 and R2 together
+    reg_every: int = 1  # lazy regularisation (StyleGAN2): the R1/R2 penalties every k-th D step, weighted by k
     mbstd_group: int = 4  # minibatch-stddev group size in the discriminator (0: off)
     skip_z: bool = True  # noise also modulates every conditional-BN layer (BigGAN skip-z)
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
+        if self.loss not in GAN_LOSSES:
+            raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}")
+        if self.reg_every < 1:
+            raise ValueError("reg_every must be >= 1")
         bad = [p for p in self.diffaugment if p not in POLICIES]
         if bad:
             raise ValueError(f"unknown DiffAugment policies {bad}; valid: {POLICIES}")
@@ -154,28 +164,48 @@ class ConditionalGAN(GenerativeModel):
             z = z * truncation
         return z
 
+    def _pair_logits(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None,
+                     requires_grad: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits of ``x`` (augmented inside), and ``x`` made a leaf when its gradient is asked (R1/R2)."""
+        x = x.detach().requires_grad_(requires_grad) if requires_grad else x
+        return self.discriminator(self._augment(x), cond, text), x
+
     def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor,
              text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         b = images.shape[0]
-        z = noise.randn(b, self.config.z_dim).to(images.device)
+        cfg = self.config
+        z = noise.randn(b, cfg.z_dim).to(images.device)
         if phase == "d":
             with torch.no_grad():
                 fake = self.generator(z, cond, text)
-            real = images.detach().requires_grad_(self.config.r1_gamma > 0)
-            d_real = self.discriminator(self._augment(real), cond, text)
-            d_fake = self.discriminator(self._augment(fake), cond, text)
-            loss_real = F.relu(1 - d_real).mean()
-            loss_fake = F.relu(1 + d_fake).mean()
-            out = {"loss_d_real": loss_real, "loss_d_fake": loss_fake}
-            loss = loss_real + loss_fake
-            if self.config.r1_gamma > 0:
-                (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
-                r1 = grad.pow(2).flatten(1).sum(1).mean()
-                out["r1"] = r1
-                loss = loss + 0.5 * self.config.r1_gamma * r1
+            self._d_steps = getattr(self, "_d_steps", 0) + 1
+            lazy = (self._d_steps - 1) % cfg.reg_every == 0  # this step carries the penalties
+            use_r1, use_r2 = lazy and cfg.r1_gamma > 0, lazy and cfg.r2_gamma > 0
+            d_real, real = self._pair_logits(images, cond, text, use_r1)
+            d_fake, fake = self._pair_logits(fake, cond, text, use_r2)
+            if cfg.loss == "rpgan":  # relativistic pairing: each real judged against a fake of the batch
+                loss = F.softplus(d_fake - d_real).mean()
+                out = {"loss_d_pair": loss}
+            else:
+                loss_real = F.relu(1 - d_real).mean()
+                loss_fake = F.relu(1 + d_fake).mean()
+                out = {"loss_d_real": loss_real, "loss_d_fake": loss_fake}
+                loss = loss_real + loss_fake
+            for name, use, gamma, logits, x in (("r1", use_r1, cfg.r1_gamma, d_real, real),
+                                                  ("r2", use_r2, cfg.r2_gamma, d_fake, fake)):
+                if use:  # gamma/2 E|grad D|^2 (Mescheder et al. 2018), x reg_every when lazy
+                    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+                    pen = grad.pow(2).flatten(1).sum(1).mean()
+                    out[name] = pen
+                    loss = loss + 0.5 * gamma * cfg.reg_every * pen
             out["loss"] = loss
             return out
         if phase == "g":
             fake = self.generator(z, cond, text)
-            return {"loss": -self.discriminator(self._augment(fake), cond, text).mean()}
+            d_fake = self.discriminator(self._augment(fake), cond, text)
+            if cfg.loss == "rpgan":
+                with torch.no_grad():
+                    d_real = self.discriminator(self._augment(images), cond, text)
+                return {"loss": F.softplus(d_real - d_fake).mean()}
+            return {"loss": -d_fake.mean()}
         raise ValueError(f"GAN has phases d and g, not {phase!r}")

@@ -205,7 +205,7 @@ def _train(cfg: RunConfig, out: Path, overwrite: bool, progress: bool, console, 
     evaluator = _evaluator(cfg, data, progress, console) if main else None
     if not main:
         return Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,
-                       world=world).run(progress=False)
+                       title_only=cfg.condition.title_only, world=world).run(progress=False)
     # Everything is validated; an old run (--overwrite) is replaced whole: moved aside now, deleted once the new
     # run has its own checkpoint, put back if the new one fails before saving anything.
     aside = _move_aside(out) if overwrite and out.is_dir() and any(out.iterdir()) else None
@@ -215,7 +215,7 @@ def _train(cfg: RunConfig, out: Path, overwrite: bool, progress: bool, console, 
         data.vocab.save(out / VOCAB_NAME)
         write_json(out / SPLIT_NAME, data.split)
         trainer = Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,
-                          evaluator=evaluator, world=world)
+                          title_only=cfg.condition.title_only, evaluator=evaluator, world=world)
         reason = trainer.run(progress=progress)
     except BaseException:
         if aside is not None:
@@ -251,6 +251,7 @@ def resume(run_dir: str | Path, minutes: float | None = None, steps: int | None 
         if world.is_main:
             cfg.save(run_dir / CONFIG_NAME)
         trainer = Trainer(model, data.train, vocab, run_dir, cfg.train, cfg.condition.dropout, console=console,
+                          title_only=cfg.condition.title_only,
                           evaluator=_evaluator(cfg, data, progress, console) if world.is_main else None, world=world)
         trainer.resume()
         return trainer.run(progress=progress and world.is_main)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .. import batchwide, noise
-from ..conditioning import Vocabulary, condition_grid, drop_conditions, drop_text
+from ..conditioning import Vocabulary, condition_grid, drop_for_training
 from ..config import TrainConfig
 from ..device import resolve_device
 from ..grid import save_grid
@@ -44,6 +44,7 @@ class Trainer(TrainLoop):
         cfg: TrainConfig,
         cond_dropout: float,
         console=None,
+        title_only: float = 0.0,
         evaluator=None,
         world: World | None = None,
     ) -> None:
@@ -69,6 +70,7 @@ class Trainer(TrainLoop):
         self.data = data.to(self.device)
         self.vocab = vocab
         self.cond_dropout = cond_dropout
+        self.title_only = title_only  # share of title-only rows in text runs (conditioning/dropout.py)
         self.optims = {
             p: torch.optim.Adam(model.phase_parameters(p), **model.optimizer_settings(p)) for p in model.phases
         }
@@ -146,8 +148,7 @@ class Trainer(TrainLoop):
             if self.cfg.hflip:
                 flip = noise.rand(x.shape[0]).to(x.device) < 0.5
                 x = torch.where(flip[:, None, None, None], x.flip(3), x)
-            cond = drop_conditions(cond, self.cond_dropout)
-            text = drop_text(text, self.cond_dropout)
+            cond, text = drop_for_training(cond, text, self.cond_dropout, self.title_only)
             self.model.train()
             for phase in self.model.phases:
                 with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):

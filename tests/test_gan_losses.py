@@ -1,0 +1,79 @@
+"""The GAN's losses against values computed by hand: hinge, relativistic pairing (RpGAN), R1/R2, lazy regularisation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from tiny import COND_SIZES, TINY_ARGS
+
+from prodgen.models import model_class
+
+
+def make(**args):
+    torch.manual_seed(0)
+    return model_class("gan").from_args({**TINY_ARGS["gan"], "diffaugment": [], "mbstd_group": 0, **args}, COND_SIZES, 32).eval()  # eval: spectral norm stops its power iteration, so D is one function
+
+
+def batch():
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(6, 3, 32, 32, generator=g) * 2 - 1, torch.randint(1, 4, (6, 2), generator=g)
+
+
+def fakes(m, x, cond, seed):
+    torch.manual_seed(seed)
+    z = torch.randn(x.shape[0], m.config.z_dim)
+    with torch.no_grad():
+        return m.generator(z, cond)
+
+
+def test_rpgan_losses_are_softplus_of_logit_differences():
+    m = make(loss="rpgan")
+    x, cond = batch()
+    torch.manual_seed(3)
+    out = m.loss("d", x, cond)
+    fake = fakes(m, x, cond, 3)
+    with torch.no_grad():
+        d_real, d_fake = m.discriminator(x, cond), m.discriminator(fake, cond)
+    assert out["loss"].item() == pytest.approx(F.softplus(d_fake - d_real).mean().item(), rel=1e-5)
+    torch.manual_seed(4)
+    g = m.loss("g", x, cond)
+    torch.manual_seed(4)
+    z = torch.randn(6, m.config.z_dim)
+    with torch.no_grad():
+        want = F.softplus(d_real - m.discriminator(m.generator(z, cond), cond)).mean()
+    assert g["loss"].item() == pytest.approx(want.item(), rel=1e-5)
+    # the hinge loss of the same model differs (the option is read)
+    m.config.loss = "hinge"
+    torch.manual_seed(3)
+    hinge = m.loss("d", x, cond)["loss"].item()
+    assert hinge == pytest.approx((F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()).item(), rel=1e-5)
+    assert abs(hinge - out["loss"].item()) > 1e-3
+
+
+def test_r1_r2_are_squared_input_gradients_and_lazy_steps_weight_them():
+    m = make(loss="rpgan", r1_gamma=0.5, r2_gamma=0.25, reg_every=3)
+    x, cond = batch()
+    # R2 by hand: E |d D(fake) / d fake|^2
+    fake = fakes(m, x, cond, 7).requires_grad_(True)
+    (grad,) = torch.autograd.grad(m.discriminator(fake, cond).sum(), fake)
+    r2 = grad.pow(2).flatten(1).sum(1).mean().item()
+    seen = []
+    for step in range(5):
+        torch.manual_seed(7)
+        out = m.loss("d", x, cond)
+        seen.append("r1" in out and "r2" in out)
+        if step == 0:
+            assert out["r2"].item() == pytest.approx(r2, rel=1e-4)
+            assert out["r1"].item() > 0
+            # penalties weighted by reg_every on the steps that carry them
+            want = out["loss_d_pair"] + 0.5 * 3 * (0.5 * out["r1"] + 0.25 * out["r2"])
+            assert out["loss"].item() == pytest.approx(want.item(), rel=1e-5)
+        elif step % 3:
+            assert "r1" not in out and out["loss"].item() == pytest.approx(out["loss_d_pair"].item())
+    assert seen == [True, False, False, True, False]
+
+
+def test_unknown_loss_is_refused():
+    with pytest.raises(Exception, match="loss must be one of"):
+        make(loss="wasserstein")
