@@ -11,6 +11,7 @@ TINY_ARGS = {
     "gan": {"z_dim": 16, "cond_dim": 16, "g_base": 8, "g_cap": 32, "d_base": 8, "d_cap": 16},
     "vae": {"z_dim": 16, "cond_dim": 16, "dec_base": 8, "dec_cap": 32, "enc_base": 8, "enc_cap": 16},
     "diffusion": {"widths": [32, 64], "attention": [False, True], "steps": 3},
+    "pix2pix": {"cond_dim": 16, "z_dim": 8, "g_base": 8, "g_cap": 32, "d_base": 8, "d_layers": 2},
 }
 COND_SIZES = [4, 5]
 

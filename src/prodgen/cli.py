@@ -212,7 +212,8 @@ def data_inspect(
 @app.command()
 def train(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(help="model family: gan, vae, diffusion, autoencoder (for latent diffusion)")] = "gan",
+    model: Annotated[str, typer.Option(help="model family: gan, vae, diffusion, autoencoder (for latent diffusion), "
+                                            "pix2pix (from an edge map or silhouette)")] = "gan",
     catalog: CatalogOpt = "synthetic",
     images: Annotated[str | None, typer.Option(help="image folder when --catalog is a CSV file")] = None,
     resolution: Annotated[int, typer.Option(help="32, 64, 128 or 256")] = 64,
@@ -225,7 +226,8 @@ def train(
     seed: SeedOpt = 0,
     batch_size: Annotated[int, typer.Option(min=1, help="images per training step")] = 64,
     condition: Annotated[str | None, typer.Option(help="comma-separated attributes to condition on (default: the catalog's); "
-                                                       "add 'text' for the product title, e.g. text,articleType,baseColour")] = None,
+                                                       "add 'text' for the product title, e.g. text,articleType,baseColour; "
+                                                       "'edges' or 'silhouette' for a photo drawn from a sketch (pix2pix)")] = None,
     text_encoder: Annotated[str, typer.Option(help="title/prompt encoder: auto, minilm (all-MiniLM-L6-v2) or hashing (built-in)")] = "auto",
     min_count: Annotated[int, typer.Option(min=1, help="merge attribute values rarer than this into 'other'")] = 20,
     cond_dropout: Annotated[float, typer.Option(help="probability of training with an attribute unspecified, in [0, 1)",
@@ -269,6 +271,7 @@ def train(
         reason = resume_run(resume, minutes=minutes, steps=steps, progress=not quiet, console=console)
         _finish(resume, reason)
         return
+    condition, model, model_arg = _image_condition(ctx, condition, model, model_arg)
     cfg = RunConfig(
         model=model,
         model_args=_parse_model_args(model_arg),
@@ -316,6 +319,25 @@ def _condition_config(condition: str | None, min_count: int, dropout: float, tex
                            title_only=title_only)
 
 
+def _image_condition(ctx: typer.Context, condition: str | None, model: str, model_arg: list[str]):
+    """``--condition edges,...`` / ``silhouette,...``: the image condition leaves the attribute list and becomes the
+    pix2pix model's ``image_condition`` (pix2pix is chosen when --model was not typed; other families refuse it)."""
+    from .conditioning.maps import IMAGE_CONDITIONS
+
+    names = [c.strip() for c in condition.split(",") if c.strip()] if condition else []
+    images = [n for n in names if n in IMAGE_CONDITIONS]
+    if not images:
+        return condition, model, model_arg
+    if len(images) > 1:
+        raise UserError(f"--condition names {' and '.join(images)}; a run draws from one image condition, pick one")
+    typed = getattr(ctx.get_parameter_source("model"), "name", None) == "COMMANDLINE"
+    if typed and model != "pix2pix":
+        raise UserError(f"--condition {images[0]} needs --model pix2pix (a {model} model takes no image condition); "
+                        "drop --model or use --model pix2pix")
+    rest = [n for n in names if n not in IMAGE_CONDITIONS]
+    return ",".join(rest) or None, "pix2pix", [*model_arg, f"image_condition={images[0]}"]
+
+
 def _finish(run_dir: Path, reason) -> None:
     from .evaluate import write_run_report
     from .train.distributed import is_main_process
@@ -350,6 +372,9 @@ def generate(
     id_column: str = "id",
     title_column: str = "productDisplayName",
     out: Annotated[Path, typer.Option(help="output folder", callback=_out_folder)] = Path("out/generated"),
+    sketch: Annotated[Path | None, typer.Option(help="a drawing (dark lines on white, any size) or a silhouette PNG, for a "
+                                                     "run trained with --condition edges,... or silhouette,...",
+                                                callback=_existing_file("--sketch", "a PNG/JPEG/WebP drawing"))] = None,
     shard: Annotated[str | None, typer.Option(help="with --from-csv: generate shard i of N (numbered from 1, e.g. 2/4); run "
                                                    "one process per shard, same --out: each resumes where it stopped")] = None,
     batch_size: BatchOpt = 64,
@@ -366,6 +391,8 @@ def generate(
 
     if from_csv is not None and (attr or prompt):
         raise UserError("--from-csv takes each row's attributes and title; drop --attr/--prompt or generate without --from-csv")
+    if from_csv is not None and sketch is not None:
+        raise UserError("--sketch gives one drawing for -n images; --from-csv has no drawing per row. Drop one of them")
     if from_csv is not None:
         _refuse_ignored_options(ctx, {"n"} ^ set(ctx.params), "with --from-csv there is one image per CSV row")
     elif shard is not None:
@@ -382,6 +409,9 @@ def generate(
             raise UserError(f"{run} is an ONNX export; --best-of scores candidates with the run's own networks: "
                             "generate from the run folder")
         pipe = OnnxPipeline.from_pretrained(run, threads=threads)
+        if sketch is not None:
+            raise UserError(f"{run} is an ONNX export of a model without an image condition; --sketch needs a run "
+                            "trained with --condition edges,... or silhouette,...")
     else:
         check_run_folder(run)
         pipe = Pipeline.from_pretrained(run, device=device)
@@ -402,7 +432,7 @@ def generate(
         _report_rows(generate_from_csv(pipe, from_csv, out, part, settings, id_column, title_column, scorer,
                                        progress=not quiet, console=console))
         return
-    plan = request_jobs(pipe, attrs, prompt, n, seed)
+    plan = request_jobs(pipe, attrs, prompt, n, seed, sketch=sketch)
     for note in plan.notes:
         console.print(f"[yellow]{note}[/]", soft_wrap=True)
     if scoring_notes is not None:

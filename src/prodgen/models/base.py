@@ -65,7 +65,7 @@ def model_class(name: str) -> type[GenerativeModel]:
 
 
 def _import_families() -> None:
-    from . import autoencoder, diffusion, gan, vae  # noqa: F401  (registration side effect)
+    from . import autoencoder, diffusion, gan, pix2pix, vae  # noqa: F401  (registration side effect)
 
 
 @dataclass(frozen=True)

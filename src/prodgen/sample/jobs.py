@@ -24,14 +24,26 @@ class JobPlan:
     notes: list[str] = field(default_factory=list)  # things the user should hear about (unknown values, skipped rows)
 
 
-def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: int, seed: int = 0) -> JobPlan:
-    """``n`` images of one condition (``--attr`` values and/or ``--prompt``); image i uses seed ``seed + i``."""
+def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: int, seed: int = 0,
+                 sketch: Path | None = None) -> JobPlan:
+    """``n`` images of one condition (``--attr`` values and/or ``--prompt``); image i uses seed ``seed + i``.
+
+    ``sketch``: a drawing or silhouette file for a run trained with an image condition (``--sketch``); the request
+    (and so every file's provenance) records its name, sha256 and how it was read."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
     attrs = dict(attrs or {})
+    if sketch is None and getattr(pipe, "image_condition", None):
+        pipe.generate_batch(pipe.condition({})[None], [seed])  # raises the UserError that says what to give
+    image_map = pipe.sketch_map(sketch) if sketch is not None else None
     pc = pipe.prompt_condition(prompt, attrs)
-    jobs = [Job(f"{i:06d}", pc.cond, seed + i, text=pc.text) for i in range(n)]
+    jobs = [Job(f"{i:06d}", pc.cond, seed + i, text=pc.text, image_map=image_map) for i in range(n)]
     request = {"attributes": attrs, "prompt": prompt, "understood": pc.understood, "notes": pc.notes, "n": n, "seed": seed}
+    if sketch is not None:
+        import hashlib
+
+        request["sketch"] = {"file": Path(sketch).name, "sha256": hashlib.sha256(Path(sketch).read_bytes()).hexdigest(),
+                             "condition": pipe.image_condition, "map_pixels": int(image_map.sum())}
     return JobPlan(jobs, request, list(pc.notes))
 
 

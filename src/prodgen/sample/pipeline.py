@@ -121,34 +121,68 @@ class Pipeline:
         vec = (lambda p: self.encode_text([p])[0]) if self.model.text_dim else None
         return prompt_condition(prompt, dict(attrs or {}), self.vocab, vec)
 
+    @property
+    def image_condition(self) -> str | None:
+        """"edges" or "silhouette" for a run that draws from a map (``--sketch``); None for the others."""
+        return getattr(self.model, "image_condition", None)
+
+    def sketch_map(self, source) -> torch.Tensor:
+        """(1, R, R) map of a sketch / silhouette file or (H, W, 3) uint8 array, as this run expects it."""
+        from ..conditioning.maps import sketch_map
+
+        if self.image_condition is None:
+            raise UserError(f"{self.run_dir} is a {self.model.family} run trained without an image condition, so it "
+                            "cannot draw from a sketch; train one with `prodgen train --condition edges,articleType,"
+                            "baseColour ...` (or silhouette,...) and generate from that run, or drop --sketch.")
+        return sketch_map(source, self.image_condition, self.model.resolution)
+
     @torch.no_grad()
     def generate_batch(self, cond: torch.Tensor, seeds: list[int], truncation: float = 1.0,
-                       text: torch.Tensor | None = None, **sampling) -> torch.Tensor:
+                       text: torch.Tensor | None = None, image_map: torch.Tensor | None = None,
+                       **sampling) -> torch.Tensor:
         """(B, A) ids, B seeds [and (B, T) text vectors] -> (B, 3, R, R) images in [-1, 1] (CPU).
 
-        ``sampling``: family options such as a diffusion model's ``steps`` and ``guidance``.
+        ``image_map``: (B or 1, 1, R, R) edge maps / silhouettes in {0, 1}, required by (and only by) a run trained
+        with an image condition. ``sampling``: family options such as a diffusion model's ``steps`` and ``guidance``.
         """
         if cond.shape[0] != len(seeds):
             raise ValueError("one seed per condition row")
+        if (image_map is None) != (self.image_condition is None):
+            if image_map is not None:
+                self.sketch_map(None)  # raises: a run without an image condition
+            raise UserError(f"{self.run_dir} draws products from {'an edge map' if self.image_condition == 'edges' else 'a silhouette'}"
+                            f": give one with --sketch drawing.png (dark {'lines' if self.image_condition == 'edges' else 'shape'} "
+                            "on white, any size); generating from a catalog CSV or without a sketch is not supported for it.")
         z = torch.cat([self.model.latent_noise(1, torch.Generator().manual_seed(int(s)), truncation) for s in seeds])
+        if image_map is not None:
+            sampling["image_map"] = image_map
         out = self.model.generate_from_noise(z, cond, text, self.net, **sampling)
         return out.float().cpu()
 
     def generate(self, attrs: Mapping[str, str] | None = None, n: int = 1, seed: int = 0,
-                 truncation: float = 1.0, batch_size: int = 64, prompt: str | None = None, **sampling) -> torch.Tensor:
-        """``n`` images of one condition (attributes and/or a prompt); image i uses seed ``seed + i``."""
+                 truncation: float = 1.0, batch_size: int = 64, prompt: str | None = None, sketch=None,
+                 **sampling) -> torch.Tensor:
+        """``n`` images of one condition (attributes and/or a prompt); image i uses seed ``seed + i``.
+
+        ``sketch``: for a run trained with an image condition, a drawing / silhouette file, an (H, W, 3) uint8 array
+        or a ready (1, R, R) map."""
         pc = self.prompt_condition(prompt, attrs)
+        image_map = None
+        if sketch is not None:
+            image_map = sketch if isinstance(sketch, torch.Tensor) else self.sketch_map(sketch)
+            image_map = image_map[None]  # (1, 1, R, R)
         outs = []
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
             text = pc.text.expand(m, -1) if pc.text is not None else None
             outs.append(self.generate_batch(pc.cond.expand(m, -1), list(range(seed + start, seed + start + m)), truncation,
-                                            text, **sampling))
+                                            text, image_map=image_map, **sampling))
         return torch.cat(outs) if outs else torch.empty(0, 3, self.model.resolution, self.model.resolution)
 
     def describe(self) -> dict:
         return {"run": str(self.run_dir), "model": self.model.family, "weights_sha256": self.weights_hash,
-                "resolution": self.model.resolution, "attributes": self.vocab.names, "text_encoder": self.text_encoder}
+                "resolution": self.model.resolution, "attributes": self.vocab.names, "text_encoder": self.text_encoder,
+                **({"image_condition": self.image_condition} if self.image_condition else {})}
 
 
 def _file_hash(path: Path) -> str:

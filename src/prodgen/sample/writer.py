@@ -35,6 +35,7 @@ class Job:
     seed: int
     meta: dict = field(default_factory=dict)  # extra sidecar fields (row notes, ...)
     text: torch.Tensor | None = None  # (T,) title/prompt vector for text-conditioned runs
+    image_map: torch.Tensor | None = None  # (1, R, R) edge map / silhouette for runs trained with an image condition
 
 
 @dataclass
@@ -111,14 +112,15 @@ def _batches(jobs: list[Job], size: int) -> Iterator[list[Job]]:
         yield jobs[i : i + size]
 
 
-def _best_of(pipe: Pipeline, batch: list[Job], cond, text, k: int, scorer, truncation: float, sampling: dict) -> torch.Tensor:
+def _best_of(pipe: Pipeline, batch: list[Job], cond, text, k: int, scorer, truncation: float, sampling: dict,
+             image_map: torch.Tensor | None = None) -> torch.Tensor:
     """Candidate c of a job with seed s uses seed s * k + c; keeps the best, notes every candidate's score."""
     from .best_of import pick_best
 
     cands, scores = [], []
     parts: list[dict[str, torch.Tensor]] = []
     for c in range(k):
-        x = pipe.generate_batch(cond, [j.seed * k + c for j in batch], truncation, text, **sampling)
+        x = pipe.generate_batch(cond, [j.seed * k + c for j in batch], truncation, text, **_map_arg(image_map), **sampling)
         sc = scorer.score(x, cond)
         cands.append(x)
         scores.append(sc["score"])
@@ -133,16 +135,22 @@ def _best_of(pipe: Pipeline, batch: list[Job], cond, text, k: int, scorer, trunc
     return cands_t[best, torch.arange(len(batch))]
 
 
+def _map_arg(image_map: torch.Tensor | None) -> dict:
+    """``image_map=`` only when there is one (an ONNX pipeline takes none)."""
+    return {} if image_map is None else {"image_map": image_map}
+
+
 def render_batch(pipe: Pipeline, batch: list[Job], truncation: float = 1.0, sampling: dict | None = None,
                  best_of: int = 1, scorer=None) -> np.ndarray:
     """One batch of jobs -> (B, R, R, 3) uint8 images (the best of ``best_of`` candidates each when > 1)."""
     sampling = dict(sampling or {})
     cond = torch.stack([j.cond for j in batch])
     text = torch.stack([j.text for j in batch]) if batch[0].text is not None else None
+    image_map = torch.stack([j.image_map for j in batch]) if batch[0].image_map is not None else None
     if best_of == 1:
-        x = pipe.generate_batch(cond, [j.seed for j in batch], truncation, text, **sampling)
+        x = pipe.generate_batch(cond, [j.seed for j in batch], truncation, text, **_map_arg(image_map), **sampling)
     else:
-        x = _best_of(pipe, batch, cond, text, best_of, scorer, truncation, sampling)
+        x = _best_of(pipe, batch, cond, text, best_of, scorer, truncation, sampling, image_map)
     return to_uint8(x)
 
 
