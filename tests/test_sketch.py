@@ -1,0 +1,250 @@
+"""Sketch -> product (issue 13): image maps, the pix2pix family, faithfulness metrics, the flood-fill baseline,
+``generate --sketch`` end to end on a tiny run, with the hand-drawn-style sketches in tests/data/sketches/."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from tiny import TINY_ARGS, train_tiny_run
+from typer.testing import CliRunner
+
+from prodgen.cli import app
+from prodgen.conditioning.maps import derive_maps, edge_map, jitter_edges, silhouette_map, sketch_map
+from prodgen.errors import UserError
+from prodgen.evaluate.metrics.faithfulness import chamfer_distance, edge_f1, mean_with_interval, silhouette_iou
+from prodgen.evaluate.sketch import MeanColours, faithfulness, fill_region, flood_fill_baseline
+from prodgen.models import model_class
+
+SKETCHES = Path(__file__).parent / "data" / "sketches"
+runner = CliRunner()
+
+
+def square_photo(res: int = 32, lo: int = 8, hi: int = 24, rgb=(200, 30, 30)) -> torch.Tensor:
+    """(1, 3, R, R) in [-1, 1]: a filled colour square on white."""
+    img = torch.full((1, 3, res, res), 255, dtype=torch.uint8)
+    for c in range(3):
+        img[0, c, lo:hi, lo:hi] = rgb[c]
+    return img.float() / 127.5 - 1
+
+
+def outline(res: int, lo: int, hi: int) -> np.ndarray:
+    m = np.zeros((res, res), bool)
+    m[lo, lo:hi] = m[hi - 1, lo:hi] = m[lo:hi, lo] = m[lo:hi, hi - 1] = True
+    return m
+
+
+# -- maps ---------------------------------------------------------------------------------------------------------
+def test_edges_trace_the_outline_and_the_silhouette_is_the_product():
+    x = square_photo()
+    edges = edge_map(x)[0, 0].numpy()
+    truth = np.zeros((32, 32), bool)
+    truth[7:25, 7:25] = True
+    truth[9:23, 9:23] = False  # the 2-px band around the square's boundary
+    assert edges.sum() > 40 and edges[truth.astype(bool) == 0].sum() == 0  # only on the boundary, and all round it
+    assert edge_f1(edges, outline(32, 8, 24), tolerance=1.0)[0] > 0.9
+    sil = silhouette_map(x)[0, 0].numpy()
+    want = np.zeros((32, 32), np.float32)
+    want[8:24, 8:24] = 1
+    assert np.array_equal(sil, want)
+    assert torch.equal(derive_maps("silhouette", x), silhouette_map(x))
+
+
+def test_edge_jitter_dilates_and_drops_as_drawn():
+    m = torch.zeros(2, 1, 9, 9)
+    m[:, 0, 4, 4] = 1
+    out = jitter_edges(m, torch.tensor([0.1, 0.9]), torch.ones(2, 1, 9, 9), p_dilate=0.5, p_drop=0.05)
+    assert out[0].sum() == 9 and out[1].sum() == 1  # the first map dilated 3x3, the second kept
+    drop = torch.ones(2, 1, 9, 9)
+    drop[1, 0, 4, 4] = 0.0
+    assert jitter_edges(m, torch.ones(2), drop, 0.5, 0.05)[1].sum() == 0
+
+
+def test_hand_sketches_become_thin_centred_maps():
+    for f in sorted(SKETCHES.glob("*.png")):
+        m = sketch_map(f, "edges", 64)[0].numpy() > 0
+        assert m.shape == (64, 64) and m.sum() > 60, f.name
+        blocks = m[:-1, :-1] & m[1:, :-1] & m[:-1, 1:] & m[1:, 1:]
+        assert blocks.sum() <= 2, f"{f.name}: lines are not thinned to about 1 px"
+        ys, xs = np.nonzero(m)
+        assert abs((ys.min() + ys.max()) / 2 - 31.5) < 6 and abs((xs.min() + xs.max()) / 2 - 31.5) < 6  # letterboxed
+    sil = sketch_map(SKETCHES / "tshirt.png", "silhouette", 64)[0].numpy()
+    assert 0.15 < sil.mean() < 0.6  # the closed T-shirt outline is filled
+
+
+def test_sketch_input_errors_are_user_errors(tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (300, 200), "white").save(blank)
+    with pytest.raises(UserError, match="blank"):
+        sketch_map(blank, "edges", 32)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    with pytest.raises(UserError, match="cannot be used"):
+        sketch_map(bad, "edges", 32)
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\0" * (21 * 1024 * 1024))
+    with pytest.raises(UserError, match="MB limit"):
+        sketch_map(huge, "edges", 32)
+
+
+# -- metrics ------------------------------------------------------------------------------------------------------
+def test_edge_f1_and_chamfer_known_answers():
+    a = np.zeros((20, 20), bool)
+    a[2:18, 5] = True  # a vertical line
+    assert edge_f1(a, a)[0] == 1.0 and chamfer_distance(a, a)[0] == 0.0
+    for k in (1, 2, 3):
+        b = np.roll(a, k, axis=1)
+        assert chamfer_distance(a, b)[0] == pytest.approx(k)
+        assert edge_f1(a, b, tolerance=k)[0] == 1.0 and edge_f1(a, b, tolerance=k - 0.5)[0] == 0.0
+    half = a.copy()
+    half[10:18, 5] = False  # half the line: precision 1, recall 0.5 -> F1 2/3
+    assert edge_f1(half, a, tolerance=0)[0] == pytest.approx(2 / 3)
+    far = np.zeros((20, 20), bool)
+    far[2:18, 15] = True
+    assert edge_f1(a, far, tolerance=1)[0] == 0.0 and chamfer_distance(a, far)[0] == pytest.approx(10)
+    empty = np.zeros((20, 20), bool)
+    assert edge_f1(empty, empty)[0] == 1.0 and edge_f1(a, empty)[0] == 0.0
+    assert math.isnan(chamfer_distance(a, empty)[0]) and chamfer_distance(empty, empty)[0] == 0.0
+    batch = torch.from_numpy(np.stack([a, far])[:, None].astype(np.float32))
+    assert np.allclose(chamfer_distance(batch, batch.flip(0)), [10, 10])
+
+
+def test_silhouette_iou_and_interval():
+    a = np.zeros((10, 10))
+    a[:, :4] = 1
+    b = np.zeros((10, 10))
+    b[:, 2:6] = 1
+    assert silhouette_iou(a, b)[0] == pytest.approx(20 / 60)
+    assert silhouette_iou(a, a)[0] == 1.0 and silhouette_iou(a, 1 - a)[0] == 0.0
+    s = mean_with_interval(np.array([0.2, 0.4, np.nan, 0.6]))
+    assert s["mean"] == pytest.approx(0.4) and s["n"] == 3 and s["n_undefined"] == 1
+    assert 0.2 <= s["ci95_low"] <= 0.4 <= s["ci95_high"] <= 0.6
+
+
+def test_faithfulness_of_a_photo_to_its_own_maps_is_perfect():
+    x = square_photo()
+    e = faithfulness(x, edge_map(x), "edges")
+    assert e["edge_f1"][0] == 1.0 and e["chamfer_px"][0] == 0.0
+    assert faithfulness(x, silhouette_map(x), "silhouette")["silhouette_iou"][0] == 1.0
+    moved = square_photo(lo=12, hi=28)
+    assert faithfulness(moved, edge_map(x), "edges")["chamfer_px"][0] > 2
+
+
+# -- the flood-fill baseline --------------------------------------------------------------------------------------
+def test_flood_fill_fills_exactly_the_inside_of_a_closed_contour_in_the_category_colour():
+    m = outline(32, 8, 24)
+    region = fill_region(m.astype(np.float32), "edges")
+    want = np.zeros((32, 32), bool)
+    want[8:24, 8:24] = True
+    assert np.array_equal(region, want)
+    opened = m.copy()
+    opened[8, 15] = False  # a 1-px gap is bridged
+    assert np.array_equal(fill_region(opened.astype(np.float32), "edges"), want)
+    photos = torch.cat([((square_photo(rgb=(200, 30, 30)) + 1) * 127.5).round().to(torch.uint8)] * 5
+                       + [((square_photo(rgb=(20, 20, 220)) + 1) * 127.5).round().to(torch.uint8)] * 5)
+    cond = torch.tensor([[1, 1]] * 5 + [[2, 3]] * 5)
+    colours = MeanColours.fit(photos, cond)
+    assert np.allclose(colours.colour(torch.tensor([1, 1])), [200, 30, 30])
+    assert np.allclose(colours.colour(torch.tensor([2, 0])), [20, 20, 220])  # unseen pair: its article type's colour
+    maps = torch.from_numpy(np.stack([m, m])[:, None].astype(np.float32))
+    out = flood_fill_baseline(maps, torch.tensor([[1, 1], [2, 3]]), colours, "edges")
+    assert out.dtype == torch.uint8 and out.shape == (2, 3, 32, 32)
+    assert (out[0][:, want] == torch.tensor([200, 30, 30])[:, None]).all()
+    assert (out[1][:, want] == torch.tensor([20, 20, 220])[:, None]).all()
+    assert (out[:, :, ~want] == 255).all()
+
+
+# -- the model ----------------------------------------------------------------------------------------------------
+def make(**args):
+    torch.manual_seed(0)
+    return model_class("pix2pix").from_args({**TINY_ARGS["pix2pix"], **args}, [4, 5], 32)
+
+
+def test_generator_follows_the_map_and_l1_only_has_no_discriminator():
+    m = make().eval()
+    a, b = torch.zeros(1, 1, 32, 32), torch.zeros(1, 1, 32, 32)
+    a[0, 0, 8:24, 8] = 1
+    b[0, 0, 4, 4:28] = 1
+    cond = torch.tensor([[1, 2]])
+    g = lambda mp: m.sample(1, cond, generator=torch.Generator().manual_seed(0), image_map=mp)  # noqa: E731
+    assert torch.equal(g(a), g(a)) and (g(a) - g(b)).abs().mean() > 1e-3
+    l1 = make(adv_weight=0)
+    assert l1.phases == ("g",) and l1.discriminator is None and m.phases == ("d", "g")
+    with pytest.raises(UserError, match="not both 0"):
+        make(adv_weight=0, l1_weight=0)
+    with pytest.raises(UserError, match="image_condition"):
+        make(image_condition="depth")
+
+
+def test_l1_training_on_a_fixed_batch_reduces_l1_and_fills_the_preview_maps():
+    torch.set_num_threads(1)  # a tiny network: a second thread only waits (the autouse fixture resets it)
+    m = make(adv_weight=0, map_dilate=0.0, map_drop=0.0, dropout=0.0).train()
+    x = torch.cat([square_photo(rgb=(200, 30, 30)), square_photo(lo=4, hi=20, rgb=(30, 30, 200))] * 2)
+    cond = torch.tensor([[1, 1], [2, 2], [1, 1], [2, 2]])
+    opt = torch.optim.Adam(m.phase_parameters("g"), lr=2e-3)
+    first = None
+    for _ in range(40):
+        out = m.loss("g", x, cond)
+        first = first if first is not None else float(out["l1"].detach())
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    assert float(out["l1"]) < 0.5 * first
+    assert bool(m.preview_filled) and torch.equal(m.preview_maps[:4], edge_map(x))
+
+
+# -- generate --sketch end to end ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sketch_run(tmp_path_factory):
+    return train_tiny_run(tmp_path_factory.mktemp("p2p") / "run", "pix2pix", steps=3)
+
+
+def test_generate_from_a_hand_sketch_is_seeded_and_signed(sketch_run, tmp_path):
+    from prodgen.provenance.verify import verify_file
+
+    args = ["generate", str(sketch_run), "--sketch", str(SKETCHES / "tshirt.png"), "--attr", "colour=red", "-n", "3",
+            "--seed", "4", "--quiet"]
+    for out in ("a", "b"):
+        res = runner.invoke(app, [*args, "--out", str(tmp_path / out)], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+    files = sorted(p.name for p in (tmp_path / "a").glob("0*.png"))
+    assert files == ["000000.png", "000001.png", "000002.png"]
+    for f in files:
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "a" / f)), np.asarray(Image.open(tmp_path / "b" / f)))
+    side = json.loads((tmp_path / "a" / "generation.json").read_text())
+    import hashlib
+
+    assert side["image_condition"] == "edges"
+    assert side["request"]["sketch"]["sha256"] == hashlib.sha256((SKETCHES / "tshirt.png").read_bytes()).hexdigest()
+    info = verify_file(tmp_path / "a" / "000000.png")
+    assert info["valid"] and info["kind"] == "generated" and info["request"]["sketch"]["file"] == "tshirt.png"
+    # another drawing, same seed and attributes: another image
+    res = runner.invoke(app, ["generate", str(sketch_run), "--sketch", str(SKETCHES / "shoe.png"), "--attr", "colour=red",
+                              "-n", "1", "--seed", "4", "--quiet", "--out", str(tmp_path / "c")], catch_exceptions=False)
+    assert res.exit_code == 0
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "c" / "000000.png")),
+                              np.asarray(Image.open(tmp_path / "a" / "000000.png")))
+
+
+def test_sketch_errors_name_the_fix(sketch_run, tmp_path):
+    from prodgen.sample import Pipeline
+
+    res = runner.invoke(app, ["generate", str(sketch_run), "-n", "1", "--out", str(tmp_path / "x"), "--quiet"])
+    assert res.exit_code != 0 and "--sketch" in str(res.exception) and not (tmp_path / "x").exists()
+    gan = train_tiny_run(tmp_path / "gan", "gan", steps=1)
+    with pytest.raises(UserError, match="without an image condition"):
+        Pipeline.from_pretrained(gan).generate({}, n=1, sketch=SKETCHES / "shoe.png")
+    res = runner.invoke(app, ["train", "--model", "gan", "--condition", "edges,category", "--catalog", "synthetic",
+                              "--steps", "1", "--out", str(tmp_path / "r"), "--dry-run"])
+    assert res.exit_code != 0 and "needs --model pix2pix" in str(res.exception)
+    res = runner.invoke(app, ["train", "--condition", "silhouette,category,colour", "--catalog", "synthetic",
+                              "--steps", "1", "--out", str(tmp_path / "r"), "--dry-run"])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads(res.stdout[: res.stdout.rindex("}") + 1])
+    assert cfg["model"] == "pix2pix" and cfg["model_args"]["image_condition"] == "silhouette"
+    assert cfg["condition"]["attributes"] == ["category", "colour"]
