@@ -46,12 +46,13 @@ class ConditionEmbedding(nn.Module):
 class CondBatchNorm(nn.Module):
     """Batch norm whose gain and bias come from a condition vector (FiLM on BN).
 
-    Class-conditional BN as in Miyato & Koyama 2018 / BigGAN (Brock et al. 2019).
+    Class-conditional BN as in Miyato & Koyama 2018 / BigGAN (Brock et al. 2019). ``norm``: another affine-free
+    normalisation to modulate instead (pix2pix's U-Net uses group norm).
     """
 
-    def __init__(self, channels: int, cond_dim: int) -> None:
+    def __init__(self, channels: int, cond_dim: int, norm: nn.Module | None = None) -> None:
         super().__init__()
-        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.bn = norm if norm is not None else nn.BatchNorm2d(channels, affine=False)
         self.film = nn.Linear(cond_dim, 2 * channels)
         nn.init.zeros_(self.film.weight)
         nn.init.zeros_(self.film.bias)

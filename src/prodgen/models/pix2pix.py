@@ -37,7 +37,7 @@ from ..conditioning.maps import IMAGE_CONDITIONS, derive_maps, jitter_edges
 from ..errors import UserError
 from ..resolution import stages
 from .base import GenerativeModel, register_model
-from .blocks import ConditionEmbedding, sn_conv
+from .blocks import CondBatchNorm, ConditionEmbedding, sn_conv
 
 PREVIEW_MAPS = 8
 
@@ -72,19 +72,9 @@ class Pix2PixConfig:
                 raise UserError(f"{name} = {getattr(self, name)} must lie in [0, 1)")
 
 
-class FiLMGroupNorm(nn.Module):
+def film_group_norm(channels: int, cond_dim: int) -> CondBatchNorm:
     """Group norm whose gain and bias come from the condition vector (zero-initialised: plain GN at first)."""
-
-    def __init__(self, channels: int, cond_dim: int) -> None:
-        super().__init__()
-        self.norm = nn.GroupNorm(min(8, channels // 2) or 1, channels, affine=False)
-        self.film = nn.Linear(cond_dim, 2 * channels)
-        nn.init.zeros_(self.film.weight)
-        nn.init.zeros_(self.film.bias)
-
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        gamma, beta = self.film(c).chunk(2, dim=1)  # (B, C) each
-        return self.norm(x) * (1 + gamma[:, :, None, None]) + beta[:, :, None, None]
+    return CondBatchNorm(channels, cond_dim, norm=nn.GroupNorm(min(8, channels // 2) or 1, channels, affine=False))
 
 
 def unet_widths(resolution: int, base: int, cap: int) -> list[int]:
@@ -105,7 +95,7 @@ class UNetGenerator(nn.Module):
         cin = 1
         for i, w in enumerate(widths):
             self.down.append(nn.Conv2d(cin, w, 4, stride=2, padding=1))
-            self.down_norm.append(FiLMGroupNorm(w, fdim) if i else nn.Identity())  # no norm on the first (Isola)
+            self.down_norm.append(film_group_norm(w, fdim) if i else nn.Identity())  # no norm on the first (Isola)
             cin = w
         self.bottleneck = nn.Linear(fdim, widths[-1])  # the condition and noise, added at 4x4
         self.up = nn.ModuleList()
@@ -114,7 +104,7 @@ class UNetGenerator(nn.Module):
         for i in range(n - 1, 0, -1):  # 4x4 -> ... -> R/2; input: the stage below + its mirrored skip
             cin_up = widths[i] if i == n - 1 else 2 * widths[i]
             self.up.append(nn.ConvTranspose2d(cin_up, widths[i - 1], 4, stride=2, padding=1))
-            self.up_norm.append(FiLMGroupNorm(widths[i - 1], fdim))
+            self.up_norm.append(film_group_norm(widths[i - 1], fdim))
         self.to_rgb = nn.ConvTranspose2d(2 * widths[0] if n > 1 else widths[0], 3, 4, stride=2, padding=1)
         self.dropout = cfg.dropout
         self.n_dropout = min(3, n - 1)
@@ -125,7 +115,7 @@ class UNetGenerator(nn.Module):
         skips = []
         for conv, norm in zip(self.down, self.down_norm):
             h = conv(h)
-            h = F.leaky_relu(norm(h, f) if isinstance(norm, FiLMGroupNorm) else h, 0.2)
+            h = F.leaky_relu(norm(h, f) if isinstance(norm, CondBatchNorm) else h, 0.2)
             skips.append(h)  # (B, w_i, R / 2^(i+1), ...)
         h = h + self.bottleneck(f)[:, :, None, None]  # (B, w_last, 4, 4)
         for k, (conv, norm) in enumerate(zip(self.up, self.up_norm)):

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import UserError
 from .writer import Job
 
@@ -25,11 +27,12 @@ class JobPlan:
 
 
 def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: int, seed: int = 0,
-                 sketch: Path | None = None) -> JobPlan:
+                 sketch: Path | np.ndarray | None = None, sketch_info: dict | None = None) -> JobPlan:
     """``n`` images of one condition (``--attr`` values and/or ``--prompt``); image i uses seed ``seed + i``.
 
-    ``sketch``: a drawing or silhouette file for a run trained with an image condition (``--sketch``); the request
-    (and so every file's provenance) records its name, sha256 and how it was read."""
+    ``sketch``: a drawing or silhouette (a file, or an (H, W, 3) uint8 array with ``sketch_info`` saying where it came
+    from) for a run trained with an image condition (``--sketch``); the request, and so every file's provenance,
+    records the file's name and sha256 (or ``sketch_info``) and how it was read."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
     attrs = dict(attrs or {})
@@ -42,8 +45,9 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
     if sketch is not None:
         import hashlib
 
-        request["sketch"] = {"file": Path(sketch).name, "sha256": hashlib.sha256(Path(sketch).read_bytes()).hexdigest(),
-                             "condition": pipe.image_condition, "map_pixels": int(image_map.sum())}
+        where = (dict(sketch_info or {}) if isinstance(sketch, np.ndarray) else
+                 {"file": Path(sketch).name, "sha256": hashlib.sha256(Path(sketch).read_bytes()).hexdigest()})
+        request["sketch"] = {**where, "condition": pipe.image_condition, "map_pixels": int(image_map.sum())}
     return JobPlan(jobs, request, list(pc.notes))
 
 

@@ -56,6 +56,7 @@ class ModelInfo(BaseModel):
     resolution: int
     attributes: dict[str, list[str]]
     text: bool
+    image_condition: str | None = None  # "edges" / "silhouette": the model draws from an uploaded sketch
 
 
 class UploadOut(BaseModel):
@@ -76,6 +77,7 @@ class GenerateRequest(Strict):
     truncation: float = Field(1.0, gt=0, le=1)
     steps: int | None = Field(None, ge=1, le=1000)
     guidance: float | None = Field(None, ge=0, le=30)
+    sketch_asset_id: str | None = None  # an uploaded drawing / silhouette, for a model trained with an image condition
 
 
 class FillRequest(Strict):
@@ -331,6 +333,14 @@ def _check_job(st, req) -> tuple[dict, str | None]:
             if req.prompt and not m["text"]:
                 raise UserError(f"model {req.model!r} was not trained on text, so it takes no prompt; choose attributes instead")
             body["attributes"] = canonical_attributes(m, req.attributes)
+            if req.sketch_asset_id and not m.get("image_condition"):
+                raise UserError(f"model {req.model!r} was not trained with an image condition, so it takes no sketch; "
+                                "leave the sketch out or choose a sketch model")
+            if m.get("image_condition") and not req.sketch_asset_id:
+                raise UserError(f"model {req.model!r} draws products from {m['image_condition']}: upload a sketch "
+                                "(dark lines on white, or a filled silhouette) and pass its sketch_asset_id")
+            if req.sketch_asset_id:
+                _asset(st, req.sketch_asset_id, ("upload",), "sketch_asset_id")
             return body, req.model
         if isinstance(req, FillRequest):
             find_model(st.settings.runs, req.model)

@@ -191,7 +191,8 @@ def _generate_images(run, pipe, model_id: str, jobs, requested_of, info_of, meta
     for i, j in enumerate(jobs):
         run.step(i, total)
         text = j.text[None] if j.text is not None else None
-        x = pipe.generate_batch(j.cond[None], [j.seed], truncation, text, **sampling)
+        maps = {"image_map": j.image_map[None]} if j.image_map is not None else {}
+        x = pipe.generate_batch(j.cond[None], [j.seed], truncation, text, **maps, **sampling)
         rgb = to_uint8(x)[0]
         condition = pipe.vocab.describe(j.cond)
         info = {"run": model_id, "family": pipe.model.family, "seed": j.seed, "condition": condition,
@@ -210,9 +211,15 @@ def generate(run) -> None:
 
     req = run.job.request
     pipe = run.pipeline(req["model"])
-    plan = request_jobs(pipe, req.get("attributes") or {}, req.get("prompt") or None, int(req["n"]), int(req.get("seed", 0)))
+    sketch, sketch_info = None, None
+    if req.get("sketch_asset_id"):
+        asset, data = read_asset(run, req["sketch_asset_id"], ("upload",))
+        sketch, sketch_info = decode_rgb(data), {"asset": asset.id, "sha256": asset.sha256}
+    plan = request_jobs(pipe, req.get("attributes") or {}, req.get("prompt") or None, int(req["n"]), int(req.get("seed", 0)),
+                        sketch=sketch, sketch_info=sketch_info)
     run.notes.extend(plan.notes)
-    asked = {"attributes": req.get("attributes") or {}, "prompt": req.get("prompt"), "n": req["n"], "seed": req.get("seed", 0)}
+    asked = {"attributes": req.get("attributes") or {}, "prompt": req.get("prompt"), "n": req["n"], "seed": req.get("seed", 0),
+             **({"sketch": plan.request["sketch"]} if "sketch" in plan.request else {})}
     _generate_images(run, pipe, req["model"], plan.jobs,
                      requested_of=lambda j, cond: dict(req.get("attributes") or {}),
                      info_of=lambda j: {"request": asked},

@@ -25,7 +25,8 @@ def _describe(folder: Path) -> dict | None:
         merged = {a["name"]: list(a.get("merged", ())) for a in vocab["attributes"]}
         cond = cfg.get("condition") or {}
         return {"id": folder.name, "family": str(cfg["model"]), "resolution": int(cfg["data"]["resolution"]),
-                "attributes": attributes, "merged": merged, "text": bool(cond.get("text"))}
+                "attributes": attributes, "merged": merged, "text": bool(cond.get("text")),
+                "image_condition": (cfg.get("model_args") or {}).get("image_condition")}
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a damaged or half-written run is not offered (the CLI explains it when loaded directly)
 

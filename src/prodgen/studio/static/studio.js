@@ -185,7 +185,9 @@
       const body = { kind: "generate", model: select.value, attributes, prompt: $("#prompt").value.trim() || null,
         n: Number($("#n").value), seed: Number($("#seed").value) };
       if (!body.model) { say("Choose a model first.", "error"); return; }
+      const sketch = $("#sketch").files[0];
       guard(async () => {
+        if (sketch) body.sketch_asset_id = (await upload(sketch)).asset_id;
         const job = await api("/api/jobs", { method: "POST", json: body });
         say(`Job ${job.id} queued: ${body.n} image(s). They go to the review queue when done.`);
         await follow(job.id, showJob);

@@ -1,0 +1,57 @@
+"""The studio's generate form with a sketch upload (issue 13): a sketch model draws from the uploaded drawing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from server_kit import make_kit
+from tiny import train_tiny_run
+
+SKETCH = Path(__file__).resolve().parents[1] / "data" / "sketches" / "handbag.png"
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sketch-runs")
+    train_tiny_run(root / "p2p", "pix2pix", steps=2)
+    train_tiny_run(root / "gan", "gan", steps=1)
+    return make_kit(root, tmp_path_factory.mktemp("sketch-data"))
+
+
+def test_generate_from_an_uploaded_sketch(kit):
+    from prodgen.studio.db import Asset
+
+    models = {m["id"]: m for m in kit.client.get("/api/models", headers=kit.h("viewer")).json()}
+    assert models["p2p"]["image_condition"] == "edges" and models["gan"]["image_condition"] is None
+    up = kit.upload(SKETCH.read_bytes(), name="handbag.png")
+    assert up.status_code == 201, up.text
+    sketch_id = up.json()["asset_id"]
+    job = kit.client.post("/api/jobs", headers=kit.h("editor"), json={
+        "kind": "generate", "model": "p2p", "n": 2, "attributes": {"colour": "red"}, "sketch_asset_id": sketch_id})
+    assert job.status_code == 202, job.text
+    kit.drain()
+    j = kit.job(job.json()["id"])
+    assert j["status"] == "done" and len(j["outputs"]) == 2, j
+    with kit.st.db.read() as s:
+        stored = s.get(Asset, sketch_id).sha256
+    a = kit.client.get(f"/api/assets/{j['outputs'][0]}", headers=kit.h("viewer")).json()
+    assert a["kind"] == "generated" and a["review"] == "pending" and a["provenance"]["signed"]
+    from prodgen.provenance import verify_file
+
+    with kit.st.db.read() as s:
+        path = kit.st.storage.path(s.get(Asset, j["outputs"][0]).sha256, "image/png")
+    sketch = verify_file(path)["request"]["sketch"]
+    assert sketch["sha256"] == stored and sketch["condition"] == "edges" and sketch["asset"] == sketch_id
+
+
+def test_sketch_requests_that_cannot_run_are_refused(kit):
+    up = kit.upload(SKETCH.read_bytes(), name="handbag.png").json()["asset_id"]
+    no_sketch = kit.client.post("/api/jobs", headers=kit.h("editor"), json={"kind": "generate", "model": "p2p", "n": 1})
+    assert no_sketch.status_code == 422 and "upload a sketch" in no_sketch.text
+    on_gan = kit.client.post("/api/jobs", headers=kit.h("editor"),
+                             json={"kind": "generate", "model": "gan", "n": 1, "sketch_asset_id": up})
+    assert on_gan.status_code == 422 and "takes no sketch" in on_gan.text
+    bogus = kit.client.post("/api/jobs", headers=kit.h("editor"),
+                            json={"kind": "generate", "model": "p2p", "n": 1, "sketch_asset_id": "nope"})
+    assert bogus.status_code == 422 and "sketch_asset_id" in bogus.text
