@@ -123,6 +123,9 @@ def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = Non
     pipe = Pipeline.from_pretrained(run_dir, device="cpu")
     if pipe.model.family not in FAMILIES:
         raise UserError(f"{run_dir} is a {pipe.model.family} run; ONNX export covers {', '.join(FAMILIES)}")
+    if pipe.model.family == "diffusion" and pipe.model.config.objective != "diffusion":
+        raise UserError(f"{run_dir} is a flow-matching run, whose network takes fractional timesteps; ONNX export covers "
+                        "diffusion-objective runs so far. Serve it with PyTorch (`prodgen generate`).")
     if pipe.model.family == "diffusion" and pipe.model.config.latent:
         raise UserError(f"{run_dir} is a latent diffusion run (it samples through its autoencoder's decoder), which "
                         "ONNX export does not cover yet; generate from the run folder itself.")

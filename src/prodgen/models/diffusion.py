@@ -14,6 +14,9 @@ Choices, measured on the 2-core CPU (bench/diffusion_speed.py):
   (DPM-Solver++(2M), Lu et al. 2022) or ``DDIMScheduler`` for sampling, all from
   one saved configuration (cosine schedule, Nichol & Dhariwal 2021).
 - v-prediction (Salimans & Ho 2022) with min-SNR-5 loss weights (Hang et al. 2023).
+- ``objective="flow"``: flow matching on the straight path instead (rectified flow; Lipman et al. 2023, Liu et
+  al. 2023), logit-normal t (Esser et al. 2024), sampled by diffusers' flow-matching Euler or Heun solver. Same
+  network, conditioning, guidance and latent option.
 - The condition (attribute embeddings + projected title/prompt vector) is added to
   the timestep embedding (``class_embed_type="identity"``). Training drops the
   whole condition with probability ``uncond_p`` so the same network gives the
@@ -46,7 +49,9 @@ from .base import GenerativeModel, register_model
 from .autoencoder import first_stage_from_run, first_stage_from_spec
 from .blocks import ConditionEmbedding
 
-SAMPLERS = ("dpm++", "ddim")
+SAMPLERS = ("dpm++", "ddim")  # of the diffusion objective
+FLOW_SAMPLERS = ("euler", "heun")  # of the flow-matching objective
+OBJECTIVES = ("diffusion", "flow")
 PIXEL_MAX = 128  # above this resolution a diffusion model needs an autoencoder (latent diffusion)
 
 
@@ -56,12 +61,14 @@ class DiffusionConfig:
     attention: tuple[bool, ...] = (False, False, True)  # self-attention per level
     layers_per_block: int = 1
     patch: int | None = None  # pixel_unshuffle factor in front of the U-Net (None: 4 on pixels, 2 on latents)
+    objective: str = "diffusion"  # "diffusion" (DDPM forward process) | "flow" (flow matching / rectified flow)
+    flow_t: str = "logit_normal"  # flow: training distribution of t ("logit_normal", Esser et al. 2024; "uniform")
     train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"
     min_snr_gamma: float = 5.0  # 0: plain MSE
     uncond_p: float = 0.1  # probability of dropping the whole condition in training (CFG)
-    sampler: str = "dpm++"  # "dpm++" | "ddim"
+    sampler: str | None = None  # diffusion: "dpm++" (default) | "ddim"; flow: "euler" (default) | "heun"
     steps: int = 10  # default sampling steps
     guidance: float = 1.0  # default classifier-free guidance scale (1: off)
     lr: float = 3e-4
@@ -79,12 +86,23 @@ class DiffusionConfig:
         self.betas = tuple(self.betas)
         if len(self.attention) != len(self.widths):
             raise ValueError(f"attention has {len(self.attention)} entries for {len(self.widths)} widths")
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, not {self.sampler!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
+        if self.flow_t not in ("logit_normal", "uniform"):
+            raise ValueError(f"flow_t must be logit_normal or uniform, not {self.flow_t!r}")
+        allowed = self.samplers
+        if self.sampler is None:
+            self.sampler = allowed[0]
+        if self.sampler not in allowed:
+            raise ValueError(f"sampler of the {self.objective} objective must be one of {allowed}, not {self.sampler!r}")
         if self.prediction_type not in ("v_prediction", "epsilon"):
             raise ValueError("prediction_type must be v_prediction or epsilon")
         if any(w % 32 for w in self.widths):
             raise ValueError("U-Net widths must be multiples of 32 (group norm)")
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        return FLOW_SAMPLERS if self.objective == "flow" else SAMPLERS
 
     @property
     def latent(self) -> bool:
@@ -97,10 +115,17 @@ def scheduler_config(cfg: DiffusionConfig) -> dict[str, Any]:
 
 
 def make_scheduler(cfg: DiffusionConfig, sampler: str | None = None):
-    """A fresh diffusers scheduler for sampling (``dpm++``/``ddim``) or training (``ddpm``)."""
-    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+    """A fresh diffusers scheduler for sampling (``dpm++``/``ddim``; flow: ``euler``/``heun``) or training (``ddpm``)."""
+    from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler,
+                           FlowMatchHeunDiscreteScheduler)
 
     kind = sampler or cfg.sampler
+    if kind != "ddpm" and kind not in cfg.samplers:
+        raise UserError(f"sampler {kind!r} does not solve the {cfg.objective} objective; choose one of {', '.join(cfg.samplers)}")
+    if kind == "euler":
+        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=cfg.train_timesteps, shift=1.0)
+    if kind == "heun":
+        return FlowMatchHeunDiscreteScheduler(num_train_timesteps=cfg.train_timesteps, shift=1.0)
     common = scheduler_config(cfg)
     if kind == "ddpm":
         return DDPMScheduler(**common, clip_sample=False)
@@ -248,6 +273,8 @@ class ConditionalDiffusion(GenerativeModel):
             cond = cond * (~drop)[:, None]
             if text is not None:
                 text = text * (~drop)[:, None].to(text.dtype)
+        if self.config.objective == "flow":
+            return self._flow_loss(images, cond, text)
         t = noise_.randint(0, self.config.train_timesteps, b).to(dev)
         noise = noise_.randn(*images.shape).to(dev)
         noisy = self.train_scheduler.add_noise(images, noise, t)
@@ -265,6 +292,27 @@ class ConditionalDiffusion(GenerativeModel):
         else:
             loss = mse.mean()
         out = {"loss": loss, "mse": mse.mean()}
+        if self.autoencoder is not None:
+            out["latent_scale"] = self.latent_scale.detach().clone()
+        return out
+
+    def _flow_loss(self, x0: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Flow matching with the straight (rectified-flow) path: x_t = (1 - t) x0 + t e, the net predicts e - x0.
+
+        Lipman et al. 2023 (https://arxiv.org/abs/2210.02747), Liu et al. 2023 (https://arxiv.org/abs/2209.03003);
+        t from a logit-normal distribution by default, which weights the middle of the path (Esser et al. 2024,
+        https://arxiv.org/abs/2403.03206). The net sees t x ``train_timesteps``, the timestep scale of diffusers'
+        flow-matching schedulers that sample it.
+        """
+        b, dev = x0.shape[0], x0.device
+        u = noise_.randn(b) if self.config.flow_t == "logit_normal" else noise_.rand(b)
+        t = (torch.sigmoid(u) if self.config.flow_t == "logit_normal" else u).to(dev)
+        e = noise_.randn(*x0.shape).to(dev)
+        tt = t[:, None, None, None]
+        xt = (1 - tt) * x0 + tt * e
+        pred = self.net(xt, t * self.config.train_timesteps, cond, text)
+        mse = (pred.float() - (e - x0).float()).pow(2).flatten(1).mean(1)
+        out = {"loss": mse.mean(), "mse": mse.mean()}
         if self.autoencoder is not None:
             out["latent_scale"] = self.latent_scale.detach().clone()
         return out
@@ -304,14 +352,17 @@ class ConditionalDiffusion(GenerativeModel):
         if start < 1.0:
             if image is None:
                 raise ValueError("start < 1 needs the image to start from")
-            keep = max(1, int(round(steps * start)))
+            keep = max(1, int(round(len(timesteps) * start)))  # Heun lists most timesteps twice
             timesteps = timesteps[len(timesteps) - keep:]
             if hasattr(sched, "set_begin_index"):
                 sched.set_begin_index(len(sched.timesteps) - keep)
             x0 = self.to_latents(image.to(dev))
-            x = self.train_scheduler.add_noise(x0, x, timesteps[:1].to(dev).expand(len(x)))
+            if self.config.objective == "flow":
+                x = sched.scale_noise(x0, timesteps[:1].to(dev), x)
+            else:
+                x = self.train_scheduler.add_noise(x0, x, timesteps[:1].to(dev).expand(len(x)))
         else:
-            x = x * sched.init_noise_sigma
+            x = x * getattr(sched, "init_noise_sigma", 1.0)
         for t in timesteps:
             tt = t.to(dev).expand(len(x) * (2 if guided else 1))
             if guided:
@@ -323,5 +374,5 @@ class ConditionalDiffusion(GenerativeModel):
         return self.from_latents(x).clamp(-1, 1)
 
 
-__all__ = ["PIXEL_MAX", "ConditionalDiffusion", "DenoisingNet", "DiffusionConfig", "SAMPLERS", "make_scheduler",
-           "scheduler_config"]
+__all__ = ["FLOW_SAMPLERS", "OBJECTIVES", "PIXEL_MAX", "ConditionalDiffusion", "DenoisingNet", "DiffusionConfig", "SAMPLERS",
+           "make_scheduler", "scheduler_config"]

@@ -178,6 +178,9 @@ def distill(run: str | Path, out: str | Path, cfg: DistillConfig, overwrite: boo
     if model.config.latent:  # the rounds below train on pixels and rebuild the net without the autoencoder
         raise UserError(f"{run} is a latent diffusion run; distillation covers pixel diffusion runs (up to 128 px) "
                         "so far. Sample it with fewer --steps instead.")
+    if model.config.objective != "diffusion":
+        raise UserError(f"{run} is a flow-matching run; progressive distillation here follows the DDIM path of a "
+                        "diffusion run. Sample it with fewer --steps instead (its Euler solver takes any number).")
     if model.config.prediction_type != "v_prediction":
         raise UserError(f"{run} predicts {model.config.prediction_type}; progressive distillation here needs a "
                         "v-prediction run (the default of `prodgen train --model diffusion`).")
