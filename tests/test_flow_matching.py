@@ -72,3 +72,25 @@ def test_samplers_belong_to_their_objective():
     with pytest.raises(UserError, match="does not solve the flow objective"):
         m = make()
         m.generate_from_embedding(torch.randn(1, 3, 32, 32), torch.zeros(1, 64), sampler="ddim")
+
+
+def test_cli_sampler_option_switches_solver_and_names_the_wrong_ones(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from tiny import train_tiny_run
+    from typer.testing import CliRunner
+
+    from prodgen.cli import app
+
+    run = train_tiny_run(tmp_path / "d", "diffusion", steps=2)
+    gan = train_tiny_run(tmp_path / "g", "gan", steps=1)
+    runner = CliRunner()
+
+    def gen(r, out, *extra):
+        return runner.invoke(app, ["generate", str(r), "-n", "2", "--steps", "3", "--out", str(tmp_path / out), *extra])
+
+    assert gen(run, "a").exit_code == 0 and gen(run, "b", "--sampler", "ddim").exit_code == 0
+    a, b = (np.asarray(Image.open(tmp_path / f / "grid.png")) for f in ("a", "b"))
+    assert np.abs(a.astype(int) - b).mean() > 0.5  # another solver, other pixels
+    assert "does not solve the diffusion objective" in str(gen(run, "c", "--sampler", "euler").exception)
+    assert "--sampler are for diffusion models" in str(gen(gan, "d", "--sampler", "ddim").exception)

@@ -132,6 +132,8 @@ def _check_split(split: str) -> None:
 SeedOpt = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="random seed (0 .. 2^32-1)")]
 SamplingStepsOpt = Annotated[int | None, typer.Option(min=1, max=MAX_SAMPLING_STEPS, help="sampling steps (diffusion)")]
 GuidanceOpt = Annotated[float | None, typer.Option(min=0.0, help="classifier-free guidance scale (diffusion; 1: off, 0: unconditional)")]
+SamplerOpt = Annotated[str | None, typer.Option(help="diffusion solver: dpm++ or ddim (flow-matching runs: euler or heun); "
+                                                   "default: the run's")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="images per batch")]
 
 
@@ -158,9 +160,9 @@ def _refuse_ignored_options(ctx: typer.Context, used: set[str], why: str) -> Non
         raise UserError(f"{', '.join(given)} would be ignored: {why}.")
 
 
-def _sampling(steps: int | None, guidance: float | None) -> dict:
-    """Diffusion sampling options the user set (``--steps``, ``--guidance``)."""
-    return {k: v for k, v in {"steps": steps, "guidance": guidance}.items() if v is not None}
+def _sampling(steps: int | None, guidance: float | None, sampler: str | None = None) -> dict:
+    """Diffusion sampling options the user set (``--steps``, ``--guidance``, ``--sampler``)."""
+    return {k: v for k, v in {"steps": steps, "guidance": guidance, "sampler": sampler}.items() if v is not None}
 
 
 def _parse_model_args(items: list[str]) -> dict:
@@ -365,6 +367,7 @@ def generate(
                                               callback=_unit_open)] = 1.0,
     guidance: GuidanceOpt = None,
     steps: SamplingStepsOpt = None,
+    sampler: SamplerOpt = None,
     best_of: Annotated[int, typer.Option(min=1, max=64, help="generate K candidates per image, keep the best-scoring")] = 1,
     features: Annotated[Path | None, typer.Option(help="ProductNet run scoring --best-of (default: the catalog's cached one)")] = None,
     from_csv: Annotated[Path | None, typer.Option(help="one image per row of this CSV (catalog layout), named <id>.png",
@@ -415,9 +418,9 @@ def generate(
     else:
         check_run_folder(run)
         pipe = Pipeline.from_pretrained(run, device=device)
-    sampling = _sampling(steps, guidance)
+    sampling = _sampling(steps, guidance, sampler)
     if sampling and pipe.model.family != "diffusion":
-        raise UserError(f"--steps and --guidance are for diffusion models; {run} is a {pipe.model.family} "
+        raise UserError(f"--steps, --guidance and --sampler are for diffusion models; {run} is a {pipe.model.family} "
                         "(use --truncation to trade variety for fidelity)")
     scorer, scoring_notes = None, None
     if best_of > 1:
@@ -933,6 +936,7 @@ def evaluate(
     truncation: Annotated[float, typer.Option(help="(0, 1] (GAN, VAE)", callback=_unit_open)] = 1.0,
     steps: SamplingStepsOpt = None,
     guidance: GuidanceOpt = None,
+    sampler: SamplerOpt = None,
     n_text: Annotated[int, typer.Option(min=0, max=MAX_IMAGES, help="text runs: images generated from held-out titles alone")] = 1000,
     quiet: bool = False,
 ) -> None:
@@ -942,7 +946,7 @@ def evaluate(
 
     _check_split(split)
     check_run_folder(run, split=True)
-    sampling = _sampling(steps, guidance)
+    sampling = _sampling(steps, guidance, sampler)
     res = evaluate_run(run, catalog, split, n, features, seed, truncation, progress=not quiet, console=console,
                        sampling=sampling, n_text=n_text)
     _print_eval_table([res])

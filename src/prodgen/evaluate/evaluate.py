@@ -200,6 +200,9 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     t0 = time.monotonic()
     dev = resolve_device(device)
     pipe = Pipeline.from_pretrained(run_dir, device=str(dev))
+    if sampling and pipe.model.family != "diffusion":
+        raise UserError(f"{', '.join(sorted(sampling))}: sampling options of diffusion models; {run_dir} is a "
+                        f"{pipe.model.family} run (use --truncation to trade variety for fidelity)")
     cfg = RunConfig.load(run_dir / "config.json")
     if catalog is not None:
         cfg.data.catalog = catalog
