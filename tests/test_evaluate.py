@@ -66,6 +66,10 @@ def test_figures_order_model_baseline_and_floor_as_they_must(default_eval):
     # memorisation: new real photos are as far from the training set as held-out ones (ratio ~1, ~1% near copies)
     assert 0.8 < floor["memorisation_ratio"] < 1.25 and floor["near_copy_share"] < 0.1
     assert model["near_copy_share"] == 0.0 and model["memorisation_ratio"] > 1.2  # noise is far from every photo
+    # per-condition diversity: every shared category, its mean is the row's figure
+    per = default_eval["diversity_per_condition"]
+    assert per and all(v["ratio"] == pytest.approx(v["model"] / v["real"], rel=1e-3) for v in per.values())
+    assert sum(v["model"] for v in per.values()) / len(per) == pytest.approx(model["diversity_within_condition"], rel=1e-3)
 
 
 def test_report_shows_n_the_closest_pairs_and_intervals(setup, default_eval):

@@ -266,6 +266,10 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
         "rows": rows,
         "per_class_accuracy": {a: {pn_vocab[a].decode(int(i)): list(v) for i, v in d.items()}
                                for a, d in accs["model"].per_class().items()},
+        # per value of the first attribute: generated vs the floor's real photos of that value (issue 13 asks >= 0.8x)
+        "diversity_per_condition": {pipe.vocab[pipe.vocab.names[0]].decode(int(c)): {
+            "model": round(div_fake[c], 4), "real": round(div_floor[c], 4),
+            "ratio": round(div_fake[c] / div_floor[c], 4) if div_floor[c] > 0 else None} for c in shared},
         "near_copy_threshold": memo["model"]["near_copy_threshold"],
         "closest_pairs": [{**c, "train_id": train.ids[c["train"]]} for c in memo["model"]["closest"]],
         "sampling_images_per_s": round(n / max(gen_seconds, 1e-9), 1),  # includes title conditioning, excludes encoding
