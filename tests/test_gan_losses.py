@@ -77,3 +77,31 @@ def test_r1_r2_are_squared_input_gradients_and_lazy_steps_weight_them():
 def test_unknown_loss_is_refused():
     with pytest.raises(Exception, match="loss must be one of"):
         make(loss="wasserstein")
+
+
+def test_adaptive_augmentation_probability_follows_the_overfitting_heuristic():
+    m = make(ada_target=0.6, ada_images=60, diffaugment=["color", "translation", "cutout"]).train()
+    x, cond = batch()  # 6 images a step: p moves by 6 / 60 = 0.1 per D step
+    assert float(m.ada_p) == 0.0
+    # p = 0: nothing is augmented; the images reach D unchanged
+    assert torch.equal(m._augment(x), x)
+    # a D that calls every real image real (r_t = 1 > 0.6) is overfitting: p rises 0.1 a step
+    m.discriminator.forward = lambda img, c, t=None: torch.ones(img.shape[0])
+    for k in range(1, 4):
+        out = m.loss("d", x, cond)
+        assert out["ada_r"].item() == 1.0 and float(m.ada_p) == pytest.approx(0.1 * k)
+    # p = 1 augments every image exactly as DiffAugment does with the same random numbers
+    m.ada_p.fill_(1.0)
+    torch.manual_seed(5)
+    a = m._augment(x)
+    torch.manual_seed(5)
+    torch.rand(6)  # the keep/augment draw
+    from prodgen.models.diffaugment import diff_augment
+    assert torch.equal(a, diff_augment(x, ("color", "translation", "cutout")))
+    # a D that calls every real image fake (r_t = -1 < 0.6): p falls, and stops at 0
+    m.discriminator.forward = lambda img, c, t=None: -torch.ones(img.shape[0])
+    for _ in range(15):
+        m.loss("d", x, cond)
+    assert float(m.ada_p) == 0.0
+    # p is part of the saved state (a resumed run goes on with it); without ADA there is no such buffer
+    assert "ada_p" in m.state_dict() and "ada_p" not in make().state_dict()

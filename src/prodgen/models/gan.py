@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import noise
+from .. import batchwide, noise
 from .base import GenerativeModel, register_model
 from .blocks import ConditionEmbedding, ConvDecoder, conv_encoder_widths, decoder_widths, sn_conv
 from .diffaugment import POLICIES, diff_augment
@@ -38,6 +38,9 @@ class GANConfig:
     lr_d: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.99)
     diffaugment: list[str] = field(default_factory=lambda: ["color", "translation", "cutout"])
+    ada_target: float = 0.0  # > 0: augment each image with an adaptive probability p (ADA, Karras et al. 2020) that
+    #                          rises while E[sign D(real)] is above this target (D overfits) and falls below; 0: always
+    ada_images: int = 20_000  # images over which p can move from 0 to 1 (ADA's 500k is for far longer runs)
     loss: str = "hinge"  # "hinge" | "rpgan" (relativistic pairing, Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024)
     r1_gamma: float = 0.0  # R1 penalty weight on real images (0: off)
     r2_gamma: float = 0.0  # R2 penalty weight on generated images (0: off); R3GAN uses R1 and R2 together
@@ -50,6 +53,8 @@ class GANConfig:
         self.betas = tuple(self.betas)
         if self.loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}")
+        if not 0 <= self.ada_target < 1:
+            raise ValueError("ada_target must lie in [0, 1) (0: augment every image)")
         if self.reg_every < 1:
             raise ValueError("reg_every must be >= 1")
         bad = [p for p in self.diffaugment if p not in POLICIES]
@@ -133,6 +138,8 @@ class ConditionalGAN(GenerativeModel):
         super().__init__(config, cond_sizes, resolution)
         self.generator = Generator(config, self.cond_sizes, resolution)
         self.discriminator = Discriminator(config, self.cond_sizes, resolution)
+        if config.ada_target > 0:  # saved with the weights, so a resumed run goes on with its p
+            self.register_buffer("ada_p", torch.zeros(()))
 
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         if phase == "d":
@@ -149,7 +156,18 @@ class ConditionalGAN(GenerativeModel):
         return self.generator
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, tuple(self.config.diffaugment))
+        if self.config.ada_target <= 0:
+            return diff_augment(x, tuple(self.config.diffaugment))
+        keep = noise.rand(x.shape[0]).to(x.device) >= self.ada_p  # (B,) images left as they are
+        return torch.where(keep[:, None, None, None], x, diff_augment(x, tuple(self.config.diffaugment)))
+
+    @torch.no_grad()
+    def _adapt(self, d_real: torch.Tensor) -> torch.Tensor:
+        """ADA's overfitting heuristic r_t = E[sign D(real)] (across processes), and p moved towards the target."""
+        r = batchwide.mean(torch.sign(d_real.detach().float()))
+        step = d_real.shape[0] / self.config.ada_images
+        self.ada_p.copy_((self.ada_p + torch.sign(r - self.config.ada_target) * step).clamp(0, 1))
+        return r
 
     def latent_noise(self, n: int, generator: torch.Generator | None, truncation: float = 1.0) -> torch.Tensor:
         z = torch.randn(n, self.config.z_dim, generator=generator)
@@ -198,6 +216,9 @@ class ConditionalGAN(GenerativeModel):
                     pen = grad.pow(2).flatten(1).sum(1).mean()
                     out[name] = pen
                     loss = loss + 0.5 * gamma * cfg.reg_every * pen
+            if self.config.ada_target > 0 and self.training:
+                out["ada_r"] = self._adapt(d_real)
+                out["ada_p"] = self.ada_p.detach().clone()
             out["loss"] = loss
             return out
         if phase == "g":
