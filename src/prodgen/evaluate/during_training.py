@@ -44,6 +44,19 @@ class TrainingEvaluator:
         self.real_images = real_images
         self.real_f, _ = self.net.extract(real_images)  # on the extractor's device; features come back on the CPU
         self.cond = real_cond[torch.arange(n) % len(real_cond)]  # the held-out condition distribution, cycled
+        self._maps: torch.Tensor | None = None  # image-conditioned models: the cycled photos' own maps
+
+    def _map_arg(self, model, start: int, b: int, device) -> dict:
+        """``image_map=`` for a model drawn from an image condition: the maps of the photos whose conditions it uses."""
+        kind = getattr(model, "image_condition", None)
+        if kind is None:
+            return {}
+        if self._maps is None:
+            from ..conditioning.maps import derive_maps
+
+            rows = torch.arange(self.n) % len(self.real_images)
+            self._maps = derive_maps(kind, self.real_images[rows].cpu().float() / 127.5 - 1)
+        return {"image_map": self._maps[start : start + b].to(device)}
 
     @torch.no_grad()
     def __call__(self, model, net) -> dict[str, float]:
@@ -59,7 +72,8 @@ class TrainingEvaluator:
         try:
             for i in range(0, self.n, self.batch_size):
                 c = self.cond[i : i + self.batch_size]
-                x = model.sample(len(c), c, generator=g, net=net).float().clamp(-1, 1)  # stays on the device
+                x = model.sample(len(c), c, generator=g, net=net, **self._map_arg(model, i, len(c), device))
+                x = x.float().clamp(-1, 1)  # stays on the device
                 feats.append(self.net.extract(x)[0])
         finally:
             net.train(was_training)

@@ -91,8 +91,10 @@ def split_images(data: CatalogImages, vocab: Vocabulary, split: str) -> Images:
 
 
 def generate_matching(pipe: Pipeline, cond: torch.Tensor, n: int, seed: int, batch_size: int = 128,
-                      truncation: float = 1.0, text: torch.Tensor | None = None, sampling: dict | None = None) -> Images:
-    """``n`` generated images whose conditions (and titles) cycle through ``cond`` (the held-out distribution)."""
+                      truncation: float = 1.0, text: torch.Tensor | None = None, sampling: dict | None = None,
+                      maps: torch.Tensor | None = None) -> Images:
+    """``n`` generated images whose conditions (and titles, and for image-conditioned runs the ``maps``: edge maps
+    or silhouettes of the same held-out photos) cycle through ``cond`` (the held-out distribution)."""
     rows = torch.arange(n) % len(cond)
     reps = cond[rows]
     texts = text[rows] if text is not None else None
@@ -100,7 +102,8 @@ def generate_matching(pipe: Pipeline, cond: torch.Tensor, n: int, seed: int, bat
     for i in range(0, n, batch_size):
         c = reps[i : i + batch_size]
         t = texts[i : i + batch_size] if texts is not None else None
-        x = pipe.generate_batch(c, list(range(seed + i, seed + i + len(c))), truncation, t, **(sampling or {}))
+        extra = {"image_map": maps[rows[i : i + batch_size]]} if maps is not None else {}
+        x = pipe.generate_batch(c, list(range(seed + i, seed + i + len(c))), truncation, t, **extra, **(sampling or {}))
         out.append(((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
     return Images(torch.cat(out), reps)
 
@@ -116,9 +119,9 @@ def held_out_titles(pipe: Pipeline, data: CatalogImages, ids: list[str]) -> torc
 
 
 def text_only_accuracy(pipe: Pipeline, net, pn_vocab: Vocabulary, real: Images, titles: torch.Tensor, n: int, seed: int,
-                       sampling: dict | None) -> dict[str, float]:
+                       sampling: dict | None, maps: torch.Tensor | None = None) -> dict[str, float]:
     """Conditional accuracy of images generated from held-out titles alone (attributes unspecified)."""
-    gen = generate_matching(pipe, torch.zeros_like(real.cond), n, seed, text=titles, sampling=sampling)
+    gen = generate_matching(pipe, torch.zeros_like(real.cond), n, seed, text=titles, sampling=sampling, maps=maps)
     _, logits = net.extract(gen.images)
     acc = conditional_accuracy(pipe.vocab, pn_vocab, logits, real.cond[torch.arange(n) % len(real.cond)])
     return {f"text_{k}": v for k, v in acc.compute().items()}
@@ -223,7 +226,12 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     floor_f, floor_logits = floor_all_f[floor_keep], [lg[floor_keep] for lg in floor_all_logits]
     titles = held_out_titles(pipe, data, real.ids)
     t_gen = time.monotonic()
-    fake = generate_matching(pipe, real.cond, n, seed, truncation=truncation, text=titles, sampling=sampling)
+    maps = None
+    if pipe.image_condition:  # drawn from the evaluated photos' own edge maps / silhouettes
+        from ..conditioning.maps import derive_maps
+
+        maps = derive_maps(pipe.image_condition, real.images.float() / 127.5 - 1)
+    fake = generate_matching(pipe, real.cond, n, seed, truncation=truncation, text=titles, sampling=sampling, maps=maps)
     gen_seconds = time.monotonic() - t_gen
     fake_f, fake_logits = net.extract(fake.images)
     base = class_mean_baseline(train, fake.cond)
@@ -243,7 +251,8 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     rows["model"]["images_per_s"] = round(n / max(gen_seconds, 1e-9), 1)
     if titles is not None and n_text > 0:  # from the title alone: does the text steer the image?
         rows["model"]["n_text"] = min(n, n_text)
-        rows["model"].update(text_only_accuracy(pipe, net, pn_vocab, real, titles, min(n, n_text), seed + 10**6, sampling))
+        rows["model"].update(text_only_accuracy(pipe, net, pn_vocab, real, titles, min(n, n_text), seed + 10**6, sampling,
+                                                        maps))
     # Diversity within conditions (first attribute): generated images next to the floor's real photos of the same classes.
     div_fake = diversity_by_condition(fake_f, fake.cond[:, 0])
     div_floor = diversity_by_condition(floor_f, floor.cond[:, 0])
@@ -281,6 +290,9 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
             f"n={n} generated images but only {len(floor_all.images)} {floor_split} photos for the floor: the floor row "
             f"uses all {len(floor_all.images)}, so the model and floor rows are not at the same n (FID falls as n grows). "
             f"Evaluate with --n {len(floor_all.images)} (the default) to compare like with like.")
+    if maps is not None:
+        result["warnings"].append(f"{pipe.image_condition} run: generated image i is drawn from the {pipe.image_condition} "
+                                  f"of {split} photo i (cycled), so it is judged against photos it was given the outline of.")
     if n < SMALL_N:
         result["warnings"].append(f"n={n} generated images: at fewer than {SMALL_N}, FID/KID are dominated by small-sample "
                                   "bias and noise and differences between runs are unreliable; read the intervals, and "
