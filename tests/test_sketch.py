@@ -264,3 +264,31 @@ def test_evaluation_draws_from_the_held_out_photos_maps(sketch_run):
     assert torch.equal(got.images[0], same.images[0]) and not torch.equal(got.images[1], same.images[1])
     with pytest.raises(UserError, match="--sketch"):
         generate_matching(pipe, cond, 2, seed=0)
+
+
+def test_pix2pix_n_steps_plus_resume_equals_2n_steps(tmp_path):
+    """The Trainer's exact resume holds for pix2pix: map jitter draws from the training RNG, the preview maps are saved."""
+    from tiny import shapes_data
+
+    from prodgen.config import TrainConfig
+    from prodgen.train import Trainer
+
+    def trainer(folder, steps):
+        data, vocab = shapes_data(n=24)
+        torch.manual_seed(0)
+        model = model_class("pix2pix").from_args(TINY_ARGS["pix2pix"], vocab.sizes, 32)
+        cfg = TrainConfig(steps=steps, batch_size=8, device="cpu", log_every=2, sample_every=100, checkpoint_every=2,
+                          sample_grid=8, threads=1)
+        return Trainer(model, data, vocab, folder, cfg, cond_dropout=0.2)
+
+    full = trainer(tmp_path / "full", 4)
+    full.run(progress=False)
+    trainer(tmp_path / "half", 2).run(progress=False)
+    resumed = trainer(tmp_path / "half", 4)
+    torch.manual_seed(999)
+    resumed.resume()
+    resumed.run(progress=False)
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert bool(resumed.model.preview_filled) and resumed.model.preview_maps.sum() > 0
+    assert (tmp_path / "half" / "samples" / "step-000004.png").is_file()
