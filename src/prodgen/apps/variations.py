@@ -148,6 +148,9 @@ def interpolate(pipe, cond_a: torch.Tensor, cond_b: torch.Tensor, frames: int = 
     """``frames`` images (F, 3, R, R) from condition A to condition B (noise fixed, or mixed from z_a to z_b)."""
     if frames < 2:
         raise UserError("--frames must be at least 2")
+    if getattr(pipe, "image_condition", None):
+        raise UserError(f"{pipe.run_dir} draws from a sketch; interpolation is not supported for it. Generate the two "
+                        "conditions from one sketch instead: prodgen generate RUN --sketch drawing.png --attr ...")
     model, net = pipe.model, pipe.net
     ea = model.embed_condition(cond_a[None], text_a[None] if text_a is not None else None, net)
     eb = model.embed_condition(cond_b[None], text_b[None] if text_b is not None else None, net)
