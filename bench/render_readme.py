@@ -392,6 +392,39 @@ def t_prune() -> list[str]:
                         "FID-P (95% CI)", "coverage", *(f"acc. {a.split('/')[-1]}" for a in attrs)], body))
 
 
+def t_sketch() -> list[str]:
+    """bench/sketch_bench.py: sketch -> product, per image condition (edges, silhouette)."""
+    res = R("sketch.json")
+    lines = []
+    for kind, k in res["kinds"].items():
+        runs = k["runs"]
+        first = next(iter(k["rows"].values()))
+        attrs = list(first["cond_acc"])
+        faith = list(next(r for r in k["rows"].values() if "faithfulness" in r)["faithfulness"])
+        names = {"edge_f1": "edge F1 (1 px)", "chamfer_px": "Chamfer px", "silhouette_iou": "silhouette IoU"}
+        body = []
+        for label, r in k["rows"].items():
+            fa = r.get("faithfulness", {})
+            body.append([label, f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})",
+                         *(f"{r['cond_acc'][a]:.2f}" for a in attrs),
+                         *(f"{fa[m]['mean']:.3f} ({fa[m]['ci95_low']:.3f}-{fa[m]['ci95_high']:.3f})" if m in fa else ""
+                           for m in faith),
+                         f"{r['images_per_s']:.0f}" if "images_per_s" in r else ""])
+        trained = "; ".join(f"{'pix2pix' if m == 'p2p' else 'L1 U-Net'} `{r['run']}` {r['steps']} steps of {r['batch']} "
+                            f"({r['training_s'] / 60:.1f} training min, median {r['median_images_per_s']:.0f} images/s, "
+                            f"{r['threads']} thread)" for m, r in runs.items())
+        lines += [f"**{kind}** ({res['split']} split, n={k['n']}; {trained}):", ""]
+        lines += md_table(["", "FID-P (95% CI)", *(f"acc. {a.split('/')[-1]}" for a in attrs),
+                           *(names.get(m, m) for m in faith), "sample images/s"], body)
+        lines += [""]
+    load = (f"Scoring: load average {res['load_avg_start'][0]:.1f} at the start, {res['load_avg_end'][0]:.1f} at the end"
+            + (f"; training: {res['training_note']}" if res.get("training_note") else ""))
+    return lines + ["The floor row: val photos at the same n (FID-P, accuracy), and the test photos' faithfulness to "
+                    "their own maps (1 and 0 by construction); the silhouette flood-fill is the input silhouette, so its "
+                    "IoU is 1 by construction. Intervals: 95% bootstrap (FID-P: `bootstrap_fid`; faithfulness: over the "
+                    "photos).", "", f"{_machine_cmd(res)} {load}."]
+
+
 def t_generate_stream() -> list[str]:
     res = R("generate_stream.json")
     one, two, st = res["one_process"], res["two_shards"], res["stages"]
@@ -457,6 +490,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "export-diffusion": (["export_diffusion.json"], lambda: t_export("export_diffusion.json")),
     "export-restore": (["export_restore.json"], t_export_restore),
     "prune": (["prune.json"], t_prune),
+    "sketch": (["sketch.json"], t_sketch),
     "distill": (["distill.json"], t_distill),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
     "headline": (["headline.json"], t_headline),
