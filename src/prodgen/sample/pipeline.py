@@ -176,7 +176,8 @@ class Pipeline:
             m = min(batch_size, n - start)
             text = pc.text.expand(m, -1) if pc.text is not None else None
             outs.append(self.generate_batch(pc.cond.expand(m, -1), list(range(seed + start, seed + start + m)), truncation,
-                                            text, image_map=image_map, **sampling))
+                                            text, **({"image_map": image_map} if image_map is not None else {}),
+                                            **sampling))  # an ONNX pipeline takes no image_map
         return torch.cat(outs) if outs else torch.empty(0, 3, self.model.resolution, self.model.resolution)
 
     def describe(self) -> dict:
