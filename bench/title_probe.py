@@ -43,6 +43,27 @@ def probe(xtr, ytr, xva, yva, k: int, steps: int = 300) -> float:
         return (lin(xva).argmax(1) == yva).float().mean().item()
 
 
+def title_geometry(x: torch.Tensor, y: torch.Tensor) -> dict:
+    """How much of a unit title vector is shared by all titles, and how much of the rest separates the classes.
+
+    ``mean_norm``: length of the mean title vector (1 would be one vector for every title); ``mean_cosine``: mean
+    pairwise cosine of titles; ``between_class_share``: share of the total variance (around the mean) that lies
+    between class means -- what a generator must amplify to read the class from the title.
+    """
+    mean = x.mean(0)
+    centred = x - mean
+    total = centred.pow(2).sum(1).mean()
+    between = torch.zeros(())
+    for c in y.unique():
+        m = y == c
+        between = between + m.float().mean() * (x[m].mean(0) - mean).pow(2).sum()
+    gram = x @ x.T
+    n = len(x)
+    return {"mean_norm": round(mean.norm().item(), 4),
+            "mean_cosine": round(((gram.sum() - gram.diagonal().sum()) / (n * (n - 1))).item(), 4),
+            "between_class_share": round((between / total).item(), 4)}
+
+
 def title_only_share(n_attr: int, p: float, title_only: float, n: int = 100_000) -> float:
     cond = torch.ones(n, n_attr, dtype=torch.long)
     text = torch.ones(n, 4)
@@ -73,14 +94,15 @@ def main() -> int:
         rows[name] = {"probe_val_accuracy": round(probe(xtr, ytr[:, a], xva, yva[:, a], k), 4),
                       "majority_val_accuracy": round((yva[:, a] == majority).float().mean().item(), 4),
                       "classes": k}
+    geometry = title_geometry(xtr, ytr[:, 0])
     p = cfg["condition"]["dropout"]
     n_attr = len(data.attributes)
     shares = {f"title_only={t}": round(title_only_share(n_attr, p, t), 4) for t in (0.0, 0.25)}
     result = {"command": command_line(), "machine": machine_info(), "run": str(args.run), "text_encoder": encoder,
               "n_train": len(xtr), "n_val": len(xva), "attributes": rows, "condition_dropout": p,
-              "title_only_row_share": shares}
+              "title_only_row_share": shares, f"geometry (classes: {data.attributes[0]})": geometry}
     write_json(args.out, result)
-    print(json.dumps({"attributes": rows, "title_only_row_share": shares}, indent=1))
+    print(json.dumps({"attributes": rows, "title_only_row_share": shares, "geometry": geometry}, indent=1))
     return 0
 
 
