@@ -146,6 +146,17 @@ def t_headline() -> list[str]:
     return eval_table(R("headline.json"), ["gan64", "dcgan"], cols, "", first_empty=True)
 
 
+def t_quality(name: str) -> list[str]:
+    """bench/quality_runs.sh: issue 13's changed runs beside the runs they change (val: choices; test: read once)."""
+    cols = [("fid", "FID-P (95% CI)", ".1f", LOWER), ("coverage", "coverage", ".3f", HIGHER),
+            ("acc/articleType", "cond. acc. articleType", ".3f", HIGHER),
+            ("acc/baseColour", "cond. acc. baseColour", ".3f", HIGHER),
+            ("text_acc/articleType", "title-only articleType", ".3f", HIGHER),
+            ("text_acc/baseColour", "title-only baseColour", ".3f", HIGHER),
+            ("diversity_within_condition", "diversity", ".1f", 0), ("near_copy_share", "near copies", ".3f", 0)]
+    return eval_table(R(f"quality/{name}"), None, cols, "run")
+
+
 def t_families() -> list[str]:
     cols = [("fid", "FID-P", ".1f", 0), ("kid_mean", "KID", ".2f", 0), ("precision", "precision", ".3f", 0),
             ("recall", "recall", ".3f", 0), ("coverage", "coverage", ".3f", 0),
@@ -496,6 +507,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),
     "families": (["families/families.json"], t_families),
+    "quality-val": (["quality/quality_val.json"], lambda: t_quality("quality_val.json")),
+    "quality-test": (["quality/quality_test.json"], lambda: t_quality("quality_test.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
