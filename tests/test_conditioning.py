@@ -80,3 +80,13 @@ def test_condition_grid_rows_and_columns_are_most_frequent_values():
     g = condition_grid(v, rows=8, cols=2)
     assert g.row_labels == ["Shoes", "Shirts"] and g.col_labels == ["Blue", "Red"]
     assert g.cond.tolist() == [[1, 1], [1, 2], [2, 1], [2, 2]]
+
+
+def test_runs_written_before_title_only_resume_without_it(tmp_path):
+    from prodgen.config import RunConfig
+
+    cfg = RunConfig()
+    d = cfg.to_dict()
+    assert d["condition"]["title_only"] == 0.25  # new runs: the default
+    del d["condition"]["title_only"]  # a config.json written before the option existed
+    assert RunConfig.from_dict(d).condition.title_only == 0.0

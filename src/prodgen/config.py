@@ -104,6 +104,9 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         if isinstance(d, dict) and d.get("kind", "generator") != "generator":
             raise UserError(f"config: kind {d['kind']!r} is not a generator run; RunConfig holds generator runs only.")
+        if isinstance(d, dict) and isinstance(d.get("condition"), dict) and "title_only" not in d["condition"]:
+            # written before --title-only existed: such runs trained without title-only rows, and a resume must too
+            d = {**d, "condition": {**d["condition"], "title_only": 0.0}}
         return _build(cls, d, "config")
 
     @classmethod
