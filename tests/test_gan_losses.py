@@ -105,3 +105,17 @@ def test_adaptive_augmentation_probability_follows_the_overfitting_heuristic():
     assert float(m.ada_p) == 0.0
     # p is part of the saved state (a resumed run goes on with it); without ADA there is no such buffer
     assert "ada_p" in m.state_dict() and "ada_p" not in make().state_dict()
+
+
+def test_text_projection_of_d_is_spectrally_normalised_unless_asked():
+    sn = make(text_dim=8).discriminator.text_proj
+    free = make(text_dim=8, text_sn=False).discriminator.text_proj
+    assert torch.nn.utils.parametrize.is_parametrized(sn) and not torch.nn.utils.parametrize.is_parametrized(free)
+    with torch.no_grad():
+        free.weight.mul_(1000)  # a large free projection keeps its size; the normalised one is bounded by 1
+        assert torch.linalg.matrix_norm(free.weight, 2) > 10  # std 0.02 x 1000, 16 x 8: about 100
+        sn.parametrizations.weight.original.mul_(1000)
+        sn.train()
+        for _ in range(20):  # power iterations
+            sn.weight
+        assert torch.linalg.matrix_norm(sn.weight, 2) <= 1.01

@@ -48,6 +48,7 @@ class GANConfig:
     mbstd_group: int = 4  # minibatch-stddev group size in the discriminator (0: off)
     skip_z: bool = True  # noise also modulates every conditional-BN layer (BigGAN skip-z)
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
+    text_sn: bool = True  # spectral norm on D's text projection (bounds <W t, h> by |h|; the attribute tables are free)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -94,8 +95,14 @@ class Discriminator(nn.Module):
         for p in self.proj:
             nn.init.normal_(p.weight, std=0.02)
         # Text projection term: <W t, h>; an all-zero ("no text") row contributes nothing.
-        self.text_proj = (nn.utils.parametrizations.spectral_norm(nn.Linear(cfg.text_dim, cin, bias=False))
-                          if cfg.text_dim else None)
+        self.text_proj = None
+        if cfg.text_dim:
+            lin = nn.Linear(cfg.text_dim, cin, bias=False)
+            if cfg.text_sn:
+                self.text_proj = nn.utils.parametrizations.spectral_norm(lin)
+            else:  # free like the attribute tables, and initialised like them
+                nn.init.normal_(lin.weight, std=0.02)
+                self.text_proj = lin
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)  # (B, C, 4, 4)
