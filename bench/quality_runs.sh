@@ -12,6 +12,7 @@
 # Rows:
 #   fam-gan-title  the fam-gan recipe with --title-only 0.25 (a quarter of each batch: attributes unspecified,
 #                  title kept), the text-steering fix
+#   fam-gan-title-dfree  fam-gan-title with D's text projection not spectrally normalised (text_sn=false)
 #   fam-flow       the fam-diffusion recipe with --model-arg objective=flow (flow matching, Euler 10 steps)
 # Not run yet (stopped in session 8: 4 s a step on the loaded machine): the headline gan64 recipe with R3GAN's loss,
 #   prodgen train --model gan --catalog $CAT --resolution 64 --steps 3166 --model-arg loss=rpgan \
@@ -32,10 +33,13 @@ ROWS=(--row fam-gan runs/fam-gan "gan, title-only 0 (fam-gan)"
 case "${1:-}" in
 train)
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --out runs/fam-gan-title --overwrite
+  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --model-arg text_sn=false --steps 1854 \
+    --out runs/fam-gan-title-dfree --overwrite  # val only: not chosen
   $PG train --model diffusion --model-arg objective=flow "${COMMON[@]}" --title-only 0 --steps 1103 \
     --eval-every 300 --eval-n 250 --out runs/fam-flow --overwrite ;;
 val|test)  # diffusion and flow: guidance 1 and 3 on val (3 won for both), 3 on test
-  for run in fam-gan fam-gan-title; do
+  runs_=(fam-gan fam-gan-title); [ "$1" = val ] && runs_+=(fam-gan-title-dfree)
+  for run in "${runs_[@]}"; do
     $PG evaluate runs/$run --features runs/productnet64 --split "$1" --quiet > "$OUT/$run-$1.txt" 2>&1
   done
   for run in fam-diffusion fam-flow; do
