@@ -27,6 +27,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from machine import command_line, machine_info  # noqa: E402
 
+from prodgen.atomic import write_json  # noqa: E402
+
 OUT = HERE / "results" / "quality"
 
 
@@ -65,7 +67,7 @@ def main() -> int:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(OUT / "images-seen.png", dpi=100)
-    (OUT / "images-seen.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_json(OUT / "images-seen.json", result)
     print(OUT / "images-seen.png")
     return 0
 

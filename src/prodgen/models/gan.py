@@ -145,6 +145,7 @@ class ConditionalGAN(GenerativeModel):
         super().__init__(config, cond_sizes, resolution)
         self.generator = Generator(config, self.cond_sizes, resolution)
         self.discriminator = Discriminator(config, self.cond_sizes, resolution)
+        self._d_steps = 0  # D steps taken by this object: picks the lazy-regularisation steps
         if config.ada_target > 0:  # saved with the weights, so a resumed run goes on with its p
             self.register_buffer("ada_p", torch.zeros(()))
 
@@ -203,7 +204,7 @@ class ConditionalGAN(GenerativeModel):
         if phase == "d":
             with torch.no_grad():
                 fake = self.generator(z, cond, text)
-            self._d_steps = getattr(self, "_d_steps", 0) + 1
+            self._d_steps += 1
             lazy = (self._d_steps - 1) % cfg.reg_every == 0  # this step carries the penalties
             use_r1, use_r2 = lazy and cfg.r1_gamma > 0, lazy and cfg.r2_gamma > 0
             d_real, real = self._pair_logits(images, cond, text, use_r1)
