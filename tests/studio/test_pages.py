@@ -137,3 +137,20 @@ def test_static_files_are_served(app):
 def test_edit_page_offers_the_catalog_colours(app):
     html = logged_in(app, "editor").get("/edit").text
     assert '<option value="Navy Blue">Navy Blue</option>' in html and '<option value="Multi">' not in html
+
+
+def test_generate_page_sketch_canvas_is_hidden_until_a_sketch_model_is_chosen(app):
+    """The drawing canvas starts hidden (studio.js shows it only for a model with an image_condition), has its tools,
+    a label and a help text that says the drawing replaces an upload; test_sketch_canvas.py drives it in Chromium."""
+    html = logged_in(app, "editor").get("/").text
+    box = re.search(r'<div id="sketch-draw"[^>]*>', html)
+    assert box and " hidden" in box.group(0)
+    canvas = re.search(r"<canvas [^>]*>", html).group(0)
+    assert 'id="sketch-canvas"' in canvas and 'aria-label="Sketch drawing area"' in canvas
+    assert 'aria-describedby="sketch-draw-help"' in canvas
+    for control in ('id="sketch-undo"', 'id="sketch-clear"', 'id="sketch-width"', 'name="sketch-tool" value="fill"',
+                    'name="sketch-tool" value="eraser"'):
+        assert control in html, control
+    assert "instead of an uploaded file" in html and "filled dark shape on white" in html
+    css = TestClient(app).get("/static/studio.css").text
+    assert re.search(r"\.sketch-canvas \{[^}]*touch-action: none", css)

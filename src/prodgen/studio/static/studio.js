@@ -152,6 +152,112 @@
       el("a", { href: "/review" }, el("img", { src: imageUrl(id), alt: `Result ${id}, waiting for review`, loading: "lazy" }))));
   }
 
+  // The Generate page's drawing canvas for sketch models: pen, fill and eraser strokes on a white 256 x 256 bitmap,
+  // with undo (a snapshot before each stroke) and clear. What it draws is uploaded like a chosen file (POST /api/uploads).
+  function sketchPad() {
+    const box = $("#sketch-draw"), canvas = $("#sketch-canvas"), file = $("#sketch");
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    const INK = [27, 31, 36], MAX_UNDO = 40;
+    const undo = [];
+    let last = null, inked = false;
+    const blank = () => { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height); };
+    const tool = () => ($$("input[name=sketch-tool]").find((r) => r.checked) || { value: "pen" }).value;
+    const toCanvas = (ev) => {
+      const r = canvas.getBoundingClientRect();
+      return { x: (ev.clientX - r.left) * (canvas.width / r.width), y: (ev.clientY - r.top) * (canvas.height / r.height) };
+    };
+    const hasInk = () => { // anything darker than the paper left on the canvas (an erased drawing counts as none)
+      const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      for (let i = 0; i < d.length; i += 4) if (d[i] < 240 || d[i + 1] < 240 || d[i + 2] < 240) return true;
+      return false;
+    };
+    const sync = () => {
+      inked = hasInk();
+      $("#sketch-undo").disabled = !undo.length;
+      $("#sketch-clear").disabled = !inked;
+      const chosen = file.files.length > 0;
+      $("#sketch-forget-file").hidden = !(chosen && inked);
+      const state = !inked ? "Nothing drawn yet."
+        : chosen ? "A file is chosen above, so the file is used and this drawing is not."
+          : "The drawing is used as the sketch when you press Generate.";
+      const said = $("#sketch-draw-state"); // a live region: written only when it says something new
+      if (said.textContent !== state) said.textContent = state;
+    };
+    const remember = () => {
+      undo.push(ctx.getImageData(0, 0, canvas.width, canvas.height));
+      if (undo.length > MAX_UNDO) undo.shift();
+    };
+    const line = (a, b) => {
+      const eraser = tool() === "eraser";
+      ctx.strokeStyle = ctx.fillStyle = eraser ? "#fff" : `rgb(${INK.join(",")})`;
+      ctx.lineWidth = Number($("#sketch-width").value) * (eraser ? 2 : 1);
+      ctx.lineCap = ctx.lineJoin = "round";
+      ctx.beginPath();
+      if (a.x === b.x && a.y === b.y) { ctx.arc(a.x, a.y, ctx.lineWidth / 2, 0, 2 * Math.PI); ctx.fill(); return; }
+      ctx.moveTo(a.x, a.y);
+      ctx.lineTo(b.x, b.y);
+      ctx.stroke();
+    };
+    // Flood fill with ink from (x, y) over the connected light pixels (a closed outline keeps it inside).
+    const fill = (x0, y0) => {
+      const w = canvas.width, h = canvas.height;
+      const img = ctx.getImageData(0, 0, w, h), d = img.data;
+      const light = (p) => d[4 * p] + d[4 * p + 1] + d[4 * p + 2] > 3 * 160; // not ink, nor a line's dark edge
+      const start = Math.floor(y0) * w + Math.floor(x0);
+      if (!light(start)) return;
+      const seen = new Uint8Array(w * h), stack = [start];
+      seen[start] = 1;
+      while (stack.length) {
+        const p = stack.pop(), px = p % w;
+        d[4 * p] = INK[0]; d[4 * p + 1] = INK[1]; d[4 * p + 2] = INK[2]; d[4 * p + 3] = 255;
+        for (const q of [px > 0 ? p - 1 : -1, px < w - 1 ? p + 1 : -1, p - w, p + w]) {
+          if (q >= 0 && q < w * h && !seen[q] && light(q)) { seen[q] = 1; stack.push(q); }
+        }
+      }
+      ctx.putImageData(img, 0, 0);
+    };
+
+    canvas.addEventListener("pointerdown", (ev) => {
+      if (ev.button !== 0 || box.hidden) return;
+      ev.preventDefault();
+      remember();
+      const at = toCanvas(ev);
+      if (tool() === "fill") { fill(at.x, at.y); sync(); return; }
+      try { canvas.setPointerCapture(ev.pointerId); } catch (_) { /* a pointer the browser no longer tracks */ }
+      last = at;
+      line(at, at);
+    });
+    canvas.addEventListener("pointermove", (ev) => {
+      if (!last) return;
+      const events = ev.getCoalescedEvents ? ev.getCoalescedEvents() : [];
+      for (const e of events.length ? events : [ev]) { const at = toCanvas(e); line(last, at); last = at; }
+    });
+    const end = () => { if (last) { last = null; sync(); } };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    $("#sketch-undo").addEventListener("click", () => { if (undo.length) ctx.putImageData(undo.pop(), 0, 0); sync(); });
+    $("#sketch-clear").addEventListener("click", () => { remember(); blank(); sync(); });
+    $("#sketch-forget-file").addEventListener("click", () => { file.value = ""; sync(); });
+    file.addEventListener("change", sync);
+    blank();
+    sync();
+
+    return {
+      // Shown (and used) only for a model trained with an image condition, and only to those who may request images.
+      show(model) {
+        const cond = model && model.image_condition;
+        box.hidden = !(cond && can("editor"));
+        $("#sketch-draw-model").textContent = cond === "silhouette"
+          ? "This model reads a silhouette: fill the shape."
+          : cond ? `This model reads ${cond}: draw the outline.` : "";
+      },
+      drawing: () => !box.hidden && inked, // the drawing is used only when no file is chosen (see submit)
+      blob: () => new Promise((resolve, reject) => canvas.toBlob((b) => (b
+        ? resolve(new File([b], "drawing.png", { type: "image/png" }))
+        : reject(new Error("the drawing could not be saved as a PNG"))), "image/png")),
+    };
+  }
+
   async function initGenerate() {
     const select = $("#model");
     let models = [];
@@ -159,8 +265,10 @@
     select.replaceChildren(models.length ? null : el("option", { value: "", text: "No models found under --runs" }),
       ...models.map((m) => el("option", { value: m.id, text: `${m.id} (${m.family}, ${m.resolution}px)` })));
     const byId = Object.fromEntries(models.map((m) => [m.id, m]));
+    const pad = sketchPad();
     const fillAttributes = () => {
       const m = byId[select.value];
+      pad.show(m);
       const box = $("#attributes");
       const grid = el("div", { class: "attr-grid" });
       for (const [name, values] of Object.entries((m && m.attributes) || {})) {
@@ -185,11 +293,19 @@
       const body = { kind: "generate", model: select.value, attributes, prompt: $("#prompt").value.trim() || null,
         n: Number($("#n").value), seed: Number($("#seed").value) };
       if (!body.model) { say("Choose a model first.", "error"); return; }
-      const sketch = $("#sketch").files[0];
+      const file = $("#sketch").files[0]; // a chosen file wins over a drawing
+      const drawn = !file && pad.drawing();
+      const m = byId[body.model];
+      if (m && m.image_condition && !file && !drawn) {
+        say(`Model ${m.id} draws from a sketch: choose a sketch file or draw one on the canvas.`, "error");
+        return;
+      }
       guard(async () => {
+        const sketch = file || (drawn ? await pad.blob() : null);
         if (sketch) body.sketch_asset_id = (await upload(sketch)).asset_id;
         const job = await api("/api/jobs", { method: "POST", json: body });
-        say(`Job ${job.id} queued: ${body.n} image(s). They go to the review queue when done.`);
+        const from = file ? ` from the sketch file ${file.name}` : drawn ? " from your drawing" : "";
+        say(`Job ${job.id} queued: ${body.n} image(s)${from}. They go to the review queue when done.`);
         await follow(job.id, showJob);
       }, $("#generate-submit"));
     });
