@@ -4,7 +4,7 @@
 
 Reads the run's catalog, split and vocabulary (``train.run.load_run_data``) and the title vectors of its text
 encoder, fits one multinomial logistic regression per conditioned attribute on the TRAIN split's titles (full-batch
-Adam, 300 steps, no tuning) and reports accuracy on the VAL split next to the majority class. A probe near 1 says the
+Adam, 300 steps, no tuning: ``conditioning.title_prior.fit_linear_probe``) and reports accuracy on the VAL split next to the majority class. A probe near 1 says the
 vector holds the attribute linearly, so a generator that ignores the title has a training problem, not an encoder
 problem. Also reports the share of training rows that are title-only (every attribute unspecified, title kept)
 under the run's condition dropout, computed from ``conditioning.drop_for_training`` on 100,000 draws.
@@ -27,18 +27,13 @@ from machine import command_line, machine_info  # noqa: E402
 
 from prodgen.atomic import write_json  # noqa: E402
 from prodgen.conditioning import drop_for_training  # noqa: E402
+from prodgen.conditioning.title_prior import fit_linear_probe  # noqa: E402
 from prodgen.data import prepare_title_embeddings  # noqa: E402
 from prodgen.train.run import load_run_data  # noqa: E402
 
 
-def probe(xtr, ytr, xva, yva, k: int, steps: int = 300) -> float:
-    torch.manual_seed(0)
-    lin = torch.nn.Linear(xtr.shape[1], k)
-    opt = torch.optim.Adam(lin.parameters(), lr=1e-2)
-    for _ in range(steps):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(lin(xtr), ytr).backward()
-        opt.step()
+def probe(xtr, ytr, xva, yva, k: int) -> float:
+    lin = fit_linear_probe(xtr, ytr, k)  # the title prior's fit (300 full-batch Adam steps, no L2)
     with torch.no_grad():
         return (lin(xva).argmax(1) == yva).float().mean().item()
 

@@ -375,6 +375,8 @@ def generate(
     id_column: str = "id",
     title_column: str = "productDisplayName",
     out: Annotated[Path, typer.Option(help="output folder", callback=_out_folder)] = Path("out/generated"),
+    title_prior: Annotated[bool, typer.Option(help="with --prompt: fill the attributes that --attr and the prompt's words "
+                                                   "leave open from the run's title prior (`prodgen title-prior`)")] = True,
     sketch: Annotated[Path | None, typer.Option(help="a drawing (dark lines on white, any size) or a silhouette PNG, for a "
                                                      "run trained with --condition edges,... or silhouette,...",
                                                 callback=_existing_file("--sketch", "a PNG/JPEG/WebP drawing"))] = None,
@@ -435,7 +437,7 @@ def generate(
         _report_rows(generate_from_csv(pipe, from_csv, out, part, settings, id_column, title_column, scorer,
                                        progress=not quiet, console=console))
         return
-    plan = request_jobs(pipe, attrs, prompt, n, seed, sketch=sketch)
+    plan = request_jobs(pipe, attrs, prompt, n, seed, sketch=sketch, title_prior=title_prior)
     for note in plan.notes:
         console.print(f"[yellow]{note}[/]", soft_wrap=True)
     if scoring_notes is not None:
@@ -937,7 +939,8 @@ def evaluate(
     steps: SamplingStepsOpt = None,
     guidance: GuidanceOpt = None,
     sampler: SamplerOpt = None,
-    n_text: Annotated[int, typer.Option(min=0, max=MAX_IMAGES, help="text runs: images generated from held-out titles alone")] = 1000,
+    n_text: Annotated[int, typer.Option(min=0, max=MAX_IMAGES, help="images generated from held-out titles alone (text "
+                                                                 "runs, and runs with a title prior)")] = 1000,
     quiet: bool = False,
 ) -> None:
     """FID/KID/IS, precision/recall, density/coverage, conditional accuracy, diversity, memorisation, with floors."""
@@ -951,6 +954,30 @@ def evaluate(
                        sampling=sampling, n_text=n_text)
     _print_eval_table([res])
     out_console.print(f"metrics: {res['out']}/metrics.json  report: {res['out']}/report.html")
+
+
+@app.command("title-prior")
+def title_prior(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    catalog: Annotated[str | None, typer.Option(help="catalog (default: the run's)")] = None,
+    text_encoder: Annotated[str | None, typer.Option(help="auto, minilm or hashing (default: the run's encoder, or "
+                                                          "auto for runs without text)")] = None,
+) -> None:
+    """Fit the run's title prior (title -> attribute values), so that a title alone picks the attributes.
+
+    Text runs get one when they start training; this adds (or refits) it for any run with a titled catalog.
+    `generate --prompt` then fills the attributes that --attr and the prompt's words leave open, and `evaluate`
+    reports title-only accuracy through it."""
+    from .conditioning.title_prior import PRIOR_WEIGHTS, fit_run_title_prior
+    from .runfiles import check_run_folder
+
+    check_run_folder(run, split=True)
+    prior = fit_run_title_prior(run, catalog, text_encoder)
+    t = Table("attribute", "val accuracy", "majority class", "n val", "L2 (chosen on val)", title=f"title prior ({prior.encoder})")
+    for name, d in prior.info["per_attribute"].items():
+        t.add_row(name, f"{d['val_accuracy']:.3f}", f"{d['majority_val_accuracy']:.3f}", str(d["n_val"]), str(d["weight_decay"]))
+    out_console.print(t)
+    out_console.print(f"wrote {run / PRIOR_WEIGHTS}")
 
 
 @app.command()

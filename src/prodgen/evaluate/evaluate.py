@@ -33,7 +33,7 @@ import torch
 from ..atomic import write_json
 from ..conditioning import OTHER, UNKNOWN, UNSPECIFIED, Vocabulary
 from ..config import RunConfig
-from ..data import Catalog, ImageTensors, load_catalog, prepare_images
+from ..data import Catalog, ImageTensors, load_catalog, prepare_images, prepare_title_embeddings
 from ..device import resolve_device
 from ..errors import UserError
 from ..sample import Pipeline
@@ -112,8 +112,6 @@ def held_out_titles(pipe: Pipeline, data: CatalogImages, ids: list[str]) -> torc
     """Title vectors of held-out items with the run's encoder (None for runs without text)."""
     if not pipe.model.text_dim:
         return None
-    from ..data import prepare_title_embeddings
-
     titles = prepare_title_embeddings(data.catalog, pipe.config.condition.text_encoder)
     return torch.stack([titles[i] for i in ids])
 
@@ -125,6 +123,29 @@ def text_only_accuracy(pipe: Pipeline, net, pn_vocab: Vocabulary, real: Images, 
     _, logits = net.extract(gen.images)
     acc = conditional_accuracy(pipe.vocab, pn_vocab, logits, real.cond[torch.arange(n) % len(real.cond)])
     return {f"text_{k}": v for k, v in acc.compute().items()}
+
+
+def title_prior_accuracy(pipe: Pipeline, data: CatalogImages, net, pn_vocab: Vocabulary, real: Images,
+                         titles: torch.Tensor | None, n: int, seed: int, sampling: dict | None,
+                         maps: torch.Tensor | None = None) -> tuple[dict[str, float], dict]:
+    """Title-only generation through the run's title prior (conditioning/title_prior.py): held-out titles ->
+    attributes the prior reads -> images (with the title vector too in text runs), judged against the photos' own
+    attributes. Also the prior's own accuracy on the split (what the generator can reach at best)."""
+    prior = pipe.title_prior
+    vectors = prepare_title_embeddings(data.catalog, prior.encoder)
+    vecs = torch.stack([vectors[i] for i in real.ids])
+    pred, _ = prior.predict(vecs, pipe.vocab)
+    gen = generate_matching(pipe, pred, n, seed, text=titles, sampling=sampling, maps=maps)
+    _, logits = net.extract(gen.images)
+    acc = conditional_accuracy(pipe.vocab, pn_vocab, logits, real.cond[torch.arange(n) % len(real.cond)])
+    own = {}
+    for j, a in enumerate(pipe.vocab.attributes):
+        known = (real.cond[:, j] != 0) & (real.cond[:, j] != (a.values.index(UNKNOWN) if UNKNOWN in a.values else -1))
+        if a.name in prior.weight and known.any():
+            own[a.name] = round((pred[known, j] == real.cond[known, j]).float().mean().item(), 4)
+    return ({f"prior_text_{k}": v for k, v in acc.compute().items()},
+            {"encoder": prior.encoder, "n": len(real.ids), "accuracy": own,
+             "unspecified_share": round((pred == 0).float().mean().item(), 4)})
 
 
 def class_mean_baseline(train: Images, cond: torch.Tensor) -> Images:
@@ -253,6 +274,12 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
         rows["model"]["n_text"] = min(n, n_text)
         rows["model"].update(text_only_accuracy(pipe, net, pn_vocab, real, titles, min(n, n_text), seed + 10**6, sampling,
                                                         maps))
+    prior_info = None
+    if pipe.title_prior is not None and n_text > 0:  # from the title alone, through the title prior
+        rows["model"]["n_prior_text"] = min(n, n_text)
+        accs_prior, prior_info = title_prior_accuracy(pipe, data, net, pn_vocab, real, titles, min(n, n_text),
+                                                      seed + 10**6, sampling, maps)
+        rows["model"].update(accs_prior)
     # Diversity within conditions (first attribute): generated images next to the floor's real photos of the same classes.
     div_fake = diversity_by_condition(fake_f, fake.cond[:, 0])
     div_floor = diversity_by_condition(floor_f, floor.cond[:, 0])
@@ -279,6 +306,7 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
         "diversity_per_condition": {pipe.vocab[pipe.vocab.names[0]].decode(int(c)): {
             "model": round(div_fake[c], 4), "real": round(div_floor[c], 4),
             "ratio": round(div_fake[c] / div_floor[c], 4) if div_floor[c] > 0 else None} for c in shared},
+        **({"title_prior": prior_info} if prior_info else {}),
         "near_copy_threshold": memo["model"]["near_copy_threshold"],
         "closest_pairs": [{**c, "train_id": train.ids[c["train"]]} for c in memo["model"]["closest"]],
         "sampling_images_per_s": round(n / max(gen_seconds, 1e-9), 1),  # includes title conditioning, excludes encoding

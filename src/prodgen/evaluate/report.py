@@ -22,8 +22,11 @@ def table_columns(results: list[dict]) -> list[tuple[str, str]]:
     keys = {k for r in results for row in r["rows"].values() for k in row}
     acc_cols = sorted(k for k in keys if k.startswith("acc/"))
     text_cols = sorted(k for k in keys if k.startswith("text_acc/"))
+    prior_cols = sorted(k for k in keys if k.startswith("prior_text_acc/"))
     return (COLUMNS + [(k, f"cond. acc. {k[4:]}") for k in acc_cols]
-            + ([("n_text", "n title-only")] if text_cols else []) + [(k, f"title-only acc. {k[9:]}") for k in text_cols])
+            + ([("n_text", "n title-only")] if text_cols else []) + [(k, f"title-only acc. {k[9:]}") for k in text_cols]
+            + ([("n_prior_text", "n title prior")] if prior_cols else [])
+            + [(k, f"title prior acc. {k[15:]}") for k in prior_cols])
 
 
 def _fmt(v) -> str:

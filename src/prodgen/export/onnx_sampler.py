@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..atomic import write_json
+from ..conditioning.title_prior import PRIOR_FILES
 from ..errors import UserError
 from ..sample.pipeline import Pipeline
 from .onnx_runtime import KIND, is_export, max_error, model_bytes, prepare_out, quantize_int8, read_export, session, to_onnx
@@ -163,6 +164,9 @@ def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = Non
     shared = model_bytes(out / EMBED_NAME) if (out / EMBED_NAME).exists() else 0
     record["bytes"] = {v: model_bytes(out / f) + shared for v, f in record["files"].items()}
     shutil.copy2(Path(run_dir) / "vocab.json", out / "vocab.json")
+    for name in PRIOR_FILES:  # the title prior travels with the model: a prompt picks attributes in the export too
+        if (Path(run_dir) / name).exists():
+            shutil.copy2(Path(run_dir) / name, out / name)
     write_json(out / "config.json", record)
     return record
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -114,12 +115,42 @@ class Pipeline:
             raise UserError(f"{self.run_dir} was not trained on text; train with --condition text,... to use prompts")
         return encode_texts(self.config.condition.text_encoder, texts)
 
-    def prompt_condition(self, prompt: str | None, attrs: Mapping[str, str] | None = None):
-        """A ``PromptCondition`` for ``--prompt`` and ``--attr`` (see sample/prompt.py)."""
+    def prompt_condition(self, prompt: str | None, attrs: Mapping[str, str] | None = None, title_prior: bool = True):
+        """A ``PromptCondition`` for ``--prompt`` and ``--attr`` (see sample/prompt.py).
+
+        ``title_prior``: fill the attributes that neither ``attrs`` nor the prompt's words name from the run's
+        title prior (conditioning/title_prior.py), when the run has one."""
         from .prompt import prompt_condition
 
         vec = (lambda p: self.encode_text([p])[0]) if self.model.text_dim else None
-        return prompt_condition(prompt, dict(attrs or {}), self.vocab, vec)
+        prior = self.title_prior if title_prior else None
+        return prompt_condition(prompt, dict(attrs or {}), self.vocab, vec, self.infer_attributes if prior else None)
+
+    @cached_property
+    def title_prior(self):
+        """The run's ``TitlePrior`` (title -> attribute values), None when it has none."""
+        from ..conditioning.title_prior import PRIOR_WEIGHTS, TitlePrior
+
+        if self.run_dir is None:
+            return None
+        prior = TitlePrior.load(self.run_dir)
+        if prior is not None:
+            prior.check_vocab(self.vocab, self.run_dir / PRIOR_WEIGHTS)
+        return prior
+
+    def title_vectors(self, texts: list[str | None]) -> torch.Tensor:
+        """(N, T) vectors of titles in the title prior's encoder (the run's own encoder in text runs)."""
+        from ..conditioning.text import encode_texts
+
+        return encode_texts(self.title_prior.encoder, texts)
+
+    def infer_attributes(self, prompt: str) -> dict[str, tuple[str, float]]:
+        """{attribute: (value, probability)} the title prior reads from ``prompt`` ({} without a prior)."""
+        if self.title_prior is None:
+            return {}
+        ids, probs = self.title_prior.predict(self.title_vectors([prompt]), self.vocab)
+        return {a.name: (a.decode(int(ids[0, j])), float(probs[0, j])) for j, a in enumerate(self.vocab.attributes)
+                if int(ids[0, j])}
 
     @property
     def image_condition(self) -> str | None:

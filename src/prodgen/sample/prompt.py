@@ -49,10 +49,13 @@ def match_attributes(prompt: str, vocab: Vocabulary) -> dict[str, str]:
     return found
 
 
-def prompt_condition(prompt: str | None, attrs: Mapping[str, str], vocab: Vocabulary, text_vector=None) -> PromptCondition:
-    """Combine ``--prompt`` and ``--attr``: explicit attributes win over ones read from the prompt.
+def prompt_condition(prompt: str | None, attrs: Mapping[str, str], vocab: Vocabulary, text_vector=None,
+                     infer=None) -> PromptCondition:
+    """Combine ``--prompt`` and ``--attr``: explicit attributes win over ones named in the prompt, and those over
+    ones the run's title prior infers from it.
 
     ``text_vector``: callable prompt -> (T,) embedding, or None when the model has no text input.
+    ``infer``: callable prompt -> {attribute: (value, probability)} (the title prior), or None.
     """
     notes: list[str] = []
     understood: dict[str, str] = {}
@@ -63,6 +66,11 @@ def prompt_condition(prompt: str | None, attrs: Mapping[str, str], vocab: Vocabu
         for name, value in found.items():
             if name in attrs and attrs[name].lower() != value.lower():
                 notes.append(f"the prompt says {name}={value!r} but --attr sets {attrs[name]!r}; --attr wins")
+        inferred = {k: v for k, v in (infer(prompt) if infer is not None else {}).items() if k not in found and k not in attrs}
+        for name, (value, p) in inferred.items():
+            notes.append(f"{name}={value!r} inferred from the prompt by the title prior (probability {p:.2f}); "
+                         f"set --attr {name}=... to choose another")
+        found = {**{k: v for k, (v, _) in inferred.items()}, **found}
         merged = {**found, **attrs}
         if text_vector is not None:
             text = text_vector(prompt)
@@ -72,7 +80,8 @@ def prompt_condition(prompt: str | None, attrs: Mapping[str, str], vocab: Vocabu
         elif not found:
             known = "; ".join(f"{a.name}: {', '.join(a.choices[:8])}{' ...' if len(a.choices) > 8 else ''}" for a in vocab.attributes)
             raise UserError(f"this model was not trained on text, and the prompt {prompt[:80]!r} names no value it knows. "
-                            f"Use words the model knows ({known}), --attr, or a run trained with --condition text,...")
+                            f"Use words the model knows ({known}), --attr, a run trained with --condition text,..., or fit this "
+                            "run a title prior that reads attributes from titles: `prodgen title-prior RUN`")
         else:
             notes.append("this model was not trained on text: only the recognised attribute values are used")
     else:

@@ -214,6 +214,14 @@ def _train(cfg: RunConfig, out: Path, overwrite: bool, progress: bool, console, 
         cfg.save(out / CONFIG_NAME)
         data.vocab.save(out / VOCAB_NAME)
         write_json(out / SPLIT_NAME, data.split)
+        if cfg.condition.text and data.vocab.attributes:  # title -> attributes, for generating from a title alone
+            from ..conditioning.title_prior import fit_prepared_title_prior
+
+            try:
+                fit_prepared_title_prior(data, cfg.condition.text_encoder).save(out)
+            except UserError as e:  # e.g. no titles in the train split: the run trains, without a prior
+                if console is not None:
+                    console.print(f"[yellow]no title prior: {e}[/]", soft_wrap=True)
         trainer = Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,
                           title_only=cfg.condition.title_only, evaluator=evaluator, world=world)
         reason = trainer.run(progress=progress)
