@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..atomic import write_json
+from ..conditioning.title_prior import PRIOR_FILES
 from ..errors import UserError
 
 COPIED = ("vocab.json", "split.json")
@@ -123,6 +124,9 @@ def prune_gan(run_dir: str | Path, out: str | Path, keep: float = 0.5, minutes: 
     teacher = teacher_pipe.model
     if teacher.family != "gan":
         raise UserError(f"{run_dir} is a {teacher.family} run; channel pruning covers GAN generators")
+    if getattr(teacher.config, "sle", False):
+        raise UserError(f"{run_dir} uses skip-layer excitation (sle=true), whose gates channel pruning does not cover "
+                        "yet; export it unpruned (`prodgen export`)")
     replace = out.exists() and any(out.iterdir())
     if replace and not overwrite:
         raise UserError(f"{out} exists and is not empty; choose another --out or add --overwrite")
@@ -176,8 +180,9 @@ def prune_gan(run_dir: str | Path, out: str | Path, keep: float = 0.5, minutes: 
     if replace:  # only now: a failed or interrupted distillation leaves the old run as it was
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
-        shutil.copy2(run_dir / name, out / name)
+    for name in COPIED + PRIOR_FILES:
+        if name in COPIED or (run_dir / name).exists():  # the title prior is optional
+            shutil.copy2(run_dir / name, out / name)
     d = cfg.to_dict()
     d["model_args"] = dataclasses.asdict(new_cfg)
     student.save_pretrained(out)

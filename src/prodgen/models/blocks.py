@@ -80,6 +80,26 @@ class UpBlock(nn.Module):
         return F.relu(self.norm(self.conv(x), c))
 
 
+class SkipExcitation(nn.Module):
+    """FastGAN's skip-layer excitation (Liu et al. 2021, https://arxiv.org/abs/2101.04775): a low-resolution map
+    gates the channels of a map 8x larger, ``high * sigmoid(conv1x1(lrelu(conv4x4(pool4(low)))))``.
+
+    A shortcut from the coarse layout to the fine layers, as a residual connection would give, at almost no cost:
+    the gate is computed on a 4x4 pooled map and is one number per channel.
+    """
+
+    def __init__(self, c_low: int, c_high: int) -> None:
+        super().__init__()
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Conv2d(c_low, c_high, 4), nn.LeakyReLU(0.1),
+                                  nn.Conv2d(c_high, c_high, 1), nn.Sigmoid())
+
+    def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        return high * self.gate(low)  # (B, C_high, 1, 1) gate over (B, C_high, H, W)
+
+
+SLE_FACTOR = 8  # each map of 32 px or more is gated by the map 8x smaller (FastGAN pairs 8->128 at 1024 px)
+
+
 class ConvDecoder(nn.Module):
     """Condition-modulated decoder: (B, z_dim) latent + (B, cond_dim) -> (B, 3, R, R) in [-1, 1].
 
@@ -88,7 +108,8 @@ class ConvDecoder(nn.Module):
     https://arxiv.org/abs/1809.11096), so no layer can ignore the noise.
     """
 
-    def __init__(self, z_dim: int, cond_dim: int, resolution: int, channels: list[int], skip_z: bool = False) -> None:
+    def __init__(self, z_dim: int, cond_dim: int, resolution: int, channels: list[int], skip_z: bool = False,
+                 sle: bool = False) -> None:
         super().__init__()
         self.skip_z = skip_z
         fdim = cond_dim + (z_dim if skip_z else 0)  # what the conditional-BN layers see
@@ -100,14 +121,22 @@ class ConvDecoder(nn.Module):
         self.norm0 = CondBatchNorm(channels[0], fdim)
         self.ups = nn.ModuleList(UpBlock(a, b, fdim) for a, b in zip(channels[:-1], channels[1:]))
         self.to_rgb = nn.Conv2d(channels[-1], 3, 3, padding=1)
+        # skip-layer excitation: stage i (4 * 2**i px) gated by stage i - 3, from 32 px up
+        self.sle_gap = SLE_FACTOR.bit_length() - 1  # stages between a gated map and its source (3)
+        self.sle = nn.ModuleDict({str(i): SkipExcitation(channels[i - self.sle_gap], channels[i])
+                                  for i in range(self.sle_gap, n_up + 1)} if sle else {})
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         zc = torch.cat([z, c], dim=1)  # (B, z_dim + cond_dim)
         h = self.fc(zc).view(-1, self.c0, 4, 4)  # (B, C0, 4, 4)
         f = zc if self.skip_z else c
         h = F.relu(self.norm0(h, f))
-        for up in self.ups:
+        maps = [h]
+        for i, up in enumerate(self.ups, start=1):
             h = up(h, f)
+            if str(i) in self.sle:
+                h = self.sle[str(i)](maps[i - self.sle_gap], h)
+            maps.append(h)
         return torch.tanh(self.to_rgb(h))  # (B, 3, R, R)
 
 

@@ -47,6 +47,7 @@ class GANConfig:
     reg_every: int = 1  # lazy regularisation (StyleGAN2): the R1/R2 penalties every k-th D step, weighted by k
     mbstd_group: int = 4  # minibatch-stddev group size in the discriminator (0: off)
     skip_z: bool = True  # noise also modulates every conditional-BN layer (BigGAN skip-z)
+    sle: bool = False  # FastGAN's skip-layer excitation in the generator (blocks.SkipExcitation)
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
     text_sn: bool = True  # spectral norm on D's text projection (bounds <W t, h> by |h|; the attribute tables are free)
 
@@ -68,7 +69,7 @@ class Generator(nn.Module):
         super().__init__()
         self.embed = ConditionEmbedding(cond_sizes, cfg.cond_dim, cfg.text_dim)
         channels = decoder_widths(resolution, cfg.g_base, cfg.g_cap)
-        self.decoder = ConvDecoder(cfg.z_dim, cfg.cond_dim, resolution, channels, skip_z=cfg.skip_z)
+        self.decoder = ConvDecoder(cfg.z_dim, cfg.cond_dim, resolution, channels, skip_z=cfg.skip_z, sle=cfg.sle)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(z, self.embed(cond, text))  # (B, 3, R, R)
