@@ -156,3 +156,10 @@ def test_evaluate_reports_title_only_accuracy_through_the_prior(plain_run, tmp_p
         assert res["title_prior"]["accuracy"][name] == pytest.approx((pred[:, j] == truth[:, j]).float().mean().item(), abs=1e-4)
     none = evaluate_run(plain_run, split="val", features=tmp_path / "pn", progress=False, n_boot=2, n_text=0)
     assert "prior_text_acc/category" not in none["rows"]["model"] and "title_prior" not in none
+
+
+def test_the_studio_offers_prompts_for_a_model_with_a_prior(plain_run):
+    from prodgen.studio.models import list_models
+
+    listed = {m["id"]: m for m in list_models(plain_run.parent)}
+    assert listed["run"]["text"] is False and listed["run"]["title_prior"] is True

@@ -21,6 +21,8 @@ from .runfolder import read_kind, require_kind
 CONFIG_NAME = "config.json"
 VOCAB_NAME = "vocab.json"
 SPLIT_NAME = "split.json"
+TITLE_PRIOR_NAME = "title_prior.safetensors"  # optional: title -> attribute values (conditioning/title_prior.py)
+TITLE_PRIOR_INFO = "title_prior.json"
 SPLITS = ("train", "val", "test")
 PRODUCTNET_NAME = "productnet.json"
 WEIGHTS_NAME = "model.safetensors"

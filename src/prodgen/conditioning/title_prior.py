@@ -26,10 +26,10 @@ from safetensors.torch import save as safetensors_bytes
 
 from ..atomic import write_bytes, write_json
 from ..errors import UserError
+from ..runfiles import TITLE_PRIOR_INFO, TITLE_PRIOR_NAME
 from .vocab import OTHER, UNKNOWN, UNSPECIFIED, Vocabulary
 
-PRIOR_WEIGHTS = "title_prior.safetensors"
-PRIOR_INFO = "title_prior.json"
+PRIOR_WEIGHTS, PRIOR_INFO = TITLE_PRIOR_NAME, TITLE_PRIOR_INFO
 PRIOR_FILES = (PRIOR_WEIGHTS, PRIOR_INFO)
 WEIGHT_DECAYS = (0.0, 1e-5, 1e-4)  # L2 weights tried per attribute, chosen on the val split (1e-3 and 1e-2
 #                                     lost 11 and 50 points on fashion-products: the titles do not overfit at 300 steps)

@@ -56,6 +56,7 @@ class ModelInfo(BaseModel):
     resolution: int
     attributes: dict[str, list[str]]
     text: bool
+    title_prior: bool = False  # reads attribute values from a prompt (conditioning/title_prior.py)
     image_condition: str | None = None  # "edges" / "silhouette": the model draws from an uploaded sketch
 
 
@@ -330,8 +331,9 @@ def _check_job(st, req) -> tuple[dict, str | None]:
             m = find_model(st.settings.runs, req.model)
             if req.n > st.settings.max_images:
                 raise UserError(f"n={req.n}: one job makes at most {st.settings.max_images} images; ask for fewer or split it")
-            if req.prompt and not m["text"]:
-                raise UserError(f"model {req.model!r} was not trained on text, so it takes no prompt; choose attributes instead")
+            if req.prompt and not (m["text"] or m.get("title_prior")):
+                raise UserError(f"model {req.model!r} was not trained on text and has no title prior, so it takes no "
+                                "prompt; choose attributes instead (or fit one: `prodgen title-prior RUN`)")
             body["attributes"] = canonical_attributes(m, req.attributes)
             if req.sketch_asset_id and not m.get("image_condition"):
                 raise UserError(f"model {req.model!r} was not trained with an image condition, so it takes no sketch; "

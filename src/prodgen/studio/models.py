@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from ..runfiles import CONFIG_NAME, VOCAB_NAME, folder_kind
+from ..runfiles import CONFIG_NAME, TITLE_PRIOR_NAME, VOCAB_NAME, folder_kind
 
 UNSPECIFIED = "<unspecified>"
 
@@ -26,6 +26,7 @@ def _describe(folder: Path) -> dict | None:
         cond = cfg.get("condition") or {}
         return {"id": folder.name, "family": str(cfg["model"]), "resolution": int(cfg["data"]["resolution"]),
                 "attributes": attributes, "merged": merged, "text": bool(cond.get("text")),
+                "title_prior": (folder / TITLE_PRIOR_NAME).is_file(),  # a prompt picks attributes even without text
                 "image_condition": (cfg.get("model_args") or {}).get("image_condition")}
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a damaged or half-written run is not offered (the CLI explains it when loaded directly)

@@ -280,8 +280,10 @@
       }
       box.replaceChildren(el("legend", { text: "Attributes" }), grid);
       const prompt = $("#prompt");
-      prompt.disabled = !(m && m.text);
-      prompt.placeholder = m && m.text ? "e.g. red striped t-shirt" : "this model was trained without titles";
+      prompt.disabled = !(m && (m.text || m.title_prior));
+      prompt.placeholder = m && m.text ? "e.g. red striped t-shirt"
+        : m && m.title_prior ? "a product title, e.g. red striped t-shirt (its title prior picks the attributes)"
+        : "this model was trained without titles";
     };
     select.addEventListener("change", fillAttributes);
     fillAttributes();
