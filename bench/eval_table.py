@@ -8,7 +8,8 @@ bench/render_readme.py turns into README tables.
 
 Each ``--row NAME SOURCE LABEL``: SOURCE is a run folder (its latest
 ``eval/<stamp>/metrics.json``), an evaluation folder holding ``metrics.json``, a
-``metrics.json`` written by ``prodgen evaluate``, or the JSON printed by
+``metrics.json`` written by ``prodgen evaluate``, a run folder with ``::split=val[,guidance=3]`` after it (its
+latest evaluation with those settings; ``sampling=default``: none given), or the JSON printed by
 ``bench/evaluate_images.py`` (a ``row`` of metrics, for peers' images). Run
 folders also contribute their training figures (steps, minutes, median
 training images/s, epochs) from ``metrics.jsonl``. The real-vs-real floor and the
@@ -27,15 +28,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import command_line, machine_info  # noqa: E402
 
 
-def find_metrics(source: Path) -> Path:
+def find_metrics(source: Path, want: dict | None = None) -> Path:
+    """The metrics.json of ``source``; for a run folder, its latest evaluation whose metrics.json matches ``want``
+    (e.g. {"split": "val", "guidance": 3.0}: top-level keys, or keys of its sampling options)."""
     if source.is_file():
         return source
     if (source / "metrics.json").exists():
         return source / "metrics.json"
     evals = sorted((source / "eval").glob("*/metrics.json"))
+    if want:
+        def same(a, b) -> bool:
+            try:
+                return float(a) == float(b)
+            except (TypeError, ValueError):
+                return str(a) == str(b)
+
+        def matches(path: Path) -> bool:
+            d = json.loads(path.read_text())
+            return all(not d.get("sampling") if k == "sampling" and v == "default" else
+                       same(d.get(k, (d.get("sampling") or {}).get(k)), v) for k, v in want.items())
+
+        evals = [e for e in evals if matches(e)]
     if not evals:
-        sys.exit(f"{source}: no evaluation found (run `prodgen evaluate {source} ...` first)")
+        sys.exit(f"{source}: no evaluation{' with ' + str(want) if want else ''} found (run `prodgen evaluate {source} ...` first)")
     return evals[-1]
+
+
+def parse_source(source: str) -> tuple[Path, dict]:
+    """``runs/x`` or ``runs/x::split=val,guidance=3.0`` (the latest evaluation of runs/x with those settings)."""
+    path, _, spec = source.partition("::")
+    want = dict(kv.split("=", 1) for kv in spec.split(",") if kv) if spec else {}
+    for k, v in want.items():
+        try:
+            want[k] = float(v) if k != "split" else v
+        except ValueError:
+            pass
+    return Path(path), want
 
 
 def train_stats(run: Path) -> dict | None:
@@ -60,8 +88,8 @@ def train_stats(run: Path) -> dict | None:
 def collect(rows: list[tuple[str, str, str]], highlight: list[str], unconditional: list[str]) -> dict:
     result: dict = {"rows": []}
     for name, source, label in rows:
-        src = Path(source)
-        path = find_metrics(src)
+        src, want = parse_source(source)
+        path = find_metrics(src, want)
         data = json.loads(path.read_text())
         row = {"name": name, "label": label, "source": str(path)}
         if "rows" in data:  # prodgen evaluate

@@ -6,17 +6,21 @@
 #
 #   bash bench/quality_runs.sh train       # the changed runs (about 25 idle core-minutes each; run them one by one
 #                                          # or side by side with --threads 1)
-#   bash bench/quality_runs.sh val         # choices: every run on the VALIDATION split -> bench/results/quality/quality_val.json
-#   bash bench/quality_runs.sh test        # the final rows, read once -> bench/results/quality/quality_test.json
+#   bash bench/quality_runs.sh val all     # choices: every row on the VALIDATION split -> bench/results/quality/quality_val.json
+#   bash bench/quality_runs.sh val gan64   # evaluate one row again, then collect the table (latest evaluation per row)
+#   bash bench/quality_runs.sh test all    # the final rows, read once -> bench/results/quality/quality_test.json
 #
 # Rows:
 #   fam-gan-title  the fam-gan recipe with --title-only 0.25 (a quarter of each batch: attributes unspecified,
 #                  title kept), the text-steering fix
 #   fam-gan-title-dfree  fam-gan-title with D's text projection not spectrally normalised (text_sn=false)
 #   fam-flow       the fam-diffusion recipe with --model-arg objective=flow (flow matching, Euler 10 steps)
-# Not run yet (stopped in session 8: 4 s a step on the loaded machine): the headline gan64 recipe with R3GAN's loss,
-#   prodgen train --model gan --catalog $CAT --resolution 64 --steps 3166 --model-arg loss=rpgan \
-#     --model-arg r1_gamma=0.05 --model-arg r2_gamma=0.05 --model-arg reg_every=4 --out runs/gan64-rpgan
+#   fam-gan-rpgan  fam-gan-title with R3GAN's loss: relativistic pairing + R1 + R2 (gamma 1, lazily every 4th D step),
+#                  equal learning rates (gamma 0.05 with TTUR let D win at once in session 8; 200-step probes of gamma 1
+#                  balanced by step 150 with equal lrs, step 200 with TTUR)
+#   fam-gan-sle    fam-gan-title with FastGAN's skip-layer excitation in the generator
+#   gan64          the 25-minute headline GAN (bench/headline runs; attributes only): its title prior
+#                  (`prodgen title-prior`) measures title-only generation through the prior
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAT=../shared/data/fashion-products
@@ -26,29 +30,61 @@ OUT=bench/results/quality
 mkdir -p "$OUT"
 COMMON=(--catalog "$CAT" --condition text,articleType,baseColour --resolution 64 --threads 1
         --features runs/productnet64 --quiet)
-ROWS=(--row fam-gan runs/fam-gan "gan, title-only 0 (fam-gan)"
-      --row fam-gan-title runs/fam-gan-title "gan, title-only 0.25"
-      --row fam-diffusion runs/fam-diffusion "diffusion, v-pred DPM++ 10 (fam-diffusion)"
-      --row fam-flow runs/fam-flow "flow matching, Euler 10 steps (fam-flow)")
+label() {  # row name -> table label
+  case "$1" in
+    fam-gan) echo "gan, title-only 0 (fam-gan)" ;;
+    fam-gan-title) echo "gan, title-only 0.25 (fam-gan-title)" ;;
+    fam-gan-title-dfree) echo "gan, title-only 0.25, D text term not normalised (fam-gan-title-dfree)" ;;
+    fam-gan-rpgan) echo "gan, RpGAN + R1/R2 (gamma 1, every 4th D step), equal lr 2e-4 (fam-gan-rpgan)" ;;
+    fam-gan-sle) echo "gan, skip-layer excitation (fam-gan-sle)" ;;
+    fam-diffusion*) echo "diffusion, v-pred, DPM++ (fam-diffusion)" ;;
+    fam-flow*) echo "flow matching, Euler 10 steps (fam-flow)" ;;
+    gan64) echo "gan64: the 25-minute headline GAN (attributes only; titles through its title prior)" ;;
+  esac
+}
+source_of() {  # row name, split -> eval_table source: the run's latest evaluation with the row's settings
+  case "$1" in
+    fam-diffusion-g1) echo "runs/fam-diffusion::split=$2,steps=10,guidance=1" ;;
+    fam-flow-g1) echo "runs/fam-flow::split=$2,sampling=default" ;;
+    fam-diffusion|fam-flow) echo "runs/$1::split=$2,guidance=3" ;;
+    *) echo "runs/$1::split=$2" ;;
+  esac
+}
+evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's settings
+  case "$1" in
+    fam-diffusion-g1) $PG evaluate runs/fam-diffusion --features runs/productnet64 --split "$2" --guidance 1 --quiet ;;
+    fam-flow-g1) $PG evaluate runs/fam-flow --features runs/productnet64 --split "$2" --quiet ;;
+    fam-diffusion|fam-flow) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --guidance 3 --quiet ;;
+    *) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --quiet ;;
+  esac > "$OUT/$1-$2.txt" 2>&1
+}
+VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-dfree fam-gan-rpgan fam-gan-sle gan64 fam-diffusion-g1 fam-flow-g1
+          fam-diffusion fam-flow)
+TEST_ROWS=(fam-gan fam-gan-title gan64 fam-diffusion fam-flow)
 case "${1:-}" in
 train)
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --out runs/fam-gan-title --overwrite
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --model-arg text_sn=false --steps 1854 \
     --out runs/fam-gan-title-dfree --overwrite  # val only: not chosen
   $PG train --model diffusion --model-arg objective=flow "${COMMON[@]}" --title-only 0 --steps 1103 \
-    --eval-every 300 --eval-n 250 --out runs/fam-flow --overwrite ;;
-val|test)  # diffusion and flow: guidance 1 and 3 on val (3 won for both), 3 on test
-  runs_=(fam-gan fam-gan-title); [ "$1" = val ] && runs_+=(fam-gan-title-dfree)
-  for run in "${runs_[@]}"; do
-    $PG evaluate runs/$run --features runs/productnet64 --split "$1" --quiet > "$OUT/$run-$1.txt" 2>&1
-  done
-  for run in fam-diffusion fam-flow; do
-    [ "$1" = val ] && $PG evaluate runs/$run --features runs/productnet64 --split val --guidance 1 --quiet \
-      > "$OUT/$run-val-g1.txt" 2>&1
-    $PG evaluate runs/$run --features runs/productnet64 --split "$1" --guidance 3 --quiet > "$OUT/$run-$1.txt" 2>&1
-  done
-  $PY bench/eval_table.py --out "$OUT/quality_$1.json" --features runs/productnet64 \
-    --command "bash bench/quality_runs.sh $1" "${ROWS[@]}" --highlight fam-gan-title ;;
+    --eval-every 300 --eval-n 250 --out runs/fam-flow --overwrite
+  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg loss=rpgan --model-arg r1_gamma=1 \
+    --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
+    --out runs/fam-gan-rpgan --overwrite
+  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --out runs/fam-gan-sle --overwrite
+  # title priors for runs trained before text runs fitted their own (and for gan64, which has no text input)
+  $PG title-prior runs/fam-gan-title
+  $PG title-prior runs/gan64 ;;
+val|test)  # bash bench/quality_runs.sh val [ROW... | all]: evaluate those rows, then collect every row's latest
+  split=$1; shift  # evaluation with its settings (diffusion and flow: guidance 1 and 3 on val, 3 won for both)
+  if [ "$split" = val ]; then rows_=("${VAL_ROWS[@]}"); else rows_=("${TEST_ROWS[@]}"); fi
+  todo=("$@"); [ "${1:-}" = all ] && todo=("${rows_[@]}")
+  for row in "${todo[@]}"; do evaluate_row "$row" "$split"; done
+  args=()
+  for row in "${rows_[@]}"; do args+=(--row "$row" "$(source_of "$row" "$split")" "$(label "$row")"); done
+  $PY bench/eval_table.py --out "$OUT/quality_$split.json" --features runs/productnet64 \
+    --command "bash bench/quality_runs.sh $split (rows evaluated by earlier calls: each row's latest evaluation)" \
+    "${args[@]}" --highlight gan64 ;;
 *)
-  echo "usage: bash bench/quality_runs.sh train|val|test" >&2; exit 2 ;;
+  echo "usage: bash bench/quality_runs.sh train | val [ROW...|all] | test [ROW...|all]" >&2; exit 2 ;;
 esac

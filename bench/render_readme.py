@@ -153,6 +153,8 @@ def t_quality(name: str) -> list[str]:
             ("acc/baseColour", "cond. acc. baseColour", ".3f", HIGHER),
             ("text_acc/articleType", "title-only articleType", ".3f", HIGHER),
             ("text_acc/baseColour", "title-only baseColour", ".3f", HIGHER),
+            ("prior_text_acc/articleType", "title prior articleType", ".3f", HIGHER),
+            ("prior_text_acc/baseColour", "title prior baseColour", ".3f", HIGHER),
             ("diversity_within_condition", "diversity", ".1f", 0), ("near_copy_share", "near copies", ".3f", 0)]
     return eval_table(R(f"quality/{name}"), None, cols, "run")
 
