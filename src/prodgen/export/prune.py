@@ -127,6 +127,9 @@ def prune_gan(run_dir: str | Path, out: str | Path, keep: float = 0.5, minutes: 
     if getattr(teacher.config, "sle", False):
         raise UserError(f"{run_dir} uses skip-layer excitation (sle=true), whose gates channel pruning does not cover "
                         "yet; export it unpruned (`prodgen export`)")
+    if getattr(teacher.config, "arch", "dcgan") != "dcgan":
+        raise UserError(f"{run_dir} uses arch={teacher.config.arch} (R3GAN's residual networks); channel pruning covers "
+                        "the dcgan generator only; export it unpruned (`prodgen export`)")
     replace = out.exists() and any(out.iterdir())
     if replace and not overwrite:
         raise UserError(f"{out} exists and is not empty; choose another --out or add --overwrite")

@@ -1,5 +1,6 @@
 """Conditional GAN: FiLM/conditional-BN generator, projection discriminator,
-spectral norm, hinge loss, DiffAugment, truncation at sampling.
+spectral norm, hinge loss, DiffAugment, truncation at sampling; or (``arch="r3gan"``)
+R3GAN's normalisation-free ResNets of grouped convolutions (models/r3gan_nets.py).
 
 References: Miyato & Koyama 2018 (projection discriminator,
 https://arxiv.org/abs/1802.05637); Miyato et al. 2018 (spectral norm);
@@ -19,20 +20,25 @@ from torch import nn
 
 from .. import batchwide, noise
 from .base import GenerativeModel, register_model
-from .blocks import ConditionEmbedding, ConvDecoder, conv_encoder_widths, decoder_widths, sn_conv
+from ..errors import UserError
+from ..resolution import stages
+from .blocks import (ConditionEmbedding, ConvDecoder, conv_encoder_widths, decoder_widths, default_decoder_base,
+                     sn_conv)
 from .diffaugment import POLICIES, diff_augment
+from .r3gan_nets import DiscriminativeBasis, R3Decoder, R3Encoder, he_init_
 
 
 GAN_LOSSES = ("hinge", "rpgan")
+GAN_ARCHS = ("dcgan", "r3gan")
 
 
 @dataclass
 class GANConfig:
     z_dim: int = 128
     cond_dim: int = 128
-    g_base: int | None = None  # generator width at the output resolution (None: 1024 / R), doubling inwards
+    g_base: int | None = None  # generator width at the output resolution (None: 1024 / R; arch=r3gan: half), doubling inwards
     g_cap: int = 256
-    d_base: int | None = None  # discriminator width at its first stage (None: 2048 / R), doubling
+    d_base: int | None = None  # discriminator width at its first stage (None: 2048 / R; arch=r3gan: half), doubling
     d_cap: int = 256
     lr_g: float = 1e-4  # two time-scale update rule: D learns 4x faster (Heusel et al. 2017; SAGAN)
     lr_d: float = 4e-4
@@ -46,13 +52,38 @@ class GANConfig:
     r2_gamma: float = 0.0  # R2 penalty weight on generated images (0: off); R3GAN uses R1 and R2 together
     reg_every: int = 1  # lazy regularisation (StyleGAN2): the R1/R2 penalties every k-th D step, weighted by k
     mbstd_group: int = 4  # minibatch-stddev group size in the discriminator (0: off)
-    skip_z: bool = True  # noise also modulates every conditional-BN layer (BigGAN skip-z)
+    skip_z: bool = True  # noise also modulates every conditional-BN layer (BigGAN skip-z; arch=dcgan only)
     sle: bool = False  # FastGAN's skip-layer excitation in the generator (blocks.SkipExcitation)
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
     text_sn: bool = True  # spectral norm on D's text projection (bounds <W t, h> by |h|; the attribute tables are free)
+    arch: str = "dcgan"  # "dcgan": the networks below (conditional BN, spectral norm); "r3gan": R3GAN's
+    #   normalisation-free ResNets of grouped convs (Huang et al. 2024, r3gan_nets.py; train with loss=rpgan and R1/R2).
+    #   Its default widths are the dcgan rules with halved bases (r3_widths: G 128..8, D 8..128 at 64 px) and one
+    #   block per stage: on the 2-core CPU (64 px, batch 64, 1 thread; bench/results/gan_arch_speed.json) a step
+    #   costs 0.83 s (hinge) / 1.14 s (rpgan, R1+R2 every 4th D step) against dcgan's 0.92 / 1.13 s (0.90x / 1.01x).
+    #   Short probes (not recorded): the dcgan widths (g_base=16, d_base=32) cost 2.2x / 2.6x dcgan's step, a residual
+    #   block at 64 px being 4x a dcgan layer there
+    r3_blocks: int | list[int] = 1  # arch=r3gan: residual blocks per stage (a list: per stage from 4x4 up; D mirrors
+    #   it). R3GAN has 2; probes at 64 px: [2, 2, 2, 1, 1] 1.25x / 1.4x dcgan's step (hinge / rpgan), 2 everywhere 1.6x / 1.8x
+    r3_group: int = 16  # arch=r3gan: channels per group of the 3x3 grouped conv (R3GAN: 16; 8 probed no faster)
+    r3_expansion: int = 2  # arch=r3gan: inverted-bottleneck width ratio of a residual block (R3GAN: 2)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
+        if self.arch not in GAN_ARCHS:
+            raise UserError(f"--model-arg arch={self.arch}: the GAN's arch must be one of {', '.join(GAN_ARCHS)} "
+                            "(dcgan: the default networks; r3gan: R3GAN's normalisation-free ResNets)")
+        if self.arch == "r3gan" and self.sle:
+            raise UserError("sle=true (skip-layer excitation) belongs to the dcgan generator; leave it out with arch=r3gan")
+        if isinstance(self.r3_blocks, list | tuple):
+            self.r3_blocks = [int(b) for b in self.r3_blocks]
+            bad = any(b < 0 for b in self.r3_blocks)
+        else:
+            bad = not isinstance(self.r3_blocks, int) or self.r3_blocks < 0
+        if bad:
+            raise UserError(f"r3_blocks={self.r3_blocks}: residual blocks per stage, a count >= 0 or a list of them")
+        if self.r3_group < 1 or self.r3_expansion < 1:
+            raise UserError("r3_group and r3_expansion must be >= 1")
         if self.loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}")
         if not 0 <= self.ada_target < 1:
@@ -91,31 +122,116 @@ class Discriminator(nn.Module):
         extra = 1 if cfg.mbstd_group else 0
         self.head = nn.Sequential(sn_conv(cin + extra, cin, 3, padding=1), nn.LeakyReLU(0.2))  # 4x4 stage
         self.linear = nn.utils.parametrizations.spectral_norm(nn.Linear(cin, 1))
-        # Projection: one embedding per attribute, inner product with pooled features.
-        self.proj = nn.ModuleList(nn.Embedding(size, cin) for size in cond_sizes)
-        for p in self.proj:
-            nn.init.normal_(p.weight, std=0.02)
-        # Text projection term: <W t, h>; an all-zero ("no text") row contributes nothing.
-        self.text_proj = None
-        if cfg.text_dim:
-            lin = nn.Linear(cfg.text_dim, cin, bias=False)
-            if cfg.text_sn:
-                self.text_proj = nn.utils.parametrizations.spectral_norm(lin)
-            else:  # free like the attribute tables, and initialised like them
-                nn.init.normal_(lin.weight, std=0.02)
-                self.text_proj = lin
+        self.proj, self.text_proj = projection_terms(cfg, cond_sizes, cin)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)  # (B, C, 4, 4)
         if self.mbstd_group:
             h = minibatch_stddev(h, self.mbstd_group)
         h = self.head(h).sum(dim=(2, 3))  # (B, C)
-        out = self.linear(h).squeeze(1)  # (B,)
-        for a, table in enumerate(self.proj):
-            out = out + (table(cond[:, a]) * h).sum(dim=1)
-        if self.text_proj is not None and text is not None:
-            out = out + (self.text_proj(text.to(h.dtype)) * h).sum(dim=1)
-        return out  # (B,) realness logits
+        return project(self.linear(h).squeeze(1), h, self.proj, self.text_proj, cond, text)  # (B,) realness logits
+
+
+def projection_terms(cfg: GANConfig, cond_sizes: tuple[int, ...], dim: int) -> tuple[nn.ModuleList, nn.Module | None]:
+    """D's projection terms (Miyato & Koyama 2018): one embedding table per attribute, and the text projection.
+
+    The tables are free (N(0, 0.02) at start); the text projection ``<W t, h>`` is spectrally normalised with
+    ``text_sn`` (bounded by |t| |h|), otherwise free and initialised like the tables.
+    """
+    proj = nn.ModuleList(nn.Embedding(size, dim) for size in cond_sizes)
+    for p in proj:
+        nn.init.normal_(p.weight, std=0.02)
+    text_proj = None
+    if cfg.text_dim:
+        lin = nn.Linear(cfg.text_dim, dim, bias=False)
+        if cfg.text_sn:
+            text_proj = nn.utils.parametrizations.spectral_norm(lin)
+        else:
+            nn.init.normal_(lin.weight, std=0.02)
+            text_proj = lin
+    return proj, text_proj
+
+
+def project(out: torch.Tensor, h: torch.Tensor, proj: nn.ModuleList, text_proj: nn.Module | None,
+            cond: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
+    """``out + sum_a <E_a[cond_a], h> + <W t, h>``: an all-zero ("no text") row contributes nothing."""
+    for a, table in enumerate(proj):
+        out = out + (table(cond[:, a]) * h).sum(dim=1)
+    if text_proj is not None and text is not None:
+        out = out + (text_proj(text.to(h.dtype)) * h).sum(dim=1)
+    return out
+
+
+R3_DEFAULT_SHRINK = 2  # arch=r3gan without g_base/d_base: the dcgan default bases halved (see GANConfig.arch)
+
+
+def r3_widths(cfg: GANConfig, resolution: int) -> tuple[list[int], list[int]]:
+    """arch=r3gan: (generator widths at 4x4 ... R, discriminator widths at R ... 4x4), by the dcgan width rules.
+
+    The generator's are ``decoder_widths``; the discriminator's stage at R/2^k (k >= 1) has the width of the dcgan
+    discriminator's k-th stride-2 conv output, and its stage at R (which the dcgan one does not have) half that:
+    the generator's widths mirrored. Without ``g_base``/``d_base`` the bases are the dcgan defaults halved, which
+    makes a training step cost about what the dcgan one does at 64 px (bench/gan_arch_speed.py): G 128, 64, 32, 16,
+    8 at 4 ... 64 px and D 8, 16, 32, 64, 128 at 64 ... 4 px, where dcgan has 256 ... 16 and 32 ... 256.
+    """
+    g_base = cfg.g_base or max(default_decoder_base(resolution) // R3_DEFAULT_SHRINK, 1)
+    d_base = cfg.d_base or max(conv_encoder_widths(resolution, None, 1 << 30)[0] // R3_DEFAULT_SHRINK, 1)
+    enc = conv_encoder_widths(resolution, d_base, cfg.d_cap)
+    return decoder_widths(resolution, g_base, cfg.g_cap), [max(enc[0] // 2, 1), *enc]
+
+
+def r3_blocks(cfg: GANConfig, resolution: int) -> list[int]:
+    """Residual blocks per stage, from 4x4 up to R (the discriminator uses the list reversed)."""
+    n = stages(resolution) + 1
+    if isinstance(cfg.r3_blocks, int):
+        return [cfg.r3_blocks] * n
+    if len(cfg.r3_blocks) != n:
+        raise UserError(f"r3_blocks={cfg.r3_blocks}: {resolution} px has {n} stages (4x4 up to {resolution}), "
+                        f"so give {n} counts or one")
+    return list(cfg.r3_blocks)
+
+
+class R3Generator(nn.Module):
+    """R3GAN's generator: the condition embedding concatenated with z scales a learned 4x4 basis, then residual
+    stages upsampled bilinearly (r3gan_nets.R3Decoder)."""
+
+    def __init__(self, cfg: GANConfig, cond_sizes: tuple[int, ...], resolution: int) -> None:
+        super().__init__()
+        self.embed = ConditionEmbedding(cond_sizes, cfg.cond_dim, cfg.text_dim)
+        widths, _ = r3_widths(cfg, resolution)
+        self.decoder = R3Decoder(cfg.z_dim, cfg.cond_dim, resolution, widths, r3_blocks(cfg, resolution),
+                                 cfg.r3_group, cfg.r3_expansion)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z, self.embed(cond, text))  # (B, 3, R, R)
+
+
+class R3Discriminator(nn.Module):
+    """R3GAN's discriminator: residual stages downsampled by a low-pass filter, a 4x4 depthwise basis and linear
+    layer to features ``h``, then the dcgan discriminator's output: ``linear(h)`` + projection terms.
+
+    No spectral norm (R3GAN relies on the R1/R2 penalties: train it with ``loss=rpgan r1_gamma=... r2_gamma=...``);
+    the text projection keeps ``text_sn`` so ``<W t, h>`` is bounded as in the dcgan discriminator. The
+    minibatch-stddev channel (``mbstd_group``) joins at 4x4, before the basis, as in the dcgan one.
+    """
+
+    def __init__(self, cfg: GANConfig, cond_sizes: tuple[int, ...], resolution: int) -> None:
+        super().__init__()
+        _, widths = r3_widths(cfg, resolution)
+        self.features = R3Encoder(resolution, widths, r3_blocks(cfg, resolution)[::-1], cfg.r3_group,
+                                  cfg.r3_expansion)
+        self.mbstd_group = cfg.mbstd_group
+        c4 = widths[-1]
+        self.basis = DiscriminativeBasis(c4 + (1 if cfg.mbstd_group else 0), c4)
+        self.linear = he_init_(nn.Linear(c4, 1))
+        self.proj, self.text_proj = projection_terms(cfg, cond_sizes, c4)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)  # (B, C, 4, 4)
+        if self.mbstd_group:
+            h = minibatch_stddev(h, self.mbstd_group)
+        h = self.basis(h)  # (B, C)
+        return project(self.linear(h).squeeze(1), h, self.proj, self.text_proj, cond, text)  # (B,) realness logits
 
 
 def minibatch_stddev(h: torch.Tensor, group: int) -> torch.Tensor:
@@ -144,8 +260,9 @@ class ConditionalGAN(GenerativeModel):
 
     def __init__(self, config: GANConfig, cond_sizes, resolution: int) -> None:
         super().__init__(config, cond_sizes, resolution)
-        self.generator = Generator(config, self.cond_sizes, resolution)
-        self.discriminator = Discriminator(config, self.cond_sizes, resolution)
+        r3 = config.arch == "r3gan"
+        self.generator = (R3Generator if r3 else Generator)(config, self.cond_sizes, resolution)
+        self.discriminator = (R3Discriminator if r3 else Discriminator)(config, self.cond_sizes, resolution)
         self._d_steps = 0  # D steps taken by this object: picks the lazy-regularisation steps
         if config.ada_target > 0:  # saved with the weights, so a resumed run goes on with its p
             self.register_buffer("ada_p", torch.zeros(()))
