@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--text-dim", type=int, default=384, help="title-vector size (0: no text), as in text runs")
-    ap.add_argument("--archs", default="dcgan,r3gan")
+    ap.add_argument("--archs", default="dcgan,r3gan", help="comma-separated; dcgan+sle: with skip-layer excitation")
     ap.add_argument("--model-arg", action="append", default=[], help="name=value for the r3gan configurations")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "gan_arch_speed.json")
     ap.add_argument("--note")
@@ -73,12 +73,14 @@ def main() -> None:
         text = torch.nn.functional.normalize(torch.randn(b, args.text_dim), dim=1)
 
     configs = {}
-    for arch in args.archs.split(","):
+    for token in args.archs.split(","):
+        arch, _, plus = token.partition("+")  # "dcgan+sle": the dcgan generator with skip-layer excitation
         for lname, largs in LOSSES.items():
-            cfg = GANConfig(arch=arch, text_dim=args.text_dim, **largs, **(extra if arch == "r3gan" else {}))
+            cfg = GANConfig(arch=arch, text_dim=args.text_dim, **largs, **(extra if arch == "r3gan" else {}),
+                            **({"sle": True} if plus == "sle" else {}))
             model = ConditionalGAN(cfg, cond_sizes, r).to(memory_format=torch.channels_last).train()
             optims = {p: torch.optim.Adam(model.phase_parameters(p), **model.optimizer_settings(p)) for p in model.phases}
-            info = {"arch": arch, "loss": lname, "model_args": {k: v for k, v in vars(cfg).items()
+            info = {"arch": token, "loss": lname, "model_args": {k: v for k, v in vars(cfg).items()
                                                                if k in {"arch", *largs, *extra}},
                     "params_g": sum(p.numel() for p in model.generator.parameters()),
                     "params_d": sum(p.numel() for p in model.discriminator.parameters())}
@@ -86,7 +88,7 @@ def main() -> None:
                 gw, dw = r3_widths(cfg, r)
                 info.update(widths_g=gw, widths_d=dw, blocks_g=r3_blocks(cfg, r),
                             groups_g=[conv_groups(w * cfg.r3_expansion, cfg.r3_group) for w in gw])
-            configs[f"{arch}/{lname}"] = (model, optims, info, {p: {"cpu": [], "wall": []} for p in model.phases})
+            configs[f"{token}/{lname}"] = (model, optims, info, {p: {"cpu": [], "wall": []} for p in model.phases})
 
     def step(model, optims, times=None):
         for phase in model.phases:
@@ -122,10 +124,12 @@ def main() -> None:
         print(name, {k: v for k, v in row.items() if k.endswith("_s")}, flush=True)
     ratios = {}
     for lname in LOSSES:
-        a, bb = results.get(f"dcgan/{lname}"), results.get(f"r3gan/{lname}")
-        if a and bb:
-            ratios[f"r3gan_over_dcgan_{lname}_cpu"] = round(bb["step_cpu_s"] / a["step_cpu_s"], 3)
-            ratios[f"r3gan_over_dcgan_{lname}_wall"] = round(bb["step_wall_s"] / a["step_wall_s"], 3)
+        a = results.get(f"dcgan/{lname}")
+        for other in ("r3gan", "dcgan+sle"):
+            bb = results.get(f"{other}/{lname}")
+            if a and bb:
+                ratios[f"{other}_over_dcgan_{lname}_cpu"] = round(bb["step_cpu_s"] / a["step_cpu_s"], 3)
+                ratios[f"{other}_over_dcgan_{lname}_wall"] = round(bb["step_wall_s"] / a["step_wall_s"], 3)
     print(ratios)
     result = {"command": command_line(), "machine": machine, "resolution": r, "batch": b, "threads": args.threads,
               "text_dim": args.text_dim, "cond_sizes": list(cond_sizes), "timed_steps": steps, "warmup": args.warmup,

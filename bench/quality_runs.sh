@@ -19,6 +19,9 @@
 #                  equal learning rates (gamma 0.05 with TTUR let D win at once in session 8; 200-step probes of gamma 1
 #                  balanced by step 150 with equal lrs, step 200 with TTUR)
 #   fam-gan-sle    fam-gan-title with FastGAN's skip-layer excitation in the generator
+#   fam-gan-rpgan-sle  both
+#   fam-gan-r3gan  R3GAN's normalisation-free grouped-conv ResNets (arch=r3gan) with fam-gan-rpgan's loss, at the
+#                  fam-gan-title's CPU time (fewer, costlier steps)
 #   gan64          the 25-minute headline GAN (bench/headline runs; attributes only): its title prior
 #                  (`prodgen title-prior`) measures title-only generation through the prior
 set -euo pipefail
@@ -35,8 +38,10 @@ label() {  # row name -> table label
     fam-gan) echo "gan, title-only 0 (fam-gan)" ;;
     fam-gan-title) echo "gan, title-only 0.25 (fam-gan-title)" ;;
     fam-gan-title-dfree) echo "gan, title-only 0.25, D text term not normalised (fam-gan-title-dfree)" ;;
-    fam-gan-rpgan) echo "gan, RpGAN + R1/R2 (gamma 1, every 4th D step), equal lr 2e-4 (fam-gan-rpgan)" ;;
+    fam-gan-rpgan) echo "gan, RpGAN + R1/R2 (gamma 1, every 4th D step), equal lr 2e-4, 1854 steps: 1.23x the CPU time (fam-gan-rpgan)" ;;
     fam-gan-sle) echo "gan, skip-layer excitation (fam-gan-sle)" ;;
+    fam-gan-rpgan-sle) echo "gan, RpGAN + R1/R2 and skip-layer excitation, 1512 steps: equal CPU time (fam-gan-rpgan-sle)" ;;
+    fam-gan-r3gan) echo "gan, R3GAN networks + RpGAN + R1/R2, 1490 steps: equal CPU time (fam-gan-r3gan)" ;;
     fam-diffusion*) echo "diffusion, v-pred, DPM++ (fam-diffusion)" ;;
     fam-flow*) echo "flow matching, Euler 10 steps (fam-flow)" ;;
     gan64) echo "gan64: the 25-minute headline GAN (attributes only; titles through its title prior)" ;;
@@ -58,8 +63,8 @@ evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's setti
     *) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --quiet ;;
   esac > "$OUT/$1-$2.txt" 2>&1
 }
-VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-dfree fam-gan-rpgan fam-gan-sle gan64 fam-diffusion-g1 fam-flow-g1
-          fam-diffusion fam-flow)
+VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-dfree fam-gan-rpgan fam-gan-sle fam-gan-rpgan-sle fam-gan-r3gan gan64
+          fam-diffusion-g1 fam-flow-g1 fam-diffusion fam-flow)
 TEST_ROWS=(fam-gan fam-gan-title gan64 fam-diffusion fam-flow)
 case "${1:-}" in
 train)
@@ -72,6 +77,15 @@ train)
     --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
     --out runs/fam-gan-rpgan --overwrite
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --out runs/fam-gan-sle --overwrite
+  # RpGAN + SLE at fam-gan-title's CPU time: 1854 x 0.919 / 1.127 s a step (dcgan hinge / dcgan rpgan,
+  # bench/gan_arch_speed.py); fam-gan-rpgan above ran 1854 steps, i.e. about 1.23x the CPU time
+  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
+    --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 --model-arg sle=true \
+    --out runs/fam-gan-rpgan-sle --overwrite
+  # R3GAN's networks at equal CPU time: 1854 x 0.919 / 1.143 s a step (dcgan hinge / r3gan rpgan, bench/gan_arch_speed.py)
+  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1490 --model-arg arch=r3gan --model-arg loss=rpgan \
+    --model-arg r1_gamma=1 --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
+    --out runs/fam-gan-r3gan --overwrite
   # title priors for runs trained before text runs fitted their own (and for gan64, which has no text input)
   $PG title-prior runs/fam-gan-title
   $PG title-prior runs/gan64 ;;
