@@ -19,6 +19,44 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+def require_chromium():
+    """(playwright.sync_api, Chromium path) for the browser tests; skips the calling module when either is missing."""
+    import shutil
+
+    import pytest
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    for p in (os.environ.get("PRODGEN_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+              shutil.which("chromium-browser")):
+        if p and Path(p).is_file() and os.access(p, os.X_OK):
+            return sync_api, p
+    pytest.skip("no Chromium found (install Debian's chromium package, or set PRODGEN_CHROMIUM)", allow_module_level=True)
+
+
+def until(check, timeout: float = 60.0, page=None) -> None:
+    """Poll ``check()`` from Python: the studio's Content-Security-Policy forbids the eval that wait_for_function uses.
+    With ``page``, wait through Playwright, so that its event handlers (which only run inside its calls) see new
+    requests."""
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError(f"still not true after {timeout:.0f} s")
+        page.wait_for_timeout(200) if page is not None else time.sleep(0.2)
+
+
+def watched_page(browser, timeout_ms: int, **context):
+    """(context, page, errors): a new page whose script errors, console errors and HTTP >= 400 responses collect in
+    ``errors``, for a test to assert empty at its end."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, **context)
+    page = ctx.new_page()
+    page.set_default_timeout(timeout_ms)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    return ctx, page, errors
+
+
 def tiny_run(runs: Path, name: str = "demo") -> Path:
     """The server tests' 2-step GAN (server_kit.train_tiny), under ``runs/name``."""
     from server_kit import train_tiny

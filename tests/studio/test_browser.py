@@ -17,31 +17,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from live import make_token, serving, tiny_run
+from live import make_token, require_chromium, serving, tiny_run, until, watched_page
 
 pytestmark = pytest.mark.timeout(int(os.environ.get("PRODGEN_BROWSER_TIMEOUT_S", "600")))
 
 
-def chromium_path() -> str | None:
-    for p in (os.environ.get("PRODGEN_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-              shutil.which("chromium-browser")):
-        if p and Path(p).is_file() and os.access(p, os.X_OK):
-            return p
-    return None
-
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
-CHROMIUM = chromium_path()
-if CHROMIUM is None:
-    pytest.skip("no Chromium found (install Debian's chromium package, or set PRODGEN_CHROMIUM)", allow_module_level=True)
+require_chromium()  # skips this module without playwright or Chromium
 
 TIMEOUT_MS = 120_000
 
@@ -61,27 +48,10 @@ def studio(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def shots(studio):
     folder = Path(os.environ.get("PRODGEN_SCREENSHOTS") or studio["root"] / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def until(check, timeout: float = 60.0) -> None:
-    """Poll ``check()`` from Python: the studio's Content-Security-Policy forbids the eval that wait_for_function uses."""
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"still not true after {timeout:.0f} s")
-        time.sleep(0.2)
 
 
 def nav(page, name: str) -> None:
@@ -108,13 +78,7 @@ def test_generate_review_export_in_chromium(studio, browser, shots, tmp_path):
     from prodgen.provenance.verify import verify_file
 
     url = studio["url"]
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None)
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    ctx, page, errors = watched_page(browser, TIMEOUT_MS, accept_downloads=True)
 
     # -- log in: the start page sends us to /login first
     page.goto(url + "/")

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from live import make_token, serving, tiny_run
+from live import make_token, require_chromium, serving, tiny_run, until, watched_page
 
 pytestmark = pytest.mark.timeout(int(os.environ.get("PRODGEN_BROWSER_TIMEOUT_S", "600")))
 
@@ -32,18 +30,7 @@ SKETCH = Path(__file__).resolve().parents[1] / "data" / "sketches" / "handbag.pn
 TIMEOUT_MS = 120_000
 
 
-def chromium_path() -> str | None:  # as test_browser.py
-    for p in (os.environ.get("PRODGEN_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-              shutil.which("chromium-browser")):
-        if p and Path(p).is_file() and os.access(p, os.X_OK):
-            return p
-    return None
-
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
-CHROMIUM = chromium_path()
-if CHROMIUM is None:
-    pytest.skip("no Chromium found (install Debian's chromium package, or set PRODGEN_CHROMIUM)", allow_module_level=True)
+require_chromium()  # skips this module without playwright or Chromium
 
 
 @pytest.fixture(scope="module")
@@ -58,24 +45,6 @@ def studio(tmp_path_factory):
     editor = make_token(data, "editor", "eve")
     with serving(runs, data, workers=1) as url:
         yield {"url": url, "editor": editor, "root": root}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
-
-
-def until(check, timeout: float = 60.0, page=None) -> None:
-    """Poll from Python: the studio's Content-Security-Policy forbids the eval that wait_for_function uses. With
-    ``page``, wait through Playwright, so that its event handlers (which only run inside its calls) see new requests."""
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"still not true after {timeout:.0f} s")
-        page.wait_for_timeout(200) if page is not None else time.sleep(0.2)
 
 
 def pixel(canvas, x: int, y: int) -> list[int]:
@@ -130,13 +99,7 @@ def test_draw_a_sketch_on_the_canvas_and_generate_from_it(studio, browser, tmp_p
     url = studio["url"]
     shots = Path(os.environ.get("PRODGEN_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = ctx.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None)
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    ctx, page, errors = watched_page(browser, TIMEOUT_MS)
     uploads, jobs, created = [], [], []
     posted = lambda r, path: r.request.method == "POST" and r.url.endswith(path)  # noqa: E731
     page.on("response", lambda r: uploads.append(r) if posted(r, "/api/uploads") else None)
