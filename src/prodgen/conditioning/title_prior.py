@@ -103,8 +103,13 @@ class TitlePrior:
         return cls(encoder, list(weight), weight, bias, {"per_attribute": info, "fit_steps": steps, "seed": seed})
 
     @staticmethod
-    def _argmax(logits: torch.Tensor, values: tuple[str, ...]) -> torch.Tensor:
-        return logits.masked_fill(~_valid_mask(values), float("-inf")).argmax(1)
+    def _masked(logits: torch.Tensor, values: tuple[str, ...]) -> torch.Tensor:
+        """Logits with <unspecified>, unknown and other ruled out."""
+        return logits.masked_fill(~_valid_mask(values), float("-inf"))
+
+    @classmethod
+    def _argmax(cls, logits: torch.Tensor, values: tuple[str, ...]) -> torch.Tensor:
+        return cls._masked(logits, values).argmax(1)
 
     @torch.no_grad()
     def predict(self, vectors: torch.Tensor, vocab: Vocabulary, min_confidence: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,7 +126,7 @@ class TitlePrior:
             if av.name not in self.weight:
                 continue
             logits = vectors.float() @ self.weight[av.name].T + self.bias[av.name]
-            p = logits.masked_fill(~_valid_mask(av.values), float("-inf")).softmax(1)
+            p = self._masked(logits, av.values).softmax(1)
             top, arg = p.max(1)
             keep = has_text & (top >= min_confidence)
             ids[keep, a], probs[keep, a] = arg[keep], top[keep]
