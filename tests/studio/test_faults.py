@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -346,3 +347,56 @@ def test_stopping_serve_with_a_signal_stops_its_workers_too(runs, tmp_path, sig)
         while (_worker_pids(data) or _alive(serve_pid)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _worker_pids(data) == [], "a worker outlived prodgen serve"
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _consumer(runs, data: Path, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "prodgen.studio.worker", "--runs", str(runs), "--data", str(data), "--workers", "1"]
+    data.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as fh:
+        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def test_a_consumer_killed_outright_leaves_no_worker_or_scheduler_behind(runs, tmp_path):
+    """SIGKILL of the consumer itself (the OOM killer, serve's last resort): its forked worker and scheduler notice
+    that their parent is gone and stop (huey's processes alone would poll their stop flag forever)."""
+    log = tmp_path / "consumer.log"
+    consumer = _consumer(runs, tmp_path / "data", log)
+    try:
+        kids = _wait(lambda: len(_children(consumer.pid)) >= 2 and _children(consumer.pid), 60,
+                     f"the consumer's worker and scheduler\n{log.read_text()[-2000:]}")
+        _wait(lambda: "requeue" in log.read_text() or "Huey consumer started" in log.read_text(), 60, "the start")
+    finally:
+        consumer.kill()
+        consumer.wait()
+    try:
+        _wait(lambda: not any(_alive(k) for k in kids), 30, f"the orphaned worker and scheduler to stop\n"
+              f"{log.read_text()[-2000:]}", every=0.2)
+    finally:
+        for k in kids:  # a failure leaves no orphans behind for the rest of the suite
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(k, signal.SIGKILL)
+    assert "the consumer (pid %d) is gone" % consumer.pid in log.read_text()
+
+
+def test_a_stop_signal_while_the_consumer_forks_its_processes_still_stops_them(runs, tmp_path):
+    """SIGINT at the moment the consumer has forked its first process, before huey would have installed its own
+    handlers: the consumer stops its processes and exits (it used to die out of its start, then hang at exit joining
+    children that never saw the stop flag)."""
+    log = tmp_path / "consumer.log"
+    consumer = _consumer(runs, tmp_path / "data", log)
+    try:
+        kids = _wait(lambda: _children(consumer.pid), 60, "the first forked process", every=0.002)
+        consumer.send_signal(signal.SIGINT)
+        consumer.wait(60)
+    finally:
+        if consumer.poll() is None:
+            os.killpg(consumer.pid, signal.SIGKILL)
+    assert consumer.returncode == 0, log.read_text()[-2000:]
+    _wait(lambda: not any(_alive(k) for k in kids), 10, "the forked processes to exit")

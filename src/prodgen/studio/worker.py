@@ -279,27 +279,54 @@ def worker_started(settings: StudioSettings) -> list[str]:
     return requeue_orphans(proc.db, make_huey(settings), settings.stale_after_s)
 
 
+def stop_when_orphaned(stop_flag, consumer: int, every: float = 1.0) -> threading.Thread:
+    """In a forked worker or scheduler process: set huey's stop flag (this process then exits after its current task)
+    when ``consumer``, the process that forked it, is gone (killed outright: nothing else would tell it to stop)."""
+
+    def watch():
+        while os.getppid() == consumer:
+            time.sleep(every)
+        log.warning("the consumer (pid %d) is gone: this process stops after its current job", consumer)
+        stop_flag.set()
+
+    t = threading.Thread(target=watch, daemon=True, name="watch-consumer")
+    t.start()
+    return t
+
+
 def run_consumer(settings: StudioSettings, parent: int | None = None) -> None:
     """Run huey's consumer with ``settings.workers`` worker processes until SIGINT/SIGTERM, or until process
     ``parent`` (``prodgen serve``, by default the process that started this one) is gone."""
-    from huey.consumer import Consumer, Worker
+    from huey.consumer import Consumer, Scheduler, Worker
 
     huey = make_huey(settings)
+    consumer_pid = os.getpid()
 
     class StudioWorker(Worker):
         def initialize(self):
+            stop_when_orphaned(self.stop_flag, consumer_pid)
             super().initialize()
             try:
                 worker_started(settings)
             except Exception:  # noqa: BLE001  (the worker still runs jobs; the next start retries)
                 log.exception("requeueing orphaned jobs failed")
 
+    class StudioScheduler(Scheduler):
+        def initialize(self):
+            stop_when_orphaned(self.stop_flag, consumer_pid)
+            super().initialize()
+
     class StudioConsumer(Consumer):
         worker_class = StudioWorker
+        scheduler_class = StudioScheduler
 
     consumer = StudioConsumer(huey, workers=max(1, settings.workers), worker_type="process", periodic=False,
                               health_check_interval=settings.health_check_s, initial_delay=0.05, max_delay=1.0,
                               backoff=1.5)
+    # huey installs its SIGINT/SIGTERM handlers only after forking its processes; a signal before that (serve stopping
+    # or gone while this one starts) would raise KeyboardInterrupt out of the start, and the interpreter's exit would
+    # then wait forever for children that never saw the stop flag. Its handlers from here on: a stop is always huey's.
+    consumer._set_signal_handlers()
     parent = os.getppid() if parent is None else parent
 
     def watch_parent():  # the web process died without stopping us: stop gracefully (running jobs finish)
