@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 from prodgen.cli import app
@@ -163,3 +165,42 @@ def test_the_studio_offers_prompts_for_a_model_with_a_prior(plain_run):
 
     listed = {m["id"]: m for m in list_models(plain_run.parent)}
     assert listed["run"]["text"] is False and listed["run"]["title_prior"] is True
+
+
+def test_from_csv_rows_fill_their_empty_attributes_from_their_titles(plain_run, tmp_path):
+    """A --from-csv row that leaves attributes empty gets them from its title through the prior; a value the row
+    gives is kept; a row without a title stays unspecified; --no-title-prior leaves every empty value open."""
+    import csv
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id,category,colour,productDisplayName\n"
+                    "a,,,Blue striped cap\n"        # both from the title
+                    "b,handbag,,Red striped cap\n"  # category kept, colour from the title
+                    "c,shoe,green,Blue striped cap\n"  # nothing to fill
+                    "d,,,\n")                        # no title: nothing to read
+    for flag, out in (("--title-prior", tmp_path / "with"), ("--no-title-prior", tmp_path / "without")):
+        res = runner.invoke(app, ["generate", str(plain_run), "--from-csv", str(rows), "--out", str(out), flag,
+                                  "--quiet"], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+    labels = {r["id"]: (r["category"], r["colour"]) for r in csv.DictReader(open(tmp_path / "with" / "labels.csv"))}
+    assert labels == {"a": ("cap", "blue"), "b": ("handbag", "red"), "c": ("shoe", "green"), "d": ("", "")}
+    bare = {r["id"]: (r["category"], r["colour"]) for r in csv.DictReader(open(tmp_path / "without" / "labels.csv"))}
+    assert bare == {"a": ("", ""), "b": ("handbag", ""), "c": ("shoe", "green"), "d": ("", "")}
+    entries = {}
+    for m in (tmp_path / "with").glob("manifest-*.jsonl"):
+        for line in m.read_text().splitlines():
+            e = json.loads(line)
+            if "id" in e:  # an image's line (not the manifest's header)
+                entries[e["id"]] = e
+    assert set(entries["a"]["inferred"]) == {"category", "colour"}
+    assert [v for v, _ in entries["b"]["inferred"].values()] == ["red"] and 0.5 < entries["b"]["inferred"]["colour"][1] <= 1
+    assert "inferred" not in entries["c"] and "inferred" not in entries["d"]
+    assert entries["a"]["condition"] == {"category": "cap", "colour": "blue"}
+    # the same seed per row, another condition: another image
+    a1 = np.asarray(Image.open(tmp_path / "with" / "a.png")).astype(int)
+    assert np.abs(a1 - np.asarray(Image.open(tmp_path / "without" / "a.png"))).mean() > 1
+    from prodgen.sample import Pipeline
+    from prodgen.sample.stream import generate_from_csv
+
+    res = generate_from_csv(Pipeline.from_pretrained(plain_run, device="cpu"), rows, tmp_path / "api", progress=False)
+    assert any(n.startswith("2 rows left attributes empty: the run's title prior read them") for n in res.notes), res.notes

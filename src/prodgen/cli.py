@@ -375,8 +375,9 @@ def generate(
     id_column: str = "id",
     title_column: str = "productDisplayName",
     out: Annotated[Path, typer.Option(help="output folder", callback=_out_folder)] = Path("out/generated"),
-    title_prior: Annotated[bool, typer.Option(help="with --prompt: fill the attributes that --attr and the prompt's words "
-                                                   "leave open from the run's title prior (`prodgen title-prior`)")] = True,
+    title_prior: Annotated[bool, typer.Option(help="fill the attributes that --attr and the prompt's words (with --prompt), "
+                                                   "or a --from-csv row, leave open from the run's title prior "
+                                                   "(`prodgen title-prior`), reading the prompt or the row's title")] = True,
     sketch: Annotated[Path | None, typer.Option(help="a drawing (dark lines on white, any size) or a silhouette PNG, for a "
                                                      "run trained with --condition edges,... or silhouette,...",
                                                 callback=_existing_file("--sketch", "a PNG/JPEG/WebP drawing"))] = None,
@@ -433,7 +434,8 @@ def generate(
         from .sample.stream import StreamSettings, generate_from_csv
 
         settings = StreamSettings(seed=seed, truncation=truncation, sampling=sampling, best_of=best_of,
-                                  scoring=str(features) if features else None, batch_size=batch_size)
+                                  scoring=str(features) if features else None, batch_size=batch_size,
+                                  title_prior=title_prior)
         _report_rows(generate_from_csv(pipe, from_csv, out, part, settings, id_column, title_column, scorer,
                                        progress=not quiet, console=console))
         return

@@ -53,20 +53,22 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
 
 
 def row_jobs(pipe, records: Sequence, names: Sequence[str], seed: int = 0, meta: Mapping | None = None,
-             seeds: Sequence[int] | None = None) -> list[Job]:
+             seeds: Sequence[int] | None = None, title_prior: bool = True) -> list[Job]:
     """One job per catalog record (its attributes, and its title for text runs); job k uses seed ``seed + k``,
-    or ``seeds[k]`` when given (a streamed row keeps the seed of its place in the whole CSV: sample/stream.py)."""
+    or ``seeds[k]`` when given (a streamed row keeps the seed of its place in the whole CSV: sample/stream.py).
+    ``title_prior``: attributes a row leaves empty are read from its title by the run's title prior, when it has one
+    (``Pipeline.row_conditions``; the job's meta ``inferred`` names them)."""
     if not records:
         return []
     if seeds is not None and len(seeds) != len(records):
         raise ValueError("one seed per record")
     titles = pipe.encode_text([r.title for r in records]) if pipe.model.text_dim else None
     jobs = []
-    for k, (rec, name) in enumerate(zip(records, names)):
-        rc = pipe.row_condition(rec.attributes)
+    for k, (rec, name, rc) in enumerate(zip(records, names, pipe.row_conditions(records, title_prior))):
         job_seed = seed + k if seeds is None else int(seeds[k])
         jobs.append(Job(name, rc.cond, job_seed, {"id": rec.id, "title": rec.title, **dict(meta or {}),
-                                                   "understood": rc.understood, "notes": rc.notes},
+                                                   "understood": rc.understood, "notes": rc.notes,
+                                                   **({"inferred": rc.inferred} if rc.inferred else {})},
                         titles[k] if titles is not None else None))
     return jobs
 

@@ -9,8 +9,8 @@ it was generated in.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -32,6 +32,7 @@ class RowCondition:
     cond: torch.Tensor  # (A,)
     understood: dict[str, str]
     notes: list[str]
+    inferred: dict[str, tuple[str, float]] = field(default_factory=dict)  # read from the title by the title prior
 
 
 class Pipeline:
@@ -100,6 +101,29 @@ class Pipeline:
                 if fallback:
                     understood[a.name] = OTHER
         return RowCondition(torch.tensor(ids, dtype=torch.long), understood, notes)
+
+    def row_conditions(self, records: Sequence, title_prior: bool = True) -> list[RowCondition]:
+        """``row_condition`` of each catalog record (``.attributes``, ``.title``). With ``title_prior``, in a run
+        that has one, the attributes a row leaves empty are read from its title (one batch through the prior);
+        ``inferred`` says which, with the prior's probability. A value the row gives is never replaced."""
+        rcs = [self.row_condition(r.attributes) for r in records]
+        if not title_prior or self.title_prior is None:
+            return rcs
+        names = self.vocab.names
+        todo = [k for k, r in enumerate(records)
+                if r.title and any(r.attributes.get(n) in (None, "") for n in names)]
+        if not todo:
+            return rcs
+        ids, probs = self.title_prior.predict(self.title_vectors([records[k].title for k in todo]), self.vocab)
+        for i, k in enumerate(todo):
+            cond, inferred = rcs[k].cond.clone(), {}
+            for j, a in enumerate(self.vocab.attributes):
+                if records[k].attributes.get(a.name) in (None, "") and int(ids[i, j]):
+                    cond[j] = int(ids[i, j])
+                    inferred[a.name] = (a.decode(int(ids[i, j])), round(float(probs[i, j]), 4))
+            if inferred:
+                rcs[k] = RowCondition(cond, rcs[k].understood, rcs[k].notes, inferred)
+        return rcs
 
     # -- generation ----------------------------------------------------------
     @property

@@ -388,13 +388,15 @@ class StreamSettings:
     batch_size: int = 64  # also the block of rows that shards take in turn
     chunk_rows: int = CHUNK_ROWS  # rows (whole blocks, at least one) generated before the writes are waited for
     io_threads: int = IO_THREADS
+    title_prior: bool = True  # rows that leave attributes empty: read them from the title (runs with a title prior)
 
     def deciding(self) -> dict:
         """What decides the pixels: part of the request every shard and every rerun must share. The batch size is
         here because batches are blocks of rows that also split the rows between shards, and because a float
         result may depend on the batch's shape (a rare +-1 in a pixel)."""
         return {"seed": self.seed, "truncation": self.truncation, "sampling": dict(self.sampling),
-                "best_of": self.best_of, "scoring": self.scoring, "batch_size": self.batch_size}
+                "best_of": self.best_of, "scoring": self.scoring, "batch_size": self.batch_size,
+                "title_prior": self.title_prior}
 
 
 @dataclass
@@ -408,6 +410,7 @@ class ShardRun:
     passed_over: int  # rows not done and not written (fill: they have a photo, or a file prodgen did not write is there)
     unknown_values: int  # rows made now with values the model does not know (notes in the manifest)
     seconds: float
+    inferred_rows: int = 0  # rows made now whose empty attributes the title prior read from the title
 
 
 def _stale_temps(out: Path) -> dict[str, list[Path]]:
@@ -441,7 +444,8 @@ def _entry(pipe, k: int, job: Job, file: str) -> dict:
     m = job.meta
     return {"row": k, "id": m["id"], "file": file, "seed": job.seed, "condition": pipe.vocab.describe(job.cond),
             **{key: m[key] for key in ("generated", "best_of") if key in m},
-            **({"notes": m["notes"]} if m.get("notes") else {})}
+            **({"notes": m["notes"]} if m.get("notes") else {}),
+            **({"inferred": m["inferred"]} if m.get("inferred") else {})}
 
 
 class _Recorder:
@@ -502,7 +506,7 @@ def run_shard(pipe, index: RowIndex, out: Path, shard: Shard, request: dict, set
     stale = _stale_temps(out)
     about = stamp_about(pipe, request)
     t0 = time.monotonic()
-    passed, unknown = 0, 0
+    passed, unknown, inferred = 0, 0, 0
     writer = ManifestWriter(manifest_path(out, shard), {"prodgen_manifest": MANIFEST_FORMAT, "key": key,
                                                         "request": request, "shard": str(shard)})
     bar = progress_bar(f"{label} {shard}" if shard.count > 1 else label, todo, unit="rows", console=console,
@@ -524,7 +528,8 @@ def run_shard(pipe, index: RowIndex, out: Path, shard: Shard, request: dict, set
                     if not any(a == WRITE for _, a in batch):
                         continue
                     jobs = row_jobs(pipe, [r for (_, r, _), _ in batch], [n for (_, _, n), _ in batch], meta=meta,
-                                    seeds=[settings.seed + k for (k, _, _), _ in batch])
+                                    seeds=[settings.seed + k for (k, _, _), _ in batch],
+                                    title_prior=settings.title_prior)
                     imgs = render_batch(pipe, jobs, settings.truncation, settings.sampling, settings.best_of, scorer)
                     for ((k, _, _), action), job, img in zip(batch, jobs, imgs):
                         if action != WRITE:
@@ -534,6 +539,7 @@ def run_shard(pipe, index: RowIndex, out: Path, shard: Shard, request: dict, set
                         for tmp in stale.pop(file, []):
                             tmp.unlink(missing_ok=True)
                         unknown += bool(job.meta.get("notes"))
+                        inferred += bool(job.meta.get("inferred"))
                         current.append((_entry(pipe, k, job, file), pool.submit(write_bytes, out / file, data)))
                 rec.drain(previous)  # the previous chunk's images were written while this one was generated
                 previous, current = current, []
@@ -543,7 +549,7 @@ def run_shard(pipe, index: RowIndex, out: Path, shard: Shard, request: dict, set
         raise
     finally:
         writer.close()
-    return ShardRun(shard, len(mine), rec.made, len(mine) - todo, passed, unknown, time.monotonic() - t0)
+    return ShardRun(shard, len(mine), rec.made, len(mine) - todo, passed, unknown, time.monotonic() - t0, inferred)
 
 
 # -- the merged tables, written once every row of every shard is done --------------------------------------------------
@@ -571,7 +577,8 @@ def describe_stream(pipe, request: dict, settings: StreamSettings, out: Path, ro
     """``generation.json`` of a streamed request: the model, the request, the counts, where the per-image lines are."""
     return {**pipe.describe(), "request": request, **settings.deciding(), "count": rows,
             "manifests": sorted(p.name for p in out.glob(MANIFEST_GLOB)),
-            "per_image": "one JSON line per image in the manifests: row, id, file, seed, condition, notes"}
+            "per_image": "one JSON line per image in the manifests: row, id, file, seed, condition, notes, inferred "
+                         "(attributes the title prior read from the row's title)"}
 
 
 def finish_generation(pipe, index: RowIndex, out: Path, request: dict, settings: StreamSettings, keys=None) -> list[str]:
@@ -584,14 +591,15 @@ def finish_generation(pipe, index: RowIndex, out: Path, request: dict, settings:
     first: list[str] = []
     with csv_table(out / "labels.csv") as w:
         w.writerow(["file", "id", *names, "seed"])
-        for k, r, stem in index.records():
-            file = f"{stem}.png"
-            cond = pipe.row_condition(r.attributes).cond
-            values = [pipe.vocab.attributes[a].decode(int(cond[a])) for a in range(len(names))]
-            w.writerow([file, r.id, *["" if v == "<unspecified>" else v for v in values], settings.seed + k])
-            earlier.discard(file)
-            if len(first) < GRID_MAX:
-                first.append(file)
+        for block in _chunks(iter(index.records()), CHUNK_ROWS):  # the title prior reads a block at a time
+            conds = pipe.row_conditions([r for _, r, _ in block], settings.title_prior)
+            for (k, r, stem), rc in zip(block, conds):
+                file = f"{stem}.png"
+                values = [pipe.vocab.attributes[a].decode(int(rc.cond[a])) for a in range(len(names))]
+                w.writerow([file, r.id, *["" if v == "<unspecified>" else v for v in values], settings.seed + k])
+                earlier.discard(file)
+                if len(first) < GRID_MAX:
+                    first.append(file)
     grid_of(pipe, out, first, stamp_about(pipe, request), keys)
     write_json(out / "generation.json", describe_stream(pipe, request, settings, out, index.rows))
     removed = sorted(earlier)
@@ -653,6 +661,9 @@ def generate_from_csv(pipe, csv_path: str | Path, out: str | Path, shard: Shard 
                     console=console)
     if run.unknown_values:
         notes.append(f"{run.unknown_values} rows had values the model does not know; see notes in {out}/manifest-*.jsonl")
+    if run.inferred_rows:
+        notes.append(f"{run.inferred_rows} rows left attributes empty: the run's title prior read them from the titles "
+                     f"('inferred' in {out}/manifest-*.jsonl, with its probability); --no-title-prior leaves them open")
     complete = bool(read_done(out, request_key(deciding), index.rows).all())
     removed = finish_generation(pipe, index, out, request, settings, keys) if complete else []
     return StreamResult(out, run, index.rows, complete, notes, removed)
