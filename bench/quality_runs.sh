@@ -22,6 +22,8 @@
 #   fam-gan-rpgan-sle  both
 #   fam-gan-r3gan  R3GAN's normalisation-free grouped-conv ResNets (arch=r3gan) with fam-gan-rpgan's loss, at the
 #                  fam-gan-title's CPU time (fewer, costlier steps)
+#   fam-gan-rpgan-eq  fam-gan-rpgan's loss at fam-gan-title's CPU time (1512 steps), without SLE
+#   gan64-sle      the gan64 recipe (3166 steps, attributes only) with skip-layer excitation: SLE at the headline budget
 #   gan64          the 25-minute headline GAN (bench/headline runs; attributes only): its title prior
 #                  (`prodgen title-prior`) measures title-only generation through the prior
 set -euo pipefail
@@ -44,6 +46,8 @@ label() {  # row name -> table label
     fam-gan-r3gan) echo "gan, R3GAN networks + RpGAN + R1/R2, 1490 steps: equal CPU time (fam-gan-r3gan)" ;;
     fam-diffusion*) echo "diffusion, v-pred, DPM++ (fam-diffusion)" ;;
     fam-flow*) echo "flow matching, Euler 10 steps (fam-flow)" ;;
+    fam-gan-rpgan-eq) echo "gan, RpGAN + R1/R2 (gamma 1, every 4th D step), equal lr 2e-4, 1512 steps: equal CPU time (fam-gan-rpgan-eq)" ;;
+    gan64-sle) echo "gan64 recipe + skip-layer excitation (gan64-sle)" ;;
     gan64) echo "gan64: the 25-minute headline GAN (attributes only; titles through its title prior)" ;;
   esac
 }
@@ -63,7 +67,8 @@ evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's setti
     *) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --quiet ;;
   esac > "$OUT/$1-$2.txt" 2>&1
 }
-VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-dfree fam-gan-rpgan fam-gan-sle fam-gan-rpgan-sle fam-gan-r3gan gan64
+VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-dfree fam-gan-rpgan fam-gan-rpgan-eq fam-gan-sle fam-gan-rpgan-sle fam-gan-r3gan
+          gan64 gan64-sle
           fam-diffusion-g1 fam-flow-g1 fam-diffusion fam-flow)
 TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 fam-diffusion fam-flow)
 case "${1:-}" in
@@ -86,9 +91,17 @@ train)
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1490 --model-arg arch=r3gan --model-arg loss=rpgan \
     --model-arg r1_gamma=1 --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
     --out runs/fam-gan-r3gan --overwrite
+  # RpGAN alone at fam-gan-title's CPU time (the 1512 steps of fam-gan-rpgan-sle above)
+  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
+    --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
+    --out runs/fam-gan-rpgan-eq --overwrite
+  # SLE at the headline recipe: bench/real_catalog_runs.sh's gan64 (attributes only, 3166 steps) + sle=true
+  $PG train --model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet \
+    --out runs/gan64-sle --overwrite
   # title priors for runs trained before text runs fitted their own (and for gan64, which has no text input)
   $PG title-prior runs/fam-gan-title
-  $PG title-prior runs/gan64 ;;
+  $PG title-prior runs/gan64
+  $PG title-prior runs/gan64-sle ;;
 val|test)  # bash bench/quality_runs.sh val [ROW... | all]: evaluate those rows, then collect every row's latest
   split=$1; shift  # evaluation with its settings (diffusion and flow: guidance 1 and 3 on val, 3 won for both)
   if [ "$split" = val ]; then rows_=("${VAL_ROWS[@]}"); else rows_=("${TEST_ROWS[@]}"); fi
