@@ -122,14 +122,20 @@ def collect(rows: list[tuple[str, str, str]], highlight: list[str], unconditiona
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--row", nargs=3, action="append", required=True, metavar=("NAME", "SOURCE", "LABEL"))
-    ap.add_argument("--out", required=True, help="results JSON to write")
+    ap.add_argument("--row", nargs=3, action="append", metavar=("NAME", "SOURCE", "LABEL"))
+    ap.add_argument("--find", metavar="SOURCE", help="print the metrics.json SOURCE names and exit (1: none yet)")
+    ap.add_argument("--out", help="results JSON to write")
     ap.add_argument("--features", help="the ProductNet run every row was measured with (recorded)")
     ap.add_argument("--highlight", nargs="*", default=[], help="row names shown in bold")
     ap.add_argument("--unconditional", nargs="*", default=[], help="row names without conditional accuracy")
     ap.add_argument("--command", help="the command that produced the evaluations (default: this one)")
     ap.add_argument("--note", help="machine note (default: detected load)")
     args = ap.parse_args()
+    if args.find:
+        print(find_metrics(*parse_source(args.find)))
+        return
+    if not args.row or not args.out:
+        ap.error("--row (one or more) and --out are needed to collect a table")
     result = {"command": args.command or command_line(), "collected_by": command_line(), "machine": machine_info(args.note)}
     result.update(collect(args.row, args.highlight, args.unconditional))
     if args.features:

@@ -56,7 +56,7 @@ source_of() {  # row name, split -> eval_table source: the run's latest evaluati
     fam-diffusion-g1) echo "runs/fam-diffusion::split=$2,steps=10,guidance=1" ;;
     fam-flow-g1) echo "runs/fam-flow::split=$2,sampling=default" ;;
     fam-diffusion|fam-flow) echo "runs/$1::split=$2,guidance=3" ;;
-    *) echo "runs/$1::split=$2" ;;
+    *) echo "runs/$1::split=$2,truncation=1" ;;
   esac
 }
 evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's settings
