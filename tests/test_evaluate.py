@@ -70,6 +70,10 @@ def test_figures_order_model_baseline_and_floor_as_they_must(default_eval):
     per = default_eval["diversity_per_condition"]
     assert per and all(v["ratio"] == pytest.approx(v["model"] / v["real"], rel=1e-3) for v in per.values())
     assert sum(v["model"] for v in per.values()) / len(per) == pytest.approx(model["diversity_within_condition"], rel=1e-3)
+    # within whole conditions (category and colour equal) real photos vary less than within a category, which also
+    # spans colours (grouping by the first attribute alone would make the two equal)
+    assert model["n_same_condition_groups"] >= 3
+    assert 0 < floor["diversity_same_condition"] < floor["diversity_within_condition"]
 
 
 def test_report_shows_n_the_closest_pairs_and_intervals(setup, default_eval):

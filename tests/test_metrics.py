@@ -235,6 +235,16 @@ def test_diversity_by_condition():
     assert diversity_by_condition(feats, labels) == {1: pytest.approx(5.0), 2: 0.0}
 
 
+def test_diversity_by_whole_condition_groups_rows_not_their_first_attribute():
+    """Two colours of one category: each (category, colour) group holds copies (0 within), while the category as a
+    whole varies by colour (5). Grouping by the first attribute alone would report 5 for the noise's variety."""
+    feats = torch.tensor([[0.0, 0], [0, 0], [3, 4], [3, 4], [6, 8]])
+    cond = torch.tensor([[1, 1], [1, 1], [1, 2], [1, 2], [2, 1]])
+    assert diversity_by_condition(feats, cond) == {(1, 1): 0.0, (1, 2): 0.0}  # (2, 1) has one image: no pair
+    first = diversity_by_condition(feats, cond[:, 0])
+    assert first[1] == pytest.approx(4 * 5.0 / 6)  # 4 of the 6 pairs differ by 5
+
+
 def _ssim_ref(x: np.ndarray, y: np.ndarray) -> float:
     """SSIM (Wang et al. 2004) written out with scipy: 11-px Gaussian window (sigma 1.5), reflected borders, mean over
     every pixel and channel, then over images."""

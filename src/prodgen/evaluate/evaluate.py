@@ -286,6 +286,15 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     shared = [c for c in div_fake if c in div_floor]
     rows["model"]["diversity_within_condition"] = sum(div_fake[c] for c in shared) / max(1, len(shared))
     rows["real_floor"]["diversity_within_condition"] = sum(div_floor[c] for c in shared) / max(1, len(shared))
+    # ... and within one whole condition (every conditioned attribute equal, as the issue defines it): images that
+    # differ only by their noise (and title), next to real photos sharing all those attributes. Groups of 2 or more.
+    same_fake = diversity_by_condition(fake_f, fake.cond)
+    same_floor = diversity_by_condition(floor_f, floor.cond)
+    same = [c for c in same_fake if c in same_floor]
+    if same:
+        rows["model"]["diversity_same_condition"] = sum(same_fake[c] for c in same) / len(same)
+        rows["real_floor"]["diversity_same_condition"] = sum(same_floor[c] for c in same) / len(same)
+        rows["model"]["n_same_condition_groups"] = len(same)
     # Memorisation: nearest training photo of each judged image, against held-out (evaluated split) photos.
     memo = {}
     for key in ("model", "real_floor"):

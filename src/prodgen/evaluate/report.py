@@ -12,7 +12,8 @@ from ..grid import save_grid
 
 COLUMNS = [("n_gen", "n judged"), ("n_real", "n real"), ("fid", "FID-P"), ("kid_mean", "KID"), ("precision", "precision"),
            ("recall", "recall"), ("density", "density"), ("coverage", "coverage"), ("is_mean", "IS-P"),
-           ("diversity_within_condition", "diversity"), ("memorisation_ratio", "memorisation ratio"),
+           ("diversity_within_condition", "diversity (same first attribute)"),
+           ("diversity_same_condition", "diversity (same condition)"), ("memorisation_ratio", "memorisation ratio"),
            ("near_copy_share", "near-copy share")]
 ROW_NAMES = {"model": "model", "real_floor": "real vs real (floor)", "class_mean_baseline": "class-mean image (trivial)"}
 

@@ -19,11 +19,15 @@ def mean_pairwise_distance(features: torch.Tensor, max_exact: int = 2000, pairs:
     return float((x[i[keep]] - x[j[keep]]).norm(dim=1).mean())
 
 
-def diversity_by_condition(features: torch.Tensor, labels: torch.Tensor, min_count: int = 2) -> dict[int, float]:
-    """{label: mean pairwise distance of the features with that label} for labels with enough samples."""
-    out = {}
-    for lab in labels.unique().tolist():
-        sel = labels == lab
-        if int(sel.sum()) >= min_count:
-            out[int(lab)] = mean_pairwise_distance(features[sel])
+def diversity_by_condition(features: torch.Tensor, labels: torch.Tensor, min_count: int = 2) -> dict:
+    """{label: mean pairwise distance of the features with that label} for labels with enough samples. ``labels``
+    (N,) gives int keys; (N, A) groups by whole rows (every attribute equal) and gives tuple keys."""
+    out: dict = {}
+    keys = [tuple(r) for r in labels.tolist()] if labels.dim() == 2 else labels.tolist()
+    groups: dict = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    for k in sorted(groups):
+        if len(groups[k]) >= min_count:
+            out[k] = mean_pairwise_distance(features[groups[k]])
     return out
