@@ -155,7 +155,17 @@ def t_quality(name: str) -> list[str]:
             ("text_acc/baseColour", "title-only baseColour", ".3f", HIGHER),
             ("prior_text_acc/articleType", "title prior articleType", ".3f", HIGHER),
             ("prior_text_acc/baseColour", "title prior baseColour", ".3f", HIGHER),
-            ("diversity_within_condition", "diversity", ".1f", 0), ("near_copy_share", "near copies", ".3f", 0)]
+            ("diversity_within_condition", "diversity (same articleType)", ".1f", 0),
+            ("diversity_same_condition", "diversity (same condition)", ".1f", 0), ("near_copy_share", "near copies", ".3f", 0)]
+    return eval_table(R(f"quality/{name}"), None, cols, "run")
+
+
+def t_truncation(name: str) -> list[str]:
+    """bench/truncation_sweep.sh: one run at several truncations (val: the choice; test: the chosen one, read once)."""
+    cols = [("fid", "FID-P (95% CI)", ".1f", 0), ("coverage", "coverage", ".3f", 0),
+            ("acc/articleType", "cond. acc. articleType", ".3f", 0), ("acc/baseColour", "cond. acc. baseColour", ".3f", 0),
+            ("diversity_within_condition", "diversity (same articleType)", ".1f", 0),
+            ("diversity_same_condition", "diversity (same condition)", ".1f", 0), ("near_copy_share", "near copies", ".3f", 0)]
     return eval_table(R(f"quality/{name}"), None, cols, "run")
 
 
@@ -511,6 +521,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "families": (["families/families.json"], t_families),
     "quality-val": (["quality/quality_val.json"], lambda: t_quality("quality_val.json")),
     "quality-test": (["quality/quality_test.json"], lambda: t_quality("quality_test.json")),
+    "truncation-val": (["quality/truncation_gan64_val.json"], lambda: t_truncation("truncation_gan64_val.json")),
+    "truncation-test": (["quality/truncation_gan64_test.json"], lambda: t_truncation("truncation_gan64_test.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),

@@ -30,10 +30,12 @@ PROMPTS = ["Puma Men Black Running Shoes", "red leather handbag for women", "nav
            "blue denim jeans for men"]
 
 
-def run_grids(run: Path, out: Path, seed: int = 0, sampling: dict | None = None) -> None:
+def run_grids(run: Path, out: Path, seed: int = 0, sampling: dict | None = None, truncation: float = 1.0) -> None:
     pipe = Pipeline.from_pretrained(run, device="cpu")
     sampling = sampling if pipe.model.family == "diffusion" else {}
-    name = run.name
+    if truncation != 1.0:  # the GAN's and VAE's noise scale (generate_batch's third argument)
+        sampling = {**sampling, "truncation": truncation}
+    name = run.name + (f"-t{truncation:g}" if truncation != 1.0 else "")
     g = condition_grid(pipe.vocab, rows=8, cols=8)
     seeds = [seed + (i % g.cols) for i in range(len(g.cond))]
     save_grid(pipe.generate_batch(g.cond, seeds, **(sampling or {})), out / f"{name}-category-colour.png", g.cols,
@@ -76,12 +78,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--steps", type=int, default=None, help="diffusion sampling steps (default: the run's)")
     ap.add_argument("--guidance", type=float, default=None, help="diffusion guidance (default: the run's)")
+    ap.add_argument("--truncation", type=float, default=1.0, help="GAN/VAE noise scale (files get -tT in their names)")
+    ap.add_argument("--no-real", action="store_true", help="skip the grid of held-out real photos")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     sampling = {k: v for k, v in {"steps": args.steps, "guidance": args.guidance}.items() if v is not None}
     for run in args.runs:
-        run_grids(run, args.out, sampling=sampling)
-    real_grid(args.runs[0], args.out)
+        run_grids(run, args.out, sampling=sampling, truncation=args.truncation)
+    if not args.no_real:
+        real_grid(args.runs[0], args.out)
     print(f"grids in {args.out}")
 
 

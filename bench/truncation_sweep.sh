@@ -7,6 +7,8 @@
 #   REUSE=1 bash bench/truncation_sweep.sh RUN T... # evaluate only the T that have no val evaluation yet (seeded:
 #                                                   # a repeat gives the same figures), then collect them all
 #   -> bench/results/quality/truncation_<RUN name>_val.json (one row per T; the latest evaluation with that T)
+#   SPLIT=test bash bench/truncation_sweep.sh RUN 1.0 T   # the chosen T (and 1.0) read once on the TEST split
+#   -> bench/results/quality/truncation_<RUN name>_test.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=.venv/bin/prodgen
@@ -16,15 +18,18 @@ run=${1:?usage: bash bench/truncation_sweep.sh RUN [T ...]}
 shift
 ts=("$@"); [ ${#ts[@]} -eq 0 ] && ts=(1.0 0.8 0.6)
 name=$(basename "$run")
+split=${SPLIT:-val}
 mkdir -p "$OUT"
 args=()
 for t in "${ts[@]}"; do
-  if [ "${REUSE:-0}" = 1 ] && $PY bench/eval_table.py --find "$run::split=val,truncation=$t" > /dev/null 2>&1; then
-    echo "truncation $t: evaluated before, reused"
+  sfx=$([ "$split" = val ] && echo "" || echo "-$split")
+  if [ "${REUSE:-0}" = 1 ] && $PY bench/eval_table.py --find "$run::split=$split,truncation=$t" > /dev/null 2>&1; then
+    echo "truncation $t: evaluated on $split before, reused"
   else
-    $PG evaluate "$run" --features runs/productnet64 --split val --truncation "$t" --quiet > "$OUT/truncation_$name-$t.txt" 2>&1
+    $PG evaluate "$run" --features runs/productnet64 --split "$split" --truncation "$t" --quiet \
+      > "$OUT/truncation_$name-$t$sfx.txt" 2>&1
   fi
-  args+=(--row "t$t" "$run::split=val,truncation=$t" "$name, truncation $t")
+  args+=(--row "t$t" "$run::split=$split,truncation=$t" "$name, truncation $t")
 done
-$PY bench/eval_table.py --out "$OUT/truncation_${name}_val.json" --features runs/productnet64 \
-  --command "bash bench/truncation_sweep.sh $run ${ts[*]}" "${args[@]}"
+$PY bench/eval_table.py --out "$OUT/truncation_${name}_$split.json" --features runs/productnet64 \
+  --command "SPLIT=$split bash bench/truncation_sweep.sh $run ${ts[*]}" "${args[@]}"
