@@ -39,8 +39,10 @@ def out(m, z, c):
         return m.generator(z, c)
 
 
-def test_the_channel_map_is_exact_a_permutation_gives_the_same_images():
-    cfg = GANConfig(z_dim=8, cond_dim=8, g_base=4, g_cap=16)
+@pytest.mark.parametrize("sle", [False, True])
+def test_the_channel_map_is_exact_a_permutation_gives_the_same_images(sle):
+    """With skip-layer excitation too: the 32-px stage's gate reads the 4x4 stage, both permuted."""
+    cfg = GANConfig(z_dim=8, cond_dim=8, g_base=4, g_cap=16, sle=sle)
     teacher, student = gan(cfg), gan(cfg, seed=1)
     widths = [s.numel() for s in channel_importance(teacher, torch.zeros(4, 2, dtype=torch.long), n=4)]
     g = torch.Generator().manual_seed(0)

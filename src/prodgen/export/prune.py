@@ -100,6 +100,13 @@ def _select(student, teacher, kept: list[torch.Tensor]) -> None:
         sn.bn.running_var.copy_(tn.bn.running_var[k])
     sd.to_rgb.weight.copy_(td.to_rgb.weight[:, kept[-1]])
     sd.to_rgb.bias.copy_(td.to_rgb.bias)
+    for key, sg in sd.sle.items():  # skip-layer excitation: stage i's gate reads stage i - gap, one number per channel
+        tg, i = td.sle[key], int(key)
+        hi, lo = kept[i], kept[i - td.sle_gap]
+        sg.gate[1].weight.copy_(tg.gate[1].weight[hi][:, lo])  # conv 4x4: (C_high, C_low, 4, 4)
+        sg.gate[1].bias.copy_(tg.gate[1].bias[hi])
+        sg.gate[3].weight.copy_(tg.gate[3].weight[hi][:, hi])  # conv 1x1: (C_high, C_high, 1, 1)
+        sg.gate[3].bias.copy_(tg.gate[3].bias[hi])
 
 
 def prune_gan(run_dir: str | Path, out: str | Path, keep: float = 0.5, minutes: float | None = 5.0,
@@ -124,9 +131,6 @@ def prune_gan(run_dir: str | Path, out: str | Path, keep: float = 0.5, minutes: 
     teacher = teacher_pipe.model
     if teacher.family != "gan":
         raise UserError(f"{run_dir} is a {teacher.family} run; channel pruning covers GAN generators")
-    if getattr(teacher.config, "sle", False):
-        raise UserError(f"{run_dir} uses skip-layer excitation (sle=true), whose gates channel pruning does not cover "
-                        "yet; export it unpruned (`prodgen export`)")
     if getattr(teacher.config, "arch", "dcgan") != "dcgan":
         raise UserError(f"{run_dir} uses arch={teacher.config.arch} (R3GAN's residual networks); channel pruning covers "
                         "the dcgan generator only; export it unpruned (`prodgen export`)")
