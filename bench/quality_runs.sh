@@ -70,7 +70,7 @@ evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's setti
 VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-dfree fam-gan-rpgan fam-gan-rpgan-eq fam-gan-sle fam-gan-rpgan-sle fam-gan-r3gan
           gan64 gan64-sle
           fam-diffusion-g1 fam-flow-g1 fam-diffusion fam-flow)
-TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 fam-diffusion fam-flow)
+TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle fam-diffusion fam-flow)
 case "${1:-}" in
 train)
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --out runs/fam-gan-title --overwrite
