@@ -131,9 +131,12 @@ def test_invalid_arch_and_settings_are_clear_errors():
 
 
 def test_runs_from_before_arch_load_as_dcgan_with_the_same_weight_names():
+    from prodgen.config import RunConfig
+
     old_config = {k: v for k, v in vars(GANConfig(**TINY_ARGS["gan"], text_dim=12)).items()
-                  if k not in ("arch", "r3_blocks", "r3_group", "r3_expansion")}  # a config.json written before arch
-    m = ConditionalGAN.from_args(old_config, list(SIZES), 32)
+                  if k not in ("arch", "r3_blocks", "r3_group", "r3_expansion", "sle")}  # a config.json before arch
+    loaded = RunConfig.from_dict({"model": "gan", "model_args": old_config}).model_args  # as a run folder loads it
+    m = ConditionalGAN.from_args(loaded, list(SIZES), 32)
     assert m.config.arch == "dcgan"
     keys = sorted(m.state_dict())
     # sha256 of the sorted state-dict names of this model, computed on the code before arch existed (57 names)

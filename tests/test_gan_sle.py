@@ -28,8 +28,8 @@ def test_the_gate_is_a_per_channel_sigmoid_of_the_low_resolution_map():
 
 
 def test_generator_gates_the_32_and_64_px_stages_and_old_runs_keep_their_weights():
-    plain = ConditionalGAN(GANConfig(), (5, 4), 64)
-    assert not any(".sle." in k for k in plain.state_dict())  # runs saved before sle load unchanged
+    plain = ConditionalGAN(GANConfig(sle=False), (5, 4), 64)
+    assert not any(".sle." in k for k in plain.state_dict())
     torch.manual_seed(0)
     m = ConditionalGAN(GANConfig(sle=True), (5, 4), 64)
     dec = m.generator.decoder
@@ -42,3 +42,17 @@ def test_generator_gates_the_32_and_64_px_stages_and_old_runs_keep_their_weights
         dec.sle["4"].gate[3].weight.zero_()
         dec.sle["4"].gate[3].bias.fill_(1e4)
         assert not torch.allclose(out, m.generator(z, cond), atol=1e-3)
+
+
+def test_sle_is_the_default_of_new_dcgan_runs_and_older_runs_load_without_it():
+    from prodgen.config import RunConfig
+
+    assert GANConfig().sle is True and GANConfig(arch="r3gan").sle is False
+    new = RunConfig(model="gan").to_dict()
+    assert RunConfig.from_dict(new).model_args == {}  # nothing resolved yet: the default applies when the run trains
+    resolved = {**new, "model_args": {k: v for k, v in vars(GANConfig()).items() if k != "sle"}}  # a run saved before
+    old = RunConfig.from_dict(resolved)
+    assert old.model_args["sle"] is False
+    m = ConditionalGAN.from_args(old.model_args, [5, 4], 64)
+    assert not m.generator.decoder.sle and not any(".sle." in k for k in m.state_dict())
+    assert RunConfig.from_dict({**new, "model_args": vars(GANConfig())}).model_args["sle"] is True  # saved since

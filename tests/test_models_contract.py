@@ -31,10 +31,12 @@ def test_sample_shape_range_and_condition_effect(name, res):
     x = m.sample(2, cond, generator=torch.Generator().manual_seed(0))
     assert x.shape == (2, 3, res, res)
     assert x.min() >= -1 and x.max() <= 1
-    # Same noise, different condition -> different image (the condition reaches the output).
+    # Same noise, different condition -> different image (the condition reaches the output), by at least 5% of what
+    # other noise changes: an untrained 64-px GAN's output barely varies at all (~1e-4, less with SLE's half-open gates)
     a = m.sample(1, torch.tensor([[1, 1]]), generator=torch.Generator().manual_seed(5))
     b = m.sample(1, torch.tensor([[2, 3]]), generator=torch.Generator().manual_seed(5))
-    assert (a - b).abs().mean() > 1e-4
+    c = m.sample(1, torch.tensor([[1, 1]]), generator=torch.Generator().manual_seed(6))
+    assert (a - b).abs().mean() > max(1e-6, 0.05 * float((a - c).abs().mean()))
 
 
 @pytest.mark.parametrize("name", FAMILIES)

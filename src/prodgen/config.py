@@ -107,6 +107,10 @@ class RunConfig:
         if isinstance(d, dict) and isinstance(d.get("condition"), dict) and "title_only" not in d["condition"]:
             # written before --title-only existed: such runs trained without title-only rows, and a resume must too
             d = {**d, "condition": {**d["condition"], "title_only": 0.0}}
+        ma = d.get("model_args") if isinstance(d, dict) else None
+        if isinstance(ma, dict) and d.get("model", "gan") == "gan" and "z_dim" in ma and "sle" not in ma:
+            # model_args resolved by a prodgen before skip-layer excitation existed (now on by default): none in them
+            d = {**d, "model_args": {**ma, "sle": False}}
         return _build(cls, d, "config")
 
     @classmethod

@@ -53,7 +53,9 @@ class GANConfig:
     reg_every: int = 1  # lazy regularisation (StyleGAN2): the R1/R2 penalties every k-th D step, weighted by k
     mbstd_group: int = 4  # minibatch-stddev group size in the discriminator (0: off)
     skip_z: bool = True  # noise also modulates every conditional-BN layer (BigGAN skip-z; arch=dcgan only)
-    sle: bool = False  # FastGAN's skip-layer excitation in the generator (blocks.SkipExcitation)
+    sle: bool | None = None  # FastGAN's skip-layer excitation in the generator (blocks.SkipExcitation). None: on for
+    #   arch=dcgan (it won at equal CPU time at two budgets: README "Issue 13"; bench/quality_runs.sh), off for r3gan.
+    #   Runs saved before it existed load with False (config.RunConfig.from_dict)
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
     text_sn: bool = True  # spectral norm on D's text projection (bounds <W t, h> by |h|; the attribute tables are free)
     arch: str = "dcgan"  # "dcgan": the networks below (conditional BN, spectral norm); "r3gan": R3GAN's
@@ -73,6 +75,8 @@ class GANConfig:
         if self.arch not in GAN_ARCHS:
             raise UserError(f"--model-arg arch={self.arch}: the GAN's arch must be one of {', '.join(GAN_ARCHS)} "
                             "(dcgan: the default networks; r3gan: R3GAN's normalisation-free ResNets)")
+        if self.sle is None:
+            self.sle = self.arch == "dcgan"
         if self.arch == "r3gan" and self.sle:
             raise UserError("sle=true (skip-layer excitation) belongs to the dcgan generator; leave it out with arch=r3gan")
         if isinstance(self.r3_blocks, list | tuple):
