@@ -35,6 +35,7 @@ OUT=bench/results/quality
 mkdir -p "$OUT"
 COMMON=(--catalog "$CAT" --condition text,articleType,baseColour --resolution 64 --threads 1
         --features runs/productnet64 --quiet)
+NOSLE=(--model-arg sle=false)  # rows trained before skip-layer excitation became the default (session 10) had none
 label() {  # row name -> table label
   case "$1" in
     fam-gan) echo "gan, title-only 0 (fam-gan)" ;;
@@ -42,6 +43,7 @@ label() {  # row name -> table label
     fam-gan-title-dfree) echo "gan, title-only 0.25, D text term not normalised (fam-gan-title-dfree)" ;;
     fam-gan-rpgan) echo "gan, RpGAN + R1/R2 (gamma 1, every 4th D step), equal lr 2e-4, 1854 steps: 1.23x the CPU time (fam-gan-rpgan)" ;;
     fam-gan-sle) echo "gan, skip-layer excitation (fam-gan-sle)" ;;
+    fam-gan-sle-s1) echo "gan, skip-layer excitation, training seed 1 (fam-gan-sle-s1)" ;;
     fam-gan-rpgan-sle) echo "gan, RpGAN + R1/R2 and skip-layer excitation, 1512 steps: equal CPU time (fam-gan-rpgan-sle)" ;;
     fam-gan-r3gan) echo "gan, R3GAN networks + RpGAN + R1/R2, 1490 steps: equal CPU time (fam-gan-r3gan)" ;;
     fam-diffusion*) echo "diffusion, v-pred, DPM++ (fam-diffusion)" ;;
@@ -67,21 +69,23 @@ evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's setti
     *) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --quiet ;;
   esac > "$OUT/$1-$2.txt" 2>&1
 }
-VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-dfree fam-gan-rpgan fam-gan-rpgan-eq fam-gan-sle fam-gan-rpgan-sle fam-gan-r3gan
+VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-dfree fam-gan-rpgan fam-gan-rpgan-eq fam-gan-sle fam-gan-sle-s1 fam-gan-rpgan-sle fam-gan-r3gan
           gan64 gan64-sle
           fam-diffusion-g1 fam-flow-g1 fam-diffusion fam-flow)
 TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle fam-diffusion fam-flow)
 case "${1:-}" in
 train)
-  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --out runs/fam-gan-title --overwrite
-  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --model-arg text_sn=false --steps 1854 \
+  $PG train --model gan "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --out runs/fam-gan-title --overwrite
+  $PG train --model gan "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --model-arg text_sn=false --steps 1854 \
     --out runs/fam-gan-title-dfree --overwrite  # val only: not chosen
   $PG train --model diffusion --model-arg objective=flow "${COMMON[@]}" --title-only 0 --steps 1103 \
     --eval-every 300 --eval-n 250 --out runs/fam-flow --overwrite
-  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg loss=rpgan --model-arg r1_gamma=1 \
+  $PG train --model gan "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --model-arg loss=rpgan --model-arg r1_gamma=1 \
     --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
     --out runs/fam-gan-rpgan --overwrite
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --out runs/fam-gan-sle --overwrite
+  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --seed 1 \
+    --out runs/fam-gan-sle-s1 --overwrite  # a second training seed
   # RpGAN + SLE at fam-gan-title's CPU time: 1854 x 0.919 / 1.127 s a step (dcgan hinge / dcgan rpgan,
   # bench/gan_arch_speed.py); fam-gan-rpgan above ran 1854 steps, i.e. about 1.23x the CPU time
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
@@ -92,7 +96,7 @@ train)
     --model-arg r1_gamma=1 --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
     --out runs/fam-gan-r3gan --overwrite
   # RpGAN alone at fam-gan-title's CPU time (the 1512 steps of fam-gan-rpgan-sle above)
-  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
+  $PG train --model gan "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
     --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
     --out runs/fam-gan-rpgan-eq --overwrite
   # SLE at the headline recipe: bench/real_catalog_runs.sh's gan64 (attributes only, 3166 steps) + sle=true
