@@ -44,6 +44,7 @@ label() {  # row name -> table label
     fam-gan-rpgan) echo "gan, RpGAN + R1/R2 (gamma 1, every 4th D step), equal lr 2e-4, 1854 steps: 1.23x the CPU time (fam-gan-rpgan)" ;;
     fam-gan-sle) echo "gan, skip-layer excitation (fam-gan-sle)" ;;
     fam-gan-sle-s1) echo "gan, skip-layer excitation, training seed 1 (fam-gan-sle-s1)" ;;
+    fam-gan-title-s1) echo "gan, title-only 0.25, training seed 1 (fam-gan-title-s1)" ;;
     fam-gan-rpgan-sle) echo "gan, RpGAN + R1/R2 and skip-layer excitation, 1512 steps: equal CPU time (fam-gan-rpgan-sle)" ;;
     fam-gan-r3gan) echo "gan, R3GAN networks + RpGAN + R1/R2, 1490 steps: equal CPU time (fam-gan-r3gan)" ;;
     fam-diffusion*) echo "diffusion, v-pred, DPM++ (fam-diffusion)" ;;
@@ -69,7 +70,7 @@ evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's setti
     *) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --quiet ;;
   esac > "$OUT/$1-$2.txt" 2>&1
 }
-VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-dfree fam-gan-rpgan fam-gan-rpgan-eq fam-gan-sle fam-gan-sle-s1 fam-gan-rpgan-sle fam-gan-r3gan
+VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-s1 fam-gan-title-dfree fam-gan-rpgan fam-gan-rpgan-eq fam-gan-sle fam-gan-sle-s1 fam-gan-rpgan-sle fam-gan-r3gan
           gan64 gan64-sle
           fam-diffusion-g1 fam-flow-g1 fam-diffusion fam-flow)
 TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle fam-diffusion fam-flow)
@@ -86,6 +87,8 @@ train)
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --out runs/fam-gan-sle --overwrite
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --seed 1 \
     --out runs/fam-gan-sle-s1 --overwrite  # a second training seed
+  $PG train --model gan "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --seed 1 \
+    --out runs/fam-gan-title-s1 --overwrite  # and of the run it changes
   # RpGAN + SLE at fam-gan-title's CPU time: 1854 x 0.919 / 1.127 s a step (dcgan hinge / dcgan rpgan,
   # bench/gan_arch_speed.py); fam-gan-rpgan above ran 1854 steps, i.e. about 1.23x the CPU time
   $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
