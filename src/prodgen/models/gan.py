@@ -54,8 +54,9 @@ class GANConfig:
     mbstd_group: int = 4  # minibatch-stddev group size in the discriminator (0: off)
     skip_z: bool = True  # noise also modulates every conditional-BN layer (BigGAN skip-z; arch=dcgan only)
     sle: bool | None = None  # FastGAN's skip-layer excitation in the generator (blocks.SkipExcitation). None: on for
-    #   arch=dcgan (it won at equal CPU time at two budgets: README "Issue 13"; bench/quality_runs.sh), off for r3gan.
-    #   Runs saved before it existed load with False (config.RunConfig.from_dict)
+    #   arch=dcgan (1.03x a step; articleType accuracy rose in every seed pairing, FID-P fell on average but within
+    #   the seed spread: README "Issue 13", bench/quality_runs.sh), off for r3gan. Runs saved before it existed load
+    #   with False (config.RunConfig.from_dict)
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
     text_sn: bool = True  # spectral norm on D's text projection (bounds <W t, h> by |h|; the attribute tables are free)
     arch: str = "dcgan"  # "dcgan": the networks below (conditional BN, spectral norm); "r3gan": R3GAN's
