@@ -326,7 +326,10 @@ def run_consumer(settings: StudioSettings, parent: int | None = None) -> None:
     # huey installs its SIGINT/SIGTERM handlers only after forking its processes; a signal before that (serve stopping
     # or gone while this one starts) would raise KeyboardInterrupt out of the start, and the interpreter's exit would
     # then wait forever for children that never saw the stop flag. Its handlers from here on: a stop is always huey's.
-    consumer._set_signal_handlers()
+    # (A private method of huey 3.5, pinned in requirements.lock; a huey without it keeps its own order.)
+    install_handlers = getattr(consumer, "_set_signal_handlers", None)
+    if install_handlers is not None:
+        install_handlers()
     parent = os.getppid() if parent is None else parent
 
     def watch_parent():  # the web process died without stopping us: stop gracefully (running jobs finish)
