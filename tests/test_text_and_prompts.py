@@ -145,3 +145,23 @@ def test_best_of_keeps_the_highest_scoring_candidate(text_run, tmp_path):
 def test_steps_and_guidance_are_refused_for_a_gan(text_run, tmp_path):
     res = runner.invoke(app, ["generate", str(text_run / "run"), "--steps", "5", "--out", str(tmp_path / "o")])
     assert isinstance(res.exception, UserError) and "diffusion" in str(res.exception)
+
+
+def test_csv_rows_of_a_text_run_encode_their_titles_once_for_generator_and_prior(text_run, monkeypatch):
+    """row_jobs hands its title vectors to the title prior (same encoder): the same conditions, one encoding."""
+    from prodgen.data.catalog import Record
+    from prodgen.sample import Pipeline
+    from prodgen.sample.jobs import row_jobs
+
+    pipe = Pipeline.from_pretrained(text_run / "run", device="cpu")
+    assert pipe.title_prior is not None and pipe.title_prior.encoder == pipe.text_encoder == "hashing"
+    rows = [Record("a", {"category": None, "colour": None}, "Blue striped cap"),
+            Record("b", {"category": "handbag", "colour": None}, "Red striped cap")]
+    separate = pipe.row_conditions(rows)  # the prior encodes the titles itself
+    calls = []
+    real = text_mod.encode_texts
+    monkeypatch.setattr(text_mod, "encode_texts", lambda name, texts: calls.append(len(texts)) or real(name, texts))
+    jobs = row_jobs(pipe, rows, ["a", "b"])
+    assert calls == [2]  # once, for the generator; the prior read the same vectors
+    assert [j.cond.tolist() for j in jobs] == [rc.cond.tolist() for rc in separate]
+    assert jobs[0].meta["inferred"].keys() == separate[0].inferred.keys() and "category" not in jobs[1].meta["inferred"]

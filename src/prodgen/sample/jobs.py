@@ -64,7 +64,7 @@ def row_jobs(pipe, records: Sequence, names: Sequence[str], seed: int = 0, meta:
         raise ValueError("one seed per record")
     titles = pipe.encode_text([r.title for r in records]) if pipe.model.text_dim else None
     jobs = []
-    for k, (rec, name, rc) in enumerate(zip(records, names, pipe.row_conditions(records, title_prior))):
+    for k, (rec, name, rc) in enumerate(zip(records, names, pipe.row_conditions(records, title_prior, titles))):
         job_seed = seed + k if seeds is None else int(seeds[k])
         jobs.append(Job(name, rc.cond, job_seed, {"id": rec.id, "title": rec.title, **dict(meta or {}),
                                                    "understood": rc.understood, "notes": rc.notes,

@@ -102,10 +102,12 @@ class Pipeline:
                     understood[a.name] = OTHER
         return RowCondition(torch.tensor(ids, dtype=torch.long), understood, notes)
 
-    def row_conditions(self, records: Sequence, title_prior: bool = True) -> list[RowCondition]:
+    def row_conditions(self, records: Sequence, title_prior: bool = True,
+                       text: torch.Tensor | None = None) -> list[RowCondition]:
         """``row_condition`` of each catalog record (``.attributes``, ``.title``). With ``title_prior``, in a run
         that has one, the attributes a row leaves empty are read from its title (one batch through the prior);
-        ``inferred`` says which, with the prior's probability. A value the row gives is never replaced."""
+        ``inferred`` says which, with the prior's probability. A value the row gives is never replaced.
+        ``text``: the records' title vectors from ``encode_text``, reused when the prior reads the same encoder."""
         rcs = [self.row_condition(r.attributes) for r in records]
         if not title_prior or self.title_prior is None:
             return rcs
@@ -114,7 +116,11 @@ class Pipeline:
                 if r.title and any(r.attributes.get(n) in (None, "") for n in names)]
         if not todo:
             return rcs
-        ids, probs = self.title_prior.predict(self.title_vectors([records[k].title for k in todo]), self.vocab)
+        if text is not None and self.title_prior.encoder == self.text_encoder:
+            vectors = text[todo]  # encoded once for the generator; the prior reads the same vectors
+        else:
+            vectors = self.title_vectors([records[k].title for k in todo])
+        ids, probs = self.title_prior.predict(vectors, self.vocab)
         for i, k in enumerate(todo):
             cond, inferred = rcs[k].cond.clone(), {}
             for j, a in enumerate(self.vocab.attributes):
