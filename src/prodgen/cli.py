@@ -132,7 +132,8 @@ def _check_split(split: str) -> None:
 SeedOpt = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="random seed (0 .. 2^32-1)")]
 SamplingStepsOpt = Annotated[int | None, typer.Option(min=1, max=MAX_SAMPLING_STEPS, help="sampling steps (diffusion)")]
 GuidanceOpt = Annotated[float | None, typer.Option(min=0.0, help="classifier-free guidance scale (diffusion; 1: off, 0: unconditional)")]
-SamplerOpt = Annotated[str | None, typer.Option(help="diffusion solver: dpm++ or ddim (flow-matching runs: euler or heun); "
+SamplerOpt = Annotated[str | None, typer.Option(help="diffusion solver: dpm++ or ddim (flow-matching runs: euler or heun; EDM runs: "
+                                                   "dpm++ or euler); "
                                                    "default: the run's")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="images per batch")]
 
@@ -264,13 +265,13 @@ def train(
     from .train import train as train_run
 
     if resume is not None:
-        _refuse_ignored_options(ctx, {"resume", "minutes", "steps", "quiet", "dry_run"},
+        _refuse_ignored_options(ctx, {"resume", "minutes", "steps", "threads", "quiet", "dry_run"},
                                 f"--resume continues with the settings in {resume / 'config.json'}; drop them, "
                                 "or start a new run with --out")
         if dry_run:
             out_console.print(json.dumps(RunConfig.load(resume / "config.json").to_dict(), indent=2))
             return
-        reason = resume_run(resume, minutes=minutes, steps=steps, progress=not quiet, console=console)
+        reason = resume_run(resume, minutes=minutes, steps=steps, threads=threads, progress=not quiet, console=console)
         _finish(resume, reason)
         return
     condition, model, model_arg = _image_condition(ctx, condition, model, model_arg)

@@ -17,6 +17,11 @@ Choices, measured on the 2-core CPU (bench/diffusion_speed.py):
 - ``objective="flow"``: flow matching on the straight path instead (rectified flow; Lipman et al. 2023, Liu et
   al. 2023), logit-normal t (Esser et al. 2024), sampled by diffusers' flow-matching Euler or Heun solver. Same
   network, conditioning, guidance and latent option.
+- ``objective="edm"``: the preconditioning of Karras et al. 2022 (EDM, https://arxiv.org/abs/2206.00364): the net
+  F sees c_in(s) x and c_noise(s) = ln(s) / 4, the denoiser is D = c_skip(s) x + c_out(s) F with sigma_data 0.5,
+  ln(s) ~ N(-1.2, 1.2^2) in training and the loss weight that makes F's target unit-variance at every s. Sampled by
+  diffusers' EDM schedulers (DPM-Solver++(2M) on the Karras sigmas, or Euler). The net sees 1000 c_noise as its
+  timestep, the magnitude of the other objectives' timesteps (the U-Net's sinusoidal embedding is made for it).
 - The condition (attribute embeddings + projected title/prompt vector) is added to
   the timestep embedding (``class_embed_type="identity"``). Training drops the
   whole condition with probability ``uncond_p`` so the same network gives the
@@ -51,7 +56,9 @@ from .blocks import ConditionEmbedding
 
 SAMPLERS = ("dpm++", "ddim")  # of the diffusion objective
 FLOW_SAMPLERS = ("euler", "heun")  # of the flow-matching objective
-OBJECTIVES = ("diffusion", "flow")
+EDM_SAMPLERS = ("dpm++", "euler")  # of the EDM objective (diffusers' EDM schedulers)
+OBJECTIVES = ("diffusion", "flow", "edm")
+EDM_T_SCALE = 1000.0  # the net's timestep = EDM_T_SCALE * c_noise
 PIXEL_MAX = 128  # above this resolution a diffusion model needs an autoencoder (latent diffusion)
 
 
@@ -61,14 +68,19 @@ class DiffusionConfig:
     attention: tuple[bool, ...] = (False, False, True)  # self-attention per level
     layers_per_block: int = 1
     patch: int | None = None  # pixel_unshuffle factor in front of the U-Net (None: 4 on pixels, 2 on latents)
-    objective: str = "diffusion"  # "diffusion" (DDPM forward process) | "flow" (flow matching / rectified flow)
+    objective: str = "diffusion"  # "diffusion" (DDPM forward process) | "flow" (flow matching) | "edm" (Karras et al.)
     flow_t: str = "logit_normal"  # flow: training distribution of t ("logit_normal", Esser et al. 2024; "uniform")
+    edm_p_mean: float = -1.2  # edm: ln(sigma) ~ N(p_mean, p_std^2) in training
+    edm_p_std: float = 1.2
+    edm_sigma_data: float = 0.5
+    edm_sigma_min: float = 0.002  # edm: the sampling schedule's range (rho 7)
+    edm_sigma_max: float = 80.0
     train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"
     min_snr_gamma: float = 5.0  # 0: plain MSE
     uncond_p: float = 0.1  # probability of dropping the whole condition in training (CFG)
-    sampler: str | None = None  # diffusion: "dpm++" (default) | "ddim"; flow: "euler" (default) | "heun"
+    sampler: str | None = None  # diffusion: "dpm++" (default) | "ddim"; flow: "euler" (default) | "heun"; edm: "dpm++" | "euler"
     steps: int = 10  # default sampling steps
     guidance: float = 1.0  # default classifier-free guidance scale (1: off)
     lr: float = 3e-4
@@ -102,7 +114,7 @@ class DiffusionConfig:
 
     @property
     def samplers(self) -> tuple[str, ...]:
-        return FLOW_SAMPLERS if self.objective == "flow" else SAMPLERS
+        return {"flow": FLOW_SAMPLERS, "edm": EDM_SAMPLERS}.get(self.objective, SAMPLERS)
 
     @property
     def latent(self) -> bool:
@@ -116,12 +128,19 @@ def scheduler_config(cfg: DiffusionConfig) -> dict[str, Any]:
 
 def make_scheduler(cfg: DiffusionConfig, sampler: str | None = None):
     """A fresh diffusers scheduler for sampling (``dpm++``/``ddim``; flow: ``euler``/``heun``) or training (``ddpm``)."""
-    from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler,
-                           FlowMatchHeunDiscreteScheduler)
+    from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EDMDPMSolverMultistepScheduler,
+                           EDMEulerScheduler, FlowMatchEulerDiscreteScheduler, FlowMatchHeunDiscreteScheduler)
 
     kind = sampler or cfg.sampler
     if kind != "ddpm" and kind not in cfg.samplers:
         raise UserError(f"sampler {kind!r} does not solve the {cfg.objective} objective; choose one of {', '.join(cfg.samplers)}")
+    if cfg.objective == "edm" and kind != "ddpm":  # ("ddpm": the training schedule the model keeps for its buffers)
+        edm = {"sigma_min": cfg.edm_sigma_min, "sigma_max": cfg.edm_sigma_max, "sigma_data": cfg.edm_sigma_data}
+        if kind == "euler":
+            return EDMEulerScheduler(**edm)
+        if kind == "dpm++":
+            return EDMDPMSolverMultistepScheduler(**edm, algorithm_type="dpmsolver++", solver_order=2,
+                                                  lower_order_final=True)
     if kind == "euler":
         return FlowMatchEulerDiscreteScheduler(num_train_timesteps=cfg.train_timesteps, shift=1.0)
     if kind == "heun":
@@ -275,6 +294,8 @@ class ConditionalDiffusion(GenerativeModel):
                 text = text * (~drop)[:, None].to(text.dtype)
         if self.config.objective == "flow":
             return self._flow_loss(images, cond, text)
+        if self.config.objective == "edm":
+            return self._edm_loss(images, cond, text)
         t = noise_.randint(0, self.config.train_timesteps, b).to(dev)
         noise = noise_.randn(*images.shape).to(dev)
         noisy = self.train_scheduler.add_noise(images, noise, t)
@@ -312,6 +333,38 @@ class ConditionalDiffusion(GenerativeModel):
         xt = (1 - tt) * x0 + tt * e
         pred = self.net(xt, t * self.config.train_timesteps, cond, text)
         mse = (pred.float() - (e - x0).float()).pow(2).flatten(1).mean(1)
+        out = {"loss": mse.mean(), "mse": mse.mean()}
+        if self.autoencoder is not None:
+            out["latent_scale"] = self.latent_scale.detach().clone()
+        return out
+
+    def edm_coefficients(self, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """EDM's c_skip, c_out, c_in at noise levels ``sigma`` (Karras et al. 2022, table 1)."""
+        sd = self.config.edm_sigma_data
+        root = (sigma**2 + sd**2).sqrt()
+        return sd**2 / root**2, sigma * sd / root, 1 / root
+
+    def edm_denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor,
+                    text: torch.Tensor | None = None) -> torch.Tensor:
+        """D(x; sigma) = c_skip x + c_out F(c_in x; c_noise): the denoised image under EDM's preconditioning."""
+        s = sigma.reshape(-1, 1, 1, 1)
+        c_skip, c_out, c_in = self.edm_coefficients(s)
+        f = self.net(c_in * x, EDM_T_SCALE * sigma.log() / 4, cond, text)
+        return c_skip * x + c_out * f
+
+    def _edm_loss(self, x0: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """EDM training: ln(sigma) ~ N(P_mean, P_std^2), x = x0 + sigma n, and the loss weight
+        lambda(sigma) = 1 / c_out(sigma)^2, so the loss is the plain MSE of F against its effective target
+        (x0 - c_skip x) / c_out, which has unit variance at every sigma (Karras et al. 2022, section 5)."""
+        b, dev = x0.shape[0], x0.device
+        sigma = (noise_.randn(b) * self.config.edm_p_std + self.config.edm_p_mean).exp().to(dev)
+        n = noise_.randn(*x0.shape).to(dev)
+        s = sigma.reshape(-1, 1, 1, 1)
+        x = x0 + s * n
+        c_skip, c_out, c_in = self.edm_coefficients(s)
+        f = self.net(c_in * x, EDM_T_SCALE * sigma.log() / 4, cond, text)
+        target = (x0 - c_skip * x) / c_out
+        mse = (f.float() - target.float()).pow(2).flatten(1).mean(1)
         out = {"loss": mse.mean(), "mse": mse.mean()}
         if self.autoencoder is not None:
             out["latent_scale"] = self.latent_scale.detach().clone()
@@ -359,17 +412,21 @@ class ConditionalDiffusion(GenerativeModel):
             x0 = self.to_latents(image.to(dev))
             if self.config.objective == "flow":
                 x = sched.scale_noise(x0, timesteps[:1].to(dev), x)
+            elif self.config.objective == "edm":
+                x = x0 + float(sched.sigmas[len(sched.timesteps) - keep]) * x
             else:
                 x = self.train_scheduler.add_noise(x0, x, timesteps[:1].to(dev).expand(len(x)))
         else:
             x = x * getattr(sched, "init_noise_sigma", 1.0)
+        edm = self.config.objective == "edm"
         for t in timesteps:
-            tt = t.to(dev).expand(len(x) * (2 if guided else 1))
+            tt = (t * EDM_T_SCALE if edm else t).to(dev).expand(len(x) * (2 if guided else 1))
+            xin = sched.scale_model_input(x, t) if edm else x  # EDM: c_in x (the scheduler knows sigma)
             if guided:
-                pc, pu = net.denoise(torch.cat([x, x]), tt, emb2).chunk(2)
+                pc, pu = net.denoise(torch.cat([xin, xin]), tt, emb2).chunk(2)
                 pred = pu + guidance * (pc - pu)
             else:
-                pred = net.denoise(x, tt, emb)
+                pred = net.denoise(xin, tt, emb)
             x = sched.step(pred, t, x).prev_sample
         return self.from_latents(x).clamp(-1, 1)
 

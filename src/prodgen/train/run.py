@@ -239,9 +239,10 @@ def _train(cfg: RunConfig, out: Path, overwrite: bool, progress: bool, console, 
 
 
 def resume(run_dir: str | Path, minutes: float | None = None, steps: int | None = None,
-           progress: bool = True, console=None) -> StopReason:
+           progress: bool = True, console=None, threads: int | None = None) -> StopReason:
     """Continue a run exactly where its last checkpoint stopped (under torchrun: with any number of processes, the
-    global batch kept)."""
+    global batch kept). ``threads`` replaces the run's CPU thread count (e.g. on a bigger machine); a step computes the
+    same thing with any count (up to the order of floating-point sums)."""
     run_dir = check_run_folder(run_dir, split=True)
     cfg = RunConfig.load(run_dir / CONFIG_NAME)
     if not (run_dir / STATE_NAME).is_file():
@@ -253,6 +254,8 @@ def resume(run_dir: str | Path, minutes: float | None = None, steps: int | None 
         cfg.train.minutes = minutes
         if steps is not None:
             cfg.train.steps = steps  # the run's new total
+        if threads is not None:
+            cfg.train.threads = threads
         data = load_run_data(run_dir, cfg, progress=progress and world.is_main)
         vocab = data.vocab
         model = model_class(cfg.model).from_args(cfg.model_args, vocab.sizes, cfg.data.resolution)
