@@ -52,11 +52,13 @@ def test_train_writes_a_complete_run_folder(trained_run):
 
 
 def test_resume_continues_to_a_new_total(trained_run):
-    res = invoke("train", "--resume", str(trained_run), "--steps", "9", "--quiet")
+    res = invoke("train", "--resume", str(trained_run), "--steps", "9", "--threads", "1", "--quiet")
     assert res.exit_code == 0, res.output
     assert "step 9" in res.output
     state_steps = [json.loads(ln)["step"] for ln in (trained_run / "metrics.jsonl").read_text().splitlines()]
     assert max(state_steps) == 9
+    cfg = json.loads((trained_run / "config.json").read_text())
+    assert cfg["train"]["threads"] == 1 and cfg["train"]["steps"] == 9  # a bigger (or shared) machine: other threads
 
 
 def test_generate_with_attributes_is_seeded_and_labelled(trained_run, tmp_path):
