@@ -24,6 +24,10 @@
 #                  fam-gan-title's CPU time (fewer, costlier steps)
 #   fam-gan-rpgan-eq  fam-gan-rpgan's loss at fam-gan-title's CPU time (1512 steps), without SLE
 #   gan64-sle      the gan64 recipe (3166 steps, attributes only) with skip-layer excitation: SLE at the headline budget
+#   gan64-sle-50m, -75m, -100m  gan64-sle continued to 2x, 3x and 4x its steps (bench/long_runs.sh): the 100-minute
+#                  GAN and its curve
+#   fam-edm        the fam-diffusion recipe with EDM's preconditioning (--model-arg objective=edm, DPM++ 10 steps)
+#   fam-vae        bench/family_runs.sh's VAE, on the same split and n as the other rows (the curve's VAE point)
 #   gan64          the 25-minute headline GAN (bench/headline runs; attributes only): its title prior
 #                  (`prodgen title-prior`) measures title-only generation through the prior
 set -euo pipefail
@@ -51,29 +55,35 @@ label() {  # row name -> table label
     fam-flow*) echo "flow matching, Euler 10 steps (fam-flow)" ;;
     fam-gan-rpgan-eq) echo "gan, RpGAN + R1/R2 (gamma 1, every 4th D step), equal lr 2e-4, 1512 steps: equal CPU time (fam-gan-rpgan-eq)" ;;
     gan64-sle) echo "gan64 recipe + skip-layer excitation (gan64-sle)" ;;
+    gan64-sle-50m) echo "gan64-sle at 50 minutes (6332 steps)" ;;
+    gan64-sle-75m) echo "gan64-sle at 75 minutes (9498 steps)" ;;
+    gan64-sle-100m) echo "gan64-sle at 100 minutes (12664 steps)" ;;
+    fam-edm*) echo "diffusion, EDM preconditioning, DPM++ (fam-edm)" ;;
+    fam-vae) echo "vae (fam-vae)" ;;
     gan64) echo "gan64: the 25-minute headline GAN (attributes only; titles through its title prior)" ;;
   esac
 }
 source_of() {  # row name, split -> eval_table source: the run's latest evaluation with the row's settings
   case "$1" in
     fam-diffusion-g1) echo "runs/fam-diffusion::split=$2,steps=10,guidance=1" ;;
-    fam-flow-g1) echo "runs/fam-flow::split=$2,sampling=default" ;;
-    fam-diffusion|fam-flow) echo "runs/$1::split=$2,guidance=3" ;;
+    fam-flow-g1|fam-edm-g1) echo "runs/${1%-g1}::split=$2,sampling=default" ;;
+    fam-diffusion|fam-flow|fam-edm) echo "runs/$1::split=$2,guidance=3" ;;
+    fam-vae) echo "runs/$1::split=$2,sampling=default" ;;
     *) echo "runs/$1::split=$2,truncation=1" ;;
   esac
 }
 evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's settings
   case "$1" in
     fam-diffusion-g1) $PG evaluate runs/fam-diffusion --features runs/productnet64 --split "$2" --guidance 1 --quiet ;;
-    fam-flow-g1) $PG evaluate runs/fam-flow --features runs/productnet64 --split "$2" --quiet ;;
-    fam-diffusion|fam-flow) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --guidance 3 --quiet ;;
+    fam-flow-g1|fam-edm-g1) $PG evaluate runs/${1%-g1} --features runs/productnet64 --split "$2" --quiet ;;
+    fam-diffusion|fam-flow|fam-edm) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --guidance 3 --quiet ;;
     *) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --quiet ;;
   esac > "$OUT/$1-$2.txt" 2>&1
 }
 VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-s1 fam-gan-title-dfree fam-gan-rpgan fam-gan-rpgan-eq fam-gan-sle fam-gan-sle-s1 fam-gan-rpgan-sle fam-gan-r3gan
-          gan64 gan64-sle
-          fam-diffusion-g1 fam-flow-g1 fam-diffusion fam-flow)
-TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle fam-diffusion fam-flow)
+          gan64 gan64-sle gan64-sle-50m gan64-sle-75m gan64-sle-100m
+          fam-diffusion-g1 fam-flow-g1 fam-edm-g1 fam-diffusion fam-flow fam-edm fam-vae)
+TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle gan64-sle-100m fam-diffusion fam-flow)
 case "${1:-}" in
 train)
   $PG train --model gan "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --out runs/fam-gan-title --overwrite
@@ -105,6 +115,11 @@ train)
   # SLE at the headline recipe: bench/real_catalog_runs.sh's gan64 (attributes only, 3166 steps) + sle=true
   $PG train --model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet \
     --out runs/gan64-sle --overwrite
+  # EDM's preconditioning at fam-diffusion's budget (and title-only 0, as fam-flow)
+  $PG train --model diffusion --model-arg objective=edm "${COMMON[@]}" --title-only 0 --steps 1103 \
+    --eval-every 300 --eval-n 250 --out runs/fam-edm --overwrite
+  # the 100-minute GAN: gan64-sle continued (snapshots at 50, 75 and 100 minutes)
+  bash bench/long_runs.sh
   # title priors for runs trained before text runs fitted their own (and for gan64, which has no text input)
   $PG title-prior runs/fam-gan-title
   $PG title-prior runs/gan64

@@ -125,7 +125,8 @@ def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = Non
     if pipe.model.family not in FAMILIES:
         raise UserError(f"{run_dir} is a {pipe.model.family} run; ONNX export covers {', '.join(FAMILIES)}")
     if pipe.model.family == "diffusion" and pipe.model.config.objective != "diffusion":
-        raise UserError(f"{run_dir} is a flow-matching run, whose network takes fractional timesteps; ONNX export covers "
+        what = "a flow-matching" if pipe.model.config.objective == "flow" else "an EDM"
+        raise UserError(f"{run_dir} is {what} run, whose network takes fractional timesteps; ONNX export covers "
                         "diffusion-objective runs so far. Serve it with PyTorch (`prodgen generate`).")
     if pipe.model.family == "diffusion" and pipe.model.config.latent:
         raise UserError(f"{run_dir} is a latent diffusion run (it samples through its autoencoder's decoder), which "

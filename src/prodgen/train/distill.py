@@ -179,8 +179,9 @@ def distill(run: str | Path, out: str | Path, cfg: DistillConfig, overwrite: boo
         raise UserError(f"{run} is a latent diffusion run; distillation covers pixel diffusion runs (up to 128 px) "
                         "so far. Sample it with fewer --steps instead.")
     if model.config.objective != "diffusion":
-        raise UserError(f"{run} is a flow-matching run; progressive distillation here follows the DDIM path of a "
-                        "diffusion run. Sample it with fewer --steps instead (its Euler solver takes any number).")
+        what = "a flow-matching" if model.config.objective == "flow" else "an EDM"
+        raise UserError(f"{run} is {what} run; progressive distillation here follows the DDIM path of a "
+                        "diffusion run. Sample it with fewer --steps instead (its solvers take any number).")
     if model.config.prediction_type != "v_prediction":
         raise UserError(f"{run} predicts {model.config.prediction_type}; progressive distillation here needs a "
                         "v-prediction run (the default of `prodgen train --model diffusion`).")
