@@ -7,7 +7,8 @@ Budgets are step counts, so the x axis does not depend on the machine's load:
   half the machine for 25 minutes: 12.5 minutes of the 2-core machine.
 Markers: the rows' evaluations in bench/results/quality/quality_val.json (val split, n=796 generated against the
 875 val photos, with 95% intervals). Thin dashed lines: the cheap evaluations during training (eval_every; n=500 or
-250, so they sit higher than the markers: FID is biased upward at small n). Grey: the real-vs-real floor at the
+250, and without the titles: the in-training evaluator draws text-conditioned runs from their attributes alone), so
+they sit higher than the markers and show the shape of a curve, not its level. Grey: the real-vs-real floor at the
 same n and the issue's 2x and 1.3x targets.
 
     .venv/bin/python bench/long_curve.py     # -> bench/results/quality/fid-vs-minutes.png (+ .json, the points)

@@ -33,7 +33,8 @@ class TrainingEvaluator:
     """``evaluator(model, net) -> {"eval/fid": ..., "eval/kid_mean": ..., ...}`` for a run's periodic evaluation."""
 
     def __init__(self, productnet: ProductNet, real_images: torch.Tensor, real_cond: torch.Tensor, n: int = 500,
-                 batch_size: int = 250, device: torch.device | str | None = None) -> None:
+                 batch_size: int = 250, device: torch.device | str | None = None,
+                 real_text: torch.Tensor | None = None) -> None:
         if len(real_images) < 2:
             raise ValueError("periodic evaluation needs at least 2 held-out real images")
         self.net = productnet.eval().requires_grad_(False)
@@ -44,6 +45,8 @@ class TrainingEvaluator:
         self.real_images = real_images
         self.real_f, _ = self.net.extract(real_images)  # on the extractor's device; features come back on the CPU
         self.cond = real_cond[torch.arange(n) % len(real_cond)]  # the held-out condition distribution, cycled
+        # text-conditioned runs: each held-out photo's title vector beside its attributes, as `prodgen evaluate` draws
+        self.text = None if real_text is None else real_text[torch.arange(n) % len(real_text)]
         self._maps: torch.Tensor | None = None  # image-conditioned models: the cycled photos' own maps
 
     def _map_arg(self, model, start: int, b: int, device) -> dict:
@@ -72,7 +75,8 @@ class TrainingEvaluator:
         try:
             for i in range(0, self.n, self.batch_size):
                 c = self.cond[i : i + self.batch_size]
-                x = model.sample(len(c), c, generator=g, net=net, **self._map_arg(model, i, len(c), device))
+                text = None if self.text is None else self.text[i : i + self.batch_size]
+                x = model.sample(len(c), c, generator=g, net=net, text=text, **self._map_arg(model, i, len(c), device))
                 x = x.float().clamp(-1, 1)  # stays on the device
                 feats.append(self.net.extract(x)[0])
         finally:
@@ -96,7 +100,7 @@ def _sig(v: float) -> float:
 
 def training_evaluator(data_cfg, features, vocab: Vocabulary, val_images: torch.Tensor, val_cond: torch.Tensor,
                        n: int, progress: bool = True, console=None,
-                       device: torch.device | str | None = None) -> TrainingEvaluator:
+                       device: torch.device | str | None = None, val_text: torch.Tensor | None = None) -> TrainingEvaluator:
     """The evaluator for a run: ProductNet from ``features`` (or the catalog's cached one, fit if absent).
 
     ``device``: where to compute the real features up front (the training device); by default the CPU, and the
@@ -105,7 +109,7 @@ def training_evaluator(data_cfg, features, vocab: Vocabulary, val_images: torch.
     from .features import productnet_for
 
     net, _, _ = productnet_for(data_cfg, features, progress=progress, console=console)
-    return TrainingEvaluator(net, val_images, val_cond, n=n, device=device)
+    return TrainingEvaluator(net, val_images, val_cond, n=n, device=device, real_text=val_text)
 
 
 __all__ = ["EVAL_SEED", "TrainingEvaluator", "training_evaluator"]

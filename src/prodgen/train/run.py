@@ -48,12 +48,24 @@ class PreparedData:
     vocab: Vocabulary
     tensors: ImageTensors
 
+    titles: dict[str, torch.Tensor] | None = None  # id -> title vector, for text-conditioned runs
+
+    def heldout_ids(self, name: str) -> list[str]:
+        known = set(self.tensors.ids)
+        by_id = {r.id for r in self.catalog.records}
+        return [i for i in self.split[name] if i in known and i in by_id]
+
     def heldout(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 images and condition ids of a held-out split ("val" or "test")."""
-        known = set(self.tensors.ids)
         by_id = {r.id: r for r in self.catalog.records}
-        ids = [i for i in self.split[name] if i in known and i in by_id]
+        ids = self.heldout_ids(name)
         return self.tensors.images[self.tensors.index_of(ids)], self.vocab.encode_records(by_id[i].attributes for i in ids)
+
+    def heldout_text(self, name: str) -> torch.Tensor | None:
+        """The title vectors of ``heldout(name)``'s rows (None for runs without text)."""
+        if self.titles is None:
+            return None
+        return torch.stack([self.titles[i] for i in self.heldout_ids(name)])
 
 
 def condition_attributes(cfg: RunConfig, catalog: Catalog) -> list[str]:
@@ -86,11 +98,11 @@ def prepare_data(cfg: RunConfig, vocab: Vocabulary | None = None, split: dict | 
     kept = [i for i in train_ids if i in known]  # ids whose image decoded
     images = tensors.images[tensors.index_of(kept)]
     cond = vocab.encode_records(by_id[i].attributes for i in kept)
-    text = None
+    text = titles = None
     if cfg.condition.text:
         titles = prepare_title_embeddings(catalog, cfg.condition.text_encoder)
         text = torch.stack([titles[i] for i in kept])
-    return PreparedData(catalog, attributes, split, TrainingData(images, cond, kept, text), vocab, tensors)
+    return PreparedData(catalog, attributes, split, TrainingData(images, cond, kept, text), vocab, tensors, titles)
 
 
 def load_vocab(run_dir: str | Path) -> Vocabulary:
@@ -126,7 +138,7 @@ def _evaluator(cfg: RunConfig, data: PreparedData, progress: bool, console):
         raise UserError(f"--eval-every needs held-out images, but the val split of {data.catalog.name} has {len(images)}; "
                         "use a bigger catalog or --eval-every 0.")
     return training_evaluator(cfg.data, cfg.train.eval_features, data.vocab, images, cond, cfg.train.eval_n,
-                              progress=progress, console=console)
+                              progress=progress, console=console, val_text=data.heldout_text("val"))
 
 
 def check_new_run_dir(out: str | Path, overwrite: bool = False) -> None:
