@@ -46,8 +46,9 @@ def test_flow_loss_is_zero_for_the_exact_field_and_positive_otherwise():
     assert m.loss("diffusion", x0, cond)["loss"].item() == pytest.approx(1 + C**2, rel=0.05)
 
 
-def test_flow_training_lowers_its_loss_on_a_fixed_batch():
-    m = make()
+@pytest.mark.parametrize("objective", ["flow", "edm"])  # (edm: tests/test_edm.py has its known answers)
+def test_flow_and_edm_training_lower_their_loss_on_a_fixed_batch(objective):
+    m = make(objective=objective)
     x0 = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(2)) * 2 - 1
     cond = torch.randint(1, 4, (8, 2), generator=torch.Generator().manual_seed(3))
     opt = torch.optim.Adam(m.phase_parameters("diffusion"), lr=1e-3)
