@@ -433,7 +433,7 @@ def t_sketch() -> list[str]:
                          *(f"{fa[m]['mean']:.3f} ({fa[m]['ci95_low']:.3f}-{fa[m]['ci95_high']:.3f})" if m in fa else ""
                            for m in faith),
                          f"{r['images_per_s']:.0f}" if "images_per_s" in r else ""])
-        trained = "; ".join(f"{'pix2pix' if m == 'p2p' else 'L1 U-Net'} `{r['run']}` {r['steps']} steps of {r['batch']} "
+        trained = "; ".join(f"{ {'p2p': 'pix2pix', 'l1': 'L1 U-Net', 'diff': 'diffusion U-Net'}[m]} `{r['run']}` {r['steps']} steps of {r['batch']} "
                             f"({r['training_s'] / 60:.1f} training min, median {r['median_images_per_s']:.0f} images/s, "
                             f"{r['threads']} thread)" for m, r in runs.items())
         lines += [f"**{kind}** ({res['split']} split, n={k['n']}; {trained}):", ""]

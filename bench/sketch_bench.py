@@ -1,13 +1,16 @@
-"""Sketch -> product on the real catalog: pix2pix vs the plain L1 U-Net vs the flood-fill baseline, per image condition.
+"""Sketch -> product on the real catalog: pix2pix vs the diffusion U-Net vs the plain L1 U-Net vs the flood-fill
+baseline, per image condition.
 
-    python bench/sketch_bench.py --train        # trains the four runs that are missing (fixed steps, 1 thread), then scores
-    python bench/sketch_bench.py                # scores existing runs/sketch-{edges,silhouette}-{p2p,l1}
+    python bench/sketch_bench.py --train        # trains the runs that are missing (fixed steps, 1 thread), then scores
+    python bench/sketch_bench.py                # scores existing runs/sketch-{edges,silhouette}-{p2p,l1,diff}
 
 Runs (``--train``; each a fixed number of steps so any machine reproduces it, one torch thread)::
 
     prodgen train --catalog ../shared/data/fashion-products --condition edges,articleType,baseColour --resolution 64 \\
         --steps 500 --threads 1 --out runs/sketch-edges-p2p                   # + --model-arg adv_weight=0: ...-l1
     (the same with --condition silhouette,... for runs/sketch-silhouette-{p2p,l1})
+    ... --model diffusion --model-arg guidance=3 --out runs/sketch-edges-diff   # the diffusion U-Net with the map as
+    extra input channels (issue 13's alternative); guidance 3 as chosen on val for the 64-px diffusion family
 
 Scoring, on the held-out TEST split (796 photos; nothing was tuned on it: no setting was chosen after looking at
 any figure, and the validation split was not needed): for every test photo, its map (Canny edges or product mask,
@@ -65,13 +68,15 @@ SKETCHES = ROOT / "tests" / "data" / "sketches"
 SKETCH_TYPES = {"tshirt": "Tshirts", "shoe": "Casual Shoes", "handbag": "Handbags", "watch": "Watches",
                 "dress": "Dresses", "sunglasses": "Sunglasses"}
 SKETCH_COLOURS = ("Red", "Blue", "Black")
+MODELS = {"l1": "L1 U-Net", "p2p": "pix2pix", "diff": "diffusion U-Net"}  # run suffix -> row label
+DIFF_ARGS = ["--model", "diffusion", "--model-arg", "guidance=3"]
 
 
 def train_command(kind: str, model: str, steps: int, out: Path) -> list[str]:
     cmd = [str(ROOT / ".venv" / "bin" / "prodgen"), "train", "--catalog", str(CATALOG), "--condition",
            f"{kind},articleType,baseColour", "--resolution", "64", "--steps", str(steps), "--threads", "1",
            "--sample-every", "250", "--out", str(out), "--quiet"]
-    return cmd + (["--model-arg", "adv_weight=0"] if model == "l1" else [])
+    return cmd + {"l1": ["--model-arg", "adv_weight=0"], "diff": DIFF_ARGS}.get(model, [])
 
 
 def training_record(run: Path) -> dict:
@@ -114,6 +119,8 @@ def main() -> int:
     ap.add_argument("--train", action="store_true", help="train the runs that are missing first")
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
+                    help="which trained models to score (pix2pix is needed: its run gives the data and vocabulary)")
     ap.add_argument("--split", default="test", choices=("test", "val"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -130,7 +137,7 @@ def main() -> int:
               "split": args.split, "seed": args.seed, "threads": args.threads, "features": str(args.features.name),
               "edge_tolerance_px": 1.0, "training_note": args.training_note, "kinds": {}}
     for kind in args.kinds:
-        runs = {m: args.runs / f"sketch-{kind}-{m}" for m in ("p2p", "l1")}
+        runs = {m: args.runs / f"sketch-{kind}-{m}" for m in MODELS if m in args.models or m == "p2p"}
         for m, run in runs.items():
             if not (run / "ema.safetensors").exists():
                 if not args.train:
@@ -156,8 +163,8 @@ def main() -> int:
         fit_s = time.perf_counter() - t0
         made = {"flood-fill baseline": flood_fill_baseline(maps, real.cond, colours, kind)}
         speeds = {}
-        for m, label in (("l1", "L1 U-Net"), ("p2p", "pix2pix")):
-            made[label], speeds[label] = generate_from_maps(pipes[m], real.cond, maps, args.seed)
+        for m in pipes:
+            made[MODELS[m]], speeds[MODELS[m]] = generate_from_maps(pipes[m], real.cond, maps, args.seed)
         rows = {}
         for label, imgs in made.items():
             rows[label] = score_row(imgs, real.cond, maps, kind, real_f, net, pn_vocab, vocab, first, args.seed)
@@ -184,18 +191,18 @@ def main() -> int:
         cells = []
         for i in pick:
             cells += [(maps[i].expand(3, -1, -1) * -255 + 255).to(torch.uint8), made["flood-fill baseline"][i],
-                      made["L1 U-Net"][i], made["pix2pix"][i], real.images[i]]
+                      *(made[MODELS[m]][i] for m in pipes), real.images[i]]
         grid1 = grids / f"{kind}-test.png"
-        cols = ["input map", "flood-fill", "L1 U-Net", "pix2pix", "real photo"]
-        save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), grid1, 5, col_labels=cols, scale=2,
+        cols = ["input map", "flood-fill", *(MODELS[m] for m in pipes), "real photo"]
+        save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), grid1, len(cols), col_labels=cols, scale=2,
                   row_labels=[vocab.attributes[0].decode(int(real.cond[i, 0])) + " / " +
                               vocab.attributes[1].decode(int(real.cond[i, 1])) for i in pick])
-        # Grid 2: hand-drawn-style sketches, three colours each, both models.
+        # Grid 2: hand-drawn-style sketches, three colours each, every model.
         cells, row_labels = [], []
         for name, article in SKETCH_TYPES.items():
             mp = sketch_map(SKETCHES / f"{name}.png", kind, 64)[None]  # (1, 1, 64, 64)
             row = [(mp[0].expand(3, -1, -1) * -255 + 255).to(torch.uint8)]
-            for m in ("l1", "p2p"):
+            for m in pipes:
                 for colour in SKETCH_COLOURS:
                     attrs = {"articleType": article, "baseColour": colour}
                     if article not in vocab.attributes[0].values:
@@ -205,8 +212,9 @@ def main() -> int:
             cells += row
             row_labels.append(f"{name}.png ({article})")
         grid2 = grids / f"{kind}-hand-sketches.png"
-        save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), grid2, 7, scale=2, row_labels=row_labels,
-                  col_labels=["sketch map", *(f"L1 {c}" for c in SKETCH_COLOURS), *(f"pix2pix {c}" for c in SKETCH_COLOURS)])
+        save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), grid2, 1 + len(pipes) * len(SKETCH_COLOURS), scale=2,
+                  row_labels=row_labels,
+                  col_labels=["sketch map", *(f"{MODELS[m].split()[0]} {c}" for m in pipes for c in SKETCH_COLOURS)])
         result["kinds"][kind] = {
             "runs": {m: training_record(run) for m, run in runs.items()},
             "n": n, "n_train_for_colours": len(train.images), "colour_table_fit_s": round(fit_s, 1), "rows": rows,

@@ -241,7 +241,7 @@ def test_sketch_errors_name_the_fix(sketch_run, tmp_path):
         Pipeline.from_pretrained(gan).generate({}, n=1, sketch=SKETCHES / "shoe.png")
     res = runner.invoke(app, ["train", "--model", "gan", "--condition", "edges,category", "--catalog", "synthetic",
                               "--steps", "1", "--out", str(tmp_path / "r"), "--dry-run"])
-    assert res.exit_code != 0 and "needs --model pix2pix" in str(res.exception)
+    assert res.exit_code != 0 and "needs --model pix2pix or diffusion" in str(res.exception)
     res = runner.invoke(app, ["train", "--condition", "silhouette,category,colour", "--catalog", "synthetic",
                               "--steps", "1", "--out", str(tmp_path / "r"), "--dry-run"])
     assert res.exit_code == 0, res.output

@@ -324,7 +324,8 @@ def _condition_config(condition: str | None, min_count: int, dropout: float, tex
 
 def _image_condition(ctx: typer.Context, condition: str | None, model: str, model_arg: list[str]):
     """``--condition edges,...`` / ``silhouette,...``: the image condition leaves the attribute list and becomes the
-    pix2pix model's ``image_condition`` (pix2pix is chosen when --model was not typed; other families refuse it)."""
+    model's ``image_condition``: pix2pix when --model was not typed; a typed diffusion model takes the map as extra
+    input channels; other families refuse it."""
     from .conditioning.maps import IMAGE_CONDITIONS
 
     names = [c.strip() for c in condition.split(",") if c.strip()] if condition else []
@@ -334,11 +335,11 @@ def _image_condition(ctx: typer.Context, condition: str | None, model: str, mode
     if len(images) > 1:
         raise UserError(f"--condition names {' and '.join(images)}; a run draws from one image condition, pick one")
     typed = getattr(ctx.get_parameter_source("model"), "name", None) == "COMMANDLINE"
-    if typed and model != "pix2pix":
-        raise UserError(f"--condition {images[0]} needs --model pix2pix (a {model} model takes no image condition); "
-                        "drop --model or use --model pix2pix")
+    if typed and model not in ("pix2pix", "diffusion"):
+        raise UserError(f"--condition {images[0]} needs --model pix2pix or diffusion (a {model} model takes no image "
+                        "condition); drop --model or use one of those")
     rest = [n for n in names if n not in IMAGE_CONDITIONS]
-    return ",".join(rest) or None, "pix2pix", [*model_arg, f"image_condition={images[0]}"]
+    return ",".join(rest) or None, model if typed else "pix2pix", [*model_arg, f"image_condition={images[0]}"]
 
 
 def _finish(run_dir: Path, reason) -> None:

@@ -128,6 +128,9 @@ def export_onnx(run_dir: str | Path, out: str | Path, quantize: str | None = Non
         what = "a flow-matching" if pipe.model.config.objective == "flow" else "an EDM"
         raise UserError(f"{run_dir} is {what} run, whose network takes fractional timesteps; ONNX export covers "
                         "diffusion-objective runs so far. Serve it with PyTorch (`prodgen generate`).")
+    if pipe.image_condition:
+        raise UserError(f"{run_dir} draws from {pipe.image_condition} maps, which ONNX export does not cover yet; "
+                        "generate from the run folder itself (`prodgen generate RUN --sketch ...`).")
     if pipe.model.family == "diffusion" and pipe.model.config.latent:
         raise UserError(f"{run_dir} is a latent diffusion run (it samples through its autoencoder's decoder), which "
                         "ONNX export does not cover yet; generate from the run folder itself.")

@@ -35,6 +35,11 @@ Choices, measured on the 2-core CPU (bench/diffusion_speed.py):
   copied into this model, so the run folder is self-contained. Above 128 px only
   latent diffusion is offered: a pixel U-Net at 256 px (patch 4) would see 64x64x48, 16x the positions of the
   64-px model.
+- Image conditions (``image_condition="edges"`` or ``"silhouette"``; `prodgen train --model diffusion --condition
+  edges,...`): the map derived from each photo (models/map_condition.py, as pix2pix does) enters the U-Net as extra
+  input channels (patch-unshuffled like the image: 16 more channels at patch 4), the alternative to the pix2pix GAN
+  that issue 13 names (Saharia et al. 2022, "Palette", concatenate the source image the same way). Guidance drops
+  the attributes and title, never the map. Pixel space only.
 """
 
 from __future__ import annotations
@@ -50,9 +55,11 @@ from torch import nn
 from .. import batchwide
 from .. import noise as noise_
 from ..errors import UserError
+from ..conditioning.maps import IMAGE_CONDITIONS
 from .base import GenerativeModel, register_model
 from .autoencoder import first_stage_from_run, first_stage_from_spec
 from .blocks import ConditionEmbedding
+from .map_condition import MapConditioned
 
 SAMPLERS = ("dpm++", "ddim")  # of the diffusion objective
 FLOW_SAMPLERS = ("euler", "heun")  # of the flow-matching objective
@@ -89,6 +96,9 @@ class DiffusionConfig:
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
     autoencoder: str | None = None  # run folder of a trained autoencoder: diffuse in its latent space (needed > 128 px)
     autoencoder_spec: dict[str, Any] | None = None  # its architecture, copied in when the model is first built
+    image_condition: str | None = None  # "edges" | "silhouette": draw from a map derived from each photo (extra channels)
+    map_dilate: float = 0.3  # edges: probability of training on a 3x3-dilated map (as pix2pix)
+    map_drop: float = 0.05  # edges: share of edge pixels dropped in training
 
     def __post_init__(self) -> None:
         if self.patch is None:
@@ -111,6 +121,12 @@ class DiffusionConfig:
             raise ValueError("prediction_type must be v_prediction or epsilon")
         if any(w % 32 for w in self.widths):
             raise ValueError("U-Net widths must be multiples of 32 (group norm)")
+        if self.image_condition is not None:
+            if self.image_condition not in IMAGE_CONDITIONS:
+                raise UserError(f"image_condition {self.image_condition!r} is not one of {', '.join(IMAGE_CONDITIONS)}")
+            if self.latent:
+                raise UserError("an image-conditioned diffusion model runs in pixel space; drop autoencoder= "
+                                "(or use --model pix2pix)")
 
     @property
     def samplers(self) -> tuple[str, ...]:
@@ -170,25 +186,33 @@ class DenoisingNet(nn.Module):
             raise ValueError(f"input size {size} is not a multiple of patch {cfg.patch}")
         self.patch = cfg.patch
         ch = channels * cfg.patch**2
+        self.map_channels = cfg.patch**2 if cfg.image_condition else 0  # the (1, S, S) map, unshuffled like x
         down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in cfg.attention)
         up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(cfg.attention))
-        self.unet = UNet2DModel(sample_size=size // cfg.patch, in_channels=ch, out_channels=ch,
+        self.unet = UNet2DModel(sample_size=size // cfg.patch, in_channels=ch + self.map_channels, out_channels=ch,
                                 block_out_channels=cfg.widths, layers_per_block=cfg.layers_per_block,
                                 down_block_types=down, up_block_types=up, class_embed_type="identity",
                                 norm_num_groups=32, attention_head_dim=32)
         self.embed = ConditionEmbedding(cond_sizes, cfg.widths[0] * 4, cfg.text_dim)  # = the time-embedding size
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
-        return self.denoise(x, t, self.embed(cond, text))
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None,
+                image_map: torch.Tensor | None = None) -> torch.Tensor:
+        return self.denoise(x, t, self.embed(cond, text), *(() if image_map is None else (image_map,)))
 
-    def denoise(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        """The prediction for noisy ``x`` at timesteps ``t`` under condition vector ``emb``."""
+    def denoise(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor,
+                image_map: torch.Tensor | None = None) -> torch.Tensor:
+        """The prediction for noisy ``x`` at timesteps ``t`` under condition vector ``emb`` (and the (B, 1, S, S)
+        map in {0, 1} of an image-conditioned net)."""
         h = F.pixel_unshuffle(x, self.patch)
+        if self.map_channels:
+            if image_map is None:
+                raise ValueError("this net draws from an image condition: pass image_map")
+            h = torch.cat([h, F.pixel_unshuffle(image_map.to(h.dtype) * 2 - 1, self.patch)], dim=1)
         return F.pixel_shuffle(self.unet(h, t, class_labels=emb).sample, self.patch)
 
 
 @register_model("diffusion")
-class ConditionalDiffusion(GenerativeModel):
+class ConditionalDiffusion(MapConditioned, GenerativeModel):
     config_class = DiffusionConfig
     phases = ("diffusion",)
 
@@ -201,6 +225,8 @@ class ConditionalDiffusion(GenerativeModel):
             self.autoencoder.requires_grad_(False).eval()  # frozen: only the U-Net trains
             self.net = DenoisingNet(config, self.cond_sizes, self.autoencoder.latent_size, self.autoencoder.latent_channels)
             self.register_buffer("latent_scale", torch.zeros(()))  # measured on the first training batch
+        if config.image_condition:
+            self.init_maps(resolution)  # (only then: older runs' weights have no preview maps)
         self.train_scheduler = make_scheduler(config, "ddpm")
         self.register_buffer("alphas_cumprod", self.train_scheduler.alphas_cumprod.clone().float(), persistent=False)
 
@@ -284,6 +310,7 @@ class ConditionalDiffusion(GenerativeModel):
              text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         if phase != "diffusion":
             raise ValueError(f"diffusion has one phase 'diffusion', not {phase!r}")
+        maps = self.training_maps(images) if self.config.image_condition else None
         self.measure_latent_scale(images)
         images = self.to_latents(images)  # latent diffusion: the frozen encoder's scaled latents
         b, dev = images.shape[0], images.device
@@ -293,9 +320,9 @@ class ConditionalDiffusion(GenerativeModel):
             if text is not None:
                 text = text * (~drop)[:, None].to(text.dtype)
         if self.config.objective == "flow":
-            return self._flow_loss(images, cond, text)
+            return self._flow_loss(images, cond, text, maps)
         if self.config.objective == "edm":
-            return self._edm_loss(images, cond, text)
+            return self._edm_loss(images, cond, text, maps)
         t = noise_.randint(0, self.config.train_timesteps, b).to(dev)
         noise = noise_.randn(*images.shape).to(dev)
         noisy = self.train_scheduler.add_noise(images, noise, t)
@@ -303,7 +330,7 @@ class ConditionalDiffusion(GenerativeModel):
             target = self.train_scheduler.get_velocity(images, noise, t)
         else:
             target = noise
-        pred = self.net(noisy, t, cond, text)
+        pred = self.net(noisy, t, cond, text, maps)
         mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1)  # (B,)
         if self.config.min_snr_gamma > 0:
             a = self.alphas_cumprod.to(dev)[t]
@@ -317,7 +344,8 @@ class ConditionalDiffusion(GenerativeModel):
             out["latent_scale"] = self.latent_scale.detach().clone()
         return out
 
-    def _flow_loss(self, x0: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def _flow_loss(self, x0: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None,
+                   maps: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Flow matching with the straight (rectified-flow) path: x_t = (1 - t) x0 + t e, the net predicts e - x0.
 
         Lipman et al. 2023 (https://arxiv.org/abs/2210.02747), Liu et al. 2023 (https://arxiv.org/abs/2209.03003);
@@ -331,7 +359,7 @@ class ConditionalDiffusion(GenerativeModel):
         e = noise_.randn(*x0.shape).to(dev)
         tt = t[:, None, None, None]
         xt = (1 - tt) * x0 + tt * e
-        pred = self.net(xt, t * self.config.train_timesteps, cond, text)
+        pred = self.net(xt, t * self.config.train_timesteps, cond, text, maps)
         mse = (pred.float() - (e - x0).float()).pow(2).flatten(1).mean(1)
         out = {"loss": mse.mean(), "mse": mse.mean()}
         if self.autoencoder is not None:
@@ -344,15 +372,8 @@ class ConditionalDiffusion(GenerativeModel):
         root = (sigma**2 + sd**2).sqrt()
         return sd**2 / root**2, sigma * sd / root, 1 / root
 
-    def edm_denoise(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor,
-                    text: torch.Tensor | None = None) -> torch.Tensor:
-        """D(x; sigma) = c_skip x + c_out F(c_in x; c_noise): the denoised image under EDM's preconditioning."""
-        s = sigma.reshape(-1, 1, 1, 1)
-        c_skip, c_out, c_in = self.edm_coefficients(s)
-        f = self.net(c_in * x, EDM_T_SCALE * sigma.log() / 4, cond, text)
-        return c_skip * x + c_out * f
-
-    def _edm_loss(self, x0: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def _edm_loss(self, x0: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None,
+                  maps: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """EDM training: ln(sigma) ~ N(P_mean, P_std^2), x = x0 + sigma n, and the loss weight
         lambda(sigma) = 1 / c_out(sigma)^2, so the loss is the plain MSE of F against its effective target
         (x0 - c_skip x) / c_out, which has unit variance at every sigma (Karras et al. 2022, section 5)."""
@@ -362,7 +383,7 @@ class ConditionalDiffusion(GenerativeModel):
         s = sigma.reshape(-1, 1, 1, 1)
         x = x0 + s * n
         c_skip, c_out, c_in = self.edm_coefficients(s)
-        f = self.net(c_in * x, EDM_T_SCALE * sigma.log() / 4, cond, text)
+        f = self.net(c_in * x, EDM_T_SCALE * sigma.log() / 4, cond, text, maps)
         target = (x0 - c_skip * x) / c_out
         mse = (f.float() - target.float()).pow(2).flatten(1).mean(1)
         out = {"loss": mse.mean(), "mse": mse.mean()}
@@ -374,13 +395,15 @@ class ConditionalDiffusion(GenerativeModel):
     @torch.no_grad()
     def generate_from_embedding(self, z: torch.Tensor, emb: torch.Tensor, net: nn.Module | None = None,
                                 steps: int | None = None, guidance: float | None = None, sampler: str | None = None,
-                                start: float = 1.0, image: torch.Tensor | None = None) -> torch.Tensor:
+                                start: float = 1.0, image: torch.Tensor | None = None,
+                                image_map: torch.Tensor | None = None) -> torch.Tensor:
         """Denoise ``z`` in ``steps`` solver steps under condition vector ``emb``.
 
         ``guidance`` > 1 mixes in the unconditional prediction (classifier-free guidance).
         ``start`` < 1 with ``image``: begin from ``image`` noised to that fraction of the
         schedule instead of pure noise (SDEdit, Meng et al. 2022), which is how an existing
-        photo gets a new condition while keeping its layout.
+        photo gets a new condition while keeping its layout. ``image_map``: an image-conditioned model's (B or 1, 1,
+        R, R) maps (None: its preview maps).
         """
         steps = int(self.config.steps if steps is None else steps)
         guidance = float(self.config.guidance if guidance is None else guidance)
@@ -394,6 +417,13 @@ class ConditionalDiffusion(GenerativeModel):
         dev = next(net.parameters()).device
         x, emb = z.to(dev), emb.to(dev)
         guided = guidance != 1.0
+        maps = None
+        if self.config.image_condition:
+            maps = self.maps_for(image_map, len(x)).to(dev)
+            maps = torch.cat([maps, maps]) if guided else maps  # guidance drops the attributes, never the map
+        elif image_map is not None:
+            raise UserError("this diffusion model draws from no image condition; drop the sketch")
+        extra = () if maps is None else (maps,)  # (a net without an image condition takes three arguments)
         if guided:
             b = len(emb)
             null = net.embed(torch.zeros(b, len(self.cond_sizes), dtype=torch.long, device=dev),
@@ -423,10 +453,10 @@ class ConditionalDiffusion(GenerativeModel):
             tt = (t * EDM_T_SCALE if edm else t).to(dev).expand(len(x) * (2 if guided else 1))
             xin = sched.scale_model_input(x, t) if edm else x  # EDM: c_in x (the scheduler knows sigma)
             if guided:
-                pc, pu = net.denoise(torch.cat([xin, xin]), tt, emb2).chunk(2)
+                pc, pu = net.denoise(torch.cat([xin, xin]), tt, emb2, *extra).chunk(2)
                 pred = pu + guidance * (pc - pu)
             else:
-                pred = net.denoise(xin, tt, emb)
+                pred = net.denoise(xin, tt, emb, *extra)
             x = sched.step(pred, t, x).prev_sample
         return self.from_latents(x).clamp(-1, 1)
 

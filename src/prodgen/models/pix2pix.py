@@ -36,13 +36,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import noise
-from ..conditioning.maps import IMAGE_CONDITIONS, derive_maps, jitter_edges
+from ..conditioning.maps import IMAGE_CONDITIONS
 from ..errors import UserError
 from ..resolution import stages
 from .base import GenerativeModel, register_model
 from .blocks import CondBatchNorm, ConditionEmbedding, sn_conv
-
-PREVIEW_MAPS = 8
+from .map_condition import PREVIEW_MAPS, MapConditioned
 
 
 @dataclass
@@ -173,7 +172,7 @@ class PatchDiscriminator(nn.Module):
 
 
 @register_model("pix2pix")
-class Pix2Pix(GenerativeModel):
+class Pix2Pix(MapConditioned, GenerativeModel):
     config_class = Pix2PixConfig
     phases = ("d", "g")
 
@@ -183,14 +182,7 @@ class Pix2Pix(GenerativeModel):
         self.adversarial = config.adv_weight > 0
         self.phases = ("d", "g") if self.adversarial else ("g",)  # L1 only: no discriminator at all
         self.discriminator = PatchDiscriminator(config, self.cond_sizes) if self.adversarial else None
-        # Maps of the first training batch: what sample() uses when given none (the Trainer's grids).
-        self.register_buffer("preview_maps", torch.zeros(PREVIEW_MAPS, 1, resolution, resolution))
-        self.register_buffer("preview_filled", torch.zeros((), dtype=torch.bool))
-        self._maps_of: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    @property
-    def image_condition(self) -> str:
-        return self.config.image_condition
+        self.init_maps(resolution)
 
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         if phase == "g":
@@ -210,29 +202,6 @@ class Pix2Pix(GenerativeModel):
         if not 0 < truncation <= 1:
             raise ValueError("truncation must be in (0, 1]")
         return torch.randn(n, self.config.z_dim, generator=generator) * truncation
-
-    # -- maps ----------------------------------------------------------------
-    def training_maps(self, images: torch.Tensor) -> torch.Tensor:
-        """The (jittered) map of each training photo; the D and G phases of one step share it."""
-        if self._maps_of is not None and self._maps_of[0] is images:
-            return self._maps_of[1]
-        maps = derive_maps(self.config.image_condition, images)  # (B, 1, R, R)
-        if not bool(self.preview_filled):
-            k = min(PREVIEW_MAPS, maps.shape[0])
-            self.preview_maps[:k] = maps[:k].to(self.preview_maps)
-            self.preview_filled.fill_(True)
-        if self.config.image_condition == "edges":
-            b = maps.shape[0]
-            maps = jitter_edges(maps, noise.rand(b), noise.rand(b, 1, *maps.shape[2:]), self.config.map_dilate,
-                                self.config.map_drop)
-        self._maps_of = (images, maps)
-        return maps
-
-    def check_map(self, image_map: torch.Tensor, n: int) -> torch.Tensor:
-        r = self.resolution
-        if image_map.dim() != 4 or image_map.shape[1:] != (1, r, r) or image_map.shape[0] not in (1, n):
-            raise ValueError(f"image_map must be (1 or {n}, 1, {r}, {r}), got {tuple(image_map.shape)}")
-        return image_map.expand(n, -1, -1, -1)
 
     # -- training ------------------------------------------------------------
     def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor,
@@ -272,12 +241,8 @@ class Pix2Pix(GenerativeModel):
                             "(--steps and --guidance are for diffusion models)")
         net = net if net is not None else self.sampling_net()
         device = next(net.parameters()).device
-        n = z.shape[0]
-        if image_map is None:
-            idx = torch.arange(n) * PREVIEW_MAPS // max(n, 1)  # contiguous blocks: one outline per grid row
-            image_map = self.preview_maps[idx.to(self.preview_maps.device)]
-        image_map = self.check_map(image_map, n)
+        image_map = self.maps_for(image_map, z.shape[0])
         return net(image_map.to(device), z.to(device), emb.to(device))
 
 
-__all__ = ["Pix2Pix", "Pix2PixConfig", "UNetGenerator", "PatchDiscriminator"]
+__all__ = ["PREVIEW_MAPS", "Pix2Pix", "Pix2PixConfig", "UNetGenerator", "PatchDiscriminator"]

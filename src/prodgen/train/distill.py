@@ -178,6 +178,9 @@ def distill(run: str | Path, out: str | Path, cfg: DistillConfig, overwrite: boo
     if model.config.latent:  # the rounds below train on pixels and rebuild the net without the autoencoder
         raise UserError(f"{run} is a latent diffusion run; distillation covers pixel diffusion runs (up to 128 px) "
                         "so far. Sample it with fewer --steps instead.")
+    if model.config.image_condition:
+        raise UserError(f"{run} draws from {model.config.image_condition} maps; distillation covers diffusion runs "
+                        "without an image condition so far. Sample it with fewer --steps instead.")
     if model.config.objective != "diffusion":
         what = "a flow-matching" if model.config.objective == "flow" else "an EDM"
         raise UserError(f"{run} is {what} run; progressive distillation here follows the DDIM path of a "

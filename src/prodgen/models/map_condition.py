@@ -1,0 +1,64 @@
+"""What every model drawn from an image condition shares: the map derived from each training photo (Canny edges or
+the product mask, conditioning/maps.py), its training jitter, the preview maps saved with the weights, and the check
+of a given map. Used by the pix2pix GAN (models/pix2pix.py) and by the diffusion U-Net with the map as extra input
+channels (models/diffusion.py, ``image_condition=``).
+
+A model using it has ``config.image_condition`` ("edges" | "silhouette"), ``config.map_dilate`` and
+``config.map_drop``, and calls ``init_maps(resolution)`` in its constructor.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import noise
+from ..conditioning.maps import derive_maps, jitter_edges
+
+PREVIEW_MAPS = 8
+
+
+class MapConditioned:
+    """Mixin for ``GenerativeModel`` subclasses conditioned on an edge map or a silhouette."""
+
+    def init_maps(self, resolution: int) -> None:
+        # Maps of the first training batch: what sample() uses when given none (the Trainer's grids).
+        self.register_buffer("preview_maps", torch.zeros(PREVIEW_MAPS, 1, resolution, resolution))
+        self.register_buffer("preview_filled", torch.zeros((), dtype=torch.bool))
+        self._maps_of: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def image_condition(self) -> str | None:
+        return self.config.image_condition
+
+    def training_maps(self, images: torch.Tensor) -> torch.Tensor:
+        """The (jittered) map of each training photo; the phases of one step share it."""
+        if self._maps_of is not None and self._maps_of[0] is images:
+            return self._maps_of[1]
+        maps = derive_maps(self.config.image_condition, images)  # (B, 1, R, R)
+        if not bool(self.preview_filled):
+            k = min(PREVIEW_MAPS, maps.shape[0])
+            self.preview_maps[:k] = maps[:k].to(self.preview_maps)
+            self.preview_filled.fill_(True)
+        if self.config.image_condition == "edges":
+            b = maps.shape[0]
+            maps = jitter_edges(maps, noise.rand(b), noise.rand(b, 1, *maps.shape[2:]), self.config.map_dilate,
+                                self.config.map_drop)
+        self._maps_of = (images, maps)
+        return maps
+
+    def check_map(self, image_map: torch.Tensor, n: int) -> torch.Tensor:
+        r = self.resolution
+        if image_map.dim() != 4 or image_map.shape[1:] != (1, r, r) or image_map.shape[0] not in (1, n):
+            raise ValueError(f"image_map must be (1 or {n}, 1, {r}, {r}), got {tuple(image_map.shape)}")
+        return image_map.expand(n, -1, -1, -1)
+
+    def maps_for(self, image_map: torch.Tensor | None, n: int) -> torch.Tensor:
+        """``image_map`` checked and expanded to ``n`` rows; None: the preview maps, in contiguous blocks (one outline
+        per grid row)."""
+        if image_map is None:
+            idx = torch.arange(n) * PREVIEW_MAPS // max(n, 1)
+            image_map = self.preview_maps[idx.to(self.preview_maps.device)]
+        return self.check_map(image_map, n)
+
+
+__all__ = ["MapConditioned", "PREVIEW_MAPS"]
