@@ -436,7 +436,9 @@ def t_sketch() -> list[str]:
         trained = "; ".join(f"{ {'p2p': 'pix2pix', 'l1': 'L1 U-Net', 'diff': 'diffusion U-Net'}[m]} `{r['run']}` {r['steps']} steps of {r['batch']} "
                             f"({r['training_s'] / 60:.1f} training min, median {r['median_images_per_s']:.0f} images/s, "
                             f"{r['threads']} thread)" for m, r in runs.items())
-        lines += [f"**{kind}** ({res['split']} split, n={k['n']}; {trained}):", ""]
+        missing = (f" Not trained for this condition: {', '.join(f'`{r}`' for r in k['not_trained'])}."
+                   if k.get("not_trained") else "")
+        lines += [f"**{kind}** ({res['split']} split, n={k['n']}; {trained}):{missing}", ""]
         lines += md_table(["", "FID-P (95% CI)", *(f"acc. {a.split('/')[-1]}" for a in attrs),
                            *(names.get(m, m) for m in faith), "sample images/s"], body)
         lines += [""]

@@ -138,8 +138,13 @@ def main() -> int:
               "edge_tolerance_px": 1.0, "training_note": args.training_note, "kinds": {}}
     for kind in args.kinds:
         runs = {m: args.runs / f"sketch-{kind}-{m}" for m in MODELS if m in args.models or m == "p2p"}
-        for m, run in runs.items():
+        left_out = []
+        for m, run in list(runs.items()):
             if not (run / "ema.safetensors").exists():
+                if m == "diff" and not args.train:  # the later row: scored where it was trained
+                    left_out.append(str(run.relative_to(ROOT)) if run.is_relative_to(ROOT) else str(run))
+                    del runs[m]
+                    continue
                 if not args.train:
                     raise SystemExit(f"{run} is missing; rerun with --train (or train it: {' '.join(train_command(kind, m, args.steps, run))})")
                 subprocess.run(train_command(kind, m, args.steps, run), check=True)
@@ -218,6 +223,7 @@ def main() -> int:
         result["kinds"][kind] = {
             "runs": {m: training_record(run) for m, run in runs.items()},
             "n": n, "n_train_for_colours": len(train.images), "colour_table_fit_s": round(fit_s, 1), "rows": rows,
+            "not_trained": left_out,
             "grids": [str(g.relative_to(ROOT)) if g.is_relative_to(ROOT) else str(g) for g in (grid1, grid2)],
         }
         print(json.dumps({kind: {k: {"fid_p": round(r["fid_p"], 1), "cond_acc": r["cond_acc"],
