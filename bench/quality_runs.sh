@@ -130,7 +130,11 @@ val|test)  # bash bench/quality_runs.sh val [ROW... | all]: evaluate those rows,
   todo=("$@"); [ "${1:-}" = all ] && todo=("${rows_[@]}")
   for row in "${todo[@]}"; do evaluate_row "$row" "$split"; done
   args=()
-  for row in "${rows_[@]}"; do args+=(--row "$row" "$(source_of "$row" "$split")" "$(label "$row")"); done
+  for row in "${rows_[@]}"; do
+    src=$(source_of "$row" "$split")
+    [ -d "${src%%::*}" ] || { echo "skipping $row: ${src%%::*} is not trained (yet)" >&2; continue; }
+    args+=(--row "$row" "$src" "$(label "$row")")
+  done
   $PY bench/eval_table.py --out "$OUT/quality_$split.json" --features runs/productnet64 \
     --command "bash bench/quality_runs.sh $split (rows evaluated by earlier calls: each row's latest evaluation)" \
     "${args[@]}" --highlight gan64 ;;
