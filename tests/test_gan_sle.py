@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from tiny import TINY_ARGS
+
 from prodgen.models.blocks import SkipExcitation
 from prodgen.models.gan import ConditionalGAN, GANConfig
 
@@ -56,3 +58,20 @@ def test_sle_is_the_default_of_new_dcgan_runs_and_older_runs_load_without_it():
     m = ConditionalGAN.from_args(old.model_args, [5, 4], 64)
     assert not m.generator.decoder.sle and not any(".sle." in k for k in m.state_dict())
     assert RunConfig.from_dict({**new, "model_args": vars(GANConfig())}).model_args["sle"] is True  # saved since
+
+
+def test_weights_saved_before_sle_load_as_they_were_trained(tmp_path):
+    """The weights' own spec (what Pipeline / generate / evaluate read) of a run saved before SLE has no ``sle``:
+    it must build the network without gates, or loading fails on missing keys (it did, for every older GAN run)."""
+    import dataclasses
+
+    from prodgen.models import GenerativeModel, ModelSpec
+    from prodgen.models.base import save_state
+
+    torch.manual_seed(0)
+    old = ConditionalGAN.from_args({**TINY_ARGS["gan"], "sle": False}, [5, 4], 32)
+    cfg = {k: v for k, v in dataclasses.asdict(old.config).items() if k != "sle"}  # as an older prodgen wrote it
+    save_state(tmp_path / "model.safetensors", old.state_dict(), ModelSpec("gan", cfg, [5, 4], 32))
+    back = GenerativeModel.from_pretrained(tmp_path)
+    assert back.config.sle is False
+    assert all(torch.equal(v, old.state_dict()[k]) for k, v in back.state_dict().items())

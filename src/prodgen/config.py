@@ -84,6 +84,17 @@ class TrainConfig:
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
+def saved_model_args(model: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Model arguments resolved and saved by an older prodgen (in config.json or in the weights' spec), completed so
+    that today's prodgen builds the network they describe.
+
+    - gan: resolved before skip-layer excitation existed (now on by default for dcgan): they had none.
+    """
+    if model == "gan" and "z_dim" in args and "sle" not in args:  # resolved args always hold z_dim
+        return {**args, "sle": False}
+    return args
+
+
 @dataclass
 class RunConfig:
     kind: str = "generator"  # run-folder kind (runfolder.py); config.json files without it are generator runs
@@ -108,9 +119,8 @@ class RunConfig:
             # written before --title-only existed: such runs trained without title-only rows, and a resume must too
             d = {**d, "condition": {**d["condition"], "title_only": 0.0}}
         ma = d.get("model_args") if isinstance(d, dict) else None
-        if isinstance(ma, dict) and d.get("model", "gan") == "gan" and "z_dim" in ma and "sle" not in ma:
-            # model_args resolved by a prodgen before skip-layer excitation existed (now on by default): none in them
-            d = {**d, "model_args": {**ma, "sle": False}}
+        if isinstance(ma, dict):
+            d = {**d, "model_args": saved_model_args(d.get("model", "gan"), ma)}
         return _build(cls, d, "config")
 
     @classmethod

@@ -31,7 +31,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from ..atomic import write_bytes
-from ..config import build_dataclass
+from ..config import build_dataclass, saved_model_args
 from ..errors import UserError
 from ..resolution import check_resolution
 
@@ -210,7 +210,7 @@ class GenerativeModel(nn.Module):
         klass = model_class(spec.family)
         if cls is not GenerativeModel and klass is not cls:
             raise UserError(f"{path} holds a {spec.family!r} model, not {cls.family!r}")
-        model = klass.from_args(spec.config, list(spec.cond_sizes), spec.resolution)
+        model = klass.from_args(saved_model_args(spec.family, dict(spec.config)), list(spec.cond_sizes), spec.resolution)
         model.load_state_dict(load_state(path))
         return model
 
