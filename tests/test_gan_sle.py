@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 from tiny import TINY_ARGS
 
 from prodgen.models.blocks import SkipExcitation
