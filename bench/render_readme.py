@@ -504,6 +504,27 @@ def t_gpu_check() -> list[str]:
         ["step (bench/gpu_check.sh)", "result", "seconds"], rows)
 
 
+def t_long_gan() -> list[str]:
+    """The gan64-sle rows of quality_val.json at 25, 50, 75 and 100 minutes (bench/long_runs.sh), with the floor."""
+    res = R("quality/quality_val.json")
+    budgets = {"gan64-sle": 25, "gan64-sle-50m": 50, "gan64-sle-75m": 75, "gan64-sle-100m": 100}
+    body = []
+    for row in res["rows"]:
+        if row["name"] in budgets:
+            m = row["metrics"]
+            body.append([f"{budgets[row['name']]} min", row["name"],
+                         f"{m['fid']:.1f} ({m['fid_ci95_low']:.1f}-{m['fid_ci95_high']:.1f})", f"{m['coverage']:.3f}",
+                         f"{m['acc/articleType']:.3f}", f"{m['acc/baseColour']:.3f}",
+                         f"{m['diversity_same_condition']:.1f}", f"{m['near_copy_share']:.3f}"])
+    f = res["real_floor"]
+    body.append(["", "real vs real (floor)", f"{f['fid']:.1f} ({f['fid_ci95_low']:.1f}-{f['fid_ci95_high']:.1f})",
+                 f"{f['coverage']:.3f}", f"{f['acc/articleType']:.3f}", f"{f['acc/baseColour']:.3f}",
+                 "", f"{f['near_copy_share']:.3f}"])
+    return md_table(["budget", "run", "FID-P (95% CI)", "coverage", "articleType", "baseColour",
+                     "variety, same condition", "near copies"], body) + [
+        "", f"Rows gan64-sle* of `bench/results/quality/quality_val.json` (val split, n={res['n_floor']}). {_machine_cmd(res)}"]
+
+
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "gpu-check": (["gpu/gpu_check.json"], t_gpu_check),
     "studio-load": (["studio_load.json"], t_studio_load),
@@ -522,6 +543,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "eval-cost": (["eval_cost.json"], t_eval_cost),
     "families": (["families/families.json"], t_families),
     "quality-val": (["quality/quality_val.json"], lambda: t_quality("quality_val.json")),
+    "long-gan": (["quality/quality_val.json"], t_long_gan),
     "quality-test": (["quality/quality_test.json"], lambda: t_quality("quality_test.json")),
     "truncation-val": (["quality/truncation_gan64_val.json"], lambda: t_truncation("truncation_gan64_val.json")),
     "truncation-test": (["quality/truncation_gan64_test.json"], lambda: t_truncation("truncation_gan64_test.json")),
