@@ -51,9 +51,9 @@ class PreparedData:
     titles: dict[str, torch.Tensor] | None = None  # id -> title vector, for text-conditioned runs
 
     def heldout_ids(self, name: str) -> list[str]:
-        known = set(self.tensors.ids)
-        by_id = {r.id for r in self.catalog.records}
-        return [i for i in self.split[name] if i in known and i in by_id]
+        """Ids of a held-out split whose image decoded and whose catalog row exists: the rows of ``heldout(name)``."""
+        usable = set(self.tensors.ids) & {r.id for r in self.catalog.records}
+        return [i for i in self.split[name] if i in usable]
 
     def heldout(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 images and condition ids of a held-out split ("val" or "test")."""
