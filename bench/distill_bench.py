@@ -1,12 +1,15 @@
-"""Distilled diffusion samplers vs their teacher: speed and quality side by side (issue 12, distillation).
+"""Distilled diffusion (or flow-matching) samplers vs their teacher: speed and quality side by side (issues 12, 13).
 
     python bench/distill_bench.py --teacher runs/fam-diffusion --guidance 3 \
         --students runs/fam-diffusion-d8 runs/fam-diffusion-d4 runs/fam-diffusion-d2     # test split, the final table
     python bench/distill_bench.py ... --split val --n 250 --no-teacher --out bench/results/distill_val.json   # choices
 
 Rows: the teacher with DPM-Solver++ at 10 steps (its served sampler) and with DDIM at each student's step count
-(the undistilled few-step baseline), all guided at ``--guidance`` (two network calls a step); then each distilled
-student at its own saved default (DDIM, guidance inside: one call a step). For each: images/s and ms per image
+(the undistilled few-step baseline; a flow-matching teacher: Euler at 10 and at each student's steps), all guided
+at ``--guidance`` (two network calls a step); then each distilled student at its own saved default (DDIM or Euler,
+guidance inside: one call a step). The flow run (issue 13), on val, choices only:
+    python bench/distill_bench.py --teacher runs/fam-flow --guidance 3 --students runs/fam-flow-d4 runs/fam-flow-d2 \
+        --split val --n 250 --out bench/results/distill_flow_val.json For each: images/s and ms per image
 at batch ``--speed-batch`` with 2 threads (median of 3 timed batches after a warm-up; every row timed in this
 process, round-robin, one batch of each row in turn, before any quality work), and on ``--split`` at ``--n``
 (default: the floor's n, the val photos, as ``prodgen evaluate`` and bench/export_bench.py) FID-P with its
@@ -75,15 +78,20 @@ def main() -> int:
 
     students = [(p, Pipeline.from_pretrained(p, device="cpu")) for p in args.students]
     w = args.guidance
+    # the teacher's served sampler and its few-step one: a diffusion run's DPM++ 10 and DDIM; a flow run's Euler
+    flow = teacher.model.config.objective == "flow"
+    served, few = ("euler", "euler") if flow else ("dpm++", "ddim")
+    names = {"euler": "Euler", "dpm++": "DPM++", "ddim": "DDIM"}
     rows: list[tuple[str, Pipeline, dict, int]] = []  # name, pipeline, sampling, network calls per image
     if not args.no_teacher:
-        rows.append((f"teacher DPM++ 10 steps, guidance {w:g}", teacher, {"sampler": "dpm++", "steps": 10, "guidance": w}, 20))
+        rows.append((f"teacher {names[served]} 10 steps, guidance {w:g}", teacher,
+                     {"sampler": served, "steps": 10, "guidance": w}, 20))
     for path, s in sorted(students, key=lambda ps: ps[1].model.config.steps):  # cheapest pairs first
         k = s.model.config.steps
-        if not args.no_teacher and not any(r[2].get("steps") == k and r[2].get("sampler") == "ddim" for r in rows):
-            rows.append((f"teacher DDIM {k} steps, guidance {w:g}", teacher,
-                         {"sampler": "ddim", "steps": k, "guidance": w}, 2 * k))
-        rows.append((f"student {path.name} (DDIM {k} steps, guidance distilled)", s, {}, k))
+        if not args.no_teacher and not any(r[2].get("steps") == k and r[2].get("sampler") == few for r in rows):
+            rows.append((f"teacher {names[few]} {k} steps, guidance {w:g}", teacher,
+                         {"sampler": few, "steps": k, "guidance": w}, 2 * k))
+        rows.append((f"student {path.name} ({names[few]} {k} steps, guidance distilled)", s, {}, k))
 
     load_before = os.getloadavg()[0]
     rates = speeds(rows, real.cond, args.speed_batch)  # every row in this process, round-robin

@@ -9,7 +9,8 @@ Markers: the rows' evaluations in bench/results/quality/quality_val.json (val sp
 875 val photos, with 95% intervals). Thin dashed lines: the cheap evaluations during training (eval_every; n=500 or
 250, and without the titles: the in-training evaluator draws text-conditioned runs from their attributes alone), so
 they sit higher than the markers and show the shape of a curve, not its level. Grey: the real-vs-real floor at the
-same n and the issue's 2x and 1.3x targets.
+same n and the issue's 2x and 1.3x targets. Thin dotted lines: the in-training evaluations of a family run continued
+past its recipe (bench/long_runs.sh fam-edm / fam-vae 12.5 25 50), which draw text runs with the held-out titles.
 
     .venv/bin/python bench/long_curve.py     # -> bench/results/quality/fid-vs-minutes.png (+ .json, the points)
 """
@@ -35,21 +36,27 @@ FAMILIES = {
                                              ("gan64-sle-100m", 100)], None),
     "gan (family recipe, title + attributes, SLE)": ([("fam-gan-sle", FAMILY_MINUTES)], None),
     "gan (family recipe, no SLE, title-only 0: fam-gan)": ([("fam-gan", FAMILY_MINUTES)], "runs/fam-gan"),
-    "vae": ([("fam-vae", FAMILY_MINUTES)], "runs/fam-vae"),
+    "vae": ([("fam-vae", FAMILY_MINUTES), ("fam-vae-25m", 25), ("fam-vae-50m", 50)], "runs/fam-vae"),
     "diffusion, v-pred (guidance 3)": ([("fam-diffusion", FAMILY_MINUTES)], "runs/fam-diffusion"),
     "flow matching (guidance 3)": ([("fam-flow", FAMILY_MINUTES)], "runs/fam-flow"),
-    "diffusion, EDM (guidance 3)": ([("fam-edm", FAMILY_MINUTES)], "runs/fam-edm"),
+    "diffusion, EDM (guidance 3)": ([("fam-edm", FAMILY_MINUTES), ("fam-edm-25m", 25), ("fam-edm-50m", 50)],
+                                    "runs/fam-edm"),
 }
 
 
-def training_curve(run: Path) -> list[tuple[float, float]]:
-    """(minutes of the 2-core machine, eval/fid) of a family-recipe run's periodic evaluations."""
-    path = ROOT / run / "metrics.jsonl"
+def training_curve(run: Path) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(minutes of the 2-core machine, eval/fid) of a family-recipe run's periodic evaluations: those of the recipe
+    itself, and those of its continuation (bench/long_runs.sh, RUN-long) past the recipe's steps. The continuation's
+    were drawn with the held-out titles (since session 11), the recipe's without: the two are drawn apart."""
+    base = json.loads((ROOT / run / "config.json").read_text())["train"]["steps"]
+    longer = ROOT / f"{run}-long" / "metrics.jsonl"
+    path = longer if longer.is_file() else ROOT / run / "metrics.jsonl"
     if not path.is_file():
-        return []
+        return [], []
     recs = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
-    total = json.loads((ROOT / run / "config.json").read_text())["train"]["steps"]
-    return [(FAMILY_MINUTES * r["step"] / total, r["eval/fid"]) for r in recs if "eval/fid" in r]
+    pts = [(r["step"], r["eval/fid"]) for r in recs if "eval/fid" in r]
+    return ([(FAMILY_MINUTES * s / base, f) for s, f in pts if s <= base],
+            [(FAMILY_MINUTES * s / base, f) for s, f in pts if s > base])
 
 
 def main() -> None:
@@ -73,9 +80,10 @@ def main() -> None:
                            "acc_articleType": rows[name]["metrics"].get("acc/articleType")}
                           for name, m in members if name in rows]
         if run:
-            curve = training_curve(Path(run))
-            if curve:
-                ax.plot([p[0] for p in curve], [p[1] for p in curve], ls="--", lw=0.8, color=colour, alpha=0.6)
+            recipe, continued = training_curve(Path(run))
+            for curve, ls in ((recipe, "--"), (continued, ":")):
+                if curve:
+                    ax.plot([p[0] for p in curve], [p[1] for p in curve], ls=ls, lw=0.8, color=colour, alpha=0.6)
     for k, style in ((1.0, "-"), (1.3, ":"), (2.0, "--")):
         ax.hlines(k * floor, 0, 100, color="grey", ls=style, lw=1)
         ax.text(101, k * floor, f"{k:g}x floor" if k != 1 else "real-vs-real floor", va="center", fontsize=7,

@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# The 100-minute GAN (issue 13): runs/gan64-sle (the 25-minute headline recipe, 3166 steps of 64 = 25 idle minutes
-# of the 2-core Xeon) continued with `prodgen train --resume` to 2x, 3x and 4x its steps. The GAN's learning rates are
-# constant (no schedule depends on the total), so a continued run is the longer run. A copy of the run is taken at
-# each budget (weights, config, split; no optimiser state) for `prodgen evaluate`:
-#   runs/gan64-sle-50m (6332 steps), runs/gan64-sle-75m (9498), runs/gan64-sle-100m (12664).
-# Step counts, not wall time, define the budget, so the figures do not depend on the machine's load.
-#   bash bench/long_runs.sh                 # THREADS=2 by default; rerunning continues where it stopped
-#   then: bash bench/quality_runs.sh val gan64-sle-50m gan64-sle-75m gan64-sle-100m; python bench/long_curve.py
+# Runs past their recipe's budget (issue 13): a finished run continued with `prodgen train --resume` to multiples of
+# its steps, with a copy of the run (weights, config, split; no optimiser state) kept at each budget for
+# `prodgen evaluate`. The learning rates are constant and no schedule depends on the total steps, so a continued run
+# is the longer run. Step counts, not wall time, define the budget, so the figures do not depend on the machine's load.
+#
+#   bash bench/long_runs.sh [RUN BASE_MINUTES MINUTES...]     # THREADS=2 by default; rerunning continues where it stopped
+#
+# Default: runs/gan64-sle (the 25-minute recipe, 3166 steps = 25 idle minutes of the 2-core Xeon) to 50, 75 and 100
+# minutes: runs/gan64-sle-50m (6332 steps), runs/gan64-sle-75m (9498), runs/gan64-sle-100m (12664), via runs/gan64-sle-long.
+# The other families' curves: the family recipe (bench/family_runs.sh) is 12.5 minutes of the 2-core machine (25 idle
+# minutes of one core), so side by side, one core each:
+#   THREADS=1 bash bench/long_runs.sh fam-edm 12.5 25 50 & THREADS=1 bash bench/long_runs.sh fam-vae 12.5 25 50
+# then: bash bench/quality_runs.sh val <the new rows>; python bench/long_curve.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=.venv/bin/prodgen
-SRC=runs/gan64-sle
-LONG=runs/gan64-sle-long
 THREADS=${THREADS:-2}
-[ -e "$SRC/training_state.pt" ] || { echo "missing $SRC: run bash bench/quality_runs.sh train gan64-sle first" >&2; exit 1; }
+NAME=${1:-gan64-sle}
+BASE=${2:-25}
+shift $(( $# >= 2 ? 2 : $# ))
+BUDGETS=("$@")
+[ ${#BUDGETS[@]} -gt 0 ] || BUDGETS=(50 75 100)
+SRC=runs/$NAME
+LONG=runs/$NAME-long
+[ -e "$SRC/training_state.pt" ] || { echo "missing $SRC (with its training_state.pt): train it first (bench/quality_runs.sh train)" >&2; exit 1; }
+base_steps=$(.venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[1]))['train']['steps'])" "$SRC/config.json")
 [ -d "$LONG" ] || cp -r "$SRC" "$LONG"
-for minutes in 50 75 100; do
-  steps=$((3166 * minutes / 25))
-  snap=runs/gan64-sle-${minutes}m
+for minutes in "${BUDGETS[@]}"; do
+  steps=$(.venv/bin/python -c "import sys; print(round(int(sys.argv[1]) * float(sys.argv[2]) / float(sys.argv[3])))" "$base_steps" "$minutes" "$BASE")
+  snap=runs/$NAME-${minutes}m
   [ -e "$snap/ema.safetensors" ] && continue
   $PG train --resume "$LONG" --steps "$steps" --threads "$THREADS" --quiet
   rm -rf "$snap.tmp" && mkdir -p "$snap.tmp"

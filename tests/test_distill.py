@@ -1,5 +1,6 @@
-"""Progressive distillation (train/distill.py): the DDIM algebra is the sampler's, a round closes the one-step vs
-two-step gap, the output folder samples with its distilled step count, seeds reproduce, Ctrl-C keeps finished rounds."""
+"""Progressive distillation (train/distill.py): the DDIM algebra (and a flow run's Euler algebra) is the sampler's, a
+round closes the one-step vs two-step gap, the output folder samples with its distilled step count, seeds reproduce,
+Ctrl-C keeps finished rounds."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from prodgen.sample import Pipeline
 from prodgen.train import train
 from prodgen.train.dataset import TrainingData
 from prodgen.train.distill import DistillConfig, DistillRound, distill
-from prodgen.train.distill_target import ddim_step, predict_x0, student_grid
+from prodgen.train.distill_target import (ddim_step, euler_step, flow_student_grid, flow_student_target, flow_velocity,
+                                         predict_x0, student_grid, teacher_two_euler_steps)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +28,19 @@ def teacher(tmp_path_factory):
     """A tiny diffusion run on the synthetic catalog (a few training steps: the algebra does not need a good one)."""
     out = tmp_path_factory.mktemp("distill") / "teacher"
     cfg = RunConfig(model="diffusion", model_args={"widths": [32, 64], "attention": [False, True], "steps": 3},
+                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
+                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
+                    train=TrainConfig(steps=2, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
+    train(cfg, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def flow_teacher(tmp_path_factory):
+    """The same tiny run with the flow-matching objective (Euler sampler)."""
+    out = tmp_path_factory.mktemp("distill-flow") / "teacher"
+    cfg = RunConfig(model="diffusion", model_args={"widths": [32, 64], "attention": [False, True], "steps": 3,
+                                                   "objective": "flow", "sampler": "euler"},
                     condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
                     data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
                     train=TrainConfig(steps=2, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
@@ -137,3 +152,84 @@ def test_overwrite_replaces_the_old_run_whole(teacher, tmp_path):
     assert not (tmp_path / "o" / "ema.safetensors").exists() and not (tmp_path / "o" / "training_state.pt").exists()
     assert Pipeline.from_pretrained(tmp_path / "o", device="cpu").model.config.steps == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.replaced")]
+
+
+@pytest.mark.parametrize("guidance", [1.0, 2.5])
+def test_the_flow_euler_algebra_is_the_samplers(flow_teacher, guidance):
+    """Chaining euler_step over flow_student_grid with flow_velocity reproduces `sampler="euler"` of a flow model."""
+    m = Pipeline.from_pretrained(flow_teacher, device="cpu").model
+    cond = torch.tensor([[1, 2], [2, 1]])
+    ref = m.sample(2, cond, generator=torch.Generator().manual_seed(0), sampler="euler", steps=4, guidance=guidance)
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    emb, null = m.embed_condition(cond), m.net.embed(torch.zeros_like(cond))
+    sig, end = flow_student_grid(1000, 4)
+    assert sig[0] == 1.0 and end[-1] == 0.0 and torch.equal(sig[1:], end[:-1])
+    for s, e in zip(sig, end):
+        x = euler_step(x, flow_velocity(m.net, x, s.expand(2), emb, 1000, guidance, null), s.expand(2), e.expand(2))
+    assert (x.clamp(-1, 1) - ref).abs().max() < 1e-4
+
+
+def test_the_flow_target_of_an_exact_straight_flow_is_its_own_velocity():
+    """Known answer: for the one-point catalog x0 = c the exact velocity is (x - c) / sigma, whose Euler steps follow
+    the straight path exactly; so two teacher steps land where one does, and the target is the teacher's velocity
+    (c recovered at the end). A wrong sign or end level breaks it; the teacher is asked at sigma and at the midpoint."""
+
+    class Exact(torch.nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.c, self.asked = c, []
+
+        def denoise(self, x, t, emb):
+            self.asked.append(t.clone())
+            return (x - self.c) / (t / 1000)[:, None, None, None]
+
+    c = torch.rand(3, 3, 4, 4) * 2 - 1
+    net = Exact(c)
+    e = torch.randn(3, 3, 4, 4)
+    sigma, end = torch.tensor([1.0, 0.6, 0.3]), torch.tensor([0.6, 0.3, 0.0])
+    s = sigma[:, None, None, None]
+    x = (1 - s) * c + s * e
+    x_end = teacher_two_euler_steps(net, x, sigma, end, torch.zeros(3, 1), 1000)
+    assert torch.allclose(torch.stack(net.asked), torch.tensor([[1000.0, 600.0, 300.0], [800.0, 450.0, 150.0]]))
+    assert torch.allclose(x_end, (1 - end[:, None, None, None]) * c + end[:, None, None, None] * e, atol=1e-5)
+    v = flow_student_target(x, x_end, sigma, end)
+    assert torch.allclose(v, e - c, atol=1e-5)
+    assert torch.allclose(x_end[2], c[2], atol=1e-5)
+
+
+def test_a_flow_run_distils_to_an_euler_student_with_one_call_a_step(flow_teacher, tmp_path):
+    pipe = Pipeline.from_pretrained(flow_teacher, device="cpu")
+    torch.manual_seed(0)
+    x = (torch.rand(1, 3, 32, 32) * 255).round().to(torch.uint8).expand(8, -1, -1, -1).clone()
+    data = TrainingData(x, torch.tensor([[1, 2]]).expand(8, -1).clone(), [str(i) for i in range(8)])
+    loop = FixedBatchRound(pipe.model, pipe.net, data, 2, 2.0, _cfg(iterations=15, batch_size=8, lr=3e-4, warmup=1),
+                           None, "t")
+    assert loop.run(progress=False).kind == "steps"
+    assert loop.losses[-1] < 0.7 * loop.losses[0], loop.losses
+    rec = distill(flow_teacher, tmp_path / "f", _cfg(guidance=2.0), progress=False)
+    assert rec["status"] == "complete" and rec["objective"] == "flow"
+    assert [r["student_steps"] for r in rec["rounds"]] == [4, 2]
+    student = Pipeline.from_pretrained(tmp_path / "f", device="cpu")
+    cfg = student.model.config
+    assert (cfg.objective, cfg.sampler, cfg.steps, cfg.guidance) == ("flow", "euler", 2, 1.0)
+    calls = []
+    hook = student.net.unet.register_forward_hook(lambda *a: calls.append(1))
+    imgs = student.generate({"category": "handbag"}, n=3, seed=5)
+    hook.remove()
+    assert imgs.shape == (3, 3, 32, 32) and len(calls) == 2
+    res = CliRunner().invoke(app, ["distill", str(flow_teacher), "--steps", "2", "--start-steps", "4", "--iterations",
+                                   "1", "--batch-size", "4", "--device", "cpu", "--quiet", "--out", str(tmp_path / "g")],
+                             catch_exceptions=False)
+    assert res.exit_code == 0 and "2-step Euler student" in res.output, res.output
+
+
+def test_an_edm_run_is_refused_with_the_way_out(tmp_path):
+    out = tmp_path / "edm"
+    cfg = RunConfig(model="diffusion", model_args={"widths": [32, 64], "attention": [False, True], "objective": "edm",
+                                                   "sampler": "euler"},
+                    condition=ConditionConfig(attributes=["category"], min_count=1),
+                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=60),
+                    train=TrainConfig(steps=1, batch_size=4, sample_every=1000, checkpoint_every=0, log_every=1))
+    train(cfg, out, progress=False)
+    with pytest.raises(UserError, match="EDM run.*fewer --steps"):
+        distill(out, tmp_path / "d", _cfg(), progress=False)

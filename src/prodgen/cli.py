@@ -844,7 +844,7 @@ def distill(
     run: Annotated[Path, typer.Argument(help="diffusion run folder (the teacher)")],
     out: Annotated[Path, typer.Option(help="run folder to write (the student)", callback=_out_folder)],
     steps: Annotated[int, typer.Option(min=1, max=MAX_SAMPLING_STEPS, help="the student's sampling steps")] = 4,
-    start_steps: Annotated[int, typer.Option(min=2, max=MAX_SAMPLING_STEPS, help="the teacher's DDIM steps in round 1; "
+    start_steps: Annotated[int, typer.Option(min=2, max=MAX_SAMPLING_STEPS, help="the teacher's DDIM (flow: Euler) steps in round 1; "
                                              "--steps times a power of two")] = 16,
     guidance: Annotated[float | None, typer.Option(min=0.0, help="guidance scale distilled into the student "
                                                    "(default: the run's)")] = None,
@@ -858,7 +858,7 @@ def distill(
     overwrite: Annotated[bool, typer.Option(help="replace the run in --out")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
-    """Distil a diffusion run's sampler to fewer steps (progressive distillation, guidance included)."""
+    """Distil a diffusion or flow-matching run's sampler to fewer steps (progressive distillation, guidance included)."""
     from .train.distill import DistillConfig
     from .train.distill import distill as distill_run
 
@@ -871,7 +871,8 @@ def distill(
         out_console.print(f"{rec['status']}: no round finished, nothing written to {out}")
         raise typer.Exit(130)
     last = done[-1]
-    out_console.print(f"{out}: {last['student_steps']}-step DDIM student of {run} after {len(done)} round(s) "
+    solver = "Euler" if rec.get("objective") == "flow" else "DDIM"
+    out_console.print(f"{out}: {last['student_steps']}-step {solver} student of {run} after {len(done)} round(s) "
                       f"({rec['status']}); `prodgen generate {out} ...` samples with it", soft_wrap=True)
     if rec["status"].startswith("interrupted"):
         raise typer.Exit(130)

@@ -2,8 +2,8 @@
 
 Progressive distillation (Salimans & Ho 2022, https://arxiv.org/abs/2202.00512): in
 rounds ``start -> start/2 -> ... -> steps``, a student initialised from its teacher
-learns to match two of the teacher's DDIM steps in one (algebra in
-``distill_target.py``); each round's student is the next round's teacher. Round 1's
+learns to match two of the teacher's DDIM steps in one (a flow-matching run: two Euler
+steps; algebra in ``distill_target.py``); each round's student is the next round's teacher. Round 1's
 teacher is the run's EMA network, guided at scale ``guidance`` (Meng et al. 2023,
 https://arxiv.org/abs/2210.03142, with the scale fixed): the student then needs one
 network call per step, no unconditional pass. The condition is dropped with the
@@ -14,7 +14,7 @@ from the same image cache). Each round is a :class:`TrainLoop` (progress bar wit
 ETA, Ctrl-C finishes the step and stops), trained in memory; the output folder is
 written only when a round finishes, one atomic file at a time, weights first:
 
-  model.safetensors   the student; its spec's sampling defaults are DDIM at the round's steps, guidance 1
+  model.safetensors   the student; its spec's sampling defaults are DDIM (flow: Euler) at the round's steps, guidance 1
   config.json         the teacher's RunConfig with those defaults in model_args
   vocab.json, split.json   the teacher's
   distill.json        DistillConfig, the teacher, and one record per finished round
@@ -43,7 +43,8 @@ from ..errors import UserError
 from ..grid import save_grid
 from ..models.base import WEIGHTS_NAME, save_state
 from .dataset import TrainingData
-from .distill_target import (predict_x0, student_grid, student_target, teacher_two_steps, truncated_snr_weight)
+from .distill_target import (flow_student_grid, flow_student_target, flow_velocity, predict_x0, student_grid,
+                             student_target, teacher_two_euler_steps, teacher_two_steps, truncated_snr_weight)
 from .loop import TrainLoop
 
 DISTILL_NAME = "distill.json"
@@ -87,7 +88,8 @@ class DistillConfig:
 
 
 class DistillRound(TrainLoop):
-    """One round: the student learns in one DDIM step what the teacher does in two (``student_steps`` grid)."""
+    """One round: the student learns in one DDIM (flow: Euler) step what the teacher does in two (``student_steps``
+    grid)."""
 
     resume_hint = "prodgen distill ... (a new run; finished rounds are in --out)"
     divergence_fix = "lower --lr"
@@ -103,8 +105,12 @@ class DistillRound(TrainLoop):
         self.student = copy.deepcopy(teacher_net).train().requires_grad_(True)
         self.opt = torch.optim.Adam(self.student.parameters(), lr=cfg.lr)
         T = model.config.train_timesteps
-        self.t, self.end = student_grid(T, student_steps)
-        self.mid = self.t - T // (2 * student_steps)
+        self.flow = model.config.objective == "flow"  # the Euler path of a flow run, else the DDIM path
+        if self.flow:
+            self.t, self.end = flow_student_grid(T, student_steps)
+        else:
+            self.t, self.end = student_grid(T, student_steps)
+            self.mid = self.t - T // (2 * student_steps)
         self.gen = torch.Generator().manual_seed(cfg.seed * 1009 + student_steps)
         self.losses: list[float] = []
 
@@ -125,19 +131,12 @@ class DistillRound(TrainLoop):
         cond = cond * (~drop)[:, None]
         text = text * (~drop)[:, None].to(text.dtype) if text is not None else None
         i = torch.randint(len(self.t), (b,), generator=self.gen)
-        t, mid, end = self.t[i].to(dev), self.mid[i].to(dev), self.end[i].to(dev)
         eps = torch.randn(x.shape, generator=self.gen).to(dev)
-        ac = m.alphas_cumprod
-        a = ac.to(dev)[t].float()[:, None, None, None]
-        z = a.sqrt() * x + (1 - a).sqrt() * eps
         with torch.no_grad():
             emb_t = self.teacher.embed(cond, m.check_text(text, b, dev))
             null = _null_embedding(m, self.teacher, b, dev) if self.guidance != 1.0 else None
-            z_end = teacher_two_steps(self.teacher, z, t, mid, end, emb_t, ac, self.guidance, null)
-            target = student_target(z, z_end, t, end, ac)
-        x_hat = predict_x0(self.student, z, t, self.student.embed(cond, m.check_text(text, b, dev)), ac)
-        per = (x_hat - target).pow(2).flatten(1).mean(1)
-        loss = (truncated_snr_weight(ac, t) * per).mean()
+        emb_s = self.student.embed(cond, m.check_text(text, b, dev))
+        loss = self._flow_loss(x, eps, i, emb_t, null, emb_s) if self.flow else self._ddim_loss(x, eps, i, emb_t, null, emb_s)
         self.check_finite(loss, "distillation loss")
         for g in self.opt.param_groups:
             g["lr"] = self.cfg.lr * min(1.0, (self.step + 1) / max(1, self.cfg.warmup)) * max(0.0, 1.0 - self.fraction_done())
@@ -148,6 +147,31 @@ class DistillRound(TrainLoop):
         return {"loss": self.losses[-1]}
 
 
+    def _ddim_loss(self, x, eps, i, emb_t, null, emb_s) -> torch.Tensor:
+        """The paper's loss: the student's clean estimate against the one that makes its DDIM step land where the
+        teacher's two land, weighted by the truncated SNR."""
+        dev, ac = x.device, self.model.alphas_cumprod
+        t, mid, end = self.t[i].to(dev), self.mid[i].to(dev), self.end[i].to(dev)
+        a = ac.to(dev)[t].float()[:, None, None, None]
+        z = a.sqrt() * x + (1 - a).sqrt() * eps
+        with torch.no_grad():
+            z_end = teacher_two_steps(self.teacher, z, t, mid, end, emb_t, ac, self.guidance, null)
+            target = student_target(z, z_end, t, end, ac)
+        per = (predict_x0(self.student, z, t, emb_s, ac) - target).pow(2).flatten(1).mean(1)
+        return (truncated_snr_weight(ac, t) * per).mean()
+
+    def _flow_loss(self, x, eps, i, emb_t, null, emb_s) -> torch.Tensor:
+        """A flow run's: the student's velocity against the one whose Euler step lands where the teacher's two do."""
+        dev, T = x.device, self.model.config.train_timesteps
+        sigma, end = self.t[i].to(dev), self.end[i].to(dev)
+        s = sigma[:, None, None, None]
+        xt = (1 - s) * x + s * eps
+        with torch.no_grad():
+            x_end = teacher_two_euler_steps(self.teacher, xt, sigma, end, emb_t, T, self.guidance, null)
+            target = flow_student_target(xt, x_end, sigma, end)
+        return (flow_velocity(self.student, xt, sigma, emb_s, T) - target).pow(2).mean()
+
+
 def _null_embedding(model, net, b: int, dev: torch.device) -> torch.Tensor:
     """The unconditional embedding (every attribute unspecified, no text) that guidance mixes in."""
     cond = torch.zeros(b, len(model.cond_sizes), dtype=torch.long, device=dev)
@@ -155,8 +179,10 @@ def _null_embedding(model, net, b: int, dev: torch.device) -> torch.Tensor:
 
 
 def student_model(model, net, steps: int):
-    """A model whose sampling net is ``net`` and whose saved defaults are DDIM at ``steps``, guidance 1."""
-    config = dataclasses.replace(model.config, sampler="ddim", steps=steps, guidance=1.0)
+    """A model whose sampling net is ``net`` and whose saved defaults are DDIM (a flow run: Euler) at ``steps``,
+    guidance 1."""
+    sampler = "euler" if model.config.objective == "flow" else "ddim"
+    config = dataclasses.replace(model.config, sampler=sampler, steps=steps, guidance=1.0)
     out = type(model)(config, model.cond_sizes, model.resolution)
     out.net.load_state_dict(net.state_dict())
     return out.to(next(net.parameters()).device).eval()
@@ -181,11 +207,11 @@ def distill(run: str | Path, out: str | Path, cfg: DistillConfig, overwrite: boo
     if model.config.image_condition:
         raise UserError(f"{run} draws from {model.config.image_condition} maps; distillation covers diffusion runs "
                         "without an image condition so far. Sample it with fewer --steps instead.")
-    if model.config.objective != "diffusion":
-        what = "a flow-matching" if model.config.objective == "flow" else "an EDM"
-        raise UserError(f"{run} is {what} run; progressive distillation here follows the DDIM path of a "
-                        "diffusion run. Sample it with fewer --steps instead (its solvers take any number).")
-    if model.config.prediction_type != "v_prediction":
+    if model.config.objective == "edm":
+        raise UserError(f"{run} is an EDM run; progressive distillation here follows the DDIM path of a diffusion "
+                        "run or the Euler path of a flow run. Sample it with fewer --steps instead (its solvers take "
+                        "any number).")
+    if model.config.objective == "diffusion" and model.config.prediction_type != "v_prediction":
         raise UserError(f"{run} predicts {model.config.prediction_type}; progressive distillation here needs a "
                         "v-prediction run (the default of `prodgen train --model diffusion`).")
     if out.resolve() == run.resolve():
@@ -197,6 +223,7 @@ def distill(run: str | Path, out: str | Path, cfg: DistillConfig, overwrite: boo
     run_cfg = RunConfig.load(run / CONFIG_NAME)
     torch.manual_seed(cfg.seed)
     record: dict[str, Any] = {"teacher": str(run.resolve()), "teacher_weights_sha256": pipe.weights_hash,
+                              "objective": model.config.objective,
                               "teacher_sampling": {"sampler": model.config.sampler, "steps": model.config.steps,
                                                    "guidance": model.config.guidance},
                               "config": dataclasses.asdict(cfg), "guidance_distilled": guidance, "rounds": [],

@@ -1,4 +1,4 @@
-"""The algebra of progressive distillation: two teacher DDIM steps -> one student target.
+"""The algebra of progressive distillation: two teacher DDIM (or flow Euler) steps -> one student target.
 
 Progressive distillation (Salimans & Ho 2022, "Progressive Distillation for Fast
 Sampling of Diffusion Models", https://arxiv.org/abs/2202.00512, Algorithm 2):
@@ -15,6 +15,12 @@ The grid is the one the sampler uses: diffusers' ``DDIMScheduler`` with
 (``T`` train timesteps), and a step to below 0 ends at ``alphas_cumprod[0]``
 (``set_alpha_to_one=False``). The teacher's two steps go ``t -> t - T // 2N ->
 t - T // N``, so the student's one step ends where its own sampler will.
+
+A flow-matching run (``objective=flow``: x_s = (1 - s) x0 + s e, the net predicts v = e - x0, sampled by
+diffusers' ``FlowMatchEulerDiscreteScheduler``) is distilled the same way along its Euler path: the teacher takes
+two Euler steps ``s -> (s + s'')/2 -> s''`` and the student's target velocity is the one whose single Euler step
+lands there, ``v~ = (x_s'' - x_s) / (s'' - s)``; the loss is the plain MSE of v, as in flow-matching training. The
+student's grid is its own sampler's at N steps, so it steps exactly where it learnt to.
 
 Classifier-free guidance is distilled in the way of Meng et al. 2023 ("On
 Distillation of Guided Diffusion Models", https://arxiv.org/abs/2210.03142) with
@@ -90,5 +96,49 @@ def truncated_snr_weight(alphas_cumprod: torch.Tensor, t: torch.Tensor) -> torch
     return (a / (1 - a)).clamp(min=1.0)
 
 
-__all__ = ["alpha_sigma", "ddim_step", "predict_x0", "student_grid", "student_target", "teacher_two_steps",
+def flow_student_grid(train_timesteps: int, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(noise levels, next noise levels) of a ``steps``-step flow Euler sampler (diffusers', shift 1); the last
+    next level is 0, the data."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    sched = FlowMatchEulerDiscreteScheduler(num_train_timesteps=train_timesteps, shift=1.0)
+    sched.set_timesteps(steps)
+    s = sched.sigmas.float()
+    return s[:-1], s[1:]
+
+
+def flow_velocity(net, x: torch.Tensor, sigma: torch.Tensor, emb: torch.Tensor, train_timesteps: int,
+                  guidance: float = 1.0, null: torch.Tensor | None = None) -> torch.Tensor:
+    """The velocity e - x0 a flow ``net`` predicts at ``x`` on noise levels ``sigma`` (B,), guided with scale
+    ``guidance`` (null: the unconditional embedding; needed when guidance != 1). The net sees sigma x T, as its
+    sampler gives it."""
+    t = sigma * train_timesteps
+    if guidance != 1.0:
+        vc, vu = net.denoise(torch.cat([x, x]), torch.cat([t, t]), torch.cat([emb, null])).chunk(2)
+        return (vu + guidance * (vc - vu)).float()
+    return net.denoise(x, t, emb).float()
+
+
+def euler_step(x: torch.Tensor, v: torch.Tensor, sigma: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """One flow Euler step from noise level ``sigma`` to ``end`` (both (B,)) with velocity ``v``."""
+    return x + (end - sigma)[:, None, None, None] * v
+
+
+@torch.no_grad()
+def teacher_two_euler_steps(teacher, x: torch.Tensor, sigma: torch.Tensor, end: torch.Tensor, emb: torch.Tensor,
+                            train_timesteps: int, guidance: float = 1.0,
+                            null: torch.Tensor | None = None) -> torch.Tensor:
+    """``x_s''``: the flow teacher's two Euler steps ``sigma -> (sigma + end) / 2 -> end``."""
+    mid = (sigma + end) / 2
+    x_mid = euler_step(x, flow_velocity(teacher, x, sigma, emb, train_timesteps, guidance, null), sigma, mid)
+    return euler_step(x_mid, flow_velocity(teacher, x_mid, mid, emb, train_timesteps, guidance, null), mid, end)
+
+
+def flow_student_target(x: torch.Tensor, x_end: torch.Tensor, sigma: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """``v~``: the velocity whose one Euler step ``sigma -> end`` from ``x`` gives ``x_end``."""
+    return (x_end - x) / (end - sigma)[:, None, None, None]
+
+
+__all__ = ["alpha_sigma", "ddim_step", "euler_step", "flow_student_grid", "flow_student_target", "flow_velocity",
+           "predict_x0", "student_grid", "student_target", "teacher_two_euler_steps", "teacher_two_steps",
            "truncated_snr_weight"]
