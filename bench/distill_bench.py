@@ -7,7 +7,13 @@
 Rows: the teacher with DPM-Solver++ at 10 steps (its served sampler) and with DDIM at each student's step count
 (the undistilled few-step baseline; a flow-matching teacher: Euler at 10 and at each student's steps), all guided
 at ``--guidance`` (two network calls a step); then each distilled student at its own saved default (DDIM or Euler,
-guidance inside: one call a step). The flow run (issue 13), on val, choices only:
+guidance inside: one call a step). The flow run (issue 13), on val, choices only; its students (round 1 distils
+guidance 3 into a 4-step Euler student, round 2 halves that; a fixed number of iterations, not minutes, so the load
+of the shared machine does not change them):
+    prodgen distill runs/fam-flow --steps 4 --start-steps 8 --guidance 3 --iterations 150 --batch-size 32 --lr 2e-4 \
+        --threads 1 --out runs/fam-flow-d4
+    prodgen distill runs/fam-flow-d4 --steps 2 --start-steps 4 --iterations 150 --batch-size 32 --lr 2e-4 \
+        --threads 1 --out runs/fam-flow-d2
     python bench/distill_bench.py --teacher runs/fam-flow --guidance 3 --students runs/fam-flow-d4 runs/fam-flow-d2 \
         --split val --n 250 --out bench/results/distill_flow_val.json For each: images/s and ms per image
 at batch ``--speed-batch`` with 2 threads (median of 3 timed batches after a warm-up; every row timed in this

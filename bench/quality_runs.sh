@@ -91,7 +91,7 @@ VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-s1 fam-gan-title-dfree fam-gan-rpg
           gan64 gan64-sle gan64-sle-50m gan64-sle-75m gan64-sle-100m
           fam-diffusion-g1 fam-flow-g1 fam-edm-g1 fam-diffusion fam-flow fam-edm fam-vae
           fam-edm-25m fam-edm-50m fam-vae-25m fam-vae-50m)
-TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle gan64-sle-100m fam-diffusion fam-flow)
+TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle gan64-sle-100m fam-diffusion fam-flow fam-edm)
 case "${1:-}" in
 train)
   $PG train --model gan "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --out runs/fam-gan-title --overwrite

@@ -385,8 +385,8 @@ def t_export_restore() -> list[str]:
                         "s per 1024-px photo x2", "MB on disk"], body))
 
 
-def t_distill() -> list[str]:
-    res = R("distill.json")
+def t_distill(name: str = "distill.json") -> list[str]:
+    res = R(name)
     attrs = list(res["rows"][0]["cond_acc"])
     body = [[r["sampler"], str(r["network_calls_per_image"]), f"{r['ms_per_image']:.0f}",
              f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})",
@@ -504,25 +504,31 @@ def t_gpu_check() -> list[str]:
         ["step (bench/gpu_check.sh)", "result", "seconds"], rows)
 
 
-def t_long_gan() -> list[str]:
-    """The gan64-sle rows of quality_val.json at 25, 50, 75 and 100 minutes (bench/long_runs.sh), with the floor."""
+def t_long_runs() -> list[str]:
+    """The rows of quality_val.json past their recipe's budget (bench/long_runs.sh), by family: the gan64-sle GAN at
+    25, 50, 75 and 100 minutes; the EDM diffusion and VAE family runs at 12.5, 25 and 50; with the floor."""
     res = R("quality/quality_val.json")
-    budgets = {"gan64-sle": 25, "gan64-sle-50m": 50, "gan64-sle-75m": 75, "gan64-sle-100m": 100}
+    budgets = {"gan64-sle": ("gan", 25), "gan64-sle-50m": ("gan", 50), "gan64-sle-75m": ("gan", 75),
+               "gan64-sle-100m": ("gan", 100), "fam-vae": ("vae", 12.5), "fam-vae-25m": ("vae", 25),
+               "fam-vae-50m": ("vae", 50), "fam-edm": ("diffusion, EDM, guidance 3", 12.5),
+               "fam-edm-25m": ("diffusion, EDM, guidance 3", 25), "fam-edm-50m": ("diffusion, EDM, guidance 3", 50)}
+    rows = sorted((r for r in res["rows"] if r["name"] in budgets), key=lambda r: list(budgets).index(r["name"]))
     body = []
-    for row in res["rows"]:
-        if row["name"] in budgets:
-            m = row["metrics"]
-            body.append([f"{budgets[row['name']]} min", row["name"],
-                         f"{m['fid']:.1f} ({m['fid_ci95_low']:.1f}-{m['fid_ci95_high']:.1f})", f"{m['coverage']:.3f}",
-                         f"{m['acc/articleType']:.3f}", f"{m['acc/baseColour']:.3f}",
-                         f"{m['diversity_same_condition']:.1f}", f"{m['near_copy_share']:.3f}"])
+    for row in rows:
+        m = row["metrics"]
+        family, minutes = budgets[row["name"]]
+        body.append([family, f"{minutes:g} min", row["name"],
+                     f"{m['fid']:.1f} ({m['fid_ci95_low']:.1f}-{m['fid_ci95_high']:.1f})", f"{m['coverage']:.3f}",
+                     f"{m['acc/articleType']:.3f}", f"{m['acc/baseColour']:.3f}",
+                     f"{m['diversity_same_condition']:.1f}", f"{m['near_copy_share']:.3f}"])
     f = res["real_floor"]
-    body.append(["", "real vs real (floor)", f"{f['fid']:.1f} ({f['fid_ci95_low']:.1f}-{f['fid_ci95_high']:.1f})",
+    body.append(["", "", "real vs real (floor)", f"{f['fid']:.1f} ({f['fid_ci95_low']:.1f}-{f['fid_ci95_high']:.1f})",
                  f"{f['coverage']:.3f}", f"{f['acc/articleType']:.3f}", f"{f['acc/baseColour']:.3f}",
                  "", f"{f['near_copy_share']:.3f}"])
-    return md_table(["budget", "run", "FID-P (95% CI)", "coverage", "articleType", "baseColour",
+    return md_table(["family", "budget", "run", "FID-P (95% CI)", "coverage", "articleType", "baseColour",
                      "variety, same condition", "near copies"], body) + [
-        "", f"Rows gan64-sle* of `bench/results/quality/quality_val.json` (val split, n={res['n_floor']}). {_machine_cmd(res)}"]
+        "", f"Rows of `bench/results/quality/quality_val.json` (val split, n={res['n_floor']}); budgets in idle-equivalent "
+        f"minutes of the 2-core machine. {_machine_cmd(res)}"]
 
 
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
@@ -538,12 +544,13 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "prune": (["prune.json"], t_prune),
     "sketch": (["sketch.json"], t_sketch),
     "distill": (["distill.json"], t_distill),
+    "distill-flow": (["distill_flow_val.json"], lambda: t_distill("distill_flow_val.json")),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),
     "families": (["families/families.json"], t_families),
     "quality-val": (["quality/quality_val.json"], lambda: t_quality("quality_val.json")),
-    "long-gan": (["quality/quality_val.json"], t_long_gan),
+    "long-runs": (["quality/quality_val.json"], t_long_runs),
     "quality-test": (["quality/quality_test.json"], lambda: t_quality("quality_test.json")),
     "truncation-val": (["quality/truncation_gan64_val.json"], lambda: t_truncation("truncation_gan64_val.json")),
     "truncation-test": (["quality/truncation_gan64_test.json"], lambda: t_truncation("truncation_gan64_test.json")),
