@@ -544,7 +544,6 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "prune": (["prune.json"], t_prune),
     "sketch": (["sketch.json"], t_sketch),
     "distill": (["distill.json"], t_distill),
-    "distill-flow": (["distill_flow_val.json"], lambda: t_distill("distill_flow_val.json")),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),
