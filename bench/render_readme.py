@@ -544,6 +544,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "prune": (["prune.json"], t_prune),
     "sketch": (["sketch.json"], t_sketch),
     "distill": (["distill.json"], t_distill),
+    "distill-flow": (["distill_flow_val.json"], lambda: t_distill("distill_flow_val.json")),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
     "headline": (["headline.json"], t_headline),
     "eval-cost": (["eval_cost.json"], t_eval_cost),
@@ -642,7 +643,18 @@ def _dcgan() -> dict[str, str]:
             "ips": f"{s['epochs_finished'] * s['train_images'] / (s['minutes'] * 60):.0f}"}
 
 
+def _flow_fidelity(steps: int) -> dict:
+    return next(r for r in R("distill_flow_fidelity.json")["rows"] if r["steps"] == steps)
+
+
 FIGURES: list[Figure] = [
+    Figure("flow distillation fidelity", ["distill_flow_fidelity.json"],
+           "the 2-step student {s2} against the teacher's own 2-step Euler's {t2}, so distillation works there; the "
+           "4-step student {s4} against {t4} after its 150 iterations",
+           lambda: {"s2": f"{_flow_fidelity(2)['student_vs_teacher_8']:.3f}",
+                    "t2": f"{_flow_fidelity(2)['teacher_euler_vs_teacher_8']:.3f}",
+                    "s4": f"{_flow_fidelity(4)['student_vs_teacher_8']:.3f}",
+                    "t4": f"{_flow_fidelity(4)['teacher_euler_vs_teacher_8']:.3f}"}),
     Figure("restoration gains (intro)", ["apps.json"],
            "up to {hi} dB better than the best tuned classical method on held-out photos after {minutes} CPU-minutes "
            "(ahead on {won} of {tasks} tasks; on the others the classical method is as good or better, {lo} dB)",
