@@ -59,12 +59,32 @@ def training_curve(run: Path) -> tuple[list[tuple[float, float]], list[tuple[flo
             [(FAMILY_MINUTES * s / base, f) for s, f in pts if s > base])
 
 
+def power_law_eta(pts: list[tuple[float, float]], floor: float, targets: dict[str, float]) -> dict | None:
+    """A least-squares fit of log(FID - floor) = a + b log(minutes) to a family's points (3 or more, all above the
+    floor) and the minutes at which it reaches each target FID: an extrapolation of the measured curve, not a
+    measurement. None with fewer points."""
+    import math
+
+    use = [(m, f) for m, f in pts if f > floor]
+    if len(use) < 3:
+        return None
+    xs, ys = [math.log(m) for m, _ in use], [math.log(f - floor) for _, f in use]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    a = my - b * mx
+    eta = {k: (round(math.exp((math.log(t - floor) - a) / b)) if b < 0 and t > floor else None)
+           for k, t in targets.items()}
+    return {"fit": "log(FID - floor) = a + b log(minutes)", "a": round(a, 4), "b": round(b, 4),
+            "minutes_factor_that_halves_the_excess": round(2 ** (-1 / b), 2) if b < 0 else None,
+            "minutes_to": eta}
+
+
 def main() -> None:
     table = json.loads((RESULTS / "quality_val.json").read_text())
     rows = {r["name"]: r for r in table["rows"]}
     floor = table["real_floor"]["fid"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    points = {}
+    points, extrapolations = {}, {}
     for i, (family, (members, run)) in enumerate(FAMILIES.items()):
         colour = f"C{i}"
         pts = [(m, rows[name]["metrics"]) for name, m in members if name in rows]
@@ -75,6 +95,9 @@ def main() -> None:
         err = [[y - x.get("fid_ci95_low", y) for (_, x), y in zip(pts, ys)],
                [x.get("fid_ci95_high", y) - y for (_, x), y in zip(pts, ys)]]
         ax.errorbar(xs, ys, yerr=err, marker="o", ms=5, capsize=3, color=colour, label=family)
+        fit = power_law_eta([(m, x["fid"]) for m, x in pts], floor, {"2x floor": 2 * floor, "1.3x floor": 1.3 * floor})
+        if fit:
+            extrapolations[family] = fit
         points[family] = [{"minutes": m, "row": name, "fid": rows[name]["metrics"]["fid"],
                            "fid_ci95": [rows[name]["metrics"].get("fid_ci95_low"), rows[name]["metrics"].get("fid_ci95_high")],
                            "acc_articleType": rows[name]["metrics"].get("acc/articleType")}
@@ -99,7 +122,10 @@ def main() -> None:
     fig.savefig(out, dpi=110)
     (RESULTS / "fid-vs-minutes.json").write_text(json.dumps(
         {"command": ".venv/bin/python bench/long_curve.py", "source": "bench/results/quality/quality_val.json",
-         "machine": table["machine"], "floor": floor, "n": table["n_floor"], "families": points}, indent=2) + "\n")
+         "machine": table["machine"], "floor": floor, "n": table["n_floor"], "families": points,
+         "extrapolations": extrapolations}, indent=2) + "\n")
+    for family, fit in extrapolations.items():
+        print(f"{family}: FID-P - floor ~ minutes^{fit['b']}; extrapolated minutes to {fit['minutes_to']}")
     print(out)
 
 
