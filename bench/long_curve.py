@@ -9,7 +9,8 @@ Markers: the rows' evaluations in bench/results/quality/quality_val.json (val sp
 875 val photos, with 95% intervals). Thin dashed lines: the cheap evaluations during training (eval_every; n=500 or
 250, and without the titles: the in-training evaluator draws text-conditioned runs from their attributes alone), so
 they sit higher than the markers and show the shape of a curve, not its level. Grey: the real-vs-real floor at the
-same n and the issue's 2x and 1.3x targets. Thin dotted lines: the in-training evaluations of a family run continued
+same n and the issue's 2x and 1.3x targets; black dash-dot: the trivial baseline (the per-category mean image) at the
+same n. Thin dotted lines: the in-training evaluations of a family run continued
 past its recipe (bench/long_runs.sh fam-edm / fam-vae 12.5 25 50), which draw text runs with the held-out titles.
 
     .venv/bin/python bench/long_curve.py     # -> bench/results/quality/fid-vs-minutes.png (+ .json, the points)
@@ -107,6 +108,10 @@ def main() -> None:
             for curve, ls in ((recipe, "--"), (continued, ":")):
                 if curve:
                     ax.plot([p[0] for p in curve], [p[1] for p in curve], ls=ls, lw=0.8, color=colour, alpha=0.6)
+    trivial = table.get("class_mean_baseline", {}).get("fid")
+    if trivial:  # the trivial baseline at the same n: the per-category mean image
+        ax.hlines(trivial, 0, 100, color="black", ls="-.", lw=0.8)
+        ax.text(101, trivial, "per-category\nmean image", va="center", fontsize=7)
     for k, style in ((1.0, "-"), (1.3, ":"), (2.0, "--")):
         ax.hlines(k * floor, 0, 100, color="grey", ls=style, lw=1)
         ax.text(101, k * floor, f"{k:g}x floor" if k != 1 else "real-vs-real floor", va="center", fontsize=7,
@@ -116,7 +121,7 @@ def main() -> None:
     ax.set_xlabel("training budget, idle-equivalent minutes of the 2-core machine")
     ax.set_ylabel(f"FID-P, val split (n={table['n_floor']})")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="center right")
     fig.tight_layout()
     out = RESULTS / "fid-vs-minutes.png"
     fig.savefig(out, dpi=110)
