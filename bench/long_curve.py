@@ -74,7 +74,7 @@ def power_law_eta(pts: list[tuple[float, float]], floor: float, targets: dict[st
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
     a = my - b * mx
     eta = {k: (round(math.exp((math.log(t - floor) - a) / b)) if b < 0 and t > floor else None)
-           for k, t in targets.items()}
+           for k, t in targets.items() if t < min(f for _, f in use)}  # targets not yet reached
     return {"fit": "log(FID - floor) = a + b log(minutes)", "a": round(a, 4), "b": round(b, 4),
             "minutes_factor_that_halves_the_excess": round(2 ** (-1 / b), 2) if b < 0 else None,
             "minutes_to": eta}
@@ -96,7 +96,12 @@ def main() -> None:
         err = [[y - x.get("fid_ci95_low", y) for (_, x), y in zip(pts, ys)],
                [x.get("fid_ci95_high", y) - y for (_, x), y in zip(pts, ys)]]
         ax.errorbar(xs, ys, yerr=err, marker="o", ms=5, capsize=3, color=colour, label=family)
-        fit = power_law_eta([(m, x["fid"]) for m, x in pts], floor, {"2x floor": 2 * floor, "1.3x floor": 1.3 * floor})
+        targets = {"2x floor": 2 * floor, "1.3x floor": 1.3 * floor}
+        if "gan64-sle" in rows:
+            targets["the GAN's 25 minutes (gan64-sle)"] = rows["gan64-sle"]["metrics"]["fid"]
+        if table.get("class_mean_baseline", {}).get("fid"):
+            targets["per-category mean image"] = table["class_mean_baseline"]["fid"]
+        fit = power_law_eta([(m, x["fid"]) for m, x in pts], floor, targets)
         if fit:
             extrapolations[family] = fit
         points[family] = [{"minutes": m, "row": name, "fid": rows[name]["metrics"]["fid"],

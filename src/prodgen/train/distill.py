@@ -146,7 +146,6 @@ class DistillRound(TrainLoop):
         self.losses.append(float(loss.detach()))
         return {"loss": self.losses[-1]}
 
-
     def _ddim_loss(self, x, eps, i, emb_t, null, emb_s) -> torch.Tensor:
         """The paper's loss: the student's clean estimate against the one that makes its DDIM step land where the
         teacher's two land, weighted by the truncated SNR."""
