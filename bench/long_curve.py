@@ -73,8 +73,13 @@ def power_law_eta(pts: list[tuple[float, float]], floor: float, targets: dict[st
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
     a = my - b * mx
-    eta = {k: (round(math.exp((math.log(t - floor) - a) / b)) if b < 0 and t > floor else None)
-           for k, t in targets.items() if t < min(f for _, f in use)}  # targets not yet reached
+    horizon = 100 * max(m for m, _ in use)  # past 100x the longest run, a power law says nothing useful
+
+    def minutes_to(t: float):
+        m = math.exp((math.log(t - floor) - a) / b) if b < 0 and t > floor else math.inf
+        return round(m) if m <= horizon else f"beyond {horizon:g} (the fitted curve has flattened)"
+
+    eta = {k: minutes_to(t) for k, t in targets.items() if t < min(f for _, f in use)}  # targets not yet reached
     return {"fit": "log(FID - floor) = a + b log(minutes)", "a": round(a, 4), "b": round(b, 4),
             "minutes_factor_that_halves_the_excess": round(2 ** (-1 / b), 2) if b < 0 else None,
             "minutes_to": eta}
