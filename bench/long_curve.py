@@ -61,28 +61,33 @@ def training_curve(run: Path) -> tuple[list[tuple[float, float]], list[tuple[flo
 
 
 def power_law_eta(pts: list[tuple[float, float]], floor: float, targets: dict[str, float]) -> dict | None:
-    """A least-squares fit of log(FID - floor) = a + b log(minutes) to a family's points (3 or more, all above the
-    floor) and the minutes at which it reaches each target FID: an extrapolation of the measured curve, not a
-    measurement. None with fewer points."""
+    """Where a family's curve is heading: log(FID - floor) = a + b log(minutes), fitted two ways to its points (3 or
+    more, all above the floor): least squares over all of them, and through its last two (the local rate, which
+    differs when the curve bends); and, for each, the minutes at which it would reach each target FID not yet
+    reached. An extrapolation of the measured curve, not a measurement. None with fewer points."""
     import math
 
-    use = [(m, f) for m, f in pts if f > floor]
+    use = [(m, f) for m, f in sorted(pts) if f > floor]
     if len(use) < 3:
         return None
     xs, ys = [math.log(m) for m, _ in use], [math.log(f - floor) for _, f in use]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-    a = my - b * mx
-    horizon = 100 * max(m for m, _ in use)  # past 100x the longest run, a power law says nothing useful
+    b_all = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    b_last = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+    fits = {"all points": (my - b_all * mx, b_all), "last two points": (ys[-1] - b_last * xs[-1], b_last)}
+    horizon = 100 * use[-1][0]  # past 100x the longest run, a power law says nothing useful
+    best = use[-1][1]
 
-    def minutes_to(t: float):
-        m = math.exp((math.log(t - floor) - a) / b) if b < 0 and t > floor else math.inf
-        return round(m) if m <= horizon else f"beyond {horizon:g} (the fitted curve has flattened)"
+    def minutes_to(a: float, b: float, t: float):
+        m = math.exp((math.log(t - floor) - a) / b) if b < 0 else math.inf
+        return round(m) if m <= horizon else f"beyond {horizon:g} at this rate"
 
-    eta = {k: minutes_to(t) for k, t in targets.items() if t < min(f for _, f in use)}  # targets not yet reached
-    return {"fit": "log(FID - floor) = a + b log(minutes)", "a": round(a, 4), "b": round(b, 4),
-            "minutes_factor_that_halves_the_excess": round(2 ** (-1 / b), 2) if b < 0 else None,
-            "minutes_to": eta}
+    out = {"model": "log(FID - floor) = a + b log(minutes)"}
+    for name, (a, b) in fits.items():
+        out[name] = {"a": round(a, 4), "b": round(b, 4),
+                     "minutes_factor_that_halves_the_excess": round(2 ** (-1 / b), 2) if b < 0 else None,
+                     "minutes_to": {k: minutes_to(a, b, t) for k, t in targets.items() if floor < t < best}}
+    return out
 
 
 def main() -> None:
@@ -140,7 +145,9 @@ def main() -> None:
          "machine": table["machine"], "floor": floor, "n": table["n_floor"], "families": points,
          "extrapolations": extrapolations}, indent=2) + "\n")
     for family, fit in extrapolations.items():
-        print(f"{family}: FID-P - floor ~ minutes^{fit['b']}; extrapolated minutes to {fit['minutes_to']}")
+        for way in ("all points", "last two points"):
+            print(f"{family}, fit to {way}: FID-P - floor ~ minutes^{fit[way]['b']}; extrapolated minutes to "
+                  f"{fit[way]['minutes_to']}")
     print(out)
 
 

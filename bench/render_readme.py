@@ -647,7 +647,15 @@ def _flow_fidelity(steps: int) -> dict:
     return next(r for r in R("distill_flow_fidelity.json")["rows"] if r["steps"] == steps)
 
 
+def _gan_eta() -> list[int]:
+    fit = R("quality/fid-vs-minutes.json")["extrapolations"]["gan (gan64-sle recipe, attributes)"]
+    return sorted(fit[way]["minutes_to"]["1.3x floor"] for way in ("all points", "last two points"))
+
+
 FIGURES: list[Figure] = [
+    Figure("GAN extrapolated to 1.3x the floor", ["quality/fid-vs-minutes.json"],
+           "the GAN recipe would reach 1.3x the floor after about {lo}-{hi} minutes",
+           lambda: {"lo": f"{round(_gan_eta()[0], -1):.0f}", "hi": f"{round(_gan_eta()[1], -1):.0f}"}),
     Figure("flow distillation fidelity", ["distill_flow_fidelity.json"],
            "the 2-step student {s2} against the teacher's own 2-step Euler's {t2}, so distillation works there; the "
            "4-step student {s4} against {t4} after its 150 iterations",
