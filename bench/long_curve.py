@@ -40,7 +40,8 @@ FAMILIES = {
     "vae": ([("fam-vae", FAMILY_MINUTES), ("fam-vae-25m", 25), ("fam-vae-50m", 50)], "runs/fam-vae"),
     "diffusion, v-pred (guidance 3)": ([("fam-diffusion", FAMILY_MINUTES)], "runs/fam-diffusion"),
     "flow matching (guidance 3)": ([("fam-flow", FAMILY_MINUTES)], "runs/fam-flow"),
-    "diffusion, EDM (guidance 3)": ([("fam-edm", FAMILY_MINUTES), ("fam-edm-25m", 25), ("fam-edm-50m", 50)],
+    "diffusion, EDM (guidance 3)": ([("fam-edm", FAMILY_MINUTES), ("fam-edm-25m", 25), ("fam-edm-50m", 50),
+                                     ("fam-edm-75m", 75), ("fam-edm-100m", 100)],
                                     "runs/fam-edm"),
 }
 

@@ -28,7 +28,7 @@
 #                  GAN and its curve
 #   fam-edm        the fam-diffusion recipe with EDM's preconditioning (--model-arg objective=edm, DPM++ 10 steps)
 #   fam-vae        bench/family_runs.sh's VAE, on the same split and n as the other rows (the curve's VAE point)
-#   fam-edm-25m, -50m, fam-vae-25m, -50m  fam-edm and fam-vae continued to 2x and 4x their steps (bench/long_runs.sh):
+#   fam-edm-25m, -50m, -75m, -100m, fam-vae-25m, -50m  fam-edm and fam-vae continued to 2x and 4x their steps (bench/long_runs.sh):
 #                  the diffusion and VAE curves past the family recipe's 12.5 minutes of the 2-core machine
 #   gan64          the 25-minute headline GAN (bench/headline runs; attributes only): its title prior
 #                  (`prodgen title-prior`) measures title-only generation through the prior
@@ -62,6 +62,8 @@ label() {  # row name -> table label
     gan64-sle-100m) echo "gan64-sle at 100 minutes (12664 steps)" ;;
     fam-edm-25m) echo "fam-edm at 25 minutes (2206 steps)" ;;
     fam-edm-50m) echo "fam-edm at 50 minutes (4412 steps)" ;;
+    fam-edm-75m) echo "fam-edm at 75 minutes (6618 steps)" ;;
+    fam-edm-100m) echo "fam-edm at 100 minutes (8824 steps)" ;;
     fam-edm*) echo "diffusion, EDM preconditioning, DPM++ (fam-edm)" ;;
     fam-vae-25m) echo "fam-vae at 25 minutes (8164 steps)" ;;
     fam-vae-50m) echo "fam-vae at 50 minutes (16328 steps)" ;;
@@ -73,7 +75,7 @@ source_of() {  # row name, split -> eval_table source: the run's latest evaluati
   case "$1" in
     fam-diffusion-g1) echo "runs/fam-diffusion::split=$2,steps=10,guidance=1" ;;
     fam-flow-g1|fam-edm-g1) echo "runs/${1%-g1}::split=$2,sampling=default" ;;
-    fam-diffusion|fam-flow|fam-edm|fam-edm-25m|fam-edm-50m) echo "runs/$1::split=$2,guidance=3" ;;
+    fam-diffusion|fam-flow|fam-edm|fam-edm-25m|fam-edm-50m|fam-edm-75m|fam-edm-100m) echo "runs/$1::split=$2,guidance=3" ;;
     fam-vae|fam-vae-25m|fam-vae-50m) echo "runs/$1::split=$2,sampling=default" ;;
     *) echo "runs/$1::split=$2,truncation=1" ;;
   esac
@@ -82,7 +84,7 @@ evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's setti
   case "$1" in
     fam-diffusion-g1) $PG evaluate runs/fam-diffusion --features runs/productnet64 --split "$2" --guidance 1 --quiet ;;
     fam-flow-g1|fam-edm-g1) $PG evaluate runs/${1%-g1} --features runs/productnet64 --split "$2" --quiet ;;
-    fam-diffusion|fam-flow|fam-edm|fam-edm-25m|fam-edm-50m)
+    fam-diffusion|fam-flow|fam-edm|fam-edm-25m|fam-edm-50m|fam-edm-75m|fam-edm-100m)
       $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --guidance 3 --quiet ;;
     *) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --quiet ;;
   esac > "$OUT/$1-$2.txt" 2>&1
@@ -90,7 +92,7 @@ evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's setti
 VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-s1 fam-gan-title-dfree fam-gan-rpgan fam-gan-rpgan-eq fam-gan-sle fam-gan-sle-s1 fam-gan-rpgan-sle fam-gan-r3gan
           gan64 gan64-sle gan64-sle-50m gan64-sle-75m gan64-sle-100m
           fam-diffusion-g1 fam-flow-g1 fam-edm-g1 fam-diffusion fam-flow fam-edm fam-vae
-          fam-edm-25m fam-edm-50m fam-vae-25m fam-vae-50m)
+          fam-edm-25m fam-edm-50m fam-edm-75m fam-edm-100m fam-vae-25m fam-vae-50m)
 TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle gan64-sle-100m fam-diffusion fam-flow fam-edm)
 case "${1:-}" in
 train)
@@ -130,6 +132,7 @@ train)
   bash bench/long_runs.sh
   # the EDM and VAE curves past the family recipe: 25 and 50 minutes, side by side on one core each
   THREADS=1 bash bench/long_runs.sh fam-edm 12.5 25 50 & THREADS=1 bash bench/long_runs.sh fam-vae 12.5 25 50; wait
+  THREADS=2 bash bench/long_runs.sh fam-edm 12.5 75 100  # (session 12 left this running; next: evaluate the rows)
   # title priors for runs trained before text runs fitted their own (and for gan64, which has no text input)
   $PG title-prior runs/fam-gan-title
   $PG title-prior runs/gan64

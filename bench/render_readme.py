@@ -511,7 +511,8 @@ def t_long_runs() -> list[str]:
     budgets = {"gan64-sle": ("gan", 25), "gan64-sle-50m": ("gan", 50), "gan64-sle-75m": ("gan", 75),
                "gan64-sle-100m": ("gan", 100), "fam-vae": ("vae", 12.5), "fam-vae-25m": ("vae", 25),
                "fam-vae-50m": ("vae", 50), "fam-edm": ("diffusion, EDM, guidance 3", 12.5),
-               "fam-edm-25m": ("diffusion, EDM, guidance 3", 25), "fam-edm-50m": ("diffusion, EDM, guidance 3", 50)}
+               "fam-edm-25m": ("diffusion, EDM, guidance 3", 25), "fam-edm-50m": ("diffusion, EDM, guidance 3", 50),
+               "fam-edm-75m": ("diffusion, EDM, guidance 3", 75), "fam-edm-100m": ("diffusion, EDM, guidance 3", 100)}
     rows = sorted((r for r in res["rows"] if r["name"] in budgets), key=lambda r: list(budgets).index(r["name"]))
     body = []
     for row in rows:
