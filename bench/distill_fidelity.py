@@ -51,13 +51,13 @@ def main() -> int:
     cond = split_images(data, teacher.vocab, args.split).cond[: args.n]
     seeds = list(range(len(cond)))
     solver = "euler" if teacher.model.config.objective == "flow" else "ddim"
-    ddim = lambda k: {"sampler": solver, "steps": k, "guidance": args.guidance}  # noqa: E731
-    ref = teacher.generate_batch(cond, seeds, **ddim(args.ref_steps))
+    sampling = lambda k: {"sampler": solver, "steps": k, "guidance": args.guidance}  # noqa: E731
+    ref = teacher.generate_batch(cond, seeds, **sampling(args.ref_steps))
     rows = []
     for path in args.students:
         s = Pipeline.from_pretrained(path, device="cpu")
         k = s.model.config.steps
-        t_k = (teacher.generate_batch(cond, seeds, **ddim(k)) - ref).abs().mean().item()
+        t_k = (teacher.generate_batch(cond, seeds, **sampling(k)) - ref).abs().mean().item()
         s_k = (s.generate_batch(cond, seeds) - ref).abs().mean().item()
         rows.append({"steps": k, f"teacher_{solver}_vs_teacher_{args.ref_steps}": round(t_k, 4),
                      f"student_vs_teacher_{args.ref_steps}": round(s_k, 4),

@@ -96,6 +96,12 @@ def main() -> None:
     rows = {r["name"]: r for r in table["rows"]}
     floor = table["real_floor"]["fid"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    trivial = table.get("class_mean_baseline", {}).get("fid")  # the per-category mean image at the same n
+    targets = {"2x floor": 2 * floor, "1.3x floor": 1.3 * floor}
+    if "gan64-sle" in rows:
+        targets["the GAN's 25 minutes (gan64-sle)"] = rows["gan64-sle"]["metrics"]["fid"]
+    if trivial:
+        targets["per-category mean image"] = trivial
     points, extrapolations = {}, {}
     for i, (family, (members, run)) in enumerate(FAMILIES.items()):
         colour = f"C{i}"
@@ -107,11 +113,6 @@ def main() -> None:
         err = [[y - x.get("fid_ci95_low", y) for (_, x), y in zip(pts, ys)],
                [x.get("fid_ci95_high", y) - y for (_, x), y in zip(pts, ys)]]
         ax.errorbar(xs, ys, yerr=err, marker="o", ms=5, capsize=3, color=colour, label=family)
-        targets = {"2x floor": 2 * floor, "1.3x floor": 1.3 * floor}
-        if "gan64-sle" in rows:
-            targets["the GAN's 25 minutes (gan64-sle)"] = rows["gan64-sle"]["metrics"]["fid"]
-        if table.get("class_mean_baseline", {}).get("fid"):
-            targets["per-category mean image"] = table["class_mean_baseline"]["fid"]
         fit = power_law_eta([(m, x["fid"]) for m, x in pts], floor, targets)
         if fit:
             extrapolations[family] = fit
@@ -124,8 +125,7 @@ def main() -> None:
             for curve, ls in ((recipe, "--"), (continued, ":")):
                 if curve:
                     ax.plot([p[0] for p in curve], [p[1] for p in curve], ls=ls, lw=0.8, color=colour, alpha=0.6)
-    trivial = table.get("class_mean_baseline", {}).get("fid")
-    if trivial:  # the trivial baseline at the same n: the per-category mean image
+    if trivial:
         ax.hlines(trivial, 0, 100, color="black", ls="-.", lw=0.8)
         ax.text(101, trivial, "per-category\nmean image", va="center", fontsize=7)
     for k, style in ((1.0, "-"), (1.3, ":"), (2.0, "--")):

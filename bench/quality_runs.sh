@@ -75,8 +75,8 @@ source_of() {  # row name, split -> eval_table source: the run's latest evaluati
   case "$1" in
     fam-diffusion-g1) echo "runs/fam-diffusion::split=$2,steps=10,guidance=1" ;;
     fam-flow-g1|fam-edm-g1) echo "runs/${1%-g1}::split=$2,sampling=default" ;;
-    fam-diffusion|fam-flow|fam-edm|fam-edm-25m|fam-edm-50m|fam-edm-75m|fam-edm-100m) echo "runs/$1::split=$2,guidance=3" ;;
-    fam-vae|fam-vae-25m|fam-vae-50m) echo "runs/$1::split=$2,sampling=default" ;;
+    fam-diffusion|fam-flow|fam-edm|fam-edm-[0-9]*m) echo "runs/$1::split=$2,guidance=3" ;;
+    fam-vae|fam-vae-[0-9]*m) echo "runs/$1::split=$2,sampling=default" ;;
     *) echo "runs/$1::split=$2,truncation=1" ;;
   esac
 }
@@ -84,8 +84,7 @@ evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's setti
   case "$1" in
     fam-diffusion-g1) $PG evaluate runs/fam-diffusion --features runs/productnet64 --split "$2" --guidance 1 --quiet ;;
     fam-flow-g1|fam-edm-g1) $PG evaluate runs/${1%-g1} --features runs/productnet64 --split "$2" --quiet ;;
-    fam-diffusion|fam-flow|fam-edm|fam-edm-25m|fam-edm-50m|fam-edm-75m|fam-edm-100m)
-      $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --guidance 3 --quiet ;;
+    fam-diffusion|fam-flow|fam-edm|fam-edm-[0-9]*m) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --guidance 3 --quiet ;;
     *) $PG evaluate runs/$1 --features runs/productnet64 --split "$2" --quiet ;;
   esac > "$OUT/$1-$2.txt" 2>&1
 }

@@ -505,15 +505,13 @@ def t_gpu_check() -> list[str]:
 
 
 def t_long_runs() -> list[str]:
-    """The rows of quality_val.json past their recipe's budget (bench/long_runs.sh), by family: the gan64-sle GAN at
-    25, 50, 75 and 100 minutes; the EDM diffusion and VAE family runs at 12.5, 25 and 50; with the floor."""
+    """The rows of quality_val.json of every family drawn at more than one budget in fid-vs-minutes.json
+    (bench/long_curve.py, whose FAMILIES map rows to minutes; bench/long_runs.sh continued them), with the floor."""
     res = R("quality/quality_val.json")
-    budgets = {"gan64-sle": ("gan", 25), "gan64-sle-50m": ("gan", 50), "gan64-sle-75m": ("gan", 75),
-               "gan64-sle-100m": ("gan", 100), "fam-vae": ("vae", 12.5), "fam-vae-25m": ("vae", 25),
-               "fam-vae-50m": ("vae", 50), "fam-edm": ("diffusion, EDM, guidance 3", 12.5),
-               "fam-edm-25m": ("diffusion, EDM, guidance 3", 25), "fam-edm-50m": ("diffusion, EDM, guidance 3", 50),
-               "fam-edm-75m": ("diffusion, EDM, guidance 3", 75), "fam-edm-100m": ("diffusion, EDM, guidance 3", 100)}
-    rows = sorted((r for r in res["rows"] if r["name"] in budgets), key=lambda r: list(budgets).index(r["name"]))
+    by_name = {r["name"]: r for r in res["rows"]}
+    budgets = {p["row"]: (family, p["minutes"]) for family, pts in R("quality/fid-vs-minutes.json")["families"].items()
+               if len(pts) > 1 for p in pts}
+    rows = [by_name[name] for name in budgets]
     body = []
     for row in rows:
         m = row["metrics"]
@@ -551,7 +549,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "eval-cost": (["eval_cost.json"], t_eval_cost),
     "families": (["families/families.json"], t_families),
     "quality-val": (["quality/quality_val.json"], lambda: t_quality("quality_val.json")),
-    "long-runs": (["quality/quality_val.json"], t_long_runs),
+    "long-runs": (["quality/quality_val.json", "quality/fid-vs-minutes.json"], t_long_runs),
     "quality-test": (["quality/quality_test.json"], lambda: t_quality("quality_test.json")),
     "truncation-val": (["quality/truncation_gan64_val.json"], lambda: t_truncation("truncation_gan64_val.json")),
     "truncation-test": (["quality/truncation_gan64_test.json"], lambda: t_truncation("truncation_gan64_test.json")),
