@@ -247,6 +247,8 @@ def train(
     checkpoint_every: Annotated[int, typer.Option(min=0, help="steps between checkpoints (0: by time, Ctrl-C and the end)")] = 1000,
     checkpoint_minutes: Annotated[float, typer.Option(min=0, help="wall-clock minutes between checkpoints as well (0: off)")] = 5.0,
     log_every: Annotated[int, typer.Option(min=1, help="steps between metrics lines")] = 25,
+    snapshot_every: Annotated[int, typer.Option(min=0, help="steps between raw weight snapshots, so that `prodgen ema` "
+                                                            "can rebuild the average of any length afterwards (0: off)")] = 0,
     eval_every: Annotated[int, typer.Option(min=0, help="steps between cheap FID/KID on the val split (0: off); not counted in --minutes")] = 0,
     eval_n: Annotated[int, typer.Option(min=2, max=MAX_IMAGES, help="generated images per periodic evaluation")] = 500,
     features: Annotated[Path | None, typer.Option(help="ProductNet run for --eval-every (default: the catalog's cached one)")] = None,
@@ -283,7 +285,7 @@ def train(
         train=TrainConfig(steps=steps, minutes=minutes, batch_size=batch_size, seed=seed, device=device, threads=threads,
                           precision=precision, compile=compile_nets,
                           sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every,
-                          checkpoint_minutes=checkpoint_minutes,
+                          checkpoint_minutes=checkpoint_minutes, snapshot_every=snapshot_every,
                           eval_every=eval_every, eval_n=eval_n, eval_features=str(features) if features else None),
     )
     if steps is None and minutes is None:
@@ -959,6 +961,27 @@ def evaluate(
                        sampling=sampling, n_text=n_text)
     _print_eval_table([res])
     out_console.print(f"metrics: {res['out']}/metrics.json  report: {res['out']}/report.html")
+
+
+@app.command()
+def ema(
+    run: Annotated[Path, typer.Argument(help="run folder trained with --snapshot-every")],
+    out: Annotated[Path, typer.Option(help="run folder to write (a copy with the rebuilt average)", callback=_out_folder)],
+    half_life: Annotated[float | None, typer.Option(help="exponential average: its half-life in steps", callback=_positive)] = None,
+    sigma_rel: Annotated[float | None, typer.Option(help="EDM2's power-function average: its width relative to the run "
+                                                         "(0.05-0.1 typical)", callback=_positive)] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="the average at this step (default: the last snapshot's)")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace the run in --out")] = False,
+) -> None:
+    """Rebuild a finished run's weight average (EMA) with another length, from its snapshots (post-hoc EMA)."""
+    from .train.posthoc_ema import rebuild_ema
+
+    _set_threads(threads)
+    rec = rebuild_ema(run, out, half_life=half_life, sigma_rel=sigma_rel, steps=steps, overwrite=overwrite)
+    out_console.print(f"{out}: {run}'s weights averaged over {rec['snapshots']} snapshots to step {rec['total_steps']} "
+                      f"(mean step {rec['mean_step']:.0f}, spread {rec['std_steps']:.0f} steps); "
+                      f"`prodgen evaluate {out}` measures it", soft_wrap=True)
 
 
 @app.command("title-prior")

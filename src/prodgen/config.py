@@ -64,6 +64,8 @@ class TrainConfig:
     threads: int | None = None  # torch intra-op threads on CPU (None: torch default)
     ema_decay: float = 0.999
     ema_start: int = 0  # steps before the EMA starts tracking
+    snapshot_every: int = 0  # steps between raw (not averaged) copies of the sampling net in snapshots/, from which
+    #   `prodgen ema` rebuilds the EMA of any length after training (post-hoc EMA, Karras et al. 2024); 0: off
     log_every: int = 25
     sample_every: int = 500
     checkpoint_every: int = 1000  # steps between checkpoints (0: only by time, on Ctrl-C and at the end)

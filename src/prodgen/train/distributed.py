@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -165,10 +166,16 @@ class World:
             dist.barrier()
 
     def shutdown(self) -> None:
+        """Leave the process group. On a clean exit (no exception propagating: call it from ``finally``) every rank
+        first waits for the others, so none tears gloo down while a peer still writes its results: a fresh-clone
+        `make test` once saw rank 1 abort ("terminate called without an active exception") at the end of a
+        successful run (session 12); 24 stress runs could not reproduce it, so the cause is not proven."""
         if self.active:
             import torch.distributed as dist
 
             if dist.is_initialized():
+                if sys.exc_info()[0] is None:
+                    dist.barrier()
                 dist.destroy_process_group()
 
 

@@ -19,11 +19,13 @@ from ..conditioning import Vocabulary, condition_grid, drop_for_training
 from ..config import TrainConfig
 from ..device import resolve_device
 from ..grid import save_grid
+from ..models.base import save_state
 from .checkpoint import export_weights
 from .dataset import TrainingData
 from .distributed import World, convert_sync_batchnorm, syncing
 from .ema import EMA, recalibrate_bn
 from .loop import StopReason, TrainLoop
+from .posthoc_ema import snapshot_path
 
 GRID_SEED = 1234  # fixed noise of the samples/ grids
 
@@ -111,6 +113,11 @@ class Trainer(TrainLoop):
             export_weights(self.run_dir, self.model, self.ema.state_dict(), self.step)
             super().save_checkpoint()  # last: a resume sees weights at least this new
 
+    def save_snapshot(self) -> None:
+        """The live sampling net's weights at this step (post-hoc EMA, train/posthoc_ema.py); rank 0 only."""
+        if self.world.is_main:
+            save_state(snapshot_path(self.run_dir, self.step), self.model.sampling_net().state_dict(), None, step=self.step)
+
     def save_samples(self) -> Path | None:
         if not self.world.is_main:
             return None
@@ -144,6 +151,8 @@ class Trainer(TrainLoop):
         x, cond, text = self.data.batch(self.step, big, self.cfg.seed, rows)
         shared = noise.batch_slice(big, rows.start) if w.active else contextlib.nullcontext()
         logs: dict[str, float] = {}
+        if self.cfg.snapshot_every and self.step == 0:
+            self.save_snapshot()  # the weights the EMA starts from
         with shared, syncing(w), batchwide.across(w.sum_tensor if w.active else None):
             if self.cfg.hflip:
                 flip = noise.rand(x.shape[0]).to(x.device) < 0.5
@@ -171,6 +180,8 @@ class Trainer(TrainLoop):
         return w.mean_floats(logs, self.device)
 
     def after_step(self, step: int, logs: dict[str, float]) -> None:
+        if self.cfg.snapshot_every and step % self.cfg.snapshot_every == 0:
+            self.save_snapshot()
         if step % self.cfg.sample_every == 0:
             self.save_samples()
         if self.evaluator is not None and self.cfg.eval_every and step % self.cfg.eval_every == 0:
@@ -178,6 +189,8 @@ class Trainer(TrainLoop):
             self.set_status(f"FID {rec['eval/fid']:.1f}")
 
     def on_stop(self, reason: StopReason) -> None:
+        if self.cfg.snapshot_every and self.step % self.cfg.snapshot_every != 0:
+            self.save_snapshot()  # the last weights the EMA saw
         self.save_samples()  # a final grid
         if self.evaluator is not None and self.cfg.eval_every and self.step % self.cfg.eval_every != 0:
             self.evaluate()  # the curve always ends at the final weights
