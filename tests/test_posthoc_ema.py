@@ -22,12 +22,12 @@ from tiny import TINY_ARGS
 STEPS = 13
 
 
-def _run(out, snapshot_every: int, ema_decay: float = 0.9):
+def _run(out, snapshot_every: int, ema_decay: float = 0.9, ema_sigma_rel: float | None = None):
     cfg = RunConfig(model="gan", model_args=dict(TINY_ARGS["gan"]),
                     condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
                     data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
                     train=TrainConfig(steps=STEPS, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1,
-                                      ema_decay=ema_decay, snapshot_every=snapshot_every))
+                                      ema_decay=ema_decay, ema_sigma_rel=ema_sigma_rel, snapshot_every=snapshot_every))
     train(cfg, out, progress=False)
     return out
 
@@ -35,6 +35,18 @@ def _run(out, snapshot_every: int, ema_decay: float = 0.9):
 @pytest.fixture(scope="module")
 def every_step(tmp_path_factory):
     return _run(tmp_path_factory.mktemp("posthoc") / "k1", snapshot_every=1)
+
+
+def test_power_profile_in_training_is_replayed_exactly(tmp_path):
+    run = _run(tmp_path / "power", snapshot_every=1, ema_sigma_rel=0.1)
+    net = Pipeline.from_pretrained(run, device="cpu").model.sampling_net()
+    kept = _params(load_state(run / EMA_NAME), net)
+    power, _ = average_snapshots(run, power_decay(0.1))
+    warmup, _ = average_snapshots(run, trainer_decay(0.9))
+    for k in kept:
+        torch.testing.assert_close(_params(power, net)[k], kept[k], rtol=1e-5, atol=1e-6)
+    # the warm-up profile is another average of the same weights
+    assert max(float((_params(warmup, net)[k] - kept[k]).abs().max()) for k in kept) > 1e-5
 
 
 def _params(state: dict, net) -> dict:

@@ -247,6 +247,9 @@ def train(
     checkpoint_every: Annotated[int, typer.Option(min=0, help="steps between checkpoints (0: by time, Ctrl-C and the end)")] = 1000,
     checkpoint_minutes: Annotated[float, typer.Option(min=0, help="wall-clock minutes between checkpoints as well (0: off)")] = 5.0,
     log_every: Annotated[int, typer.Option(min=1, help="steps between metrics lines")] = 25,
+    ema_sigma_rel: Annotated[float | None, typer.Option(help="average the weights with EDM2's power profile of this "
+                                                             "relative width (default: the decay-0.999 warm-up profile)",
+                                                        callback=_positive)] = None,
     snapshot_every: Annotated[int, typer.Option(min=0, help="steps between raw weight snapshots, so that `prodgen ema` "
                                                             "can rebuild the average of any length afterwards (0: off)")] = 0,
     eval_every: Annotated[int, typer.Option(min=0, help="steps between cheap FID/KID on the val split (0: off); not counted in --minutes")] = 0,
@@ -285,7 +288,7 @@ def train(
         train=TrainConfig(steps=steps, minutes=minutes, batch_size=batch_size, seed=seed, device=device, threads=threads,
                           precision=precision, compile=compile_nets,
                           sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every,
-                          checkpoint_minutes=checkpoint_minutes, snapshot_every=snapshot_every,
+                          checkpoint_minutes=checkpoint_minutes, snapshot_every=snapshot_every, ema_sigma_rel=ema_sigma_rel,
                           eval_every=eval_every, eval_n=eval_n, eval_features=str(features) if features else None),
     )
     if steps is None and minutes is None:

@@ -64,6 +64,8 @@ class TrainConfig:
     threads: int | None = None  # torch intra-op threads on CPU (None: torch default)
     ema_decay: float = 0.999
     ema_start: int = 0  # steps before the EMA starts tracking
+    ema_sigma_rel: float | None = None  # EDM2's power-function EMA of this relative width instead of ema_decay's
+    #   warm-up profile (which, as min(decay, (1+t)/(10+t)), is about a power profile of width 0.09 until t ~ 9,000)
     snapshot_every: int = 0  # steps between raw (not averaged) copies of the sampling net in snapshots/, from which
     #   `prodgen ema` rebuilds the EMA of any length after training (post-hoc EMA, Karras et al. 2024); 0: off
     log_every: int = 25

@@ -16,18 +16,27 @@ from torch import nn
 
 
 class EMA:
-    def __init__(self, net: nn.Module, decay: float, start: int = 0) -> None:
+    """``decay``: the cap of the classic warm-up profile; ``sigma_rel`` (when given, instead): EDM2's power profile
+    (Karras et al. 2024), whose averaging window stays a fixed share of the run (train/posthoc_ema.py)."""
+
+    def __init__(self, net: nn.Module, decay: float, start: int = 0, sigma_rel: float | None = None) -> None:
+        from .posthoc_ema import power_decay
+
         self.decay = decay
         self.start = start
+        self.power = power_decay(sigma_rel) if sigma_rel is not None else None
         self.net = copy.deepcopy(net).eval()
         for p in self.net.parameters():
             p.requires_grad_(False)
 
     @torch.no_grad()
     def update(self, live: nn.Module, step: int) -> None:
-        """Blend live weights in; warm-up decay min(decay, (1+t)/(10+t)) after ``start``."""
+        """Blend live weights in; warm-up decay min(decay, (1+t)/(10+t)) after ``start`` (or the power profile's)."""
         t = step - self.start
-        decay = 0.0 if t < 0 else min(self.decay, (1 + t) / (10 + t))
+        if self.power is not None:
+            decay = self.power(t) if t > 0 else 0.0
+        else:
+            decay = 0.0 if t < 0 else min(self.decay, (1 + t) / (10 + t))
         for e, p in zip(self.net.parameters(), live.parameters()):
             e.lerp_(p, 1.0 - decay)
 

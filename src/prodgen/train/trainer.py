@@ -76,7 +76,7 @@ class Trainer(TrainLoop):
         self.optims = {
             p: torch.optim.Adam(model.phase_parameters(p), **model.optimizer_settings(p)) for p in model.phases
         }
-        self.ema = EMA(model.sampling_net(), cfg.ema_decay, cfg.ema_start)
+        self.ema = EMA(model.sampling_net(), cfg.ema_decay, cfg.ema_start, cfg.ema_sigma_rel)
         self.grid = condition_grid(vocab, rows=8, cols=max(1, cfg.sample_grid // 8))
         self.evaluator = evaluator  # periodic cheap FID/KID (evaluate/during_training.py), or None
 
