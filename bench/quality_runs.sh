@@ -24,6 +24,8 @@
 #                  fam-gan-title's CPU time (fewer, costlier steps)
 #   fam-gan-rpgan-eq  fam-gan-rpgan's loss at fam-gan-title's CPU time (1512 steps), without SLE
 #   gan64-sle      the gan64 recipe (3166 steps, attributes only) with skip-layer excitation: SLE at the headline budget
+#   gan64-sle-s1   the same with training seed 1
+#   gan64-sle-b32, gan64-sle-lrg2  gan64-sle with batch 32 (6332 steps, the same images) / G's learning rate 2e-4
 #   gan64-sle-50m, -75m, -100m  gan64-sle continued to 2x, 3x and 4x its steps (bench/long_runs.sh): the 100-minute
 #                  GAN and its curve
 #   fam-edm        the fam-diffusion recipe with EDM's preconditioning (--model-arg objective=edm, DPM++ 10 steps)
@@ -57,6 +59,9 @@ label() {  # row name -> table label
     fam-flow*) echo "flow matching, Euler 10 steps (fam-flow)" ;;
     fam-gan-rpgan-eq) echo "gan, RpGAN + R1/R2 (gamma 1, every 4th D step), equal lr 2e-4, 1512 steps: equal CPU time (fam-gan-rpgan-eq)" ;;
     gan64-sle) echo "gan64 recipe + skip-layer excitation (gan64-sle)" ;;
+    gan64-sle-s1) echo "gan64-sle, training seed 1 (gan64-sle-s1)" ;;
+    gan64-sle-b32) echo "gan64-sle with batch 32 for 6332 steps: the same images (gan64-sle-b32)" ;;
+    gan64-sle-lrg2) echo "gan64-sle with G's learning rate 2e-4 (gan64-sle-lrg2)" ;;
     gan64-sle-50m) echo "gan64-sle at 50 minutes (6332 steps)" ;;
     gan64-sle-75m) echo "gan64-sle at 75 minutes (9498 steps)" ;;
     gan64-sle-100m) echo "gan64-sle at 100 minutes (12664 steps)" ;;
@@ -89,7 +94,7 @@ evaluate_row() {  # row name, split: one `prodgen evaluate` with the row's setti
   esac > "$OUT/$1-$2.txt" 2>&1
 }
 VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-s1 fam-gan-title-dfree fam-gan-rpgan fam-gan-rpgan-eq fam-gan-sle fam-gan-sle-s1 fam-gan-rpgan-sle fam-gan-r3gan
-          gan64 gan64-sle gan64-sle-50m gan64-sle-75m gan64-sle-100m
+          gan64 gan64-sle gan64-sle-s1 gan64-sle-b32 gan64-sle-lrg2 gan64-sle-50m gan64-sle-75m gan64-sle-100m
           fam-diffusion-g1 fam-flow-g1 fam-edm-g1 fam-diffusion fam-flow fam-edm fam-vae
           fam-edm-25m fam-edm-50m fam-edm-75m fam-edm-100m fam-vae-25m fam-vae-50m)
 TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle gan64-sle-100m fam-diffusion fam-flow fam-edm)
@@ -122,11 +127,24 @@ train)
     --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
     --out runs/fam-gan-rpgan-eq --overwrite
   # SLE at the headline recipe: bench/real_catalog_runs.sh's gan64 (attributes only, 3166 steps) + sle=true
+  # (session 13: retrained with --snapshot-every 25, which leaves training as it was, for bench/ema_sweep.sh; and a
+  # second training seed, side by side on one core each)
   $PG train --model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet \
-    --out runs/gan64-sle --overwrite
+    --snapshot-every 25 --out runs/gan64-sle --overwrite &
+  $PG train --model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet \
+    --snapshot-every 25 --seed 1 --out runs/gan64-sle-s1 --overwrite
+  wait
   # EDM's preconditioning at fam-diffusion's budget (and title-only 0, as fam-flow)
   $PG train --model diffusion --model-arg objective=edm "${COMMON[@]}" --title-only 0 --steps 1103 \
     --eval-every 300 --eval-n 250 --out runs/fam-edm --overwrite
+  # session 13, two single changes of the 25-minute recipe side by side on one core each, with snapshots: batch 32 for
+  # twice the steps (the same images; CPU time compared through the images/s of the side-by-side runs), and G's
+  # learning rate 2e-4 (D keeps 4e-4)
+  $PG train --model gan --catalog "$CAT" --resolution 64 --steps 6332 --batch-size 32 --threads 1 --model-arg sle=true \
+    --quiet --snapshot-every 50 --out runs/gan64-sle-b32 --overwrite &
+  $PG train --model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true \
+    --model-arg lr_g=2e-4 --quiet --snapshot-every 25 --out runs/gan64-sle-lrg2 --overwrite
+  wait
   # the 100-minute GAN: gan64-sle continued (snapshots at 50, 75 and 100 minutes)
   bash bench/long_runs.sh
   # the EDM and VAE curves past the family recipe: 25 and 50 minutes, side by side on one core each

@@ -161,7 +161,8 @@ def t_quality(name: str) -> list[str]:
 
 
 def t_truncation(name: str) -> list[str]:
-    """bench/truncation_sweep.sh: one run at several truncations (val: the choice; test: the chosen one, read once)."""
+    """bench/truncation_sweep.sh: one run at several truncations (val: the choice; test: the chosen one, read once);
+    bench/ema_sweep.sh: runs with their weights averaged over several lengths (val)."""
     cols = [("fid", "FID-P (95% CI)", ".1f", 0), ("coverage", "coverage", ".3f", 0),
             ("acc/articleType", "cond. acc. articleType", ".3f", 0), ("acc/baseColour", "cond. acc. baseColour", ".3f", 0),
             ("diversity_within_condition", "diversity (same articleType)", ".1f", 0),
@@ -553,6 +554,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "quality-test": (["quality/quality_test.json"], lambda: t_quality("quality_test.json")),
     "truncation-val": (["quality/truncation_gan64_val.json"], lambda: t_truncation("truncation_gan64_val.json")),
     "truncation-test": (["quality/truncation_gan64_test.json"], lambda: t_truncation("truncation_gan64_test.json")),
+    "ema-sweep-val": (["quality/ema_sweep_val.json"], lambda: t_truncation("ema_sweep_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -651,7 +653,27 @@ def _gan_eta() -> list[int]:
     return sorted(fit[way]["minutes_to"]["1.3x floor"] for way in ("all points", "last two points"))
 
 
+def _ema_mean(profile: str) -> float:
+    """Val FID-P of one averaging profile, mean over bench/ema_sweep.sh's training seeds."""
+    rows = [r for r in R("quality/ema_sweep_val.json")["rows"] if r["name"].endswith("-" + profile)]
+    return sum(r["metrics"]["fid"] for r in rows) / len(rows)
+
+
+def _ema_sweep() -> dict[str, str]:
+    res = R("quality/ema_sweep_val.json")
+    own = {r["name"][: -len("-trainer")]: r["metrics"]["fid"] for r in res["rows"] if r["name"].endswith("-trainer")}
+    profiles = sorted({r["name"].rsplit("-", 1)[1] for r in res["rows"]} - {"trainer", "last"}, key=_ema_mean)
+    return {"seeds": str(len(own)), "own": f"{_ema_mean('trainer'):.1f}", "last": f"{_ema_mean('last'):.1f}",
+            "best_fid": f"{_ema_mean(profiles[0]):.1f}", "worst_fid": f"{_ema_mean(profiles[-1]):.1f}",
+            "spread": f"{max(own.values()) - min(own.values()):.1f}", "floor": f"{res['real_floor']['fid']:.1f}"}
+
+
 FIGURES: list[Figure] = [
+    Figure("post-hoc EMA sweep", ["quality/ema_sweep_val.json"],
+           "Mean val FID-P over the {seeds} training seeds: the run's own average {own}, the last weights {last}, the "
+           "best rebuilt average {best_fid}, the worst {worst_fid}; the seeds' own averages differ by {spread} "
+           "(floor {floor})",
+           _ema_sweep),
     Figure("GAN extrapolated to 1.3x the floor", ["quality/fid-vs-minutes.json"],
            "the GAN recipe would reach 1.3x the floor after about {lo}-{hi} minutes",
            lambda: {"lo": f"{round(_gan_eta()[0], -1):.0f}", "hi": f"{round(_gan_eta()[1], -1):.0f}"}),
