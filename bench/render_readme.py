@@ -555,6 +555,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "truncation-val": (["quality/truncation_gan64_val.json"], lambda: t_truncation("truncation_gan64_val.json")),
     "truncation-test": (["quality/truncation_gan64_test.json"], lambda: t_truncation("truncation_gan64_test.json")),
     "ema-sweep-val": (["quality/ema_sweep_val.json"], lambda: t_truncation("ema_sweep_val.json")),
+    "recipe-val": (["quality/recipe_val.json"], lambda: t_truncation("recipe_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),

@@ -132,3 +132,18 @@ def test_cli_refuses_without_snapshots_or_profile(tmp_path, every_step):
     res = runner.invoke(app, ["ema", str(every_step), "--out", str(tmp_path / "z"), "--sigma-rel", "0.1"])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "z" / POSTHOC_NAME).read_text())["profile"] == {"sigma_rel": 0.1}
+
+
+def test_the_trainers_profile_at_an_earlier_step(every_step, tmp_path):
+    """--decay D --steps S: the average the trainer held at step S (here every step is kept: exactly its replay)."""
+    rec = rebuild_ema(every_step, tmp_path / "early", decay=0.9, steps=7)
+    assert rec["profile"] == {"trainer_decay": 0.9} and rec["total_steps"] == 7 and rec["snapshots"] == 8
+    net = Pipeline.from_pretrained(tmp_path / "early", device="cpu").model.sampling_net()
+    early = _params(load_state(tmp_path / "early" / EMA_NAME), net)
+    state, _ = average_snapshots(every_step, trainer_decay(0.9), 7)
+    final = _params(load_state(every_step / EMA_NAME), net)
+    for k in early:
+        torch.testing.assert_close(early[k], _params(state, net)[k])
+    assert max(float((early[k] - final[k]).abs().max()) for k in early) > 1e-5  # not the step-13 average
+    with pytest.raises(UserError, match="one averaging profile"):
+        rebuild_ema(every_step, tmp_path / "both", decay=0.9, half_life=3)

@@ -973,6 +973,8 @@ def ema(
     half_life: Annotated[float | None, typer.Option(help="exponential average: its half-life in steps", callback=_positive)] = None,
     sigma_rel: Annotated[float | None, typer.Option(help="EDM2's power-function average: its width relative to the run "
                                                          "(0.05-0.1 typical)", callback=_positive)] = None,
+    decay: Annotated[float | None, typer.Option(help="the trainer's own profile, min(D, (1+t)/(10+t)) (its default D: "
+                                                     "0.999), e.g. with --steps for the run's average at an earlier step")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="the average at this step (default: the last snapshot's)")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace the run in --out")] = False,
@@ -981,7 +983,7 @@ def ema(
     from .train.posthoc_ema import rebuild_ema
 
     _set_threads(threads)
-    rec = rebuild_ema(run, out, half_life=half_life, sigma_rel=sigma_rel, steps=steps, overwrite=overwrite)
+    rec = rebuild_ema(run, out, half_life=half_life, sigma_rel=sigma_rel, decay=decay, steps=steps, overwrite=overwrite)
     out_console.print(f"{out}: {run}'s weights averaged over {rec['snapshots']} snapshots to step {rec['total_steps']} "
                       f"(mean step {rec['mean_step']:.0f}, spread {rec['std_steps']:.0f} steps); "
                       f"`prodgen evaluate {out}` measures it", soft_wrap=True)

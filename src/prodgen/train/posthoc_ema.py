@@ -9,7 +9,8 @@ training steps, taking the weights of step t from the first snapshot at or after
 trainer keeps, exactly (a test checks it); with K > 1 each block of K steps is represented by its last weights,
 which moves an average whose half-life is many blocks long very little.
 
-Two profiles: an exponential one with a half-life in steps (the trainer's, with its warm-up), and EDM2's power
+The trainer's own profile (``--decay``, with its warm-up) rebuilds the run's average at an earlier step
+(``--steps``), e.g. to compare runs at equal CPU time. Two more profiles: an exponential one with a half-life in steps (the trainer's, with its warm-up), and EDM2's power
 function ``d_t = (1 - 1/t)^(gamma + 1)``, whose length grows with the run and is given as ``sigma_rel`` (the
 averaging window's standard deviation relative to the training time).
 """
@@ -130,7 +131,7 @@ def average_snapshots(run_dir: str | Path, decay: Callable[[int], float], total:
 
 
 def rebuild_ema(run: str | Path, out: str | Path, *, half_life: float | None = None, sigma_rel: float | None = None,
-                steps: int | None = None, overwrite: bool = False) -> dict:
+                decay: float | None = None, steps: int | None = None, overwrite: bool = False) -> dict:
     """Write ``out``: a copy of run folder ``run`` whose ema.safetensors is the post-hoc average of one profile.
 
     The copy has no training state (it cannot be resumed: its EMA is not the one training kept) and no snapshots;
@@ -140,12 +141,19 @@ def rebuild_ema(run: str | Path, out: str | Path, *, half_life: float | None = N
     from .run import check_new_run_dir, load_run_data
 
     run, out = Path(run), Path(out)
-    if (half_life is None) == (sigma_rel is None):
-        raise UserError("give one averaging profile: --half-life STEPS or --sigma-rel X")
+    if sum(v is not None for v in (half_life, sigma_rel, decay)) != 1:
+        raise UserError("give one averaging profile: --half-life STEPS, --sigma-rel X or --decay D (the trainer's)")
+    if decay is not None and not 0 <= decay < 1:
+        raise UserError(f"--decay {decay} must lie in [0, 1)")
     if out.resolve() == run.resolve():
         raise UserError("--out must be a new folder: the run's own EMA and snapshots stay as they are")
-    decay = half_life_decay(half_life) if half_life is not None else power_decay(sigma_rel)
-    state, info = average_snapshots(run, decay, steps)
+    if half_life is not None:
+        profile, fn = {"half_life_steps": half_life}, half_life_decay(half_life)
+    elif sigma_rel is not None:
+        profile, fn = {"sigma_rel": sigma_rel}, power_decay(sigma_rel)
+    else:
+        profile, fn = {"trainer_decay": decay}, trainer_decay(decay)
+    state, info = average_snapshots(run, fn, steps)
     from ..sample import Pipeline
 
     pipe = Pipeline.from_pretrained(run, device="cpu")
@@ -162,7 +170,6 @@ def rebuild_ema(run: str | Path, out: str | Path, *, half_life: float | None = N
     ignore = shutil.ignore_patterns(SNAPSHOT_DIR, "training_state.pt", EMA_NAME, "eval", "samples")
     shutil.copytree(run, out, ignore=ignore)
     save_state(out / EMA_NAME, net.state_dict(), None, step=info["total_steps"])
-    record = {"source": str(run), "profile": {"half_life_steps": half_life} if half_life is not None
-              else {"sigma_rel": sigma_rel}, **info}
+    record = {"source": str(run), "profile": profile, **info}
     write_text(out / POSTHOC_NAME, json.dumps(record, indent=2) + "\n")
     return record
