@@ -145,6 +145,12 @@ train)
   $PG train --model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true \
     --model-arg lr_g=2e-4 --quiet --snapshot-every 25 --out runs/gan64-sle-lrg2 --overwrite
   wait
+  # and their second seeds to the 12.5-minute step counts only (the time left in session 13)
+  $PG train --model gan --catalog "$CAT" --resolution 64 --steps 1575 --threads 1 --model-arg sle=true \
+    --model-arg lr_g=2e-4 --seed 1 --quiet --out runs/gan64-sle-lrg2-s1-half --overwrite &
+  $PG train --model gan --catalog "$CAT" --resolution 64 --steps 2850 --batch-size 32 --threads 1 --model-arg sle=true \
+    --seed 1 --quiet --out runs/gan64-sle-b32-s1-half --overwrite
+  wait
   # the 100-minute GAN: gan64-sle continued (snapshots at 50, 75 and 100 minutes)
   bash bench/long_runs.sh
   # the EDM and VAE curves past the family recipe: 25 and 50 minutes, side by side on one core each

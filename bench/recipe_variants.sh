@@ -27,6 +27,8 @@ read -r STEPS IPS32 IPS64 <<<"$EQ"
 echo "batch 32: $IPS32 images/s, batch 64: $IPS64 -> equal CPU time at step $STEPS of 6332"
 [ -f runs/gan64-sle-b32-eq/posthoc_ema.json ] && grep -q "\"total_steps\": $STEPS" runs/gan64-sle-b32-eq/posthoc_ema.json ||
   $PG ema runs/gan64-sle-b32 --decay 0.999 --steps "$STEPS" --out runs/gan64-sle-b32-eq --overwrite
+# (gan64-sle-lrg2-s1-half and gan64-sle-b32-s1-half: second seeds trained only to the 12.5-minute step counts, which
+# with constant learning rates is the same as a longer run's average rebuilt there)
 # the same runs at half their CPU time (12.5 minutes), each one's own average rebuilt there: does a gain hold along
 # the run, or only at its end?
 HALF=$(( (STEPS / 2 + 25) / 50 * 50 ))
@@ -37,7 +39,9 @@ for run in gan64-sle gan64-sle-s1 gan64-sle-lrg2 gan64-sle-b32; do
 done
 args=()
 for run in gan64-sle gan64-sle-s1 gan64-sle-lrg2 gan64-sle-b32 gan64-sle-b32-eq \
-           gan64-sle-half gan64-sle-s1-half gan64-sle-lrg2-half gan64-sle-b32-half; do
+           gan64-sle-half gan64-sle-s1-half gan64-sle-lrg2-half gan64-sle-lrg2-s1-half gan64-sle-b32-half \
+           gan64-sle-b32-s1-half; do
+  [ -d "runs/$run" ] || { echo "skipping $run: not trained (yet)" >&2; continue; }
   $PY bench/eval_table.py --find "runs/$run::split=val,truncation=1" >/dev/null 2>&1 ||
     $PG evaluate "runs/$run" --features runs/productnet64 --split val --quiet > "$OUT/recipe-$run-val.txt" 2>&1
   case $run in
@@ -50,6 +54,8 @@ for run in gan64-sle gan64-sle-s1 gan64-sle-lrg2 gan64-sle-b32 gan64-sle-b32-eq 
     gan64-sle-s1-half) label="12.5 minutes: gan64-sle's average at step 1575, seed 1" ;;
     gan64-sle-lrg2-half) label="12.5 minutes: G's learning rate 2e-4 at step 1575, seed 0" ;;
     gan64-sle-b32-half) label="12.5 minutes: batch 32 at step $HALF, seed 0" ;;
+    gan64-sle-lrg2-s1-half) label="12.5 minutes: G's learning rate 2e-4, 1575 steps, seed 1" ;;
+    gan64-sle-b32-s1-half) label="12.5 minutes: batch 32, 2850 steps, seed 1" ;;
   esac
   args+=(--row "$run" "runs/$run::split=val,truncation=1" "$label")
 done
