@@ -674,15 +674,16 @@ def _recipe() -> dict[str, str]:
     return {"base": f"{(fid['gan64-sle'] + fid['gan64-sle-s1']) / 2:.1f}", "lr": f"{fid['gan64-sle-lrg2']:.1f}",
             "b32": f"{fid['gan64-sle-b32-eq']:.1f}",
             "base_half": f"{(fid['gan64-sle-half'] + fid['gan64-sle-s1-half']) / 2:.1f}",
-            "lr_half": f"{fid['gan64-sle-lrg2-half']:.1f}", "b32_half": f"{fid['gan64-sle-b32-half']:.1f}",
+            "lr_half": f"{(fid['gan64-sle-lrg2-half'] + fid['gan64-sle-lrg2-s1-half']) / 2:.1f}",
+            "b32_half": f"{(fid['gan64-sle-b32-half'] + fid['gan64-sle-b32-s1-half']) / 2:.1f}",
             "spread": f"{abs(fid['gan64-sle'] - fid['gan64-sle-s1']):.1f}"}
 
 
 FIGURES: list[Figure] = [
     Figure("recipe variants", ["quality/recipe_val.json"],
            "At 25 minutes G's learning rate 2e-4 reached {lr} and batch 32 at equal CPU time {b32}, against the recipe's "
-           "{base} (mean of two seeds, which differ by {spread}); at 12.5 minutes {lr_half} and {b32_half} against "
-           "{base_half}",
+           "{base} (mean of two seeds, which differ by {spread}); at 12.5 minutes, each the mean of two seeds, "
+           "{lr_half} and {b32_half} against {base_half}",
            _recipe),
     Figure("post-hoc EMA sweep", ["quality/ema_sweep_val.json"],
            "Mean val FID-P over the {seeds} training seeds: the run's own average {own}, the last weights {last}, the "
