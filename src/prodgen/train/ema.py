@@ -20,11 +20,10 @@ class EMA:
     (Karras et al. 2024), whose averaging window stays a fixed share of the run (train/posthoc_ema.py)."""
 
     def __init__(self, net: nn.Module, decay: float, start: int = 0, sigma_rel: float | None = None) -> None:
-        from .posthoc_ema import power_decay
+        from .posthoc_ema import power_decay, trainer_decay
 
-        self.decay = decay
         self.start = start
-        self.power = power_decay(sigma_rel) if sigma_rel is not None else None
+        self.decay_at = power_decay(sigma_rel) if sigma_rel is not None else trainer_decay(decay)  # of t >= 0
         self.net = copy.deepcopy(net).eval()
         for p in self.net.parameters():
             p.requires_grad_(False)
@@ -33,10 +32,7 @@ class EMA:
     def update(self, live: nn.Module, step: int) -> None:
         """Blend live weights in; warm-up decay min(decay, (1+t)/(10+t)) after ``start`` (or the power profile's)."""
         t = step - self.start
-        if self.power is not None:
-            decay = self.power(t) if t > 0 else 0.0
-        else:
-            decay = 0.0 if t < 0 else min(self.decay, (1 + t) / (10 + t))
+        decay = 0.0 if t < 0 else self.decay_at(t)
         for e, p in zip(self.net.parameters(), live.parameters()):
             e.lerp_(p, 1.0 - decay)
 

@@ -18,7 +18,6 @@ averaging window's standard deviation relative to the training time).
 from __future__ import annotations
 
 import json
-import math
 import re
 import shutil
 from collections.abc import Callable
@@ -147,6 +146,7 @@ def rebuild_ema(run: str | Path, out: str | Path, *, half_life: float | None = N
         raise UserError(f"--decay {decay} must lie in [0, 1)")
     if out.resolve() == run.resolve():
         raise UserError("--out must be a new folder: the run's own EMA and snapshots stay as they are")
+    check_new_run_dir(out, overwrite)  # before the averaging work
     if half_life is not None:
         profile, fn = {"half_life_steps": half_life}, half_life_decay(half_life)
     elif sigma_rel is not None:
@@ -164,7 +164,6 @@ def rebuild_ema(run: str | Path, out: str | Path, *, half_life: float | None = N
     net.load_state_dict(state)
     data = load_run_data(run, progress=False)
     recalibrate_bn(pipe.model, net, data.train.cond, text_pool=data.train.text)  # as the trainer does
-    check_new_run_dir(out, overwrite)
     if out.exists():
         shutil.rmtree(out)
     ignore = shutil.ignore_patterns(SNAPSHOT_DIR, "training_state.pt", EMA_NAME, "eval", "samples")
