@@ -14,8 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CAT=../shared/data/fashion-products
 PG=.venv/bin/prodgen
-[ -e runs/productnet64/productnet.json ] || \
-  $PG features fit --catalog $CAT --resolution 64 --epochs 8 --out runs/productnet64 --quiet
+[ -e runs/productnet64/productnet.json ] || bash bench/productnet.sh  # the pinned ProductNet
 budget() {  # budget <steps at 25 idle minutes>
   if [ "${BUDGET:-steps}" = minutes ]; then echo --minutes 25; else echo --steps "$1"; fi
 }
