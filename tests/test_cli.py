@@ -44,7 +44,7 @@ def test_train_writes_a_complete_run_folder(trained_run):
             "metrics.jsonl", "samples", "index.html", "loss.png"} <= names
     cfg = json.loads((trained_run / "config.json").read_text())
     assert cfg["condition"]["attributes"] == ["category", "colour"]
-    assert cfg["model_args"]["g_base"] == 8 and cfg["model_args"]["lr_g"] == 1e-4  # resolved defaults recorded
+    assert cfg["model_args"]["g_base"] == 8 and cfg["model_args"]["lr_g"] == 2e-4  # resolved defaults recorded
     vocab = json.loads((trained_run / "vocab.json").read_text())
     assert vocab["attributes"][0]["values"][0] == "<unspecified>"
     split = json.loads((trained_run / "split.json").read_text())
