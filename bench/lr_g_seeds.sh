@@ -9,6 +9,7 @@
 #   bash bench/lr_g_seeds.sh train        # three pairs of 1-thread trainings, about 37 minutes a pair on 2 cores
 #   bash bench/lr_g_seeds.sh val          # -> bench/results/quality/lr_g_val.json
 #   bash bench/lr_g_seeds.sh test         # -> bench/results/quality/lr_g_test.json
+#   bash bench/lr_g_seeds.sh grids        # -> bench/results/quality/lr_g-{1e-4,2e-4}-s1-categories.png (same noise)
 #
 # Run names: gan64-sle-s<seed> (1e-4, the recipe), gan64-sle-lrg2-s<seed> (2e-4), gan64-sle-lrg4-s<seed> (4e-4).
 # The recipe's default is now 2e-4 (chosen on val by this script), so the 1e-4 runs pass lr_g=1e-4 explicitly.
@@ -22,8 +23,9 @@ FEATURES=runs/productnet64
 SEEDS=(1 2)
 recipe=(--model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet)
 lr_of() { case $1 in gan64-sle-lrg2-*) echo 2e-4 ;; gan64-sle-lrg4-*) echo 4e-4 ;; *) echo 1e-4 ;; esac; }
-train_run() {  # a finished run is kept (its metrics reached step 3166); anything else is trained anew
-  grep -q '"step":3166,' "runs/$1/metrics.jsonl" 2>/dev/null && { echo "runs/$1 is trained; kept" >&2; return; }
+trained() { grep -q '"step":3166,' "runs/$1/metrics.jsonl" 2>/dev/null; }  # reached its last step (not a checkpoint)
+train_run() {  # a finished run is kept; anything else is trained anew
+  trained "$1" && { echo "runs/$1 is trained; kept" >&2; return; }
   $PG train "${recipe[@]}" --model-arg lr_g="$(lr_of "$1")" --seed "${1##*-s}" --out "runs/$1" --overwrite
 }
 evaluate() {  # run, split: its evaluation with these settings, unless it has one
@@ -35,7 +37,7 @@ collect() {  # split, runs...: evaluate each, then one results file
   split=$1; shift
   args=()
   for run in "$@"; do
-    [ -f "runs/$run/model.safetensors" ] || { echo "skipping $run: not trained (yet)" >&2; continue; }
+    trained "$run" || { echo "skipping $run: not trained (yet)" >&2; continue; }
     evaluate "$run" "$split"
     args+=(--row "$run" "runs/$run::split=$split,truncation=1" "$(label "$run")")
   done
@@ -54,5 +56,11 @@ val)
   collect val "${runs[@]}" ;;
 test)  # the recipe and the rate chosen on val, read once
   collect test gan64-sle-s1 gan64-sle-s2 gan64-sle-lrg2-s1 gan64-sle-lrg2-s2 ;;
-*) echo "usage: bash bench/lr_g_seeds.sh train|val|test" >&2; exit 2 ;;
+grids)  # bench/sample_grids.py's category sheet (16 categories x 8 noise seeds) of seed 1 at 1e-4 and at 2e-4
+  tmp=$(mktemp -d)
+  $PY bench/sample_grids.py runs/gan64-sle-s1 runs/gan64-sle-lrg2-s1 --out "$tmp" > /dev/null
+  cp "$tmp/gan64-sle-s1-categories.png" "$OUT/lr_g-1e-4-s1-categories.png"
+  cp "$tmp/gan64-sle-lrg2-s1-categories.png" "$OUT/lr_g-2e-4-s1-categories.png"
+  rm -r "$tmp" ;;
+*) echo "usage: bash bench/lr_g_seeds.sh train|val|test|grids" >&2; exit 2 ;;
 esac
