@@ -169,7 +169,14 @@ val|test)  # bash bench/quality_runs.sh val [ROW... | all]: evaluate those rows,
   args=()
   for row in "${rows_[@]}"; do
     src=$(source_of "$row" "$split")
-    [ -d "${src%%::*}" ] || { echo "skipping $row: ${src%%::*} is not trained (yet)" >&2; continue; }
+    if [ ! -d "${src%%::*}" ]; then
+      # a row the checked-in table has would be dropped: runs/ does not carry between checkouts, so stop instead
+      if grep -q "\"name\": \"$row\"" "$OUT/quality_$split.json" 2>/dev/null; then
+        echo "runs/${row} is missing but $OUT/quality_$split.json has its row: retrain it (bench/quality_runs.sh" \
+             "train) or restore runs/ before collecting; nothing written" >&2; exit 1
+      fi
+      echo "skipping $row: ${src%%::*} is not trained (yet)" >&2; continue
+    fi
     args+=(--row "$row" "$src" "$(label "$row")")
   done
   $PY bench/eval_table.py --out "$OUT/quality_$split.json" --features runs/productnet64 \
