@@ -10,6 +10,8 @@
 #   bash bench/lr_g_seeds.sh val          # -> bench/results/quality/lr_g_val.json
 #   bash bench/lr_g_seeds.sh test         # -> bench/results/quality/lr_g_test.json
 #   bash bench/lr_g_seeds.sh grids        # -> bench/results/quality/lr_g-{1e-4,2e-4}-s1-categories.png (same noise)
+#   bash bench/lr_g_seeds.sh combo        # batch 32 + G 2e-4 to 12.5 minutes, seeds 0 and 1 (side by side, 2850 steps
+#                                         # as session 13's batch-32 half runs) -> quality/b32_lrg2_half_val.json
 #
 # Run names: gan64-sle-s<seed> (1e-4, the recipe), gan64-sle-lrg2-s<seed> (2e-4), gan64-sle-lrg4-s<seed> (4e-4).
 # The recipe's default is now 2e-4 (chosen on val by this script), so the 1e-4 runs pass lr_g=1e-4 explicitly.
@@ -56,6 +58,22 @@ val)
   collect val "${runs[@]}" ;;
 test)  # the recipe and the rate chosen on val, read once
   collect test gan64-sle-s1 gan64-sle-s2 gan64-sle-lrg2-s1 gan64-sle-lrg2-s2 ;;
+combo)  # compared with session 13's 12.5-minute rows of each change alone (bench/recipe_variants.sh, same ProductNet)
+  for s in 0 1; do
+    run=gan64-sle-b32-lrg2-s$s-half
+    grep -q '"step":2850,' "runs/$run/metrics.jsonl" 2>/dev/null ||
+      $PG train --model gan --catalog "$CAT" --resolution 64 --steps 2850 --batch-size 32 --threads 1 --model-arg sle=true \
+        --model-arg lr_g=2e-4 --seed $s --quiet --out "runs/$run" --overwrite &
+  done
+  wait
+  args=()
+  for s in 0 1; do
+    run=gan64-sle-b32-lrg2-s$s-half
+    evaluate "$run" val
+    args+=(--row "$run" "runs/$run::split=val,truncation=1" "12.5 minutes: batch 32 and G's learning rate 2e-4, 2850 steps, seed $s")
+  done
+  $PY bench/eval_table.py --out "$OUT/b32_lrg2_half_val.json" --features "$FEATURES" \
+    --command "bash bench/lr_g_seeds.sh combo" "${args[@]}" ;;
 grids)  # bench/sample_grids.py's category sheet (16 categories x 8 noise seeds) of seed 1 at 1e-4 and at 2e-4
   tmp=$(mktemp -d)
   $PY bench/sample_grids.py runs/gan64-sle-s1 runs/gan64-sle-lrg2-s1 --out "$tmp" > /dev/null

@@ -558,6 +558,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "recipe-val": (["quality/recipe_val.json"], lambda: t_truncation("recipe_val.json")),
     "lr-g-val": (["quality/lr_g_val.json"], lambda: t_truncation("lr_g_val.json")),
     "lr-g-test": (["quality/lr_g_test.json"], lambda: t_truncation("lr_g_test.json")),
+    "b32-lrg2-half-val": (["quality/b32_lrg2_half_val.json"], lambda: t_truncation("b32_lrg2_half_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -719,6 +720,21 @@ def _lr_g(split: str) -> dict[str, str]:
     return out
 
 
+def _combo() -> dict[str, str]:
+    """Batch 32 + G 2e-4 at 12.5 minutes against session 13's 12.5-minute rows of each change alone (same ProductNet)."""
+    new, old = R("quality/b32_lrg2_half_val.json"), R("quality/recipe_val.json")
+    assert new["features"]["heldout_accuracy"] == old["features"]["heldout_accuracy"], "another ProductNet"
+    m = {r["name"]: r["metrics"] for r in new["rows"] + old["rows"]}
+    pair = {"c": ("gan64-sle-b32-lrg2-s0-half", "gan64-sle-b32-lrg2-s1-half"),
+            "b": ("gan64-sle-b32-half", "gan64-sle-b32-s1-half"), "l": ("gan64-sle-lrg2-half", "gan64-sle-lrg2-s1-half"),
+            "r": ("gan64-sle-half", "gan64-sle-s1-half")}
+    out = {}
+    for k, (s0, s1) in pair.items():
+        out |= {f"{k}0": f"{m[s0]['fid']:.1f}", f"{k}1": f"{m[s1]['fid']:.1f}",
+                f"{k}col": f"{(m[s0]['acc/baseColour'] + m[s1]['acc/baseColour']) / 2:.3f}"}
+    return out
+
+
 FIGURES: list[Figure] = [
     Figure("recipe variants", ["quality/recipe_val.json"],
            "At 25 minutes G's learning rate 2e-4 reached {lr} and batch 32 at equal CPU time {b32}, against the recipe's "
@@ -735,6 +751,10 @@ FIGURES: list[Figure] = [
            "On test, the mean of seeds 1 and 2: 1e-4 {m1}, 2e-4 {m2} (floor {floor}). The 25-minute targets are still not "
            "met: FID-P 2x the floor is {twice}, and 2e-4's articleType accuracy ({acc}) is below real photos' less 3 "
            "points ({real_acc})", lambda: _lr_g("test")),
+    Figure("batch 32 with G 2e-4 at 12.5 minutes", ["quality/b32_lrg2_half_val.json", "quality/recipe_val.json"],
+           "At 12.5 minutes batch 32 with G 2e-4 reached {c0} and {c1} (seeds 0 and 1), against batch 32 alone {b0} / "
+           "{b1}, G 2e-4 alone {l0} / {l1} and the old recipe {r0} / {r1}; mean baseColour accuracy {ccol}, against "
+           "{bcol}, {lcol} and {rcol}", _combo),
     Figure("post-hoc EMA sweep", ["quality/ema_sweep_val.json"],
            "Mean val FID-P over the {seeds} training seeds: the run's own average {own}, the last weights {last}, the "
            "best rebuilt average {best_fid}, the worst {worst_fid}; the seeds' own averages differ by {spread} "
