@@ -25,7 +25,7 @@ FEATURES=runs/productnet64
 SEEDS=(1 2)
 recipe=(--model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet)
 lr_of() { case $1 in gan64-sle-lrg2-*) echo 2e-4 ;; gan64-sle-lrg4-*) echo 4e-4 ;; *) echo 1e-4 ;; esac; }
-trained() { grep -q '"step":3166,' "runs/$1/metrics.jsonl" 2>/dev/null; }  # reached its last step (not a checkpoint)
+trained() { grep -q "\"step\":${2:-3166}," "runs/$1/metrics.jsonl" 2>/dev/null; }  # run [steps]: reached its last step (not a checkpoint)
 train_run() {  # a finished run is kept; anything else is trained anew
   trained "$1" && { echo "runs/$1 is trained; kept" >&2; return; }
   $PG train "${recipe[@]}" --model-arg lr_g="$(lr_of "$1")" --seed "${1##*-s}" --out "runs/$1" --overwrite
@@ -61,7 +61,7 @@ test)  # the recipe and the rate chosen on val, read once
 combo)  # compared with session 13's 12.5-minute rows of each change alone (bench/recipe_variants.sh, same ProductNet)
   for s in 0 1; do
     run=gan64-sle-b32-lrg2-s$s-half
-    grep -q '"step":2850,' "runs/$run/metrics.jsonl" 2>/dev/null ||
+    trained "$run" 2850 ||
       $PG train --model gan --catalog "$CAT" --resolution 64 --steps 2850 --batch-size 32 --threads 1 --model-arg sle=true \
         --model-arg lr_g=2e-4 --seed $s --quiet --out "runs/$run" --overwrite &
   done
@@ -80,5 +80,5 @@ grids)  # bench/sample_grids.py's category sheet (16 categories x 8 noise seeds)
   cp "$tmp/gan64-sle-s1-categories.png" "$OUT/lr_g-1e-4-s1-categories.png"
   cp "$tmp/gan64-sle-lrg2-s1-categories.png" "$OUT/lr_g-2e-4-s1-categories.png"
   rm -r "$tmp" ;;
-*) echo "usage: bash bench/lr_g_seeds.sh train|val|test|grids" >&2; exit 2 ;;
+*) echo "usage: bash bench/lr_g_seeds.sh train|val|test|combo|grids" >&2; exit 2 ;;
 esac
