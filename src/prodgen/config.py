@@ -77,7 +77,9 @@ class TrainConfig:
     eval_every: int = 0  # steps between cheap FID/KID on the val split (0: off); its time is not budget time
     eval_n: int = 500  # generated images per periodic evaluation
     eval_features: str | None = None  # ProductNet run folder (None: the catalog's cached one, fit if absent)
-    precision: str = "fp32"  # "fp32" | "bf16" | "fp16": autocast of the training step (fp16 with a gradient scaler)
+    precision: str = "fp32"  # "fp32" | "bf16" | "fp16": autocast of the training step (fp16 with a gradient scaler);
+    #   "auto": bf16 where measured to gain (the GAN on a CPU with AMX, device.resolve_precision), else fp32; a run
+    #   records the precision it resolved to
     compile: bool = False  # torch.compile the networks' forward (measured, not assumed: bench/precision_speed.py)
 
     def __post_init__(self) -> None:
@@ -85,7 +87,7 @@ class TrainConfig:
             raise UserError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
 
 def saved_model_args(model: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -25,3 +25,31 @@ def module_device(net: torch.nn.Module) -> torch.device:
     for p in net.parameters():
         return p.device
     return torch.device("cpu")
+
+
+# Families whose bf16 training was measured to keep its quality at equal CPU time on a CPU with AMX
+# (bench/bf16_cpu.sh: the GAN). The VAE and diffusion models train faster in bf16 too (README, precision table), but
+# their quality at equal time is not measured, so "auto" keeps them in fp32.
+AUTO_BF16_FAMILIES = ("gan",)
+
+
+def cpu_has_amx_bf16() -> bool:
+    """True on a CPU with Intel AMX (bf16 matrix tiles): there oneDNN runs bf16 convolutions ~4x faster than fp32
+    (bench/bf16_cpu.sh). Elsewhere (AVX-512/AVX2 only, e.g. the AMD EPYC of the README's precision table) bf16
+    autocast made the GAN slower (0.90x)."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(probe()) if probe is not None else False
+    except RuntimeError:
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device, family: str) -> str:
+    """``--precision auto``: bf16 autocast for the families measured to gain from it on this device (the GAN on a CPU
+    with AMX), fp32 otherwise; any other value is returned as given."""
+    if precision != "auto":
+        return precision
+    if device.type == "cpu" and family in AUTO_BF16_FAMILIES and cpu_has_amx_bf16():
+        return "bf16"
+    return "fp32"
+

@@ -26,6 +26,7 @@ from ..conditioning import Vocabulary
 from ..config import RunConfig
 from ..conditioning.text import TEXT_DIM, resolve_encoder_name
 from ..data import Catalog, ImageTensors, load_catalog, make_split, prepare_images, prepare_title_embeddings
+from ..device import resolve_device, resolve_precision
 from ..errors import UserError
 from ..models import model_class
 from ..runfiles import check_run_folder, damaged, folder_kind, read_split, read_vocab_dict
@@ -214,6 +215,9 @@ def _train(cfg: RunConfig, out: Path, overwrite: bool, progress: bool, console, 
         if cfg.data.images:
             cfg.data.images = str(Path(cfg.data.images).resolve())
     cfg.condition.attributes = data.attributes
+    # "auto" is resolved once, here, and recorded: a resume (on any machine) trains in the precision it began with
+    cfg.train.precision = resolve_precision(cfg.train.precision, resolve_device(world.device(cfg.train.device)),
+                                            klass.family)
     evaluator = _evaluator(cfg, data, progress, console) if main else None
     if not main:
         return Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,

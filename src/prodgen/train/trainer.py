@@ -17,7 +17,7 @@ import torch
 from .. import batchwide, noise
 from ..conditioning import Vocabulary, condition_grid, drop_for_training
 from ..config import TrainConfig
-from ..device import resolve_device
+from ..device import resolve_device, resolve_precision
 from ..grid import save_grid
 from ..models.base import save_state
 from .checkpoint import export_weights
@@ -64,8 +64,9 @@ class Trainer(TrainLoop):
         self.model = convert_sync_batchnorm(model.to(self.device), self.world).to(memory_format=torch.channels_last)
         self.world.broadcast_module(self.model)
         # --precision: autocast of the training step; fp16 adds a gradient scaler (bf16 keeps fp32's range)
-        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        precision = resolve_precision(cfg.precision, self.device, getattr(model, "family", ""))
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=precision == "fp16")
         if cfg.compile:
             for net in self.model.children():
                 net.compile()  # in place: the state dict keeps its names

@@ -1,0 +1,75 @@
+"""Training speed of two variants side by side, one thread each: the condition the quality runs are trained in.
+
+    python bench/pair_speed.py --a fp32 "" --b bf16 "--precision bf16" --out bench/results/quality/bf16_speed.json
+
+Both variants are real ``prodgen train`` runs of the 25-minute GAN recipe on the catalog (gan64-sle, batch 32, G's
+learning rate 2e-4 unless the extra arguments say otherwise), started together on one core each, for ``--steps``
+steps. Images/s is training time only (metrics.jsonl), averaged over the logged windows after the first (warm-up).
+The ratio of the two rates turns one variant's step count at a CPU budget into the other's at the same budget
+(session 13 did the same for batch 32: 59.0 against 65.3 images/s). Writes the JSON results file (command and
+machine inside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from machine import command_line, machine_info  # noqa: E402
+
+RECIPE = ["--model", "gan", "--resolution", "64", "--batch-size", "32", "--threads", "1", "--model-arg", "sle=true",
+          "--model-arg", "lr_g=2e-4", "--seed", "0", "--quiet", "--sample-every", "100000", "--checkpoint-every",
+          "100000"]
+
+
+def rates(metrics: Path) -> list[float]:
+    return [m["images_per_s"] for m in map(json.loads, metrics.read_text().splitlines()) if "images_per_s" in m]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--a", nargs=2, metavar=("LABEL", "ARGS"), required=True)
+    ap.add_argument("--b", nargs=2, metavar=("LABEL", "ARGS"), required=True)
+    ap.add_argument("--catalog", default=str(ROOT.parent / "shared" / "data" / "fashion-products"))
+    ap.add_argument("--steps", type=int, default=250)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    machine = machine_info("2 one-thread trainings side by side, nothing else running")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = []
+        for label, extra in (args.a, args.b):
+            out = Path(tmp) / label.replace(" ", "_")
+            cmd = [sys.executable, "-m", "prodgen", "train", "--catalog", args.catalog, *RECIPE, "--steps",
+                   str(args.steps), "--log-every", str(max(1, args.steps // 10)), "--out", str(out), *shlex.split(extra)]
+            procs.append((label, extra, out, subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                                              stderr=subprocess.PIPE, text=True)))
+        for label, extra, out, p in procs:
+            _, err = p.communicate()
+            if p.returncode != 0:
+                raise SystemExit(f"{label} failed: {err[-800:]}")
+            r = rates(out / "metrics.jsonl")
+            rows.append({"variant": label, "extra_args": extra, "images_per_s": round(sum(r[1:]) / len(r[1:]), 1),
+                         "windows": r})
+    ratio = rows[1]["images_per_s"] / rows[0]["images_per_s"]
+    result = {"command": command_line(), "machine": machine, "steps": args.steps, "recipe": " ".join(RECIPE),
+              "rows": rows, "b_over_a": round(ratio, 3)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({r["variant"]: r["images_per_s"] for r in rows}), "ratio", round(ratio, 3))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
