@@ -17,6 +17,9 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own preprocessing cache, never the user's."""
     monkeypatch.setenv("PRODGEN_CACHE", str(tmp_path_factory.getbasetemp() / "prodgen-cache"))
     monkeypatch.setenv("PRODGEN_SIGNING_DIR", str(tmp_path_factory.getbasetemp() / "prodgen-signing"))  # never ~/.config
+    # --precision auto is bf16 for the GAN on a CPU with AMX only: the suite computes the same numbers on every
+    # machine (tests of "auto" itself unset this)
+    monkeypatch.setenv("PRODGEN_AUTO_PRECISION", "fp32")
 
 
 @pytest.fixture(autouse=True)

@@ -77,6 +77,7 @@ def test_unknown_precision_is_refused():
 def test_auto_precision_is_bf16_only_where_measured_to_gain(monkeypatch, amx, device, family, want):
     from prodgen import device as dev
 
+    monkeypatch.delenv("PRODGEN_AUTO_PRECISION")
     monkeypatch.setattr(dev, "cpu_has_amx_bf16", lambda: amx)
     assert dev.resolve_precision("auto", torch.device(device), family) == want
     for explicit in ("fp32", "bf16", "fp16"):  # a precision asked for is kept, whatever the machine
@@ -89,6 +90,7 @@ def test_auto_precision_runs_and_is_recorded_in_the_run(monkeypatch, tmp_path, a
     from prodgen.config import DataConfig, RunConfig
     from prodgen.train.run import train
 
+    monkeypatch.delenv("PRODGEN_AUTO_PRECISION")
     monkeypatch.setattr(dev, "cpu_has_amx_bf16", lambda: amx)
     cfg = RunConfig(model="gan", model_args=dict(TINY_ARGS["gan"]),
                     data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=96),
@@ -106,3 +108,15 @@ def test_auto_precision_runs_and_is_recorded_in_the_run(monkeypatch, tmp_path, a
     want = "bf16" if amx else "fp32"
     assert RunConfig.load(tmp_path / "run" / "config.json").train.precision == want  # a resume keeps it
     assert (torch.bfloat16 in seen) == amx and seen
+
+
+def test_the_environment_can_pin_what_auto_means(monkeypatch):
+    from prodgen import device as dev
+
+    monkeypatch.setattr(dev, "cpu_has_amx_bf16", lambda: True)
+    monkeypatch.setenv("PRODGEN_AUTO_PRECISION", "fp32")  # the bench scripts of fp32 rows, the suite
+    assert dev.resolve_precision("auto", torch.device("cpu"), "gan") == "fp32"
+    assert dev.resolve_precision("bf16", torch.device("cpu"), "gan") == "bf16"  # an explicit choice still wins
+    monkeypatch.setenv("PRODGEN_AUTO_PRECISION", "int4")
+    with pytest.raises(UserError, match="PRODGEN_AUTO_PRECISION"):
+        dev.resolve_precision("auto", torch.device("cpu"), "gan")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .errors import UserError
@@ -31,6 +33,7 @@ def module_device(net: torch.nn.Module) -> torch.device:
 # (bench/bf16_cpu.sh: the GAN). The VAE and diffusion models train faster in bf16 too (README, precision table), but
 # their quality at equal time is not measured, so "auto" keeps them in fp32.
 AUTO_BF16_FAMILIES = ("gan",)
+AUTO_PRECISION_ENV = "PRODGEN_AUTO_PRECISION"  # set to fp32 (or bf16/fp16): what "auto" means, on any machine
 
 
 def cpu_has_amx_bf16() -> bool:
@@ -49,6 +52,11 @@ def resolve_precision(precision: str, device: torch.device, family: str) -> str:
     with AMX), fp32 otherwise; any other value is returned as given."""
     if precision != "auto":
         return precision
+    forced = os.environ.get(AUTO_PRECISION_ENV, "")
+    if forced:  # e.g. the test suite and the bench scripts of fp32 rows: the same precision on every machine
+        if forced not in ("fp32", "bf16", "fp16"):
+            raise UserError(f"{AUTO_PRECISION_ENV}={forced!r} is not fp32, bf16 or fp16; unset it or pick one.")
+        return forced
     if device.type == "cpu" and family in AUTO_BF16_FAMILIES and cpu_has_amx_bf16():
         return "bf16"
     return "fp32"
