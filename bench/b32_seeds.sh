@@ -12,6 +12,7 @@
 #   bash bench/b32_seeds.sh val        # -> bench/results/quality/b32_lrg2_val.json
 #   bash bench/b32_seeds.sh test       # -> bench/results/quality/b32_lrg2_test.json
 set -euo pipefail
+export PRODGEN_AUTO_PRECISION=fp32  # its rows were measured in fp32 (--precision auto is bf16 on an AMX CPU)
 cd "$(dirname "$0")/.."
 PG=.venv/bin/prodgen
 PY=.venv/bin/python

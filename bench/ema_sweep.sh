@@ -10,6 +10,7 @@
 # is about EDM2's power profile with sigma_rel 0.09); "last" the final weights, not averaged (half-life 0.001 steps);
 # hlN an exponential average with a half-life of N steps; pX EDM2's power-function average of relative width 0.X.
 set -euo pipefail
+export PRODGEN_AUTO_PRECISION=fp32  # its rows were measured in fp32 (--precision auto is bf16 on an AMX CPU)
 cd "$(dirname "$0")/.."
 PG=.venv/bin/prodgen
 PY=.venv/bin/python

@@ -11,6 +11,7 @@
 # idle machine; the step counts then depend on the CPU).
 #   bash bench/family_runs.sh           # then: bash bench/family_eval.sh sweep; ... final
 set -euo pipefail
+export PRODGEN_AUTO_PRECISION=fp32  # its rows were measured in fp32 (--precision auto is bf16 on an AMX CPU)
 cd "$(dirname "$0")/.."
 CAT=../shared/data/fashion-products
 PG=.venv/bin/prodgen

@@ -13,6 +13,7 @@
 #   THREADS=1 bash bench/long_runs.sh fam-edm 12.5 25 50 & THREADS=1 bash bench/long_runs.sh fam-vae 12.5 25 50
 # then: bash bench/quality_runs.sh val <the new rows>; python bench/long_curve.py
 set -euo pipefail
+export PRODGEN_AUTO_PRECISION=fp32  # its rows were measured in fp32 (--precision auto is bf16 on an AMX CPU)
 cd "$(dirname "$0")/.."
 PG=.venv/bin/prodgen
 THREADS=${THREADS:-2}

@@ -35,6 +35,7 @@
 #   gan64          the 25-minute headline GAN (bench/headline runs; attributes only): its title prior
 #                  (`prodgen title-prior`) measures title-only generation through the prior
 set -euo pipefail
+export PRODGEN_AUTO_PRECISION=fp32  # its rows were measured in fp32 (--precision auto is bf16 on an AMX CPU)
 cd "$(dirname "$0")/.."
 CAT=../shared/data/fashion-products
 PG=.venv/bin/prodgen

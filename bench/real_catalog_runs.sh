@@ -11,6 +11,7 @@
 #   bash bench/real_catalog_runs.sh [PATH_TO_PYTORCH_EXAMPLES_CHECKOUT]
 #   then: bash bench/headline_eval.sh (ProductNet, evaluation, bench/results/headline.json, README)
 set -euo pipefail
+export PRODGEN_AUTO_PRECISION=fp32  # its rows were measured in fp32 (--precision auto is bf16 on an AMX CPU)
 cd "$(dirname "$0")/.."
 CAT=../shared/data/fashion-products
 BIN=.venv/bin

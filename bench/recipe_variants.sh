@@ -10,6 +10,7 @@
 # median training images/s of gan64-sle-b32 and gan64-sle-lrg2 (a batch-64 run that trained beside it, at the same
 # cost a step as gan64-sle).
 set -euo pipefail
+export PRODGEN_AUTO_PRECISION=fp32  # its rows were measured in fp32 (--precision auto is bf16 on an AMX CPU)
 cd "$(dirname "$0")/.."
 PG=.venv/bin/prodgen
 PY=.venv/bin/python

@@ -180,6 +180,22 @@ def t_families() -> list[str]:
     return eval_table(R("families/families.json"), None, cols, "run", train_col=True)
 
 
+def t_pair_speed() -> list[str]:
+    """bench/pair_speed.py (via bench/bf16_cpu.sh speed): fp32 and bf16 side by side, one core each, two batch sizes."""
+    lines, body = [], []
+    for name in ("quality/bf16_speed.json", "quality/bf16_speed_b32.json"):
+        res = R(name)
+        m = res["machine"]
+        batch = "32" if name.endswith("_b32.json") else "64"
+        rows = res["rows"]
+        for r in rows:
+            body.append([batch, r["variant"], f"{r['images_per_s']}", f"{r['images_per_s'] / rows[0]['images_per_s']:.2f}x"])
+        lines.append(f"`{res['command']}` ({m['cpu']}, {m['date']}; {m['note']}; {res['steps']} steps each)")
+    header = ["batch", "precision", "images/s (each of two side by side)", "vs fp32"]
+    return ["Commands: " + "; ".join(lines) + ".", "", md_row(header), "|" + "|".join("---" for _ in header) + "|",
+            *(md_row(r) for r in body)]
+
+
 # ---------------------------------------------------------------- other tables
 
 def speed_for(steps: int, guidance: float) -> str:
@@ -559,6 +575,10 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "lr-g-val": (["quality/lr_g_val.json"], lambda: t_truncation("lr_g_val.json")),
     "lr-g-test": (["quality/lr_g_test.json"], lambda: t_truncation("lr_g_test.json")),
     "b32-lrg2-half-val": (["quality/b32_lrg2_half_val.json"], lambda: t_truncation("b32_lrg2_half_val.json")),
+    "b32-lrg2-val": (["quality/b32_lrg2_val.json"], lambda: t_truncation("b32_lrg2_val.json")),
+    "bf16-speed": (["quality/bf16_speed.json", "quality/bf16_speed_b32.json"], t_pair_speed),
+    "bf16-val": (["quality/bf16_val.json"], lambda: t_truncation("bf16_val.json")),
+    "bf16-test": (["quality/bf16_test.json"], lambda: t_truncation("bf16_test.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -735,7 +755,43 @@ def _combo() -> dict[str, str]:
     return out
 
 
+def _seed_of(name: str) -> int:
+    return int(name.rsplit("-s", 1)[1])
+
+
+def _vs_recipe(name: str, split: str = "val") -> dict[str, str]:
+    """A variant's seeds (bench/b32_seeds.sh, bench/bf16_cpu.sh) against the fp32 recipe (G 2e-4, batch 64) at the same
+    seeds: session 13's seed 0 and bench/lr_g_seeds.sh's seeds 1 and 2, measured with the same pinned ProductNet."""
+    new = R(f"quality/{name}_{split}.json")
+    assert new["features"]["heldout_accuracy"] == R(f"quality/lr_g_{split}.json")["features"]["heldout_accuracy"]
+    base = _lr_g_fids(split)["2e-4"]
+    base_acc = {_seed_of(r["name"]): r["metrics"]["acc/articleType"] for r in R(f"quality/lr_g_{split}.json")["rows"]
+                if "-lrg2-" in r["name"]}
+    if split == "val":
+        base_acc[0] = row_by_name(R("quality/recipe_val.json"), "gan64-sle-lrg2")["metrics"]["acc/articleType"]
+    fid = {_seed_of(r["name"]): r["metrics"]["fid"] for r in new["rows"]}
+    acc = {_seed_of(r["name"]): r["metrics"]["acc/articleType"] for r in new["rows"]}
+    seeds = sorted(s for s in fid if s in base)
+    mean = lambda d: sum(d[s] for s in seeds) / len(seeds)  # noqa: E731
+    return {**{f"f{s}": f"{fid[s]:.1f}" for s in seeds}, **{f"b{s}": f"{base[s]:.1f}" for s in seeds},
+            "n": str(len(seeds)), "new": f"{mean(fid):.1f}", "base": f"{mean(base):.1f}",
+            "wins": str(sum(fid[s] < base[s] for s in seeds)), "acc": f"{mean(acc):.3f}", "acc_base": f"{mean(base_acc):.3f}",
+            "floor": f"{new['real_floor']['fid']:.1f}", "twice": f"{2 * new['real_floor']['fid']:.1f}",
+            "real_acc": f"{new['real_floor']['acc/articleType'] - 0.03:.3f}"}
+
+
 FIGURES: list[Figure] = [
+    Figure("batch 32 at 25 minutes", ["quality/b32_lrg2_val.json", "quality/lr_g_val.json", "quality/recipe_val.json"],
+           "At 25 minutes batch 32 with G 2e-4 reached {f0} / {f1} / {f2} (seeds 0, 1, 2) against batch 64's {b0} / {b1} / {b2}: mean {new} "
+           "against {base}, lower at {wins} of {n} seeds; articleType accuracy {acc} against {acc_base}",
+           lambda: _vs_recipe("b32_lrg2")),
+    Figure("bf16 with less CPU time (val)", ["quality/bf16_val.json", "quality/lr_g_val.json", "quality/recipe_val.json"],
+           "With 84% of fp32's CPU time bf16 reached {f0} / {f1} / {f2} (seeds 0, 1, 2) against fp32's {b0} / {b1} / {b2}: mean {new} against "
+           "{base}, lower at {wins} of {n} seeds; articleType accuracy {acc} against {acc_base}", lambda: _vs_recipe("bf16")),
+    Figure("bf16 on test", ["quality/bf16_test.json", "quality/lr_g_test.json"],
+           "On test (read once, seeds 1 and 2): bf16 {f1} / {f2} against fp32's {b1} / {b2}, mean {new} against {base} (2x the "
+           "floor: {twice}); articleType accuracy {acc} against {acc_base}, and real photos' less 3 points is {real_acc}",
+           lambda: _vs_recipe("bf16", "test")),
     Figure("recipe variants", ["quality/recipe_val.json"],
            "At 25 minutes G's learning rate 2e-4 reached {lr} and batch 32 at equal CPU time {b32}, against the recipe's "
            "{base} (mean of two seeds, which differ by {spread}); at 12.5 minutes, each the mean of two seeds, "

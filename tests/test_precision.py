@@ -120,3 +120,15 @@ def test_the_environment_can_pin_what_auto_means(monkeypatch):
     monkeypatch.setenv("PRODGEN_AUTO_PRECISION", "int4")
     with pytest.raises(UserError, match="PRODGEN_AUTO_PRECISION"):
         dev.resolve_precision("auto", torch.device("cpu"), "gan")
+
+
+def test_auto_is_the_default_and_older_runs_keep_fp32():
+    import dataclasses
+
+    from prodgen.config import RunConfig
+
+    assert TrainConfig().precision == "auto"
+    d = dataclasses.asdict(RunConfig(model="gan"))
+    assert RunConfig.from_dict(d).train.precision == "auto"
+    del d["train"]["precision"]  # a config.json written before --precision existed: that run trained in fp32
+    assert RunConfig.from_dict(d).train.precision == "fp32"

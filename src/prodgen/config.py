@@ -77,7 +77,7 @@ class TrainConfig:
     eval_every: int = 0  # steps between cheap FID/KID on the val split (0: off); its time is not budget time
     eval_n: int = 500  # generated images per periodic evaluation
     eval_features: str | None = None  # ProductNet run folder (None: the catalog's cached one, fit if absent)
-    precision: str = "fp32"  # "fp32" | "bf16" | "fp16": autocast of the training step (fp16 with a gradient scaler);
+    precision: str = "auto"  # "fp32" | "bf16" | "fp16": autocast of the training step (fp16 with a gradient scaler);
     #   "auto": bf16 where measured to gain (the GAN on a CPU with AMX, device.resolve_precision), else fp32; a run
     #   records the precision it resolved to
     compile: bool = False  # torch.compile the networks' forward (measured, not assumed: bench/precision_speed.py)
@@ -124,6 +124,9 @@ class RunConfig:
         if isinstance(d, dict) and isinstance(d.get("condition"), dict) and "title_only" not in d["condition"]:
             # written before --title-only existed: such runs trained without title-only rows, and a resume must too
             d = {**d, "condition": {**d["condition"], "title_only": 0.0}}
+        if isinstance(d, dict) and isinstance(d.get("train"), dict) and "precision" not in d["train"]:
+            # written before --precision existed: such runs trained in fp32, and a resume must too
+            d = {**d, "train": {**d["train"], "precision": "fp32"}}
         ma = d.get("model_args") if isinstance(d, dict) else None
         if isinstance(ma, dict):
             d = {**d, "model_args": saved_model_args(d.get("model", "gan"), ma)}
