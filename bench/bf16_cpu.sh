@@ -13,6 +13,7 @@
 #   bash bench/bf16_cpu.sh train      # seed 0 (beside b32_seeds.sh's seed 2), then seeds 1 and 2 side by side
 #   bash bench/bf16_cpu.sh val        # -> bench/results/quality/bf16_val.json
 #   bash bench/bf16_cpu.sh test       # -> bench/results/quality/bf16_test.json
+#   bash bench/bf16_cpu.sh grids      # -> bench/results/quality/bf16-s1-categories.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=.venv/bin/prodgen
@@ -51,5 +52,10 @@ train) train_run 0 & bash bench/b32_seeds.sh train-seed 2; wait; train_run 1 & t
 train-seed) train_run "$2" ;;
 val) collect val 0 1 2 ;;
 test) collect test 1 2 ;;
-*) echo "usage: bash bench/bf16_cpu.sh speed|train|train-seed SEED|val|test" >&2; exit 2 ;;
+grids)  # bench/sample_grids.py's category sheet of seed 1 (16 categories x 8 noise seeds), beside lr_g_seeds.sh's fp32 one
+  tmp=$(mktemp -d)
+  $PY bench/sample_grids.py runs/gan64-sle-bf16-s1 --out "$tmp" > /dev/null
+  cp "$tmp/gan64-sle-bf16-s1-categories.png" "$OUT/bf16-s1-categories.png"
+  rm -r "$tmp" ;;
+*) echo "usage: bash bench/bf16_cpu.sh speed|train|train-seed SEED|val|test|grids" >&2; exit 2 ;;
 esac
