@@ -13,32 +13,12 @@
 #   bash bench/b32_seeds.sh test       # -> bench/results/quality/b32_lrg2_test.json
 set -euo pipefail
 export PRODGEN_AUTO_PRECISION=fp32  # its rows were measured in fp32 (--precision auto is bf16 on an AMX CPU)
-cd "$(dirname "$0")/.."
-PG=.venv/bin/prodgen
-PY=.venv/bin/python
-CAT=${CAT:-../shared/data/fashion-products}
-OUT=bench/results/quality
-FEATURES=runs/productnet64
 STEPS=5700
-trained() { grep -q "\"step\":$STEPS," "runs/$1/metrics.jsonl" 2>/dev/null; }  # reached its last step (not a checkpoint)
-train_run() {  # seed: a finished run is kept; anything else is trained anew
-  local run=gan64-sle-b32-lrg2-s$1
-  trained "$run" && { echo "runs/$run is trained; kept" >&2; return; }
-  $PG train --model gan --catalog "$CAT" --resolution 64 --steps $STEPS --batch-size 32 --threads 1 \
-    --model-arg sle=true --model-arg lr_g=2e-4 --seed "$1" --quiet --out "runs/$run" --overwrite
-}
+source "$(dirname "$0")/seed_runs.sh"
+train_run() { train_seed "gan64-sle-b32-lrg2-s$1" "$1" --batch-size 32; }  # seed
 collect() {  # split seeds...
-  split=$1; shift
-  args=()
-  for s in "$@"; do
-    run=gan64-sle-b32-lrg2-s$s
-    trained "$run" || { echo "skipping $run: not trained (yet)" >&2; continue; }
-    $PY bench/eval_table.py --find "runs/$run::split=$split,truncation=1" >/dev/null 2>&1 ||
-      $PG evaluate "runs/$run" --features "$FEATURES" --split "$split" --quiet > "$OUT/b32-$run-$split.txt" 2>&1
-    args+=(--row "$run" "runs/$run::split=$split,truncation=1" "batch 32 and G's learning rate 2e-4, $STEPS steps (25 CPU-minutes), seed $s")
-  done
-  $PY bench/eval_table.py --out "$OUT/b32_lrg2_$split.json" --features "$FEATURES" \
-    --command "bash bench/b32_seeds.sh train && bash bench/b32_seeds.sh $split" "${args[@]}"
+  collect_seeds "$1" gan64-sle-b32-lrg2 b32 b32_lrg2 \
+    "batch 32 and G's learning rate 2e-4, $STEPS steps (25 CPU-minutes)" b32_seeds.sh "${@:2}"
 }
 case "${1:-}" in
 train) train_run 0 & train_run 1; wait; train_run 2 ;;

@@ -15,32 +15,12 @@
 #   bash bench/bf16_cpu.sh test       # -> bench/results/quality/bf16_test.json
 #   bash bench/bf16_cpu.sh grids      # -> bench/results/quality/bf16-s1-categories.png
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PG=.venv/bin/prodgen
-PY=.venv/bin/python
-CAT=${CAT:-../shared/data/fashion-products}
-OUT=bench/results/quality
-FEATURES=runs/productnet64
 STEPS=4700
-trained() { grep -q "\"step\":$STEPS," "runs/$1/metrics.jsonl" 2>/dev/null; }  # reached its last step (not a checkpoint)
-train_run() {  # seed: a finished run is kept; anything else is trained anew
-  local run=gan64-sle-bf16-s$1
-  trained "$run" && { echo "runs/$run is trained; kept" >&2; return; }
-  $PG train --model gan --catalog "$CAT" --resolution 64 --steps $STEPS --threads 1 \
-    --model-arg sle=true --model-arg lr_g=2e-4 --precision bf16 --seed "$1" --quiet --out "runs/$run" --overwrite
-}
+source "$(dirname "$0")/seed_runs.sh"
+train_run() { train_seed "gan64-sle-bf16-s$1" "$1" --precision bf16; }  # seed
 collect() {  # split seeds...
-  split=$1; shift
-  args=()
-  for s in "$@"; do
-    run=gan64-sle-bf16-s$s
-    trained "$run" || { echo "skipping $run: not trained (yet)" >&2; continue; }
-    $PY bench/eval_table.py --find "runs/$run::split=$split,truncation=1" >/dev/null 2>&1 ||
-      $PG evaluate "runs/$run" --features "$FEATURES" --split "$split" --quiet > "$OUT/bf16-$run-$split.txt" 2>&1
-    args+=(--row "$run" "runs/$run::split=$split,truncation=1" "bf16 autocast, $STEPS steps (84% of the fp32 recipe's CPU time), seed $s")
-  done
-  $PY bench/eval_table.py --out "$OUT/bf16_$split.json" --features "$FEATURES" \
-    --command "bash bench/bf16_cpu.sh train && bash bench/bf16_cpu.sh $split" "${args[@]}"
+  collect_seeds "$1" gan64-sle-bf16 bf16 bf16 "bf16 autocast, $STEPS steps (84% of the fp32 recipe's CPU time)" \
+    bf16_cpu.sh "${@:2}"
 }
 case "${1:-}" in
 speed)

@@ -60,4 +60,3 @@ def resolve_precision(precision: str, device: torch.device, family: str) -> str:
     if device.type == "cpu" and family in AUTO_BF16_FAMILIES and cpu_has_amx_bf16():
         return "bf16"
     return "fp32"
-

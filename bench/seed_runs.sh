@@ -1,0 +1,42 @@
+# Sourced (not run) by the seed-sweep scripts of the 25-minute GAN recipe (lr_g_seeds.sh, b32_seeds.sh,
+# bf16_cpu.sh): their shared settings and the helpers that keep finished work (a trained run is never retrained, an
+# evaluation with the same settings is never redone).
+#
+#   STEPS=5700; source bench/seed_runs.sh
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PG=.venv/bin/prodgen
+PY=.venv/bin/python
+CAT=${CAT:-../shared/data/fashion-products}
+OUT=bench/results/quality
+FEATURES=runs/productnet64
+
+trained() {  # run [steps]: its metrics reached its last step (a run folder holds a checkpoint mid-training too)
+  grep -q "\"step\":${2:-$STEPS}," "runs/$1/metrics.jsonl" 2>/dev/null
+}
+
+train_seed() {  # run seed [train options...]: the recipe (gan64-sle, G 2e-4, one thread) to $STEPS; a finished run is kept
+  local run=$1 seed=$2
+  shift 2
+  trained "$run" && { echo "runs/$run is trained; kept" >&2; return; }
+  $PG train --model gan --catalog "$CAT" --resolution 64 --steps "$STEPS" --threads 1 --model-arg sle=true \
+    --model-arg lr_g=2e-4 "$@" --seed "$seed" --quiet --out "runs/$run" --overwrite
+}
+
+evaluate_once() {  # run split text-file: its evaluation (truncation 1, pinned ProductNet), unless it has one
+  $PY bench/eval_table.py --find "runs/$1::split=$2,truncation=1" >/dev/null 2>&1 ||
+    $PG evaluate "runs/$1" --features "$FEATURES" --split "$2" --quiet > "$3" 2>&1
+}
+
+collect_seeds() {  # split prefix tag results-stem label script seeds...: evaluate runs <prefix>-s<seed>, one results file
+  local split=$1 prefix=$2 tag=$3 stem=$4 label=$5 script=$6 s run
+  shift 6
+  local args=()
+  for s in "$@"; do
+    run=$prefix-s$s
+    trained "$run" || { echo "skipping $run: not trained (yet)" >&2; continue; }
+    evaluate_once "$run" "$split" "$OUT/$tag-$run-$split.txt"
+    args+=(--row "$run" "runs/$run::split=$split,truncation=1" "$label, seed $s")
+  done
+  $PY bench/eval_table.py --out "$OUT/${stem}_$split.json" --features "$FEATURES" \
+    --command "bash bench/$script train && bash bench/$script $split" "${args[@]}"
+}
