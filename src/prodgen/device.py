@@ -37,8 +37,8 @@ AUTO_PRECISION_ENV = "PRODGEN_AUTO_PRECISION"  # set to fp32 (or bf16/fp16): wha
 
 
 def cpu_has_amx_bf16() -> bool:
-    """True on a CPU with Intel AMX (bf16 matrix tiles): there oneDNN runs bf16 convolutions ~4x faster than fp32
-    (bench/bf16_cpu.sh). Elsewhere (AVX-512/AVX2 only, e.g. the AMD EPYC of the README's precision table) bf16
+    """True on a CPU with Intel AMX (bf16 matrix tiles): there bf16 autocast trains the GAN 1.5-1.8x faster than fp32
+    (bench/bf16_cpu.sh speed). Elsewhere (AVX-512/AVX2 only, e.g. the AMD EPYC of the README's precision table) bf16
     autocast made the GAN slower (0.90x)."""
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
     try:
