@@ -44,7 +44,10 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=250)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    machine = machine_info("2 one-thread trainings side by side, nothing else running")
+    machine = machine_info()
+    others = machine["background_jobs"]
+    machine["note"] = "2 one-thread trainings side by side, " + (
+        f"beside {others} other job(s): a contended reading" if others else "nothing else running")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
