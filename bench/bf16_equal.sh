@@ -8,13 +8,16 @@
 #          run is the longer run, only its random stream differs from an uninterrupted one).
 #   ada:   the same recipe trained from scratch to 5575 steps with --model-arg ada_target=0.6 (StyleGAN2-ADA's target:
 #          each image is augmented with a probability p that rises while D's E[sign D(real)] is above 0.6).
-# Seeds 0-2 on the VALIDATION split (n=796, truncation 1, each run's own EMA, pinned ProductNet).
+# On the VALIDATION split (n=796, truncation 1, each run's own EMA, pinned ProductNet): equal at seeds 0-2; ADA at
+# seeds 0 and 1 (both lost FID-P, by 5.6 and 13.9, and half the same-condition variety, so seed 2 was stopped at step
+# 2550 to give its core to bench/diffaug_color.sh). The equal-time runs' seeds 1 and 2 read once on the TEST split.
 #
 #   bash bench/productnet.sh; bash bench/bf16_cpu.sh train   # the 4700-step runs
+#   bash bench/bf16_equal.sh train                           # the three continuations, then ADA seeds 0 and 1 side by side
 #   bash bench/bf16_equal.sh equal-seed SEED                 # ~6 min on one core
 #   bash bench/bf16_equal.sh ada-seed SEED                   # ~40 min on one core
 #   bash bench/bf16_equal.sh val                             # -> bench/results/quality/bf16eq_val.json, bf16ada_val.json
-#   bash bench/bf16_equal.sh test SEEDS...                   # read once -> bf16eq_test.json, bf16ada_test.json
+#   bash bench/bf16_equal.sh test                            # read once -> bench/results/quality/bf16eq_test.json
 set -euo pipefail
 STEPS=5575
 source "$(dirname "$0")/seed_runs.sh"
@@ -26,15 +29,18 @@ equal_seed() {  # seed
   $PG train --resume "runs/$run" --steps "$STEPS" --threads 1 --quiet
 }
 ada_seed() { train_seed "gan64-sle-bf16ada-s$1" "$1" --precision bf16 --model-arg ada_target=0.6; }
-collect() {  # split seeds...
+equal() {  # split seeds...
   collect_seeds "$1" gan64-sle-bf16eq bf16eq bf16eq "bf16, $STEPS steps (equal CPU time), continued from 4700" \
     bf16_equal.sh "${@:2}"
+}
+ada() {  # split seeds...
   collect_seeds "$1" gan64-sle-bf16ada bf16ada bf16ada "bf16 + ADA (target 0.6), $STEPS steps" bf16_equal.sh "${@:2}"
 }
 case "${1:-}" in
+train) for s in 0 1 2; do equal_seed $s; done; ada_seed 0 & ada_seed 1; wait ;;
 equal-seed) equal_seed "$2" ;;
 ada-seed) ada_seed "$2" ;;
-val) collect val 0 1 2 ;;
-test) collect test "${@:2}" ;;
-*) echo "usage: bash bench/bf16_equal.sh equal-seed SEED|ada-seed SEED|val|test SEEDS..." >&2; exit 2 ;;
+val) equal val 0 1 2; ada val 0 1 ;;
+test) equal test 1 2 ;;
+*) echo "usage: bash bench/bf16_equal.sh train|equal-seed SEED|ada-seed SEED|val|test" >&2; exit 2 ;;
 esac

@@ -579,6 +579,10 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "bf16-speed": (["quality/bf16_speed.json", "quality/bf16_speed_b32.json"], t_pair_speed),
     "bf16-val": (["quality/bf16_val.json"], lambda: t_truncation("bf16_val.json")),
     "bf16-test": (["quality/bf16_test.json"], lambda: t_truncation("bf16_test.json")),
+    "bf16eq-val": (["quality/bf16eq_val.json"], lambda: t_truncation("bf16eq_val.json")),
+    "bf16eq-test": (["quality/bf16eq_test.json"], lambda: t_truncation("bf16eq_test.json")),
+    "bf16ada-val": (["quality/bf16ada_val.json"], lambda: t_truncation("bf16ada_val.json")),
+    "noclr-val": (["quality/noclr_val.json"], lambda: t_truncation("noclr_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -780,6 +784,38 @@ def _vs_recipe(name: str, split: str = "val") -> dict[str, str]:
             "real_acc": f"{new['real_floor']['acc/articleType'] - 0.03:.3f}"}
 
 
+def _vs_variant(new: str, base: str, split: str = "val") -> dict[str, str]:
+    """Two variants' seeds on one split (same pinned ProductNet): the seeds both have, per-seed FID-P, means of FID-P and
+    of the conditional accuracies. Keys: f<seed> / b<seed>, new / base, wins, n, acc / acc_base, col / col_base."""
+    a, b = R(f"quality/{new}_{split}.json"), R(f"quality/{base}_{split}.json")
+    assert a["features"]["heldout_accuracy"] == b["features"]["heldout_accuracy"]
+    ma = {_seed_of(r["name"]): r["metrics"] for r in a["rows"]}
+    mb = {_seed_of(r["name"]): r["metrics"] for r in b["rows"]}
+    seeds = sorted(set(ma) & set(mb))
+    mean = lambda d, k: sum(d[s][k] for s in seeds) / len(seeds)  # noqa: E731
+    return {**{f"f{s}": f"{ma[s]['fid']:.1f}" for s in seeds}, **{f"b{s}": f"{mb[s]['fid']:.1f}" for s in seeds},
+            "n": str(len(seeds)), "new": f"{mean(ma, 'fid'):.1f}", "base": f"{mean(mb, 'fid'):.1f}",
+            "wins": str(sum(ma[s]["fid"] < mb[s]["fid"] for s in seeds)),
+            "acc": f"{mean(ma, 'acc/articleType'):.3f}", "acc_base": f"{mean(mb, 'acc/articleType'):.3f}",
+            "col": f"{mean(ma, 'acc/baseColour'):.3f}", "col_base": f"{mean(mb, 'acc/baseColour'):.3f}",
+            "real_col": f"{a['real_floor']['acc/baseColour']:.3f}", "real_acc": f"{a['real_floor']['acc/articleType']:.3f}"}
+
+
+def _variety(name: str) -> dict[str, str]:
+    """Same-condition variety (mean pairwise ProductNet distance among images of one condition) per seed, against real's."""
+    res = R(f"quality/{name}")
+    real = res["real_floor"]["diversity_same_condition"]
+    v = {_seed_of(r["name"]): r["metrics"]["diversity_same_condition"] for r in res["rows"]}
+    return {"vr": f"{real:.1f}", **{f"v{s}": f"{x:.1f}" for s, x in v.items()},
+            **{f"r{s}": f"{x / real:.3f}" for s, x in v.items()}}
+
+
+def _ada_variety() -> dict[str, str]:
+    a, e = (R(f"quality/{n}_val.json") for n in ("bf16ada", "bf16eq"))
+    return {**{f"a{_seed_of(r['name'])}": f"{r['metrics']['diversity_same_condition']:.1f}" for r in a["rows"]},
+            **{f"e{_seed_of(r['name'])}": f"{r['metrics']['diversity_same_condition']:.1f}" for r in e["rows"]}}
+
+
 FIGURES: list[Figure] = [
     Figure("batch 32 at 25 minutes", ["quality/b32_lrg2_val.json", "quality/lr_g_val.json", "quality/recipe_val.json"],
            "At 25 minutes batch 32 with G 2e-4 reached {f0} / {f1} / {f2} (seeds 0, 1, 2) against batch 64's {b0} / {b1} / {b2}: mean {new} "
@@ -792,6 +828,22 @@ FIGURES: list[Figure] = [
            "On test (read once, seeds 1 and 2): bf16 {f1} / {f2} against fp32's {b1} / {b2}, mean {new} against {base} (2x the "
            "floor: {twice}); articleType accuracy {acc} against {acc_base}, and real photos' less 3 points is {real_acc}",
            lambda: _vs_recipe("bf16", "test")),
+    Figure("bf16 at equal CPU time (val)", ["quality/bf16eq_val.json", "quality/lr_g_val.json", "quality/recipe_val.json"],
+           "At equal CPU time bf16 reached {f0} / {f1} / {f2} (seeds 0, 1, 2) against fp32's {b0} / {b1} / {b2}: mean {new} "
+           "against {base}, lower at {wins} of {n} seeds; articleType accuracy {acc} against {acc_base} (real photos {real})",
+           lambda: {**_vs_recipe("bf16eq"), "real": f"{R('quality/bf16eq_val.json')['real_floor']['acc/articleType']:.3f}"}),
+    Figure("bf16 at equal CPU time on test", ["quality/bf16eq_test.json", "quality/lr_g_test.json"],
+           "On test (read once, seeds 1 and 2): bf16 at equal CPU time {f1} / {f2} against fp32's {b1} / {b2}, mean {new} "
+           "against {base} (2x the floor: {twice}); articleType accuracy {acc} against {acc_base}, and real photos' less 3 "
+           "points is {real_acc}", lambda: _vs_recipe("bf16eq", "test")),
+    Figure("bf16 equal-time variety on test", ["quality/bf16eq_test.json"],
+           "same-condition variety {v1} / {v2} against real photos' {vr} ({r1}x / {r2}x; target 0.8x)", lambda: _variety("bf16eq_test.json")),
+    Figure("ADA against always-on DiffAugment (val)", ["quality/bf16ada_val.json", "quality/bf16eq_val.json"],
+           "ADA reached {f0} / {f1} (seeds 0, 1) against always-on DiffAugment's {b0} / {b1}, lower at {wins} of {n} seeds; "
+           "baseColour accuracy {col} against {col_base} (real photos {real_col}), articleType {acc} against {acc_base}",
+           lambda: _vs_variant("bf16ada", "bf16eq")),
+    Figure("ADA variety (val)", ["quality/bf16ada_val.json", "quality/bf16eq_val.json"],
+           "same-condition variety {a0} / {a1} against {e0} / {e1}", _ada_variety),
     Figure("recipe variants", ["quality/recipe_val.json"],
            "At 25 minutes G's learning rate 2e-4 reached {lr} and batch 32 at equal CPU time {b32}, against the recipe's "
            "{base} (mean of two seeds, which differ by {spread}); at 12.5 minutes, each the mean of two seeds, "
