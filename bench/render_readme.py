@@ -582,7 +582,6 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "bf16eq-val": (["quality/bf16eq_val.json"], lambda: t_truncation("bf16eq_val.json")),
     "bf16eq-test": (["quality/bf16eq_test.json"], lambda: t_truncation("bf16eq_test.json")),
     "bf16ada-val": (["quality/bf16ada_val.json"], lambda: t_truncation("bf16ada_val.json")),
-    "noclr-val": (["quality/noclr_val.json"], lambda: t_truncation("noclr_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
