@@ -6,14 +6,15 @@
 # to grey under its "Red" label, which may weaken the colour condition. Here the recipe keeps translation and cutout.
 # Seeds on the VALIDATION split (n=796, truncation 1, own EMA, pinned ProductNet) against bench/bf16_equal.sh's rows.
 #
-#   bash bench/diffaug_color.sh train-seed SEED     # ~40 min on one core
+#   bash bench/diffaug_color.sh train-seed SEED [--threads 2]   # ~40 min on one core (seeds 0 and 1 side by side);
+#                                                   # seed 2 ran alone with --threads 2 (~29 min): same steps, same recipe
 #   bash bench/diffaug_color.sh val SEEDS...        # -> bench/results/quality/noclr_val.json
 #   bash bench/diffaug_color.sh grids RUN...        # category x colour sheets (bench/sample_grids.py) -> bench/results/quality/
 set -euo pipefail
 STEPS=5575
 source "$(dirname "$0")/seed_runs.sh"
 case "${1:-}" in
-train-seed) train_seed "gan64-sle-noclr-s$2" "$2" --precision bf16 --model-arg 'diffaugment=["translation","cutout"]' ;;
+train-seed) train_seed "gan64-sle-noclr-s$2" "$2" --precision bf16 --model-arg 'diffaugment=["translation","cutout"]' "${@:3}" ;;
 val|test) collect_seeds "$1" gan64-sle-noclr noclr noclr "bf16, DiffAugment translation + cutout (no colour), $STEPS steps" \
   diffaug_color.sh "${@:2}" ;;
 grids)  # bench/sample_grids.py's category x colour sheet (8 categories x 8 colours, one noise seed) of each run

@@ -119,3 +119,16 @@ def test_text_projection_of_d_is_spectrally_normalised_unless_asked():
         for _ in range(20):  # power iterations
             sn.weight
         assert torch.linalg.matrix_norm(sn.weight, 2) <= 1.01
+
+
+def test_diffaugment_policies_from_a_comma_separated_string():
+    """`--model-arg diffaugment=translation,cutout` arrives as a string; it must mean those two policies, and an unknown
+    name must be refused by name (it once failed letter by letter: '[', 't', 'r', ...)."""
+    from prodgen.errors import UserError
+    from prodgen.models.gan import GANConfig
+
+    assert GANConfig(diffaugment="translation, cutout").diffaugment == ["translation", "cutout"]
+    assert GANConfig(diffaugment="").diffaugment == []
+    assert GANConfig(diffaugment=["color"]).diffaugment == ["color"]
+    with pytest.raises(UserError, match=r"\['colour'\]"):
+        GANConfig(diffaugment="translation,colour")

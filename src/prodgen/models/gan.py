@@ -98,9 +98,13 @@ class GANConfig:
             raise ValueError("ada_target must lie in [0, 1) (0: augment every image)")
         if self.reg_every < 1:
             raise ValueError("reg_every must be >= 1")
+        if isinstance(self.diffaugment, str):  # the CLI's natural spelling: --model-arg diffaugment=translation,cutout
+            self.diffaugment = [p.strip() for p in self.diffaugment.split(",") if p.strip()]
+        self.diffaugment = list(self.diffaugment)
         bad = [p for p in self.diffaugment if p not in POLICIES]
         if bad:
-            raise ValueError(f"unknown DiffAugment policies {bad}; valid: {POLICIES}")
+            raise UserError(f"unknown DiffAugment policies {bad}; valid: {', '.join(POLICIES)} (e.g. --model-arg "
+                             "diffaugment=translation,cutout; an empty value turns augmentation off)")
 
 
 class Generator(nn.Module):
