@@ -582,6 +582,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "bf16eq-val": (["quality/bf16eq_val.json"], lambda: t_truncation("bf16eq_val.json")),
     "bf16eq-test": (["quality/bf16eq_test.json"], lambda: t_truncation("bf16eq_test.json")),
     "bf16ada-val": (["quality/bf16ada_val.json"], lambda: t_truncation("bf16ada_val.json")),
+    "noclr-val": (["quality/noclr_val.json"], lambda: t_truncation("noclr_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -843,6 +844,10 @@ FIGURES: list[Figure] = [
            lambda: _vs_variant("bf16ada", "bf16eq")),
     Figure("ADA variety (val)", ["quality/bf16ada_val.json", "quality/bf16eq_val.json"],
            "same-condition variety {a0} / {a1} against {e0} / {e1}", _ada_variety),
+    Figure("DiffAugment without colour (val)", ["quality/noclr_val.json", "quality/bf16eq_val.json"],
+           "Without the colour transform: {f0} / {f1} (seeds 0, 1) against {b0} / {b1} with it, lower at {wins} of {n} "
+           "seeds (mean {new} against {base}); baseColour accuracy {col} against {col_base}, articleType {acc} against "
+           "{acc_base}", lambda: _vs_variant("noclr", "bf16eq")),
     Figure("recipe variants", ["quality/recipe_val.json"],
            "At 25 minutes G's learning rate 2e-4 reached {lr} and batch 32 at equal CPU time {b32}, against the recipe's "
            "{base} (mean of two seeds, which differ by {spread}); at 12.5 minutes, each the mean of two seeds, "
