@@ -159,3 +159,19 @@ def test_full_disk_is_reported_without_a_traceback(trained_run, tmp_path, monkey
         cli.main()
     assert e.value.code == 4
     assert "disk full" in capsys.readouterr().err
+
+
+def test_evaluate_threads_pins_torch(tmp_path):
+    """`evaluate --threads 1` runs torch on one thread (beside a training), like train/resume/ema's --threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        from prodgen.errors import UserError
+
+        with pytest.raises(UserError, match="does not exist"):  # no run folder: refused after the threads are set
+            invoke("evaluate", str(tmp_path / "no-run"), "--threads", "1")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -951,12 +951,14 @@ def evaluate(
     sampler: SamplerOpt = None,
     n_text: Annotated[int, typer.Option(min=0, max=MAX_IMAGES, help="images generated from held-out titles alone (text "
                                                                  "runs, and runs with a title prior)")] = 1000,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch (e.g. 1 beside a training)")] = None,
     quiet: bool = False,
 ) -> None:
     """FID/KID/IS, precision/recall, density/coverage, conditional accuracy, diversity, memorisation, with floors."""
     from .evaluate.evaluate import evaluate_run
     from .runfiles import check_run_folder
 
+    _set_threads(threads)
     _check_split(split)
     check_run_folder(run, split=True)
     sampling = _sampling(steps, guidance, sampler)
