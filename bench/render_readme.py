@@ -845,7 +845,7 @@ FIGURES: list[Figure] = [
     Figure("ADA variety (val)", ["quality/bf16ada_val.json", "quality/bf16eq_val.json"],
            "same-condition variety {a0} / {a1} against {e0} / {e1}", _ada_variety),
     Figure("DiffAugment without colour (val)", ["quality/noclr_val.json", "quality/bf16eq_val.json"],
-           "Without the colour transform: {f0} / {f1} (seeds 0, 1) against {b0} / {b1} with it, lower at {wins} of {n} "
+           "Without the colour transform: {f0} / {f1} / {f2} (seeds 0, 1, 2) against {b0} / {b1} / {b2} with it, lower at {wins} of {n} "
            "seeds (mean {new} against {base}); baseColour accuracy {col} against {col_base}, articleType {acc} against "
            "{acc_base}", lambda: _vs_variant("noclr", "bf16eq")),
     Figure("recipe variants", ["quality/recipe_val.json"],
