@@ -12,9 +12,10 @@
 #   bash bench/diffaug_color.sh grids RUN...        # category x colour sheets (bench/sample_grids.py) -> bench/results/quality/
 set -euo pipefail
 STEPS=5575
+DIFFAUG=translation,cutout  # train_seed's policies (bench/seed_runs.sh)
 source "$(dirname "$0")/seed_runs.sh"
 case "${1:-}" in
-train-seed) train_seed "gan64-sle-noclr-s$2" "$2" --precision bf16 --model-arg 'diffaugment=["translation","cutout"]' "${@:3}" ;;
+train-seed) train_seed "gan64-sle-noclr-s$2" "$2" --precision bf16 "${@:3}" ;;
 val|test) collect_seeds "$1" gan64-sle-noclr noclr noclr "bf16, DiffAugment translation + cutout (no colour), $STEPS steps" \
   diffaug_color.sh "${@:2}" ;;
 grids)  # bench/sample_grids.py's category x colour sheet (8 categories x 8 colours, one noise seed) of each run

@@ -77,7 +77,8 @@ def main() -> None:
         arch, _, plus = token.partition("+")  # "dcgan+sle": the dcgan generator with skip-layer excitation
         for lname, largs in LOSSES.items():
             cfg = GANConfig(arch=arch, text_dim=args.text_dim, **largs, **(extra if arch == "r3gan" else {}),
-                            sle=plus == "sle")  # explicit: plain "dcgan" is without SLE, as its recorded rows
+                            sle=plus == "sle",  # explicit: plain "dcgan" is without SLE, as its recorded rows
+                            diffaugment=["color", "translation", "cutout"])  # as recorded (the default before session 17)
             model = ConditionalGAN(cfg, cond_sizes, r).to(memory_format=torch.channels_last).train()
             optims = {p: torch.optim.Adam(model.phase_parameters(p), **model.optimizer_settings(p)) for p in model.phases}
             info = {"arch": token, "loss": lname, "model_args": {k: v for k, v in vars(cfg).items()

@@ -20,7 +20,7 @@ export PRODGEN_AUTO_PRECISION=fp32  # its rows were measured in fp32 (--precisio
 STEPS=3166
 source "$(dirname "$0")/seed_runs.sh"
 SEEDS=(1 2)
-recipe=(--model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet)
+recipe=(--model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet "${OLDAUG[@]}")
 lr_of() { case $1 in gan64-sle-lrg2-*) echo 2e-4 ;; gan64-sle-lrg4-*) echo 4e-4 ;; *) echo 1e-4 ;; esac; }
 train_run() {  # a finished run is kept; anything else is trained anew
   trained "$1" && { echo "runs/$1 is trained; kept" >&2; return; }
@@ -55,7 +55,7 @@ combo)  # compared with session 13's 12.5-minute rows of each change alone (benc
   for s in 0 1; do
     run=gan64-sle-b32-lrg2-s$s-half
     trained "$run" 2850 ||
-      $PG train --model gan --catalog "$CAT" --resolution 64 --steps 2850 --batch-size 32 --threads 1 --model-arg sle=true \
+      $PG train --model gan "${OLDAUG[@]}" --catalog "$CAT" --resolution 64 --steps 2850 --batch-size 32 --threads 1 --model-arg sle=true \
         --model-arg lr_g=2e-4 --seed $s --quiet --out "runs/$run" --overwrite &
   done
   wait

@@ -28,7 +28,9 @@ sys.path.insert(0, str(HERE))
 from machine import command_line, machine_info  # noqa: E402
 
 RECIPE = ["--model", "gan", "--resolution", "64", "--batch-size", "32", "--threads", "1", "--model-arg", "sle=true",
-          "--model-arg", "lr_g=2e-4", "--seed", "0", "--quiet", "--sample-every", "100000", "--checkpoint-every",
+          "--model-arg", "lr_g=2e-4",
+          "--model-arg", "diffaugment=color,translation,cutout",  # as measured (the default before session 17)
+          "--seed", "0", "--quiet", "--sample-every", "100000", "--checkpoint-every",
           "100000"]
 
 

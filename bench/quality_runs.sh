@@ -45,6 +45,7 @@ mkdir -p "$OUT"
 COMMON=(--catalog "$CAT" --condition text,articleType,baseColour --resolution 64 --threads 1
         --features runs/productnet64 --quiet)
 NOSLE=(--model-arg sle=false)  # rows trained before skip-layer excitation became the default (session 10) had none
+OLDAUG=(--model-arg diffaugment=color,translation,cutout)  # its rows were trained when DiffAugment's colour transform was on by default (before session 17)
 # (and every GAN row below passes G's learning rate: 1e-4 unless it says otherwise, the default until session 14)
 label() {  # row name -> table label
   case "$1" in
@@ -102,38 +103,38 @@ VAL_ROWS=(fam-gan fam-gan-title fam-gan-title-s1 fam-gan-title-dfree fam-gan-rpg
 TEST_ROWS=(fam-gan fam-gan-title fam-gan-sle gan64 gan64-sle gan64-sle-100m fam-diffusion fam-flow fam-edm)
 case "${1:-}" in
 train)
-  $PG train --model gan --model-arg lr_g=1e-4 "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --out runs/fam-gan-title --overwrite
-  $PG train --model gan --model-arg lr_g=1e-4 "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --model-arg text_sn=false --steps 1854 \
+  $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --out runs/fam-gan-title --overwrite
+  $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --model-arg text_sn=false --steps 1854 \
     --out runs/fam-gan-title-dfree --overwrite  # val only: not chosen
   $PG train --model diffusion --model-arg objective=flow "${COMMON[@]}" --title-only 0 --steps 1103 \
     --eval-every 300 --eval-n 250 --out runs/fam-flow --overwrite
-  $PG train --model gan "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --model-arg loss=rpgan --model-arg r1_gamma=1 \
+  $PG train --model gan "${OLDAUG[@]}" "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --model-arg loss=rpgan --model-arg r1_gamma=1 \
     --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
     --out runs/fam-gan-rpgan --overwrite
-  $PG train --model gan --model-arg lr_g=1e-4 "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --out runs/fam-gan-sle --overwrite
-  $PG train --model gan --model-arg lr_g=1e-4 "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --seed 1 \
+  $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --out runs/fam-gan-sle --overwrite
+  $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 "${COMMON[@]}" --title-only 0.25 --steps 1854 --model-arg sle=true --seed 1 \
     --out runs/fam-gan-sle-s1 --overwrite  # a second training seed
-  $PG train --model gan --model-arg lr_g=1e-4 "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --seed 1 \
+  $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1854 --seed 1 \
     --out runs/fam-gan-title-s1 --overwrite  # and of the run it changes
   # RpGAN + SLE at fam-gan-title's CPU time: 1854 x 0.919 / 1.127 s a step (dcgan hinge / dcgan rpgan,
   # bench/gan_arch_speed.py); fam-gan-rpgan above ran 1854 steps, i.e. about 1.23x the CPU time
-  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
+  $PG train --model gan "${OLDAUG[@]}" "${COMMON[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
     --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 --model-arg sle=true \
     --out runs/fam-gan-rpgan-sle --overwrite
   # R3GAN's networks at equal CPU time: 1854 x 0.919 / 1.143 s a step (dcgan hinge / r3gan rpgan, bench/gan_arch_speed.py)
-  $PG train --model gan "${COMMON[@]}" --title-only 0.25 --steps 1490 --model-arg arch=r3gan --model-arg loss=rpgan \
+  $PG train --model gan "${OLDAUG[@]}" "${COMMON[@]}" --title-only 0.25 --steps 1490 --model-arg arch=r3gan --model-arg loss=rpgan \
     --model-arg r1_gamma=1 --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
     --out runs/fam-gan-r3gan --overwrite
   # RpGAN alone at fam-gan-title's CPU time (the 1512 steps of fam-gan-rpgan-sle above)
-  $PG train --model gan "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
+  $PG train --model gan "${OLDAUG[@]}" "${COMMON[@]}" "${NOSLE[@]}" --title-only 0.25 --steps 1512 --model-arg loss=rpgan --model-arg r1_gamma=1 \
     --model-arg r2_gamma=1 --model-arg reg_every=4 --model-arg lr_d=0.0002 --model-arg lr_g=0.0002 \
     --out runs/fam-gan-rpgan-eq --overwrite
   # SLE at the headline recipe: bench/real_catalog_runs.sh's gan64 (attributes only, 3166 steps) + sle=true
   # (session 13: retrained with --snapshot-every 25, which leaves training as it was, for bench/ema_sweep.sh; and a
   # second training seed, side by side on one core each)
-  $PG train --model gan --model-arg lr_g=1e-4 --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet \
+  $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet \
     --snapshot-every 25 --out runs/gan64-sle --overwrite &
-  $PG train --model gan --model-arg lr_g=1e-4 --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet \
+  $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true --quiet \
     --snapshot-every 25 --seed 1 --out runs/gan64-sle-s1 --overwrite
   wait
   # EDM's preconditioning at fam-diffusion's budget (and title-only 0, as fam-flow)
@@ -142,15 +143,15 @@ train)
   # session 13, two single changes of the 25-minute recipe side by side on one core each, with snapshots: batch 32 for
   # twice the steps (the same images; CPU time compared through the images/s of the side-by-side runs), and G's
   # learning rate 2e-4 (D keeps 4e-4)
-  $PG train --model gan --model-arg lr_g=1e-4 --catalog "$CAT" --resolution 64 --steps 6332 --batch-size 32 --threads 1 --model-arg sle=true \
+  $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 --catalog "$CAT" --resolution 64 --steps 6332 --batch-size 32 --threads 1 --model-arg sle=true \
     --quiet --snapshot-every 50 --out runs/gan64-sle-b32 --overwrite &
-  $PG train --model gan --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true \
+  $PG train --model gan "${OLDAUG[@]}" --catalog "$CAT" --resolution 64 --steps 3166 --threads 1 --model-arg sle=true \
     --model-arg lr_g=2e-4 --quiet --snapshot-every 25 --out runs/gan64-sle-lrg2 --overwrite
   wait
   # and their second seeds to the 12.5-minute step counts only (the time left in session 13)
-  $PG train --model gan --catalog "$CAT" --resolution 64 --steps 1575 --threads 1 --model-arg sle=true \
+  $PG train --model gan "${OLDAUG[@]}" --catalog "$CAT" --resolution 64 --steps 1575 --threads 1 --model-arg sle=true \
     --model-arg lr_g=2e-4 --seed 1 --quiet --out runs/gan64-sle-lrg2-s1-half --overwrite &
-  $PG train --model gan --model-arg lr_g=1e-4 --catalog "$CAT" --resolution 64 --steps 2850 --batch-size 32 --threads 1 --model-arg sle=true \
+  $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 --catalog "$CAT" --resolution 64 --steps 2850 --batch-size 32 --threads 1 --model-arg sle=true \
     --seed 1 --quiet --out runs/gan64-sle-b32-s1-half --overwrite
   wait
   # the 100-minute GAN: gan64-sle continued (snapshots at 50, 75 and 100 minutes)
