@@ -583,6 +583,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "bf16eq-test": (["quality/bf16eq_test.json"], lambda: t_truncation("bf16eq_test.json")),
     "bf16ada-val": (["quality/bf16ada_val.json"], lambda: t_truncation("bf16ada_val.json")),
     "noclr-val": (["quality/noclr_val.json"], lambda: t_truncation("noclr_val.json")),
+    "noclr-test": (["quality/noclr_test.json"], lambda: t_truncation("noclr_test.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -848,6 +849,16 @@ FIGURES: list[Figure] = [
            "Without the colour transform: {f0} / {f1} / {f2} (seeds 0, 1, 2) against {b0} / {b1} / {b2} with it, lower at {wins} of {n} "
            "seeds (mean {new} against {base}); baseColour accuracy {col} against {col_base}, articleType {acc} against "
            "{acc_base}", lambda: _vs_variant("noclr", "bf16eq")),
+    Figure("DiffAugment without colour on test", ["quality/noclr_test.json", "quality/bf16eq_test.json"],
+           "On test (read once, seeds 1 and 2): without the colour transform {f1} / {f2} against {b1} / {b2} with it, lower "
+           "at {wins} of {n} seeds (mean {new} against {base}; 2x the floor is {twice}); articleType accuracy {acc} against "
+           "{acc_base} (real photos less 3 points: {real_acc3}), baseColour {col} against {col_base} (real photos {real_col})",
+           lambda: {**_vs_variant("noclr", "bf16eq", "test"),
+                    "twice": f"{2 * R('quality/noclr_test.json')['real_floor']['fid']:.1f}",
+                    "real_acc3": f"{R('quality/noclr_test.json')['real_floor']['acc/articleType'] - 0.03:.3f}"}),
+    Figure("DiffAugment without colour: variety on test", ["quality/noclr_test.json"],
+           "same-condition variety without the colour transform {v1} / {v2} against real photos' {vr} ({r1}x / {r2}x; "
+           "target 0.8x)", lambda: _variety("noclr_test.json")),
     Figure("recipe variants", ["quality/recipe_val.json"],
            "At 25 minutes G's learning rate 2e-4 reached {lr} and batch 32 at equal CPU time {b32}, against the recipe's "
            "{base} (mean of two seeds, which differ by {spread}); at 12.5 minutes, each the mean of two seeds, "
