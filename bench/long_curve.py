@@ -14,6 +14,11 @@ same n. Thin dotted lines: the in-training evaluations of a family run continued
 past its recipe (bench/long_runs.sh fam-edm / fam-vae 12.5 25 50), which draw text runs with the held-out titles.
 
     .venv/bin/python bench/long_curve.py     # -> bench/results/quality/fid-vs-minutes.png (+ .json, the points)
+
+A second plot, fid-vs-minutes-default.png (+ .json), follows today's default GAN recipe (bf16 on an AMX CPU, G 2e-4,
+DiffAugment translation + cutout; bench/noclr_long.sh) to 100 minutes. Its rows were evaluated with the pinned
+ProductNet (bench/productnet.sh, val floor 16.6), the family plot's with the extractor of their time (floor 18.8):
+FID-P values of the two plots are not comparable with each other, only with their own floor.
 """
 
 from __future__ import annotations
@@ -152,5 +157,73 @@ def main() -> None:
     print(out)
 
 
+DEFAULT_SOURCE = "noclr_long_val.json"  # bench/noclr_long.sh val
+# the 25-minute rows of the recipes before today's, same pinned ProductNet, one marker per seed
+EARLIER_AT_25 = {"G 1e-4, fp32 (the recipe before session 14)": (("recipe_val.json", "lr_g_val.json"), "gan64-sle"),
+                 "G 2e-4, fp32": (("recipe_val.json", "lr_g_val.json"), "gan64-sle-lrg2"),
+                 "G 2e-4, bf16, DiffAugment with colour": (("bf16eq_val.json",), "gan64-sle-bf16eq"),
+                 "G 2e-4, bf16, translation + cutout (today)": (("noclr_val.json",), "gan64-sle-noclr")}
+
+
+def default_recipe_curve() -> Path | None:
+    """Today's default GAN recipe to 100 minutes (seed 1), next to the 25-minute seeds of the recipes before it."""
+    import re
+
+    src = RESULTS / DEFAULT_SOURCE
+    if not src.is_file():
+        return None
+    table = json.loads(src.read_text())
+    floor = table["real_floor"]["fid"]
+    pts = []
+    for r in table["rows"]:
+        m = re.search(r"(\d+) minutes", r["label"])
+        pts.append((int(m.group(1)), r["name"], r["metrics"]))
+    pts.sort()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    xs, ys = [p[0] for p in pts], [p[2]["fid"] for p in pts]
+    err = [[y - p[2]["fid_ci95_low"] for p, y in zip(pts, ys)], [p[2]["fid_ci95_high"] - y for p, y in zip(pts, ys)]]
+    ax.errorbar(xs, ys, yerr=err, marker="o", ms=5, capsize=3, color="C0",
+                label="today's default recipe, seed 1, continued (bench/noclr_long.sh)")
+    earlier = {}
+    for i, (label, (files, prefix)) in enumerate(EARLIER_AT_25.items()):
+        found = {}
+        for file in files:
+            path = RESULTS / file
+            if not path.is_file():
+                continue
+            t = json.loads(path.read_text())
+            assert t["features"]["heldout_accuracy"] == table["features"]["heldout_accuracy"], f"{file}: another extractor"
+            found.update({r["name"]: r["metrics"]["fid"] for r in t["rows"]
+                          if re.fullmatch(rf"{re.escape(prefix)}(-s\d+)?", r["name"])})
+        seeds = [found[k] for k in sorted(found)]
+        if seeds:
+            ax.scatter([25 + 1.2 * (i - 1.5)] * len(seeds), seeds, marker="x", s=22, color=f"C{i + 1}",
+                       label=f"25 min, {label}: {len(seeds)} seed(s)")
+            earlier[label] = seeds
+    for k, style in ((1.0, "-"), (1.3, ":"), (2.0, "--")):
+        ax.hlines(k * floor, 0, 100, color="grey", ls=style, lw=1)
+        ax.text(101, k * floor, f"{k:g}x floor" if k != 1 else "real-vs-real floor", va="center", fontsize=7, color="grey")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 118)
+    ax.set_xlabel("training budget, idle-equivalent minutes of the 2-core Xeon (bf16 steps at its measured 1.76x)")
+    ax.set_ylabel(f"FID-P, val split (n={table['n_floor']}, pinned ProductNet)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    out = RESULTS / "fid-vs-minutes-default.png"
+    fig.savefig(out, dpi=110)
+    (RESULTS / "fid-vs-minutes-default.json").write_text(json.dumps(
+        {"command": ".venv/bin/python bench/long_curve.py", "source": f"bench/results/quality/{DEFAULT_SOURCE}",
+         "machine": table["machine"], "floor": floor, "n": table["n_floor"],
+         "points": [{"minutes": m, "row": n, "fid": x["fid"], "fid_ci95": [x["fid_ci95_low"], x["fid_ci95_high"]],
+                     "acc_articleType": x.get("acc/articleType"), "coverage": x.get("coverage"),
+                     "diversity_same_condition": x.get("diversity_same_condition")} for m, n, x in pts],
+         "earlier_recipes_at_25_minutes": earlier,
+         "extrapolation": power_law_eta([(m, x["fid"]) for m, _, x in pts], floor,
+                                        {"2x floor": 2 * floor, "1.3x floor": 1.3 * floor})}, indent=2) + "\n")
+    return out
+
+
 if __name__ == "__main__":
     main()
+    print(default_recipe_curve() or f"no {DEFAULT_SOURCE} yet: bash bench/noclr_long.sh val")
