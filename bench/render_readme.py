@@ -584,6 +584,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "bf16ada-val": (["quality/bf16ada_val.json"], lambda: t_truncation("bf16ada_val.json")),
     "noclr-val": (["quality/noclr_val.json"], lambda: t_truncation("noclr_val.json")),
     "noclr-test": (["quality/noclr_test.json"], lambda: t_truncation("noclr_test.json")),
+    "noclr-long-val": (["quality/noclr_long_val.json"], lambda: t_truncation("noclr_long_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
