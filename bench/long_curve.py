@@ -14,6 +14,7 @@ same n. Thin dotted lines: the in-training evaluations of a family run continued
 past its recipe (bench/long_runs.sh fam-edm / fam-vae 12.5 25 50), which draw text runs with the held-out titles.
 
     .venv/bin/python bench/long_curve.py     # -> bench/results/quality/fid-vs-minutes.png (+ .json, the points)
+    .venv/bin/python bench/long_curve.py default   # only the second plot below (needs no run folder)
 
 A second plot, fid-vs-minutes-default.png (+ .json), follows today's default GAN recipe (bf16 on an AMX CPU, G 2e-4,
 DiffAugment translation + cutout; bench/noclr_long.sh) to 100 minutes. Its rows were evaluated with the pinned
@@ -162,7 +163,8 @@ DEFAULT_SOURCE = "noclr_long_val.json"  # bench/noclr_long.sh val
 EARLIER_AT_25 = {"G 1e-4, fp32 (the recipe before session 14)": (("recipe_val.json", "lr_g_val.json"), "gan64-sle"),
                  "G 2e-4, fp32": (("recipe_val.json", "lr_g_val.json"), "gan64-sle-lrg2"),
                  "G 2e-4, bf16, DiffAugment with colour": (("bf16eq_val.json",), "gan64-sle-bf16eq"),
-                 "G 2e-4, bf16, translation + cutout (today)": (("noclr_val.json",), "gan64-sle-noclr")}
+                 "G 2e-4, bf16, translation + cutout (today)": (("noclr_val.json",), "gan64-sle-noclr"),
+                 "G 2e-4, bf16, translation only (bench/diffaug_cutout.sh)": (("tronly_val.json",), "gan64-sle-tronly")}
 
 
 def default_recipe_curve() -> Path | None:
@@ -197,7 +199,7 @@ def default_recipe_curve() -> Path | None:
                           if re.fullmatch(rf"{re.escape(prefix)}(-s\d+)?", r["name"])})
         seeds = [found[k] for k in sorted(found)]
         if seeds:
-            ax.scatter([25 + 1.2 * (i - 1.5)] * len(seeds), seeds, marker="x", s=22, color=f"C{i + 1}",
+            ax.scatter([25 + 1.2 * (i - 2)] * len(seeds), seeds, marker="x", s=22, color=f"C{i + 1}",
                        label=f"25 min, {label}: {len(seeds)} seed(s)")
             earlier[label] = seeds
     for k, style in ((1.0, "-"), (1.3, ":"), (2.0, "--")):
@@ -207,13 +209,15 @@ def default_recipe_curve() -> Path | None:
     ax.set_xlim(0, 118)
     ax.set_xlabel("training budget, idle-equivalent minutes of the 2-core Xeon (bf16 steps at its measured 1.76x)")
     ax.set_ylabel(f"FID-P, val split (n={table['n_floor']}, pinned ProductNet)")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())  # plain numbers on the log axis
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     out = RESULTS / "fid-vs-minutes-default.png"
     fig.savefig(out, dpi=110)
     (RESULTS / "fid-vs-minutes-default.json").write_text(json.dumps(
-        {"command": ".venv/bin/python bench/long_curve.py", "source": f"bench/results/quality/{DEFAULT_SOURCE}",
+        {"command": ".venv/bin/python bench/long_curve.py default", "source": f"bench/results/quality/{DEFAULT_SOURCE}",
          "machine": table["machine"], "floor": floor, "n": table["n_floor"],
          "points": [{"minutes": m, "row": n, "fid": x["fid"], "fid_ci95": [x["fid_ci95_low"], x["fid_ci95_high"]],
                      "acc_articleType": x.get("acc/articleType"), "coverage": x.get("coverage"),
@@ -225,5 +229,8 @@ def default_recipe_curve() -> Path | None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] != ["default"]:  # the family plot needs the family runs' folders (their in-training curves)
+        main()
     print(default_recipe_curve() or f"no {DEFAULT_SOURCE} yet: bash bench/noclr_long.sh val")
