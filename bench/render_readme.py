@@ -585,6 +585,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "noclr-val": (["quality/noclr_val.json"], lambda: t_truncation("noclr_val.json")),
     "noclr-test": (["quality/noclr_test.json"], lambda: t_truncation("noclr_test.json")),
     "noclr-long-val": (["quality/noclr_long_val.json"], lambda: t_truncation("noclr_long_val.json")),
+    "tronly-val": (["quality/tronly_val.json"], lambda: t_truncation("tronly_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -857,6 +858,10 @@ FIGURES: list[Figure] = [
            lambda: {**_vs_variant("noclr", "bf16eq", "test"),
                     "twice": f"{2 * R('quality/noclr_test.json')['real_floor']['fid']:.1f}",
                     "real_acc3": f"{R('quality/noclr_test.json')['real_floor']['acc/articleType'] - 0.03:.3f}"}),
+    Figure("DiffAugment translation only (val)", ["quality/tronly_val.json", "quality/noclr_val.json"],
+           "Translation only: {f0} / {f1} against translation + cutout's {b0} / {b1} at the same seeds, lower at {wins} "
+           "of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against "
+           "{col_base}", lambda: _vs_variant("tronly", "noclr")),
     Figure("DiffAugment without colour: variety on test", ["quality/noclr_test.json"],
            "same-condition variety without the colour transform {v1} / {v2} against real photos' {vr} ({r1}x / {r2}x; "
            "target 0.8x)", lambda: _variety("noclr_test.json")),
