@@ -884,7 +884,7 @@ FIGURES: list[Figure] = [
            "same-condition variety {tvar}x the real photos'. A power law fitted to the four points would reach 1.3x the "
            "floor after about {ext13} minutes", _long_default),
     Figure("DiffAugment translation only (val)", ["quality/tronly_val.json", "quality/noclr_val.json"],
-           "Translation only: {f0} / {f1} against translation + cutout's {b0} / {b1} at the same seeds, lower at {wins} "
+           "Translation only: {f0} / {f1} / {f2} against translation + cutout's {b0} / {b1} / {b2} at the same seeds, lower at {wins} "
            "of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against "
            "{col_base}", lambda: _vs_variant("tronly", "noclr")),
     Figure("DiffAugment without colour: variety on test", ["quality/noclr_test.json"],
