@@ -18,12 +18,6 @@ case "${1:-}" in
 train-seed) train_seed "gan64-sle-noclr-s$2" "$2" --precision bf16 "${@:3}" ;;
 val|test) collect_seeds "$1" gan64-sle-noclr noclr noclr "bf16, DiffAugment translation + cutout (no colour), $STEPS steps" \
   diffaug_color.sh "${@:2}" ;;
-grids)  # bench/sample_grids.py's category x colour sheet (8 categories x 8 colours, one noise seed) of each run
-  tmp=$(mktemp -d)
-  for run in "${@:2}"; do
-    $PY bench/sample_grids.py "runs/$run" --out "$tmp" > /dev/null
-    cp "$tmp/$run-category-colour.png" "$OUT/$run-category-colour.png"
-  done
-  rm -r "$tmp" ;;
+grids) grid_sheets "${@:2}" ;;  # category x colour sheets (bench/seed_runs.sh)
 *) echo "usage: bash bench/diffaug_color.sh train-seed SEED|val SEEDS...|test SEEDS...|grids RUN..." >&2; exit 2 ;;
 esac

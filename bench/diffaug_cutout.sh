@@ -16,12 +16,6 @@ case "${1:-}" in
 train-seed) train_seed "gan64-sle-tronly-s$2" "$2" --precision bf16 "${@:3}" ;;
 val|test) collect_seeds "$1" gan64-sle-tronly tronly tronly "bf16, DiffAugment translation only, $STEPS steps" \
   diffaug_cutout.sh "${@:2}" ;;
-grids)
-  tmp=$(mktemp -d)
-  for run in "${@:2}"; do
-    $PY bench/sample_grids.py "runs/$run" --out "$tmp" > /dev/null
-    cp "$tmp/$run-category-colour.png" "$OUT/$run-category-colour.png"
-  done
-  rm -r "$tmp" ;;
+grids) grid_sheets "${@:2}" ;;  # category x colour sheets (bench/seed_runs.sh)
 *) echo "usage: bash bench/diffaug_cutout.sh train-seed SEED|val SEEDS...|test SEEDS...|grids RUN..." >&2; exit 2 ;;
 esac

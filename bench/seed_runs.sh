@@ -44,3 +44,13 @@ collect_seeds() {  # split prefix tag results-stem label script seeds...: evalua
   $PY bench/eval_table.py --out "$OUT/${stem}_$split.json" --features "$FEATURES" \
     --command "bash bench/$script train && bash bench/$script $split" "${args[@]}"
 }
+
+grid_sheets() {  # run...: bench/sample_grids.py's category x colour sheet (8 categories x 8 colours, one noise seed) of
+  local tmp run  # each run -> $OUT/<run>-category-colour.png
+  tmp=$(mktemp -d)
+  for run in "$@"; do
+    $PY bench/sample_grids.py "runs/$run" --out "$tmp" > /dev/null
+    cp "$tmp/$run-category-colour.png" "$OUT/$run-category-colour.png"
+  done
+  rm -r "$tmp"
+}
