@@ -199,3 +199,41 @@ def test_short_training_learns_the_colour_condition(tmp_path, name):
     red, blue = mean_rgb("red"), mean_rgb("blue")
     assert red[0] - red[2] > 0.2, red
     assert blue[2] - blue[0] > 0.2, blue
+
+
+def test_lr_scale_known_values():
+    from prodgen.train.trainer import lr_scale
+    assert [lr_scale(s, 10, 0.5) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])
+    assert lr_scale(3, 10, 0.0) == lr_scale(3, None, 0.5) == 1.0
+    assert lr_scale(12, 10, 0.5) == 0.0  # past the end (a budget by minutes can overrun) never goes negative
+
+
+def test_lr_decay_lowers_every_optimizer_and_a_resume_keeps_the_base_rates(tmp_path):
+    decayed = make_trainer(tmp_path / "decay", steps=8, lr_decay=0.5)
+    decayed.run(progress=False)
+    lrs = {p: [(g["lr"], g["initial_lr"]) for g in o.param_groups] for p, o in decayed.optims.items()}
+    assert lrs["d"][0] == pytest.approx((4e-4 * 0.25, 4e-4)) and lrs["g"][0] == pytest.approx((2e-4 * 0.25, 2e-4))
+    plain = make_trainer(tmp_path / "plain", steps=8)
+    plain.run(progress=False)
+    assert all(g["lr"] == g["initial_lr"] for o in plain.optims.values() for g in o.param_groups)
+    assert not states_equal(plain.model.state_dict(), decayed.model.state_dict())  # the lower rates were used
+    # continued to 16 steps, the line follows the new total: back to the base rates, from the checkpoint's base
+    more = make_trainer(tmp_path / "decay", steps=16, lr_decay=0.5)
+    more.resume()
+    assert more.optims["d"].param_groups[0]["initial_lr"] == pytest.approx(4e-4)
+    more.run(progress=False)
+    assert more.optims["d"].param_groups[0]["lr"] == pytest.approx(4e-4 / 8)  # lr_scale(15, 16, 0.5) = 1 / 8
+
+
+def test_lr_decay_needs_steps(tmp_path):
+    from prodgen.config import ConditionConfig, DataConfig, RunConfig
+    from prodgen.errors import UserError
+    from prodgen.train import train
+    cfg = RunConfig(model="gan", model_args=dict(TINY_ARGS["gan"]),
+                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
+                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
+                    train=TrainConfig(minutes=0.1, batch_size=8, lr_decay=0.3))
+    with pytest.raises(UserError, match="--lr-decay.*--steps"):
+        train(cfg, tmp_path / "r", progress=False)
+    with pytest.raises(UserError, match=r"\[0, 1\]"):
+        TrainConfig(steps=5, lr_decay=1.5)

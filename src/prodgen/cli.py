@@ -250,6 +250,8 @@ def train(
     ema_sigma_rel: Annotated[float | None, typer.Option(help="average the weights with EDM2's power profile of this "
                                                              "relative width (default: the decay-0.999 warm-up profile)",
                                                         callback=_positive)] = None,
+    lr_decay: Annotated[float, typer.Option(min=0, max=1, help="share of --steps at the run's end over which the learning "
+                                                              "rates fall linearly toward 0 (0: constant)")] = 0.0,
     snapshot_every: Annotated[int, typer.Option(min=0, help="steps between raw weight snapshots, so that `prodgen ema` "
                                                             "can rebuild the average of any length afterwards (0: off)")] = 0,
     eval_every: Annotated[int, typer.Option(min=0, help="steps between cheap FID/KID on the val split (0: off); not counted in --minutes")] = 0,
@@ -289,7 +291,7 @@ def train(
                           precision=precision, compile=compile_nets,
                           sample_every=sample_every, checkpoint_every=checkpoint_every, log_every=log_every,
                           checkpoint_minutes=checkpoint_minutes, snapshot_every=snapshot_every, ema_sigma_rel=ema_sigma_rel,
-                          eval_every=eval_every, eval_n=eval_n, eval_features=str(features) if features else None),
+                          lr_decay=lr_decay, eval_every=eval_every, eval_n=eval_n, eval_features=str(features) if features else None),
     )
     if steps is None and minutes is None:
         raise UserError("give a training budget: --steps N (the run's total) and/or --minutes M (this invocation).")

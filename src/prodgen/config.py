@@ -81,8 +81,13 @@ class TrainConfig:
     #   "auto": bf16 where measured to gain (the GAN on a CPU with AMX, device.resolve_precision), else fp32; a run
     #   records the precision it resolved to
     compile: bool = False  # torch.compile the networks' forward (measured, not assumed: bench/precision_speed.py)
+    lr_decay: float = 0.0  # share of the run's --steps at its end over which every learning rate falls linearly toward
+    #   0 (budgeted training, Li et al. 2020); 0: constant rates. Follows --steps: a run resumed to more steps rises again
 
     def __post_init__(self) -> None:
+        if not 0 <= self.lr_decay <= 1:
+            raise UserError(f"--lr-decay {self.lr_decay}: the share of the run's steps over which the learning rates fall "
+                            "must lie in [0, 1] (0: constant rates)")
         if self.precision not in PRECISIONS:
             raise UserError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 

@@ -77,6 +77,9 @@ class Trainer(TrainLoop):
         self.optims = {
             p: torch.optim.Adam(model.phase_parameters(p), **model.optimizer_settings(p)) for p in model.phases
         }
+        for o in self.optims.values():
+            for group in o.param_groups:
+                group.setdefault("initial_lr", group["lr"])  # kept in the optimizer's state: --lr-decay scales it
         self.ema = EMA(model.sampling_net(), cfg.ema_decay, cfg.ema_start, cfg.ema_sigma_rel)
         self.grid = condition_grid(vocab, rows=8, cols=max(1, cfg.sample_grid // 8))
         self.evaluator = evaluator  # periodic cheap FID/KID (evaluate/during_training.py), or None
@@ -159,6 +162,10 @@ class Trainer(TrainLoop):
                 flip = noise.rand(x.shape[0]).to(x.device) < 0.5
                 x = torch.where(flip[:, None, None, None], x.flip(3), x)
             cond, text = drop_for_training(cond, text, self.cond_dropout, self.title_only)
+            scale = lr_scale(self.step, self.cfg.steps, self.cfg.lr_decay)
+            for o in self.optims.values():
+                for group in o.param_groups:
+                    group["lr"] = group["initial_lr"] * scale
             self.model.train()
             for phase in self.model.phases:
                 with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
@@ -197,4 +204,13 @@ class Trainer(TrainLoop):
             self.evaluate()  # the curve always ends at the final weights
 
 
-__all__ = ["StopReason", "Trainer"]
+def lr_scale(step: int, steps: int | None, decay: float) -> float:
+    """The learning rates' factor at 0-based ``step`` of ``steps``: 1, then over the last ``decay`` share of the run a
+    straight line that would reach 0 one step after the last (so the last step still learns)."""
+    if not decay or not steps:
+        return 1.0
+    span = decay * steps
+    return max(0.0, min(1.0, (steps - step) / span))
+
+
+__all__ = ["StopReason", "Trainer", "lr_scale"]

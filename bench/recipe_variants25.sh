@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Session 18: variants of today's 25-minute GAN recipe (bf16, G 2e-4, batch 64, SLE, DiffAugment translation + cutout,
+# 5575 steps), each at the same CPU time, seeds trained on one core (two side by side) and compared on the VALIDATION
+# split (n=796, truncation 1, own EMA, pinned ProductNet) with bench/diffaug_color.sh's rows (gan64-sle-noclr-s0..2).
+#   b128: batch 128. Side by side on one core each a batch-128 step runs at 193.7 images/s against batch 64's 177.3
+#         (1.092x; bench/results/quality/b128_speed.json), so the 5575 batch-64 steps' CPU time buys
+#         5575 * 1.092 / 2 = 3044 batch-128 steps. Learning rates unchanged.
+#   lrdecay: both learning rates fall linearly toward 0 over the last half of the 5575 steps (train --lr-decay 0.5;
+#         budgeted training, Li et al. 2020; pix2pix decays over its second half too). Same steps, same cost a step.
+#
+#   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # ~40 min on one core
+#   bash bench/recipe_variants25.sh VARIANT val|test SEEDS...   # -> bench/results/quality/<variant>_<split>.json
+#   bash bench/recipe_variants25.sh VARIANT grids SEEDS...      # category x colour sheets -> bench/results/quality/
+set -euo pipefail
+variant=${1:-}
+DIFFAUG=translation,cutout  # train_seed's policies (bench/seed_runs.sh): the default since session 17
+case "$variant" in
+b128) STEPS=3044; ARGS=(--batch-size 128); LABEL="bf16, batch 128, $STEPS steps (equal CPU time)" ;;
+lrdecay) STEPS=5575; ARGS=(--lr-decay 0.5); LABEL="bf16, learning rates to 0 over the last half, $STEPS steps" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+   exit 2 ;;
+esac
+source "$(dirname "$0")/seed_runs.sh"
+prefix=gan64-sle-$variant
+case "${2:-}" in
+train-seed) train_seed "$prefix-s$3" "$3" --precision bf16 "${ARGS[@]}" "${@:4}" ;;
+val|test) collect_seeds "$2" "$prefix" "$variant" "$variant" "$LABEL" "recipe_variants25.sh $variant" "${@:3}" ;;
+grids) seeds=("${@:3}"); grid_sheets "${seeds[@]/#/$prefix-s}" ;;
+*) echo "usage: bash bench/recipe_variants25.sh $variant train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+   exit 2 ;;
+esac
