@@ -7,6 +7,7 @@
 #         5575 * 1.092 / 2 = 3044 batch-128 steps. Learning rates unchanged.
 #   lrdecay: both learning rates fall linearly toward 0 over the last half of the 5575 steps (train --lr-decay 0.5;
 #         budgeted training, Li et al. 2020; pix2pix decays over its second half too). Same steps, same cost a step.
+#   lrdecay-hi: lrdecay with 1.5x both peak rates (G 3e-4, D 6e-4): with a decay the best peak rate is often higher.
 #
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # ~40 min on one core
 #   bash bench/recipe_variants25.sh VARIANT val|test SEEDS...   # -> bench/results/quality/<variant>_<split>.json
@@ -17,7 +18,9 @@ DIFFAUG=translation,cutout  # train_seed's policies (bench/seed_runs.sh): the de
 case "$variant" in
 b128) STEPS=3044; ARGS=(--batch-size 128); LABEL="bf16, batch 128, $STEPS steps (equal CPU time)" ;;
 lrdecay) STEPS=5575; ARGS=(--lr-decay 0.5); LABEL="bf16, learning rates to 0 over the last half, $STEPS steps" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+lrdecay-hi) STEPS=5575; LR_G=3e-4; ARGS=(--lr-decay 0.5 --model-arg lr_d=6e-4)
+  LABEL="bf16, G 3e-4 and D 6e-4 falling to 0 over the last half, $STEPS steps" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"

@@ -13,17 +13,18 @@ OLDAUG=(--model-arg diffaugment=color,translation,cutout)  # its rows were train
 # the DiffAugment policies train_seed trains with: its callers' rows were trained with all three (diffaug_color.sh sets
 # translation,cutout, the default since session 17)
 DIFFAUG=${DIFFAUG:-color,translation,cutout}
+LR_G=${LR_G:-2e-4}  # G's learning rate train_seed trains with (the default since session 14)
 
 trained() {  # run [steps]: its metrics reached its last step (a run folder holds a checkpoint mid-training too)
   grep -q "\"step\":${2:-$STEPS}," "runs/$1/metrics.jsonl" 2>/dev/null
 }
 
-train_seed() {  # run seed [train options...]: the recipe (gan64-sle, G 2e-4, one thread, $DIFFAUG) to $STEPS; a finished run is kept
+train_seed() {  # run seed [train options...]: the recipe (gan64-sle, G $LR_G, one thread, $DIFFAUG) to $STEPS; a finished run is kept
   local run=$1 seed=$2
   shift 2
   trained "$run" && { echo "runs/$run is trained; kept" >&2; return; }
   $PG train --model gan --catalog "$CAT" --resolution 64 --steps "$STEPS" --threads 1 --model-arg sle=true \
-    --model-arg lr_g=2e-4 --model-arg "diffaugment=$DIFFAUG" "$@" --seed "$seed" --quiet --out "runs/$run" --overwrite
+    --model-arg "lr_g=$LR_G" --model-arg "diffaugment=$DIFFAUG" "$@" --seed "$seed" --quiet --out "runs/$run" --overwrite
 }
 
 evaluate_once() {  # run split text-file: its evaluation (truncation 1, pinned ProductNet), unless it has one
