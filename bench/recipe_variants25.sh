@@ -8,8 +8,12 @@
 #   lrdecay: both learning rates fall linearly toward 0 over the last half of the 5575 steps (train --lr-decay 0.5;
 #         budgeted training, Li et al. 2020; pix2pix decays over its second half too). Same steps, same cost a step.
 #   lrdecay-hi: lrdecay with 1.5x both peak rates (G 3e-4, D 6e-4): with a decay the best peak rate is often higher.
+#   w15: G and D 1.5x as wide (g_base 24, d_base 48, caps 384). Side by side on one core each it trains at 93.6
+#         images/s against the default widths' 173.5 (0.539x; bench/results/quality/width15_speed.json), so the
+#         budget buys 5575 * 0.539 = 3005 steps.
 #
-#   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # ~40 min on one core
+#   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
+#   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
 #   bash bench/recipe_variants25.sh VARIANT val|test SEEDS...   # -> bench/results/quality/<variant>_<split>.json
 #   bash bench/recipe_variants25.sh VARIANT grids SEEDS...      # category x colour sheets -> bench/results/quality/
 set -euo pipefail
@@ -20,15 +24,24 @@ b128) STEPS=3044; ARGS=(--batch-size 128); LABEL="bf16, batch 128, $STEPS steps 
 lrdecay) STEPS=5575; ARGS=(--lr-decay 0.5); LABEL="bf16, learning rates to 0 over the last half, $STEPS steps" ;;
 lrdecay-hi) STEPS=5575; LR_G=3e-4; ARGS=(--lr-decay 0.5 --model-arg lr_d=6e-4)
   LABEL="bf16, G 3e-4 and D 6e-4 falling to 0 over the last half, $STEPS steps" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+w15) STEPS=3005; ARGS=(--model-arg g_base=24 --model-arg d_base=48 --model-arg g_cap=384 --model-arg d_cap=384)
+  LABEL="bf16, G and D 1.5x as wide, $STEPS steps (equal CPU time)" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"
 prefix=gan64-sle-$variant
 case "${2:-}" in
 train-seed) train_seed "$prefix-s$3" "$3" --precision bf16 "${ARGS[@]}" "${@:4}" ;;
-val|test) collect_seeds "$2" "$prefix" "$variant" "$variant" "$LABEL" "recipe_variants25.sh $variant" "${@:3}" ;;
+train) set -- "${@:3}"
+  while (($#)); do
+    train_seed "$prefix-s$1" "$1" --precision bf16 "${ARGS[@]}" &
+    (($# > 1)) && train_seed "$prefix-s$2" "$2" --precision bf16 "${ARGS[@]}"
+    wait; shift $(($# > 1 ? 2 : 1))
+  done ;;
+val|test) SEEDS_COMMAND="bash bench/recipe_variants25.sh $variant train ${*:3} && bash bench/recipe_variants25.sh $variant $2 ${*:3}" \
+  collect_seeds "$2" "$prefix" "$variant" "$variant" "$LABEL" "recipe_variants25.sh $variant" "${@:3}" ;;
 grids) seeds=("${@:3}"); grid_sheets "${seeds[@]/#/$prefix-s}" ;;
-*) echo "usage: bash bench/recipe_variants25.sh $variant train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+*) echo "usage: bash bench/recipe_variants25.sh $variant train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac

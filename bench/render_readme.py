@@ -196,6 +196,20 @@ def t_pair_speed() -> list[str]:
             *(md_row(r) for r in body)]
 
 
+def t_variant_speed(*names: str) -> list[str]:
+    """bench/pair_speed.py results: the default recipe (first row) and one variant side by side, one core each."""
+    lines, body = [], []
+    for name in names:
+        res = R(name)
+        m, rows = res["machine"], res["rows"]
+        for r in rows[1:] if body else rows:
+            body.append([r["variant"], f"{r['images_per_s']}", f"{r['images_per_s'] / rows[0]['images_per_s']:.3f}x"])
+        lines.append(f"`{res['command']}` ({m['cpu']}, {m['date']}; {m['note']}; {res['steps']} steps each)")
+    header = ["variant", "images/s (each of two side by side)", "vs the default beside it"]
+    return ["Commands: " + "; ".join(lines) + ".", "", md_row(header), "|" + "|".join("---" for _ in header) + "|",
+            *(md_row(r) for r in body)]
+
+
 # ---------------------------------------------------------------- other tables
 
 def speed_for(steps: int, guidance: float) -> str:
@@ -586,6 +600,10 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "noclr-test": (["quality/noclr_test.json"], lambda: t_truncation("noclr_test.json")),
     "noclr-long-val": (["quality/noclr_long_val.json"], lambda: t_truncation("noclr_long_val.json")),
     "tronly-val": (["quality/tronly_val.json"], lambda: t_truncation("tronly_val.json")),
+    "variants25-speed": (["quality/b128_speed.json", "quality/width15_speed.json"],
+                         lambda: t_variant_speed("quality/b128_speed.json", "quality/width15_speed.json")),
+    "b128-val": (["quality/b128_val.json"], lambda: t_truncation("b128_val.json")),
+    "lrdecay-val": (["quality/lrdecay_val.json"], lambda: t_truncation("lrdecay_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -887,6 +905,13 @@ FIGURES: list[Figure] = [
            "Translation only: {f0} / {f1} / {f2} against translation + cutout's {b0} / {b1} / {b2} at the same seeds, lower at {wins} "
            "of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against "
            "{col_base}", lambda: _vs_variant("tronly", "noclr")),
+    Figure("batch 128 (val)", ["quality/b128_val.json", "quality/noclr_val.json"],
+           "Batch 128 at equal CPU time: {f0} at seed 0 against batch 64's {b0}; articleType accuracy {acc} against "
+           "{acc_base}, baseColour {col} against {col_base}", lambda: _vs_variant("b128", "noclr")),
+    Figure("learning-rate decay (val)", ["quality/lrdecay_val.json", "quality/noclr_val.json"],
+           "With the decay: {f0} / {f1} / {f2} against constant rates' {b0} / {b1} / {b2} at the same seeds, lower at "
+           "{wins} of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} "
+           "against {col_base}", lambda: _vs_variant("lrdecay", "noclr")),
     Figure("DiffAugment without colour: variety on test", ["quality/noclr_test.json"],
            "same-condition variety without the colour transform {v1} / {v2} against real photos' {vr} ({r1}x / {r2}x; "
            "target 0.8x)", lambda: _variety("noclr_test.json")),

@@ -33,6 +33,7 @@ evaluate_once() {  # run split text-file: its evaluation (truncation 1, pinned P
 }
 
 collect_seeds() {  # split prefix tag results-stem label script seeds...: evaluate runs <prefix>-s<seed>, one results file
+  # (its command: $SEEDS_COMMAND if set, else "bash bench/<script> train && bash bench/<script> <split>")
   local split=$1 prefix=$2 tag=$3 stem=$4 label=$5 script=$6 s run
   shift 6
   local args=()
@@ -43,7 +44,7 @@ collect_seeds() {  # split prefix tag results-stem label script seeds...: evalua
     args+=(--row "$run" "runs/$run::split=$split,truncation=1" "$label, seed $s")
   done
   $PY bench/eval_table.py --out "$OUT/${stem}_$split.json" --features "$FEATURES" \
-    --command "bash bench/$script train && bash bench/$script $split" "${args[@]}"
+    --command "${SEEDS_COMMAND:-bash bench/$script train && bash bench/$script $split}" "${args[@]}"
 }
 
 grid_sheets() {  # run...: bench/sample_grids.py's category x colour sheet (8 categories x 8 colours, one noise seed) of
