@@ -11,6 +11,8 @@
 #   w15: G and D 1.5x as wide (g_base 24, d_base 48, caps 384). Side by side on one core each it trains at 93.6
 #         images/s against the default widths' 173.5 (0.539x; bench/results/quality/width15_speed.json), so the
 #         budget buys 5575 * 0.539 = 3005 steps.
+#   w075: G and D 0.75x as wide (g_base 12, d_base 24, caps 192): 222.1 against 179.9 images/s (1.235x;
+#         bench/results/quality/width075_speed.json), so the budget buys 5575 * 1.235 = 6885 steps.
 #
 #   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
@@ -26,7 +28,9 @@ lrdecay-hi) STEPS=5575; LR_G=3e-4; ARGS=(--lr-decay 0.5 --model-arg lr_d=6e-4)
   LABEL="bf16, G 3e-4 and D 6e-4 falling to 0 over the last half, $STEPS steps" ;;
 w15) STEPS=3005; ARGS=(--model-arg g_base=24 --model-arg d_base=48 --model-arg g_cap=384 --model-arg d_cap=384)
   LABEL="bf16, G and D 1.5x as wide, $STEPS steps (equal CPU time)" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+w075) STEPS=6885; ARGS=(--model-arg g_base=12 --model-arg d_base=24 --model-arg g_cap=192 --model-arg d_cap=192)
+  LABEL="bf16, G and D 0.75x as wide, $STEPS steps (equal CPU time)" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"

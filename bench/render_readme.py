@@ -600,10 +600,12 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "noclr-test": (["quality/noclr_test.json"], lambda: t_truncation("noclr_test.json")),
     "noclr-long-val": (["quality/noclr_long_val.json"], lambda: t_truncation("noclr_long_val.json")),
     "tronly-val": (["quality/tronly_val.json"], lambda: t_truncation("tronly_val.json")),
-    "variants25-speed": (["quality/b128_speed.json", "quality/width15_speed.json"],
-                         lambda: t_variant_speed("quality/b128_speed.json", "quality/width15_speed.json")),
+    "variants25-speed": (["quality/b128_speed.json", "quality/width15_speed.json", "quality/width075_speed.json"],
+                         lambda: t_variant_speed("quality/b128_speed.json", "quality/width15_speed.json",
+                                                 "quality/width075_speed.json")),
     "b128-val": (["quality/b128_val.json"], lambda: t_truncation("b128_val.json")),
     "lrdecay-val": (["quality/lrdecay_val.json"], lambda: t_truncation("lrdecay_val.json")),
+    "w15-val": (["quality/w15_val.json"], lambda: t_truncation("w15_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -822,6 +824,14 @@ def _vs_variant(new: str, base: str, split: str = "val") -> dict[str, str]:
             "real_col": f"{a['real_floor']['acc/baseColour']:.3f}", "real_acc": f"{a['real_floor']['acc/articleType']:.3f}"}
 
 
+def _variants25_cost() -> dict[str, str]:
+    """bench/recipe_variants25.sh's step counts: the 5,575 batch-64 steps' CPU time at each variant's measured speed."""
+    ratio = {k: R(f"quality/{name}_speed.json")["b_over_a"] for k, name in
+             (("128", "b128"), ("15", "width15"), ("075", "width075"))}
+    steps = {"128": 5575 * ratio["128"] / 2, "15": 5575 * ratio["15"], "075": 5575 * ratio["075"]}
+    return {**{f"r{k}": f"{v:.3f}" for k, v in ratio.items()}, **{f"s{k}": f"{v:,.0f}" for k, v in steps.items()}}
+
+
 def _variety(name: str) -> dict[str, str]:
     """Same-condition variety (mean pairwise ProductNet distance among images of one condition) per seed, against real's."""
     res = R(f"quality/{name}")
@@ -912,6 +922,15 @@ FIGURES: list[Figure] = [
            "With the decay: {f0} / {f1} / {f2} against constant rates' {b0} / {b1} / {b2} at the same seeds, lower at "
            "{wins} of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} "
            "against {col_base}", lambda: _vs_variant("lrdecay", "noclr")),
+    Figure("recipe variants' cost", ["quality/b128_speed.json", "quality/width15_speed.json",
+                                     "quality/width075_speed.json"],
+           "A batch-128 step moves {r128}x the images per second, so the budget buys {s128} batch-128 steps; G and D 1.5x "
+           "as wide (`g_base=24, d_base=48`, caps 384) run at {r15}x, {s15} steps, and 0.75x as wide (`g_base=12, "
+           "d_base=24`, caps 192) at {r075}x, {s075} steps", _variants25_cost),
+    Figure("1.5x widths (val)", ["quality/w15_val.json", "quality/noclr_val.json"],
+           "G and D 1.5x as wide at equal CPU time: {f0} / {f1} against the default widths' {b0} / {b1} at the same "
+           "seeds, lower at {wins} of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, "
+           "baseColour {col} against {col_base}", lambda: _vs_variant("w15", "noclr")),
     Figure("DiffAugment without colour: variety on test", ["quality/noclr_test.json"],
            "same-condition variety without the colour transform {v1} / {v2} against real photos' {vr} ({r1}x / {r2}x; "
            "target 0.8x)", lambda: _variety("noclr_test.json")),
