@@ -10,6 +10,9 @@ import pytest
 import torch
 from tiny import SMALL_ARGS, TINY_ARGS, shapes_data
 
+from typer.testing import CliRunner
+
+from prodgen.cli import app
 from prodgen.config import TrainConfig
 from prodgen.errors import TrainingDiverged
 from prodgen.models import model_class
@@ -226,14 +229,11 @@ def test_lr_decay_lowers_every_optimizer_and_a_resume_keeps_the_base_rates(tmp_p
 
 
 def test_lr_decay_needs_steps(tmp_path):
-    from prodgen.config import ConditionConfig, DataConfig, RunConfig
     from prodgen.errors import UserError
-    from prodgen.train import train
-    cfg = RunConfig(model="gan", model_args=dict(TINY_ARGS["gan"]),
-                    condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
-                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
-                    train=TrainConfig(minutes=0.1, batch_size=8, lr_decay=0.3))
     with pytest.raises(UserError, match="--lr-decay.*--steps"):
-        train(cfg, tmp_path / "r", progress=False)
+        TrainConfig(minutes=0.1, batch_size=8, lr_decay=0.3)
     with pytest.raises(UserError, match=r"\[0, 1\]"):
         TrainConfig(steps=5, lr_decay=1.5)
+    result = CliRunner().invoke(app, ["train", "--model", "gan", "--catalog", "synthetic", "--minutes", "1",
+                                      "--lr-decay", "0.3", "--out", str(tmp_path / "r"), "--dry-run"])
+    assert result.exit_code == 2 and not (tmp_path / "r").exists()  # the clean UserError exit, before any run folder

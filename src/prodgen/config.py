@@ -88,6 +88,9 @@ class TrainConfig:
         if not 0 <= self.lr_decay <= 1:
             raise UserError(f"--lr-decay {self.lr_decay}: the share of the run's steps over which the learning rates fall "
                             "must lie in [0, 1] (0: constant rates)")
+        if self.lr_decay and self.steps is None:
+            raise UserError("--lr-decay lowers the learning rates toward the run's last step: give --steps N (the run's "
+                            "total)")
         if self.precision not in PRECISIONS:
             raise UserError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 

@@ -197,8 +197,6 @@ def _train(cfg: RunConfig, out: Path, overwrite: bool, progress: bool, console, 
         check_new_run_dir(out, overwrite)
     if cfg.train.steps is None and cfg.train.minutes is None:
         raise UserError("give a training budget: --steps N and/or --minutes M.")
-    if cfg.train.lr_decay and cfg.train.steps is None:
-        raise UserError("--lr-decay lowers the learning rates toward the run's last step: give --steps N (the run's total)")
     world.local_batch(cfg.train.batch_size)  # fails early when the batch does not divide over the processes
     klass = model_class(cfg.model)
     if cfg.condition.text:
