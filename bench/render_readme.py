@@ -606,6 +606,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "b128-val": (["quality/b128_val.json"], lambda: t_truncation("b128_val.json")),
     "lrdecay-val": (["quality/lrdecay_val.json"], lambda: t_truncation("lrdecay_val.json")),
     "w15-val": (["quality/w15_val.json"], lambda: t_truncation("w15_val.json")),
+    "w075-val": (["quality/w075_val.json"], lambda: t_truncation("w075_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -931,6 +932,10 @@ FIGURES: list[Figure] = [
            "G and D 1.5x as wide at equal CPU time: {f0} / {f1} against the default widths' {b0} / {b1} at the same "
            "seeds, lower at {wins} of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, "
            "baseColour {col} against {col_base}", lambda: _vs_variant("w15", "noclr")),
+    Figure("0.75x widths (val)", ["quality/w075_val.json", "quality/noclr_val.json"],
+           "G and D 0.75x as wide at equal CPU time: {f0} / {f1} against the default widths' {b0} / {b1} at the same "
+           "seeds, lower at {wins} of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, "
+           "baseColour {col} against {col_base}", lambda: _vs_variant("w075", "noclr")),
     Figure("DiffAugment without colour: variety on test", ["quality/noclr_test.json"],
            "same-condition variety without the colour transform {v1} / {v2} against real photos' {vr} ({r1}x / {r2}x; "
            "target 0.8x)", lambda: _variety("noclr_test.json")),
