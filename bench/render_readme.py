@@ -833,6 +833,15 @@ def _variants25_cost() -> dict[str, str]:
     return {**{f"r{k}": f"{v:.3f}" for k, v in ratio.items()}, **{f"s{k}": f"{v:,.0f}" for k, v in steps.items()}}
 
 
+def _vs_figure(name: str, new: str, lead: str, base_owner: str, seeds: int) -> "Figure":
+    """The sentence that sets a recipe variant's val seeds 0..seeds-1 against translation + cutout's (noclr) ones."""
+    listed = lambda k: " / ".join(f"{{{k}{s}}}" for s in range(seeds))  # noqa: E731
+    return Figure(name, [f"quality/{new}_val.json", "quality/noclr_val.json"],
+                  f"{lead}: {listed('f')} against {base_owner} {listed('b')} at the same seeds, lower at {{wins}} of {{n}} "
+                  "(mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against "
+                  "{col_base}", lambda: _vs_variant(new, "noclr"))
+
+
 def _variety(name: str) -> dict[str, str]:
     """Same-condition variety (mean pairwise ProductNet distance among images of one condition) per seed, against real's."""
     res = R(f"quality/{name}")
@@ -912,30 +921,18 @@ FIGURES: list[Figure] = [
            "({tlo}-{thi}), {tr}x the floor; articleType accuracy {tacc}, baseColour {tcol}, coverage {tcov}, "
            "same-condition variety {tvar}x the real photos'. A power law fitted to the four points would reach 1.3x the "
            "floor after about {ext13} minutes", _long_default),
-    Figure("DiffAugment translation only (val)", ["quality/tronly_val.json", "quality/noclr_val.json"],
-           "Translation only: {f0} / {f1} / {f2} against translation + cutout's {b0} / {b1} / {b2} at the same seeds, lower at {wins} "
-           "of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against "
-           "{col_base}", lambda: _vs_variant("tronly", "noclr")),
+    _vs_figure("DiffAugment translation only (val)", "tronly", "Translation only", "translation + cutout's", 3),
     Figure("batch 128 (val)", ["quality/b128_val.json", "quality/noclr_val.json"],
            "Batch 128 at equal CPU time: {f0} at seed 0 against batch 64's {b0}; articleType accuracy {acc} against "
            "{acc_base}, baseColour {col} against {col_base}", lambda: _vs_variant("b128", "noclr")),
-    Figure("learning-rate decay (val)", ["quality/lrdecay_val.json", "quality/noclr_val.json"],
-           "With the decay: {f0} / {f1} / {f2} against constant rates' {b0} / {b1} / {b2} at the same seeds, lower at "
-           "{wins} of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} "
-           "against {col_base}", lambda: _vs_variant("lrdecay", "noclr")),
+    _vs_figure("learning-rate decay (val)", "lrdecay", "With the decay", "constant rates'", 3),
     Figure("recipe variants' cost", ["quality/b128_speed.json", "quality/width15_speed.json",
                                      "quality/width075_speed.json"],
            "A batch-128 step moves {r128}x the images per second, so the budget buys {s128} batch-128 steps; G and D 1.5x "
            "as wide (`g_base=24, d_base=48`, caps 384) run at {r15}x, {s15} steps, and 0.75x as wide (`g_base=12, "
            "d_base=24`, caps 192) at {r075}x, {s075} steps", _variants25_cost),
-    Figure("1.5x widths (val)", ["quality/w15_val.json", "quality/noclr_val.json"],
-           "G and D 1.5x as wide at equal CPU time: {f0} / {f1} against the default widths' {b0} / {b1} at the same "
-           "seeds, lower at {wins} of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, "
-           "baseColour {col} against {col_base}", lambda: _vs_variant("w15", "noclr")),
-    Figure("0.75x widths (val)", ["quality/w075_val.json", "quality/noclr_val.json"],
-           "G and D 0.75x as wide at equal CPU time: {f0} / {f1} against the default widths' {b0} / {b1} at the same "
-           "seeds, lower at {wins} of {n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, "
-           "baseColour {col} against {col_base}", lambda: _vs_variant("w075", "noclr")),
+    _vs_figure("1.5x widths (val)", "w15", "G and D 1.5x as wide at equal CPU time", "the default widths'", 2),
+    _vs_figure("0.75x widths (val)", "w075", "G and D 0.75x as wide at equal CPU time", "the default widths'", 2),
     Figure("DiffAugment without colour: variety on test", ["quality/noclr_test.json"],
            "same-condition variety without the colour transform {v1} / {v2} against real photos' {vr} ({r1}x / {r2}x; "
            "target 0.8x)", lambda: _variety("noclr_test.json")),

@@ -162,10 +162,11 @@ class Trainer(TrainLoop):
                 flip = noise.rand(x.shape[0]).to(x.device) < 0.5
                 x = torch.where(flip[:, None, None, None], x.flip(3), x)
             cond, text = drop_for_training(cond, text, self.cond_dropout, self.title_only)
-            scale = lr_scale(self.step, self.cfg.steps, self.cfg.lr_decay)
-            for o in self.optims.values():
-                for group in o.param_groups:
-                    group["lr"] = group["initial_lr"] * scale
+            if self.cfg.lr_decay:
+                scale = lr_scale(self.step, self.cfg.steps, self.cfg.lr_decay)
+                for o in self.optims.values():
+                    for group in o.param_groups:
+                        group["lr"] = group["initial_lr"] * scale
             self.model.train()
             for phase in self.model.phases:
                 with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
