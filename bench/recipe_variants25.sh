@@ -14,6 +14,11 @@
 #   w075: G and D 0.75x as wide (g_base 12, d_base 24, caps 192): 222.1 against 179.9 images/s (1.235x;
 #         bench/results/quality/width075_speed.json), so the budget buys 5575 * 1.235 = 6885 steps.
 #
+#   recon: FastGAN's self-supervised discriminator (--model-arg d_recon=1: two small decoders rebuild the augmented
+#         real image and a random quadrant of it from D's 8x8 and 16x16 maps, L1). Side by side on one core each it
+#         trains at 134.9 images/s against the recipe's 152.7 (0.883x; bench/results/quality/recon_speed.json), so
+#         the budget buys 5575 * 0.883 = 4923 steps.
+#
 #   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
 #   bash bench/recipe_variants25.sh VARIANT val|test SEEDS...   # -> bench/results/quality/<variant>_<split>.json
@@ -30,7 +35,9 @@ w15) STEPS=3005; ARGS=(--model-arg g_base=24 --model-arg d_base=48 --model-arg g
   LABEL="bf16, G and D 1.5x as wide, $STEPS steps (equal CPU time)" ;;
 w075) STEPS=6885; ARGS=(--model-arg g_base=12 --model-arg d_base=24 --model-arg g_cap=192 --model-arg d_cap=192)
   LABEL="bf16, G and D 0.75x as wide, $STEPS steps (equal CPU time)" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+recon) STEPS=4923; ARGS=(--model-arg d_recon=1)
+  LABEL="bf16, FastGAN's D reconstruction (weight 1), $STEPS steps (equal CPU time)" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"

@@ -22,8 +22,8 @@ from .. import batchwide, noise
 from .base import GenerativeModel, register_model
 from ..errors import UserError
 from ..resolution import stages
-from .blocks import (ConditionEmbedding, ConvDecoder, conv_encoder_widths, decoder_widths, default_decoder_base,
-                     sn_conv)
+from .blocks import (ConditionEmbedding, ConvDecoder, ReconDecoder, conv_encoder_widths, decoder_widths,
+                     default_decoder_base, sn_conv)
 from .diffaugment import POLICIES, diff_augment
 from .r3gan_nets import DiscriminativeBasis, R3Decoder, R3Encoder, he_init_
 
@@ -77,6 +77,9 @@ class GANConfig:
     #   it). R3GAN has 2; probes at 64 px: [2, 2, 2, 1, 1] 1.25x / 1.4x dcgan's step (hinge / rpgan), 2 everywhere 1.6x / 1.8x
     r3_group: int = 16  # arch=r3gan: channels per group of the 3x3 grouped conv (R3GAN: 16; 8 probed no faster)
     r3_expansion: int = 2  # arch=r3gan: inverted-bottleneck width ratio of a residual block (R3GAN: 2)
+    d_recon: float = 0.0  # > 0: FastGAN's self-supervised discriminator (Liu et al. 2021): two small decoders
+    #   rebuild, from D's 8x8 map and from a random quadrant of its 16x16 map, the augmented real image (at 32 px)
+    #   and that quadrant of it; this weight times their L1 error joins D's loss (arch=dcgan)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -96,6 +99,11 @@ class GANConfig:
             raise UserError(f"r3_blocks={self.r3_blocks}: residual blocks per stage, a count >= 0 or a list of them")
         if self.r3_group < 1 or self.r3_expansion < 1:
             raise UserError("r3_group and r3_expansion must be >= 1")
+        if self.d_recon < 0:
+            raise UserError(f"d_recon={self.d_recon}: the reconstruction weight must be >= 0 (0: off)")
+        if self.d_recon > 0 and self.arch != "dcgan":
+            raise UserError("d_recon (FastGAN's self-supervised discriminator) belongs to the dcgan discriminator; "
+                            "leave it out with arch=r3gan")
         if self.loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}")
         if not 0 <= self.ada_target < 1:
@@ -139,13 +147,42 @@ class Discriminator(nn.Module):
         self.head = nn.Sequential(sn_conv(cin + extra, cin, 3, padding=1), nn.LeakyReLU(0.2))  # 4x4 stage
         self.linear = nn.utils.parametrizations.spectral_norm(nn.Linear(cin, 1))
         self.proj, self.text_proj = projection_terms(cfg, cond_sizes, cin)
+        self.recon = None
+        if cfg.d_recon > 0:
+            size = {resolution // 2 ** (i + 1): w for i, w in enumerate(widths)}  # stage output size -> width
+            self.recon = nn.ModuleDict({"full": ReconDecoder(size[8]), "part": ReconDecoder(size[16])})
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x)  # (B, C, 4, 4)
-        if self.mbstd_group:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None,
+                maps: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+        """Realness logits (B,); with ``maps`` (a dict), the 16x16 and 8x8 stage outputs are put in it too."""
+        h = x
+        for layer in self.features:
+            h = layer(h)
+            if maps is not None and isinstance(layer, nn.LeakyReLU) and h.shape[-1] in (8, 16):
+                maps[h.shape[-1]] = h
+        if self.mbstd_group:  # h: (B, C, 4, 4)
             h = minibatch_stddev(h, self.mbstd_group)
         h = self.head(h).sum(dim=(2, 3))  # (B, C)
         return project(self.linear(h).squeeze(1), h, self.proj, self.text_proj, cond, text)  # (B,) realness logits
+
+    def reconstruction_error(self, x: torch.Tensor, maps: dict[int, torch.Tensor]) -> torch.Tensor:
+        """FastGAN's self-supervision: mean L1 error of the image ``x`` D saw, rebuilt at 32 px from the 8x8 map,
+        plus that of one quadrant of ``x`` (drawn per image), rebuilt from the same quadrant of the 16x16 map."""
+        b = x.shape[0]
+        quad = noise.randint(0, 4, b).to(x.device)  # (B,) which quadrant: top-left, top-right, bottom-left, bottom-right
+        rows = torch.arange(b, device=x.device)
+
+        def quadrant(t: torch.Tensor) -> torch.Tensor:
+            half = t.shape[-1] // 2
+            parts = torch.stack([t[..., :half, :half], t[..., :half, half:], t[..., half:, :half],
+                                 t[..., half:, half:]], dim=1)  # (B, 4, C, H/2, W/2)
+            return parts[rows, quad]
+
+        full = self.recon["full"](maps[8]).float()
+        part = self.recon["part"](quadrant(maps[16])).float()
+        x = x.float()
+        return (F.l1_loss(full, F.adaptive_avg_pool2d(x, full.shape[-1]))
+                + F.l1_loss(part, F.adaptive_avg_pool2d(quadrant(x), part.shape[-1])))
 
 
 def projection_terms(cfg: GANConfig, cond_sizes: tuple[int, ...], dim: int) -> tuple[nn.ModuleList, nn.Module | None]:
@@ -325,10 +362,18 @@ class ConditionalGAN(GenerativeModel):
         return z
 
     def _pair_logits(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None,
-                     requires_grad: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """D's logits of ``x`` (augmented inside), and ``x`` made a leaf when its gradient is asked (R1/R2)."""
+                     requires_grad: bool, recon: dict[str, torch.Tensor] | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits of ``x`` (augmented inside), and ``x`` made a leaf when its gradient is asked (R1/R2); with
+        ``recon`` (a dict), D's reconstruction error of the augmented ``x`` is put in it under "recon"."""
         x = x.detach().requires_grad_(requires_grad) if requires_grad else x
-        return self.discriminator(self._augment(x), cond, text), x
+        seen = self._augment(x)
+        if recon is None:
+            return self.discriminator(seen, cond, text), x
+        maps: dict[int, torch.Tensor] = {}
+        logits = self.discriminator(seen, cond, text, maps=maps)
+        recon["recon"] = self.discriminator.reconstruction_error(seen, maps)
+        return logits, x
 
     def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor,
              text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -341,7 +386,8 @@ class ConditionalGAN(GenerativeModel):
             self._d_steps += 1
             lazy = (self._d_steps - 1) % cfg.reg_every == 0  # this step carries the penalties
             use_r1, use_r2 = lazy and cfg.r1_gamma > 0, lazy and cfg.r2_gamma > 0
-            d_real, real = self._pair_logits(images, cond, text, use_r1)
+            rec: dict[str, torch.Tensor] | None = {} if cfg.d_recon > 0 else None
+            d_real, real = self._pair_logits(images, cond, text, use_r1, rec)
             d_fake, fake = self._pair_logits(fake, cond, text, use_r2)
             if cfg.loss == "rpgan":  # relativistic pairing: each real judged against a fake of the batch
                 loss = F.softplus(d_fake - d_real).mean()
@@ -358,6 +404,9 @@ class ConditionalGAN(GenerativeModel):
                     pen = grad.pow(2).flatten(1).sum(1).mean()
                     out[name] = pen
                     loss = loss + 0.5 * gamma * cfg.reg_every * pen
+            if rec:
+                out["recon"] = rec["recon"]
+                loss = loss + cfg.d_recon * rec["recon"]
             if self.config.ada_target > 0 and self.training:
                 out["ada_r"] = self._adapt(d_real)
                 out["ada_p"] = self.ada_p.detach().clone()
