@@ -18,6 +18,8 @@
 #         real image and a random quadrant of it from D's 8x8 and 16x16 maps, L1). Side by side on one core each it
 #         trains at 134.9 images/s against the recipe's 152.7 (0.883x; bench/results/quality/recon_speed.json), so
 #         the budget buys 5575 * 0.883 = 4923 steps.
+#   lecam: LeCam regularisation (Tseng et al. 2021) at the paper's BigGAN weight (--model-arg lecam=0.3): a few
+#         scalar operations a step, so the same 5575 steps.
 #
 #   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
@@ -37,7 +39,8 @@ w075) STEPS=6885; ARGS=(--model-arg g_base=12 --model-arg d_base=24 --model-arg 
   LABEL="bf16, G and D 0.75x as wide, $STEPS steps (equal CPU time)" ;;
 recon) STEPS=4923; ARGS=(--model-arg d_recon=1)
   LABEL="bf16, FastGAN's D reconstruction (weight 1), $STEPS steps (equal CPU time)" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+lecam) STEPS=5575; ARGS=(--model-arg lecam=0.3); LABEL="bf16, LeCam regularisation (weight 0.3), $STEPS steps" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"

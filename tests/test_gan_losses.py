@@ -132,3 +132,27 @@ def test_diffaugment_policies_from_a_comma_separated_string():
     assert GANConfig(diffaugment=["color"]).diffaugment == ["color"]
     with pytest.raises(UserError, match=r"\['colour'\]"):
         GANConfig(diffaugment="translation,colour")
+
+
+def test_lecam_pulls_each_side_towards_the_other_sides_moving_average():
+    m = make(lecam=0.5, lecam_decay=0.9)
+    x, cond = batch()
+    m.train()
+    m.discriminator.eval()  # one D function (spectral norm's power iteration paused); the GAN itself trains
+    outs, logits = [], []
+    for seed in (3, 4):
+        torch.manual_seed(seed)
+        outs.append(m.loss("d", x, cond))
+        with torch.no_grad():
+            logits.append((m.discriminator(x, cond), m.discriminator(fakes(m, x, cond, seed), cond)))
+    # the first step's averages are its own means; the second's move 10% towards the second batch's
+    (r0, f0), (r1, f1) = logits
+    a_real, a_fake = 0.9 * r0.mean() + 0.1 * r1.mean(), 0.9 * f0.mean() + 0.1 * f1.mean()
+    assert m.lecam_avg.tolist() == pytest.approx([a_real.item(), a_fake.item()], rel=1e-4)
+    want = F.relu(r1 - a_fake).pow(2).mean() + F.relu(a_real - f1).pow(2).mean()
+    assert outs[1]["lecam"].item() == pytest.approx(want.item(), rel=1e-4)
+    assert outs[1]["loss"].item() == pytest.approx((outs[1]["loss_d_real"] + outs[1]["loss_d_fake"]
+                                                    + 0.5 * outs[1]["lecam"]).item(), rel=1e-5)
+    assert "lecam_avg" in m.state_dict() and "lecam_avg" not in make().state_dict()
+    with pytest.raises(Exception, match="LeCam weight"):
+        make(lecam=-1.0)
