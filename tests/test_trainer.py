@@ -238,3 +238,32 @@ def test_lr_decay_needs_steps(tmp_path):
                                       "--lr-decay", "0.3", "--out", str(tmp_path / "r"), "--dry-run"])
     assert isinstance(result.exception, UserError) and "--steps" in str(result.exception)  # before any run folder
     assert not (tmp_path / "r").exists()
+
+
+def test_a_phase_freezes_only_the_other_phases_parameters_and_trains_exactly_as_without(tmp_path, monkeypatch):
+    import contextlib
+
+    from prodgen.train import trainer as trainer_module
+
+    t = make_trainer(tmp_path / "frozen", steps=4)
+    d_ids = {id(p) for p in t.model.discriminator.parameters()}
+    g_ids = {id(p) for p in t.model.generator.parameters()}
+    assert {id(p) for p in t.others["g"]} == d_ids and {id(p) for p in t.others["d"]} == g_ids
+    seen = {}
+    loss = t.model.loss
+
+    def spy(phase, *args, **kw):  # what needs a gradient while a phase computes its loss
+        seen[phase] = (all(p.requires_grad for p in t.model.generator.parameters()),
+                       any(p.requires_grad for p in t.model.discriminator.parameters()))
+        return loss(phase, *args, **kw)
+
+    monkeypatch.setattr(t.model, "loss", spy)
+    t.run(progress=False)
+    assert seen == {"d": (False, True), "g": (True, False)}
+    assert all(p.requires_grad for p in t.model.parameters())  # restored after each phase
+    monkeypatch.setattr(trainer_module, "frozen", lambda params: contextlib.nullcontext())
+    plain = make_trainer(tmp_path / "plain", steps=4)
+    plain.run(progress=False)
+    assert states_equal(t.model.state_dict(), plain.model.state_dict())  # the same weights, bit for bit
+    assert not (trainer_module.other_phase_parameters(model_class("vae").from_args(TINY_ARGS["vae"], [4, 5], 32))
+                ["vae"])  # one phase: nothing to freeze
