@@ -1,6 +1,10 @@
 """Training speed of two variants side by side, one thread each: the condition the quality runs are trained in.
 
     python bench/pair_speed.py --a fp32 "" --b bf16 "--precision bf16" --out bench/results/quality/bf16_speed.json
+    python bench/pair_speed.py --a before "" --a-src /tmp/before/src --b after "" --out ...   # two versions of the code
+
+With ``--a-src`` / ``--b-src`` a variant runs another checkout's ``src`` (e.g. ``git worktree add /tmp/before HEAD~1``):
+the same recipe side by side, to time a change of the code itself.
 
 Both variants are real ``prodgen train`` runs of the 25-minute GAN recipe on the catalog (gan64-sle, batch 32, G's
 learning rate 2e-4 unless the extra arguments say otherwise), started together on one core each, for ``--steps``
@@ -34,6 +38,15 @@ RECIPE = ["--model", "gan", "--resolution", "64", "--batch-size", "32", "--threa
           "100000"]
 
 
+def source_of(src: Path) -> str:
+    """The source tree a variant ran, with its git commit (and "+changes" when its tree differs from it)."""
+    git = lambda *a: subprocess.run(["git", "-C", str(src), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = "+changes" if git("status", "--porcelain", "--", ".") else ""
+    where = "this checkout" if src.resolve() == (ROOT / "src").resolve() else str(src)
+    return f"{where} at {commit}{dirty}" if commit else where
+
+
 def rates(metrics: Path) -> list[float]:
     return [m["images_per_s"] for m in map(json.loads, metrics.read_text().splitlines()) if "images_per_s" in m]
 
@@ -42,6 +55,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--a", nargs=2, metavar=("LABEL", "ARGS"), required=True)
     ap.add_argument("--b", nargs=2, metavar=("LABEL", "ARGS"), required=True)
+    ap.add_argument("--a-src", type=Path, default=ROOT / "src", help="the source tree variant a runs (default: this one)")
+    ap.add_argument("--b-src", type=Path, default=ROOT / "src", help="the source tree variant b runs (default: this one)")
     ap.add_argument("--catalog", default=str(ROOT.parent / "shared" / "data" / "fashion-products"))
     ap.add_argument("--steps", type=int, default=250)
     ap.add_argument("--out", type=Path, required=True)
@@ -50,22 +65,24 @@ def main() -> int:
     others = machine["background_jobs"]
     machine["note"] = "2 one-thread trainings side by side, " + (
         f"beside {others} other job(s): a contended reading" if others else "nothing else running")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
-        for label, extra in (args.a, args.b):
+        for (label, extra), src in ((args.a, args.a_src), (args.b, args.b_src)):
             out = Path(tmp) / label.replace(" ", "_")
             cmd = [sys.executable, "-m", "prodgen", "train", "--catalog", args.catalog, *RECIPE, "--steps",
                    str(args.steps), "--log-every", str(max(1, args.steps // 10)), "--out", str(out), *shlex.split(extra)]
-            procs.append((label, extra, out, subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+            procs.append((label, extra, src, out, subprocess.Popen(cmd, env={**env, "PYTHONPATH": str(src.resolve())},
+                                                              stdout=subprocess.DEVNULL,
                                                               stderr=subprocess.PIPE, text=True)))
-        for label, extra, out, p in procs:
+        for label, extra, src, out, p in procs:
             _, err = p.communicate()
             if p.returncode != 0:
                 raise SystemExit(f"{label} failed: {err[-800:]}")
             r = rates(out / "metrics.jsonl")
-            rows.append({"variant": label, "extra_args": extra, "images_per_s": round(sum(r[1:]) / len(r[1:]), 1),
+            rows.append({"variant": label, "extra_args": extra, "source": source_of(src),
+                         "images_per_s": round(sum(r[1:]) / len(r[1:]), 1),
                          "windows": r})
     ratio = rows[1]["images_per_s"] / rows[0]["images_per_s"]
     result = {"command": command_line(), "machine": machine, "steps": args.steps, "recipe": " ".join(RECIPE),
