@@ -942,6 +942,7 @@ FIGURES: list[Figure] = [
            lambda: {"r": f"{R('quality/recon_speed.json')['b_over_a']:.3f}",
                     "s": f"{5575 * R('quality/recon_speed.json')['b_over_a']:,.0f}"}),
     _vs_figure("D reconstruction (val)", "recon", "With D's reconstruction at equal CPU time", "the recipe's", 2),
+    _vs_figure("LeCam (val)", "lecam", "With LeCam at the same steps", "the recipe's", 3),
     Figure("the frozen D's speed", ["quality/freeze_speed.json"],
            "Side by side, one core each, the recipe trains at {r}x the images per second it did, so its 25 minutes now "
            "buy {s} steps",
