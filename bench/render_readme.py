@@ -788,7 +788,8 @@ def _combo() -> dict[str, str]:
 
 
 def _seed_of(name: str) -> int:
-    return int(name.rsplit("-s", 1)[1])
+    """The training seed in a run's name: gan64-sle-noclr-s1 -> 1, also with a budget tail (-s1-6166, -s1-100m)."""
+    return int(re.findall(r"-s(\d+)(?=-|$)", name)[-1])
 
 
 def _vs_recipe(name: str, split: str = "val") -> dict[str, str]:
