@@ -611,6 +611,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "recon-val": (["quality/recon_val.json"], lambda: t_truncation("recon_val.json")),
     "lecam-val": (["quality/lecam_val.json"], lambda: t_truncation("lecam_val.json")),
     "freeze-speed": (["quality/freeze_speed.json"], lambda: t_variant_speed("quality/freeze_speed.json")),
+    "frozen-val": (["quality/frozen_val.json"], lambda: t_truncation("frozen_val.json")),
+    "frozen-test": (["quality/frozen_test.json"], lambda: t_truncation("frozen_test.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -944,6 +946,18 @@ FIGURES: list[Figure] = [
                     "s": f"{5575 * R('quality/recon_speed.json')['b_over_a']:,.0f}"}),
     _vs_figure("D reconstruction (val)", "recon", "With D's reconstruction at equal CPU time", "the recipe's", 2),
     _vs_figure("LeCam (val)", "lecam", "With LeCam at the same steps", "the recipe's", 3),
+    _vs_figure("6,166 steps (val)", "frozen", "With 6,166 steps", "5,575 steps'", 4),
+    Figure("6,166 steps (test)", ["quality/frozen_test.json", "quality/noclr_test.json"],
+           "On test, read once (seeds 1 and 2, n={n}): {f1} / {f2} against 5,575 steps' {b1} / {b2} (mean {new} against "
+           "{base}; 2x the floor is {twice}); articleType accuracy {acc} (real photos less 3 points: {real_acc3}); "
+           "variety within one condition {v1} / {v2} against real photos' {vr} ({r1}x / {r2}x theirs; target 0.8x); "
+           "near copies {c1} / {c2}",
+           lambda: {**_vs_variant("frozen", "noclr", "test"), **_variety("frozen_test.json"),
+                    "n": str(R("quality/frozen_test.json")["rows"][0]["metrics"]["n_gen"]),
+                    "twice": f"{2 * R('quality/frozen_test.json')['real_floor']['fid']:.1f}",
+                    "real_acc3": f"{R('quality/frozen_test.json')['real_floor']['acc/articleType'] - 0.03:.3f}",
+                    **{f"c{_seed_of(r['name'])}": f"{r['metrics']['near_copy_share']:.3f}"
+                       for r in R("quality/frozen_test.json")["rows"]}}),
     Figure("the frozen D's speed", ["quality/freeze_speed.json"],
            "Side by side, one core each, the recipe trains at {r}x the images per second it did, so its 25 minutes now "
            "buy {s} steps",
