@@ -5,10 +5,13 @@
 # depends on the total steps, so a finished 5575-step run continued with `prodgen train --resume` to 6166 steps is
 # the 6166-step run; each is continued in a copy, runs/<run>-6166 (its evaluations left behind).
 #
+# The 100-minute copy likewise: 4 x 6166 = 24664 steps, continuing runs/gan64-sle-noclr-s1-long (bench/noclr_long.sh,
+# 22300 steps): STEPS=24664 bash bench/frozen_steps.sh train gan64-sle-noclr-s1-long
+#
 #   bash bench/frozen_steps.sh train RUN...            # one after another, one thread each
 #   bash bench/frozen_steps.sh val|test STEM LABEL RUN...   # -> bench/results/quality/<STEM>_<split>.json
 set -euo pipefail
-STEPS=6166
+STEPS=${STEPS:-6166}
 source "$(dirname "$0")/seed_runs.sh"
 case "${1:-}" in
 train) for run in "${@:2}"; do
@@ -30,6 +33,6 @@ val|test) split=$1 stem=$2 label=$3 args=()
     args+=(--row "$run-$STEPS" "runs/$run-$STEPS::split=$split,truncation=1" "$label, seed ${run##*-s}")
   done
   $PY bench/eval_table.py --out "$OUT/${stem}_$split.json" --features "$FEATURES" \
-    --command "bash bench/frozen_steps.sh train ${*:4} && bash bench/frozen_steps.sh $split $stem '$label' ${*:4}" "${args[@]}" ;;
+    --command "STEPS=$STEPS bash bench/frozen_steps.sh train ${*:4} && STEPS=$STEPS bash bench/frozen_steps.sh $split $stem '$label' ${*:4}" "${args[@]}" ;;
 *) echo "usage: bash bench/frozen_steps.sh train RUN...|val STEM LABEL RUN...|test STEM LABEL RUN..." >&2; exit 2 ;;
 esac
