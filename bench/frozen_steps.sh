@@ -30,7 +30,8 @@ val|test) split=$1 stem=$2 label=$3 args=()
   for run in "${@:4}"; do
     trained "$run-$STEPS" || { echo "skipping $run-$STEPS: not trained (yet)" >&2; continue; }
     evaluate_once "$run-$STEPS" "$split" "$OUT/$stem-$run-$STEPS-$split.txt"
-    args+=(--row "$run-$STEPS" "runs/$run-$STEPS::split=$split,truncation=1" "$label, seed ${run##*-s}")
+    seed=$(grep -oE -- '-s[0-9]+' <<< "$run" | tail -1 | cut -c3-)
+    args+=(--row "$run-$STEPS" "runs/$run-$STEPS::split=$split,truncation=1" "$label, seed $seed")
   done
   $PY bench/eval_table.py --out "$OUT/${stem}_$split.json" --features "$FEATURES" \
     --command "STEPS=$STEPS bash bench/frozen_steps.sh train ${*:4} && STEPS=$STEPS bash bench/frozen_steps.sh $split $stem '$label' ${*:4}" "${args[@]}" ;;

@@ -613,6 +613,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "freeze-speed": (["quality/freeze_speed.json"], lambda: t_variant_speed("quality/freeze_speed.json")),
     "frozen-val": (["quality/frozen_val.json"], lambda: t_truncation("frozen_val.json")),
     "frozen-test": (["quality/frozen_test.json"], lambda: t_truncation("frozen_test.json")),
+    "frozen-long-val": (["quality/frozen_long_val.json"], lambda: t_truncation("frozen_long_val.json")),
+    "frozen-long-test": (["quality/frozen_long_test.json"], lambda: t_truncation("frozen_long_test.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -849,6 +851,19 @@ def _vs_figure(name: str, new: str, lead: str, base_owner: str, seeds: int) -> "
                   "{col_base}", lambda: _vs_variant(new, "noclr"))
 
 
+def _long_frozen() -> dict[str, str]:
+    """The 100-minute copy at the faster trainer's 24,664 steps against the 22,300-step one (val and test)."""
+    v, t = R("quality/frozen_long_val.json"), R("quality/frozen_long_test.json")
+    v0 = [r for r in R("quality/noclr_long_val.json")["rows"] if "100 minutes" in r["label"]][0]["metrics"]
+    t0 = R("quality/noclr_long_test.json")["rows"][0]["metrics"]
+    vm, tm = v["rows"][0]["metrics"], t["rows"][0]["metrics"]
+    return {"v": f"{vm['fid']:.1f}", "v0": f"{v0['fid']:.1f}", "n": str(tm["n_gen"]), "t": f"{tm['fid']:.1f}",
+            "lo": f"{tm['fid_ci95_low']:.1f}", "hi": f"{tm['fid_ci95_high']:.1f}",
+            "r": f"{tm['fid'] / t['real_floor']['fid']:.2f}", "t0": f"{t0['fid']:.1f}",
+            "acc": f"{tm['acc/articleType']:.3f}",
+            "var": f"{tm['diversity_same_condition'] / t['real_floor']['diversity_same_condition']:.2f}"}
+
+
 def _variety(name: str) -> dict[str, str]:
     """Same-condition variety (mean pairwise ProductNet distance among images of one condition) per seed, against real's."""
     res = R(f"quality/{name}")
@@ -947,6 +962,11 @@ FIGURES: list[Figure] = [
     _vs_figure("D reconstruction (val)", "recon", "With D's reconstruction at equal CPU time", "the recipe's", 2),
     _vs_figure("LeCam (val)", "lecam", "With LeCam at the same steps", "the recipe's", 3),
     _vs_figure("6,166 steps (val)", "frozen", "With 6,166 steps", "5,575 steps'", 4),
+    Figure("100 minutes with the faster trainer", ["quality/frozen_long_val.json", "quality/frozen_long_test.json",
+                                                    "quality/noclr_long_val.json", "quality/noclr_long_test.json"],
+           "At 24,664 steps seed 1 reads {v} on val against {v0} at 22,300 steps; on test, read once (n={n}): {t} "
+           "({lo}-{hi}), {r}x the floor, against {t0}; articleType accuracy {acc}, same-condition variety {var}x the "
+           "real photos'", _long_frozen),
     Figure("6,166 steps (test)", ["quality/frozen_test.json", "quality/noclr_test.json"],
            "On test, read once (seeds 1 and 2, n={n}): {f1} / {f2} against 5,575 steps' {b1} / {b2} (mean {new} against "
            "{base}; 2x the floor is {twice}); articleType accuracy {acc} (real photos less 3 points: {real_acc3}); "
