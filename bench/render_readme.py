@@ -960,7 +960,7 @@ FIGURES: list[Figure] = [
            lambda: {"r": f"{R('quality/recon_speed.json')['b_over_a']:.3f}",
                     "s": f"{5575 * R('quality/recon_speed.json')['b_over_a']:,.0f}"}),
     _vs_figure("D reconstruction (val)", "recon", "With D's reconstruction at equal CPU time", "the recipe's", 2),
-    _vs_figure("LeCam (val)", "lecam", "With LeCam at the same steps", "the recipe's", 3),
+    _vs_figure("LeCam (val)", "lecam", "With LeCam at the same steps", "the recipe's", 4),
     _vs_figure("6,166 steps (val)", "frozen", "With 6,166 steps", "5,575 steps'", 4),
     Figure("100 minutes with the faster trainer", ["quality/frozen_long_val.json", "quality/frozen_long_test.json",
                                                     "quality/noclr_long_val.json", "quality/noclr_long_test.json"],
