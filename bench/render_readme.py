@@ -614,6 +614,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "frozen-val": (["quality/frozen_val.json"], lambda: t_truncation("frozen_val.json")),
     "frozen-test": (["quality/frozen_test.json"], lambda: t_truncation("frozen_test.json")),
     "frozen-long-val": (["quality/frozen_long_val.json"], lambda: t_truncation("frozen_long_val.json")),
+    "lecam-frozen-val": (["quality/lecam_frozen_val.json"], lambda: t_truncation("lecam_frozen_val.json")),
     "frozen-long-test": (["quality/frozen_long_test.json"], lambda: t_truncation("frozen_long_test.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
@@ -842,13 +843,14 @@ def _variants25_cost() -> dict[str, str]:
     return {**{f"r{k}": f"{v:.3f}" for k, v in ratio.items()}, **{f"s{k}": f"{v:,.0f}" for k, v in steps.items()}}
 
 
-def _vs_figure(name: str, new: str, lead: str, base_owner: str, seeds: int) -> "Figure":
-    """The sentence that sets a recipe variant's val seeds 0..seeds-1 against translation + cutout's (noclr) ones."""
+def _vs_figure(name: str, new: str, lead: str, base_owner: str, seeds: int, base: str = "noclr") -> "Figure":
+    """The sentence that sets a recipe variant's val seeds 0..seeds-1 against ``base``'s (default: translation +
+    cutout's, noclr)."""
     listed = lambda k: " / ".join(f"{{{k}{s}}}" for s in range(seeds))  # noqa: E731
-    return Figure(name, [f"quality/{new}_val.json", "quality/noclr_val.json"],
+    return Figure(name, [f"quality/{new}_val.json", f"quality/{base}_val.json"],
                   f"{lead}: {listed('f')} against {base_owner} {listed('b')} at the same seeds, lower at {{wins}} of {{n}} "
                   "(mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against "
-                  "{col_base}", lambda: _vs_variant(new, "noclr"))
+                  "{col_base}", lambda: _vs_variant(new, base))
 
 
 def _long_frozen() -> dict[str, str]:
@@ -962,6 +964,7 @@ FIGURES: list[Figure] = [
     _vs_figure("D reconstruction (val)", "recon", "With D's reconstruction at equal CPU time", "the recipe's", 2),
     _vs_figure("LeCam (val)", "lecam", "With LeCam at the same steps", "the recipe's", 4),
     _vs_figure("6,166 steps (val)", "frozen", "With 6,166 steps", "5,575 steps'", 4),
+    _vs_figure("LeCam at 6,166 steps (val)", "lecam_frozen", "LeCam at 6,166 steps", "the recipe's", 4, base="frozen"),
     Figure("100 minutes with the faster trainer", ["quality/frozen_long_val.json", "quality/frozen_long_test.json",
                                                     "quality/noclr_long_val.json", "quality/noclr_long_test.json"],
            "At 24,664 steps seed 1 reads {v} on val against {v0} at 22,300 steps; on test, read once (n={n}): {t} "
