@@ -383,18 +383,15 @@ class ConditionalGAN(GenerativeModel):
         return z
 
     def _pair_logits(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None,
-                     requires_grad: bool, recon: dict[str, torch.Tensor] | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """D's logits of ``x`` (augmented inside), and ``x`` made a leaf when its gradient is asked (R1/R2); with
-        ``recon`` (a dict), D's reconstruction error of the augmented ``x`` is put in it under "recon"."""
+                     requires_grad: bool, recon: bool = False
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """D's logits of ``x`` (augmented inside), ``x`` made a leaf when its gradient is asked (R1/R2), and with
+        ``recon`` D's reconstruction error of the augmented ``x`` (else None)."""
         x = x.detach().requires_grad_(requires_grad) if requires_grad else x
         seen = self._augment(x)
-        if recon is None:
-            return self.discriminator(seen, cond, text), x
-        maps: dict[int, torch.Tensor] = {}
-        logits = self.discriminator(seen, cond, text, maps=maps)
-        recon["recon"] = self.discriminator.reconstruction_error(seen, maps)
-        return logits, x
+        maps: dict[int, torch.Tensor] | None = {} if recon else None
+        logits = self.discriminator(seen, cond, text, maps=maps) if recon else self.discriminator(seen, cond, text)
+        return logits, x, self.discriminator.reconstruction_error(seen, maps) if recon else None
 
     def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor,
              text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -407,9 +404,8 @@ class ConditionalGAN(GenerativeModel):
             self._d_steps += 1
             lazy = (self._d_steps - 1) % cfg.reg_every == 0  # this step carries the penalties
             use_r1, use_r2 = lazy and cfg.r1_gamma > 0, lazy and cfg.r2_gamma > 0
-            rec: dict[str, torch.Tensor] | None = {} if cfg.d_recon > 0 else None
-            d_real, real = self._pair_logits(images, cond, text, use_r1, rec)
-            d_fake, fake = self._pair_logits(fake, cond, text, use_r2)
+            d_real, real, rec = self._pair_logits(images, cond, text, use_r1, recon=cfg.d_recon > 0)
+            d_fake, fake, _ = self._pair_logits(fake, cond, text, use_r2)
             if cfg.loss == "rpgan":  # relativistic pairing: each real judged against a fake of the batch
                 loss = F.softplus(d_fake - d_real).mean()
                 out = {"loss_d_pair": loss}
@@ -428,9 +424,9 @@ class ConditionalGAN(GenerativeModel):
             if cfg.lecam > 0:
                 out["lecam"] = self._lecam(d_real, d_fake)
                 loss = loss + cfg.lecam * out["lecam"]
-            if rec:
-                out["recon"] = rec["recon"]
-                loss = loss + cfg.d_recon * rec["recon"]
+            if rec is not None:
+                out["recon"] = rec
+                loss = loss + cfg.d_recon * rec
             if self.config.ada_target > 0 and self.training:
                 out["ada_r"] = self._adapt(d_real)
                 out["ada_p"] = self.ada_p.detach().clone()
