@@ -51,21 +51,8 @@ def rates(metrics: Path) -> list[float]:
     return [m["images_per_s"] for m in map(json.loads, metrics.read_text().splitlines()) if "images_per_s" in m]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--a", nargs=2, metavar=("LABEL", "ARGS"), required=True)
-    ap.add_argument("--b", nargs=2, metavar=("LABEL", "ARGS"), required=True)
-    ap.add_argument("--a-src", type=Path, default=ROOT / "src", help="the source tree variant a runs (default: this one)")
-    ap.add_argument("--b-src", type=Path, default=ROOT / "src", help="the source tree variant b runs (default: this one)")
-    ap.add_argument("--catalog", default=str(ROOT.parent / "shared" / "data" / "fashion-products"))
-    ap.add_argument("--steps", type=int, default=250)
-    ap.add_argument("--out", type=Path, required=True)
-    args = ap.parse_args()
-    machine = machine_info()
-    others = machine["background_jobs"]
-    machine["note"] = "2 one-thread trainings side by side, " + (
-        f"beside {others} other job(s): a contended reading" if others else "nothing else running")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def pair(args, env: dict[str, str]) -> list[dict]:
+    """One side-by-side run of the two variants: a row each."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
@@ -84,9 +71,36 @@ def main() -> int:
             rows.append({"variant": label, "extra_args": extra, "source": source_of(src),
                          "images_per_s": round(sum(r[1:]) / len(r[1:]), 1),
                          "windows": r})
-    ratio = rows[1]["images_per_s"] / rows[0]["images_per_s"]
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--a", nargs=2, metavar=("LABEL", "ARGS"), required=True)
+    ap.add_argument("--b", nargs=2, metavar=("LABEL", "ARGS"), required=True)
+    ap.add_argument("--a-src", type=Path, default=ROOT / "src", help="the source tree variant a runs (default: this one)")
+    ap.add_argument("--b-src", type=Path, default=ROOT / "src", help="the source tree variant b runs (default: this one)")
+    ap.add_argument("--catalog", default=str(ROOT.parent / "shared" / "data" / "fashion-products"))
+    ap.add_argument("--steps", type=int, default=250)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--repeats", type=int, default=1, help="run the pair this many times (the machine's speed drifts "
+                    "between minutes; the ratio is the mean of the repeats' ratios)")
+    args = ap.parse_args()
+    machine = machine_info()
+    others = machine["background_jobs"]
+    machine["note"] = "2 one-thread trainings side by side, " + (
+        f"beside {others} other job(s): a contended reading" if others else "nothing else running")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    repeats = [pair(args, env) for _ in range(args.repeats)]
+    rows = repeats[0] if args.repeats == 1 else [
+        {**r, "images_per_s": round(sum(rep[i]["images_per_s"] for rep in repeats) / len(repeats), 1),
+         "windows": [w for rep in repeats for w in rep[i]["windows"]],
+         "per_repeat": [rep[i]["images_per_s"] for rep in repeats]} for i, r in enumerate(repeats[0])]
+    ratios = [rep[1]["images_per_s"] / rep[0]["images_per_s"] for rep in repeats]
+    ratio = sum(ratios) / len(ratios)
     result = {"command": command_line(), "machine": machine, "steps": args.steps, "recipe": " ".join(RECIPE),
-              "rows": rows, "b_over_a": round(ratio, 3)}
+              "rows": rows, "b_over_a": round(ratio, 3),
+              **({"b_over_a_per_repeat": [round(r, 3) for r in ratios]} if args.repeats > 1 else {})}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({r["variant"]: r["images_per_s"] for r in rows}), "ratio", round(ratio, 3))
