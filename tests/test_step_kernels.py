@@ -39,6 +39,13 @@ def test_trainer_adam_is_fused_and_steps_like_the_plain_one(tmp_path):
 
     tr = make_trainer(tmp_path)
     assert all(o.defaults["fused"] for o in tr.optims.values())
+    state = tr.state()
+    for o in state["optim"].values():  # as saved before the fused kernel
+        for group in o["param_groups"]:
+            group["fused"] = None
+    again = make_trainer(tmp_path / "again")
+    again.load_state(state)
+    assert all(g["fused"] for o in again.optims.values() for g in o.param_groups)
     torch.manual_seed(0)
     a = torch.nn.Linear(6, 3)
     b = copy.deepcopy(a)

@@ -130,6 +130,8 @@ class Trainer(TrainLoop):
         self.ema.load_state_dict(state["ema"])
         for p, o in self.optims.items():
             o.load_state_dict(state["optim"][p])
+            for group in o.param_groups:  # a state saved before the fused kernel (or on another device) says its own
+                group["fused"] = o.defaults["fused"]
         if self.scaler.is_enabled() and "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
 
