@@ -156,3 +156,56 @@ def test_lecam_pulls_each_side_towards_the_other_sides_moving_average():
     assert "lecam_avg" in m.state_dict() and "lecam_avg" not in make().state_dict()
     with pytest.raises(Exception, match="LeCam weight"):
         make(lecam=-1.0)
+
+
+@pytest.mark.parametrize("group", [2, 4])
+def test_d_step_in_one_pass_gives_the_logits_of_two_passes(group):
+    # batch 6: groups of 2 stay inside each half, so real and fake go through D together; groups of 4 would mix
+    # them (6 is no multiple of 4), so D sees each half on its own. Both must give the two-pass hinge loss.
+    m = make(mbstd_group=group)
+    x, cond = batch()
+    assert m._one_d_pass(6, penalties=False) == (group == 2)
+    assert not m._one_d_pass(6, penalties=True)
+    torch.manual_seed(5)
+    out = m.loss("d", x, cond)
+    fake = fakes(m, x, cond, 5)
+    with torch.no_grad():
+        d_real, d_fake = m.discriminator(x, cond), m.discriminator(fake, cond)
+    assert out["loss_d_real"].item() == pytest.approx(F.relu(1 - d_real).mean().item(), rel=1e-5)
+    assert out["loss_d_fake"].item() == pytest.approx(F.relu(1 + d_fake).mean().item(), rel=1e-5)
+    if group == 4:  # the check can fail: a std grouped across the halves gives other logits
+        with torch.no_grad():
+            mixed = m.discriminator(torch.cat([x, fake]), torch.cat([cond, cond]))
+        assert abs(F.relu(1 - mixed[:6]).mean().item() - out["loss_d_real"].item()) > 1e-4
+
+
+def test_shared_fake_runs_g_once_a_step_and_g_learns_from_ds_fakes():
+    m = make(shared_fake=True).train()
+    m.discriminator.eval()  # spectral norm's power iteration stays put: D is one function
+    calls = []
+    m.generator.register_forward_hook(lambda mod, i, o: calls.append(o))
+    x, cond = batch()
+    torch.manual_seed(5)
+    m.loss("d", x, cond)
+    g = m.loss("g", x, cond)
+    assert len(calls) == 1  # one forward a step, with its graph
+    with torch.no_grad():
+        want = -m.discriminator(calls[0], cond).mean()
+    assert g["loss"].item() == pytest.approx(want.item(), rel=1e-5)
+    g["loss"].backward()
+    assert all(p.grad is not None for p in m.generator.parameters() if p.requires_grad)
+    assert m.graph_parameters("d") == m.phase_parameters("g") and m.graph_parameters("g") == []
+    m.loss("g", x, cond)  # nothing kept now: G runs again
+    assert len(calls) == 2
+    plain = make().train()
+    assert plain.graph_parameters("d") == []
+
+
+def test_trainer_keeps_g_trainable_in_ds_phase_only_with_shared_fake():
+    from prodgen.train.trainer import other_phase_parameters
+
+    for shared in (False, True):
+        m = make(shared_fake=shared)
+        frozen = {id(p) for p in other_phase_parameters(m)["d"]}
+        assert bool(frozen & {id(p) for p in m.generator.parameters()}) is not shared
+        assert {id(p) for p in m.discriminator.parameters()} <= {id(p) for p in other_phase_parameters(m)["g"]}

@@ -104,6 +104,11 @@ class GenerativeModel(nn.Module):
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         raise NotImplementedError
 
+    def graph_parameters(self, phase: str) -> list[nn.Parameter]:
+        """Parameters of other phases that ``phase``'s loss runs with their graph kept for a later phase (the Trainer
+        leaves them trainable in it). None by default."""
+        return []
+
     def optimizer_settings(self, phase: str) -> dict[str, Any]:
         """Keyword arguments for ``torch.optim.Adam`` of ``phase`` (lr, betas)."""
         raise NotImplementedError

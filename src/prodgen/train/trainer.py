@@ -31,8 +31,9 @@ GRID_SEED = 1234  # fixed noise of the samples/ grids
 
 
 def other_phase_parameters(model) -> dict[str, list[torch.nn.Parameter]]:
-    """Per phase, the trainable parameters that only other phases update (the GAN's G phase: all of D's)."""
-    own = {ph: {id(p) for p in model.phase_parameters(ph)} for ph in model.phases}
+    """Per phase, the trainable parameters that only other phases update (the GAN's G phase: all of D's), less those
+    the phase runs with their graph kept for a later one (``model.graph_parameters``)."""
+    own = {ph: {id(p) for p in model.phase_parameters(ph) + model.graph_parameters(ph)} for ph in model.phases}
     every = {id(p): p for ph in model.phases for p in model.phase_parameters(ph) if p.requires_grad}
     return {ph: [p for i, p in every.items() if i not in own[ph]] for ph in model.phases}
 
