@@ -21,6 +21,13 @@
 #   lecam: LeCam regularisation (Tseng et al. 2021) at the paper's BigGAN weight (--model-arg lecam=0.3): a few
 #         scalar operations a step, so the same 5575 steps.
 #
+# Session 20 (the recipe now: 25 minutes = 7171 steps, after the faster kernels and D's one pass over real and fake,
+# bench/results/quality/kernels_speed.json and onepass_speed.json; its rows are bench/frozen_steps.sh's
+# gan64-sle-noclr-s*-6166-6733-7171, compared on val):
+#   shared: G's step reuses the fakes D's step drew (--model-arg shared_fake=true; the pytorch/examples DCGAN order).
+#         Side by side on one core each it trains at 240.1 images/s against the recipe's 212.9 (1.128x;
+#         bench/results/quality/shared_fake_speed.json), so the budget buys 7171 * 1.128 = 8089 steps.
+#
 #   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
 #   bash bench/recipe_variants25.sh VARIANT val|test SEEDS...   # -> bench/results/quality/<variant>_<split>.json
@@ -40,7 +47,9 @@ w075) STEPS=6885; ARGS=(--model-arg g_base=12 --model-arg d_base=24 --model-arg 
 recon) STEPS=4923; ARGS=(--model-arg d_recon=1)
   LABEL="bf16, FastGAN's D reconstruction (weight 1), $STEPS steps (equal CPU time)" ;;
 lecam) STEPS=5575; ARGS=(--model-arg lecam=0.3); LABEL="bf16, LeCam regularisation (weight 0.3), $STEPS steps" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+shared) STEPS=8089; ARGS=(--model-arg shared_fake=true)
+  LABEL="bf16, G's step reuses D's step's fakes, $STEPS steps (equal CPU time)" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"
