@@ -190,7 +190,8 @@ def t_pair_speed() -> list[str]:
         rows = res["rows"]
         for r in rows:
             body.append([batch, r["variant"], f"{r['images_per_s']}", f"{r['images_per_s'] / rows[0]['images_per_s']:.2f}x"])
-        lines.append(f"`{res['command']}` ({m['cpu']}, {m['date']}; {m['note']}; {res['steps']} steps each)")
+        reps = f", each pair run {len(rows[0]['per_repeat'])} times (mean)" if "per_repeat" in rows[0] else ""
+        lines.append(f"`{res['command']}` ({m['cpu']}, {m['date']}; {m['note']}; {res['steps']} steps each{reps})")
     header = ["batch", "precision", "images/s (each of two side by side)", "vs fp32"]
     return ["Commands: " + "; ".join(lines) + ".", "", md_row(header), "|" + "|".join("---" for _ in header) + "|",
             *(md_row(r) for r in body)]
@@ -208,6 +209,16 @@ def t_variant_speed(*names: str) -> list[str]:
     header = ["variant", "images/s (each of two side by side)", "vs the default beside it"]
     return ["Commands: " + "; ".join(lines) + ".", "", md_row(header), "|" + "|".join("---" for _ in header) + "|",
             *(md_row(r) for r in body)]
+
+
+def t_step_kernels() -> list[str]:
+    """bench/step_kernels.py: the old and the new way of three computations of the GAN's step, one thread."""
+    res = R("quality/step_kernels.json")
+    m = res["machine"]
+    header = ["computation", "old", "ms", "new", "ms"]
+    return [f"Command: `{res['command']}` ({m['cpu']}, {m['date']}; one thread).", "", md_row(header),
+            "|" + "|".join("---" for _ in header) + "|",
+            *(md_row([r["what"], r["old"], f"{r['old_ms']:.2f}", r["new"], f"{r['new_ms']:.2f}"]) for r in res["rows"])]
 
 
 # ---------------------------------------------------------------- other tables
@@ -616,6 +627,18 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "frozen-long-val": (["quality/frozen_long_val.json"], lambda: t_truncation("frozen_long_val.json")),
     "lecam-frozen-val": (["quality/lecam_frozen_val.json"], lambda: t_truncation("lecam_frozen_val.json")),
     "frozen-long-test": (["quality/frozen_long_test.json"], lambda: t_truncation("frozen_long_test.json")),
+    "step-kernels": (["quality/step_kernels.json"], t_step_kernels),
+    "step-speed": (["quality/kernels_speed.json", "quality/onepass_speed.json"],
+                   lambda: t_variant_speed("quality/kernels_speed.json", "quality/onepass_speed.json")),
+    "kernels-val": (["quality/kernels_val.json"], lambda: t_truncation("kernels_val.json")),
+    "kernels-test": (["quality/kernels_test.json"], lambda: t_truncation("kernels_test.json")),
+    "onepass-val": (["quality/onepass_val.json"], lambda: t_truncation("onepass_val.json")),
+    "onepass-test": (["quality/onepass_test.json"], lambda: t_truncation("onepass_test.json")),
+    "onepass-long-val": (["quality/kernels_long_val.json", "quality/onepass_long_val.json"],
+                         lambda: t_truncation("kernels_long_val.json") + [""] + t_truncation("onepass_long_val.json")),
+    "onepass-long-test": (["quality/onepass_long_test.json"], lambda: t_truncation("onepass_long_test.json")),
+    "shared-speed": (["quality/shared_fake_speed.json"], lambda: t_variant_speed("quality/shared_fake_speed.json")),
+    "shared-val": (["quality/shared_val.json"], lambda: t_truncation("shared_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -866,6 +889,29 @@ def _long_frozen() -> dict[str, str]:
             "var": f"{tm['diversity_same_condition'] / t['real_floor']['diversity_same_condition']:.2f}"}
 
 
+def _test_read(new: str, base: str) -> dict[str, str]:
+    """A recipe budget's test read against the budget before it: FID-P per seed and means, accuracy, variety, copies."""
+    res = R(f"quality/{new}_test.json")
+    return {**_vs_variant(new, base, "test"), **_variety(f"{new}_test.json"), "n": str(res["rows"][0]["metrics"]["n_gen"]),
+            "twice": f"{2 * res['real_floor']['fid']:.1f}",
+            "real_acc3": f"{res['real_floor']['acc/articleType'] - 0.03:.3f}",
+            **{f"c{_seed_of(r['name'])}": f"{r['metrics']['near_copy_share']:.3f}" for r in res["rows"]}}
+
+
+def _steps_to_twice() -> dict[str, str]:
+    """Where today's recipe's 100-minute curve (seed 1, val) crosses 2x the floor, in steps and against today's budget."""
+    import math
+
+    res = R("quality/noclr_long_val.json")
+    twice = 2 * res["real_floor"]["fid"]
+    pts = sorted((r["train"]["steps"], r["metrics"]["fid"]) for r in res["rows"])
+    (a, fa), (b, fb) = next((p, q) for p, q in zip(pts, pts[1:]) if p[1] > twice >= q[1])
+    x = math.exp(math.log(a) + (math.log(b) - math.log(a)) * (fa - twice) / (fa - fb))
+    today = round(round(6166 * R("quality/kernels_speed.json")["b_over_a"]) * R("quality/onepass_speed.json")["b_over_a"])
+    return {"twice": f"{twice:.1f}", "a": f"{a:,}", "fa": f"{fa:.1f}", "b": f"{b:,}", "fb": f"{fb:.1f}",
+            "x": f"{round(x, -2):,.0f}", "r": f"{x / today:.1f}", "today": f"{today:,}"}
+
+
 def _variety(name: str) -> dict[str, str]:
     """Same-condition variety (mean pairwise ProductNet distance among images of one condition) per seed, against real's."""
     res = R(f"quality/{name}")
@@ -975,12 +1021,32 @@ FIGURES: list[Figure] = [
            "{base}; 2x the floor is {twice}); articleType accuracy {acc} (real photos less 3 points: {real_acc3}); "
            "variety within one condition {v1} / {v2} against real photos' {vr} ({r1}x / {r2}x theirs; target 0.8x); "
            "near copies {c1} / {c2}",
-           lambda: {**_vs_variant("frozen", "noclr", "test"), **_variety("frozen_test.json"),
-                    "n": str(R("quality/frozen_test.json")["rows"][0]["metrics"]["n_gen"]),
-                    "twice": f"{2 * R('quality/frozen_test.json')['real_floor']['fid']:.1f}",
-                    "real_acc3": f"{R('quality/frozen_test.json')['real_floor']['acc/articleType'] - 0.03:.3f}",
-                    **{f"c{_seed_of(r['name'])}": f"{r['metrics']['near_copy_share']:.3f}"
-                       for r in R("quality/frozen_test.json")["rows"]}}),
+           lambda: _test_read("frozen", "noclr")),
+    _vs_figure("6,733 steps (val)", "kernels", "With 6,733 steps", "6,166 steps'", 4, base="frozen"),
+    _vs_figure("7,171 steps (val)", "onepass", "With 7,171 steps", "6,166 steps'", 4, base="frozen"),
+    Figure("6,733 steps (test)", ["quality/kernels_test.json", "quality/frozen_test.json"],
+           "On test, read once for the 6,733-step copies (seeds 1 and 2): {f1} / {f2} against 6,166 steps' {b1} / {b2}",
+           lambda: _vs_variant("kernels", "frozen", "test")),
+    Figure("7,171 steps (test)", ["quality/onepass_test.json", "quality/frozen_test.json"],
+           "On test, read once (seeds 1 and 2, n={n}): {f1} / {f2} against 6,166 steps' {b1} / {b2} (mean {new} against "
+           "{base}; 2x the floor is {twice}); articleType accuracy {acc} (real photos less 3 points: {real_acc3}); "
+           "variety within one condition {r1}x / {r2}x the real photos'; near copies {c1} / {c2}",
+           lambda: _test_read("onepass", "frozen")),
+    _vs_figure("shared fakes (val)", "shared", "With G's step on D's step's fakes at equal CPU time", "the recipe's", 4,
+               base="onepass"),
+    Figure("steps to 2x the floor", ["quality/noclr_long_val.json", "quality/onepass_speed.json",
+                                     "quality/kernels_speed.json"],
+           "On seed 1's curve (val, 5,575 steps a quarter) the 2x-floor level, {twice}, lies between {a} steps ({fa}) "
+           "and {b} steps ({fb}); interpolated in log steps it is reached at about {x} steps, {r}x today's {today}",
+           _steps_to_twice),
+    Figure("the step's speed-ups", ["quality/kernels_speed.json", "quality/onepass_speed.json"],
+           "The kernels: {k}x (the mean of {nk} repeats' ratios), so 25 minutes buy {sk} steps; D's one pass: {o}x on "
+           "top, so {so} steps",
+           lambda: {"k": f"{R('quality/kernels_speed.json')['b_over_a']:.3f}",
+                    "nk": str(len(R("quality/kernels_speed.json")["b_over_a_per_repeat"])),
+                    "sk": f"{round(6166 * R('quality/kernels_speed.json')['b_over_a']):,}",
+                    "o": f"{R('quality/onepass_speed.json')['b_over_a']:.3f}",
+                    "so": f"{round(round(6166 * R('quality/kernels_speed.json')['b_over_a']) * R('quality/onepass_speed.json')['b_over_a']):,}"}),
     Figure("the frozen D's speed", ["quality/freeze_speed.json"],
            "Side by side, one core each, the recipe trains at {r}x the images per second it did, so its 25 minutes now "
            "buy {s} steps",
