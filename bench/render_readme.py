@@ -898,6 +898,18 @@ def _test_read(new: str, base: str) -> dict[str, str]:
             **{f"c{_seed_of(r['name'])}": f"{r['metrics']['near_copy_share']:.3f}" for r in res["rows"]}}
 
 
+def _long_onepass() -> dict[str, str]:
+    """The 100-minute copy at session 20's 26,932 and 28,684 steps against session 19's 24,664 (val; test at 28,684)."""
+    v = {k: R(f"quality/{k}_long_val.json")["rows"][0]["metrics"]["fid"] for k in ("frozen", "kernels", "onepass")}
+    t, t0 = R("quality/onepass_long_test.json"), R("quality/frozen_long_test.json")["rows"][0]["metrics"]
+    tm, floor = t["rows"][0]["metrics"], t["real_floor"]
+    return {"v": f"{v['onepass']:.1f}", "v0": f"{v['frozen']:.1f}", "vk": f"{v['kernels']:.1f}", "n": str(tm["n_gen"]),
+            "t": f"{tm['fid']:.1f}", "lo": f"{tm['fid_ci95_low']:.1f}", "hi": f"{tm['fid_ci95_high']:.1f}",
+            "r": f"{tm['fid'] / floor['fid']:.2f}", "target": f"{1.3 * floor['fid']:.1f}", "t0": f"{t0['fid']:.1f}",
+            "acc": f"{tm['acc/articleType']:.3f}",
+            "var": f"{tm['diversity_same_condition'] / floor['diversity_same_condition']:.2f}"}
+
+
 def _steps_to_twice() -> dict[str, str]:
     """Where today's recipe's 100-minute curve (seed 1, val) crosses 2x the floor, in steps and against today's budget."""
     import math
@@ -1034,6 +1046,12 @@ FIGURES: list[Figure] = [
            lambda: _test_read("onepass", "frozen")),
     _vs_figure("shared fakes (val)", "shared", "With G's step on D's step's fakes at equal CPU time", "the recipe's", 4,
                base="onepass"),
+    Figure("100 minutes with session 20's step", ["quality/frozen_long_val.json", "quality/kernels_long_val.json",
+                                                   "quality/onepass_long_val.json", "quality/onepass_long_test.json",
+                                                   "quality/frozen_long_test.json"],
+           "At 28,684 steps seed 1 reads {v} on val against {v0} at 24,664 steps and {vk} at 26,932; on test, read once "
+           "(n={n}): {t} ({lo}-{hi}), {r}x the floor (1.3x is {target}), against {t0} at 24,664 steps; articleType "
+           "accuracy {acc}, same-condition variety {var}x the real photos'", _long_onepass),
     Figure("steps to 2x the floor", ["quality/noclr_long_val.json", "quality/onepass_speed.json",
                                      "quality/kernels_speed.json"],
            "On seed 1's curve (val, 5,575 steps a quarter) the 2x-floor level, {twice}, lies between {a} steps ({fa}) "
