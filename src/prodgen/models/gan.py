@@ -417,7 +417,7 @@ class ConditionalGAN(GenerativeModel):
         cfg = self.config
         z = noise.randn(b, cfg.z_dim).to(images.device)
         if phase == "d":
-            if self.config.shared_fake and self.training and torch.is_grad_enabled():
+            if cfg.shared_fake and self.training and torch.is_grad_enabled():
                 kept = self.generator(z, cond, text)  # with its graph, for the G step of this training step
                 self._kept_fake = (kept, cond)
                 fake = kept.detach()
