@@ -211,6 +211,17 @@ def t_variant_speed(*names: str) -> list[str]:
             *(md_row(r) for r in body)]
 
 
+def t_grow_screen() -> list[str]:
+    """bench/grow_screen.sh: the fp32 recipe and progressive growing at equal CPU time, val, one table."""
+    rec, grow = R("quality/grow_screen_recipe_val.json"), R("quality/grow_screen_grow_val.json")
+    cols = [("fid", "FID-P (95% CI)", ".1f", 0), ("coverage", "coverage", ".3f", 0),
+            ("acc/articleType", "cond. acc. articleType", ".3f", 0), ("acc/baseColour", "cond. acc. baseColour", ".3f", 0),
+            ("diversity_same_condition", "diversity (same condition)", ".1f", 0), ("near_copy_share", "near copies", ".3f", 0)]
+    m = grow["machine"]
+    return [f"Command: `{grow['command']}` ({m['cpu']}, {m['date']}; evaluation on {m.get('note', 'this machine')}).", "",
+            *eval_table({**grow, "rows": rec["rows"] + grow["rows"]}, None, cols, "run")]
+
+
 def t_step_kernels() -> list[str]:
     """bench/step_kernels.py: the old and the new way of three computations of the GAN's step, one thread."""
     res = R("quality/step_kernels.json")
@@ -639,6 +650,11 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "onepass-long-test": (["quality/onepass_long_test.json"], lambda: t_truncation("onepass_long_test.json")),
     "shared-speed": (["quality/shared_fake_speed.json"], lambda: t_variant_speed("quality/shared_fake_speed.json")),
     "shared-val": (["quality/shared_val.json"], lambda: t_truncation("shared_val.json")),
+    "bf16-emulated-speed": (["quality/bf16_emulated_speed.json"],
+                            lambda: t_variant_speed("quality/bf16_emulated_speed.json")),
+    "grow-speed": (["quality/grow_low_speed_fp32.json", "quality/grow_fade_speed_fp32.json"],
+                   lambda: t_variant_speed("quality/grow_low_speed_fp32.json", "quality/grow_fade_speed_fp32.json")),
+    "grow-screen-val": (["quality/grow_screen_recipe_val.json", "quality/grow_screen_grow_val.json"], t_grow_screen),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -866,6 +882,14 @@ def _variants25_cost() -> dict[str, str]:
     return {**{f"r{k}": f"{v:.3f}" for k, v in ratio.items()}, **{f"s{k}": f"{v:,.0f}" for k, v in steps.items()}}
 
 
+def _grow_wall() -> dict[str, str]:
+    """bench/grow_screen.sh: the training minutes of each arm (the results rows' train.minutes)."""
+    secs = {k: [r["train"]["minutes"] for r in R(f"quality/grow_screen_{k}_val.json")["rows"]] for k in ("grow", "recipe")}
+    g, r = sum(secs["grow"]), sum(secs["recipe"])
+    return {**{f"g{i}": f"{v:.1f}" for i, v in enumerate(secs["grow"])},
+            **{f"r{i}": f"{v:.1f}" for i, v in enumerate(secs["recipe"])}, "over": f"{100 * (g / r - 1):+.0f}"}
+
+
 def _vs_figure(name: str, new: str, lead: str, base_owner: str, seeds: int, base: str = "noclr") -> "Figure":
     """The sentence that sets a recipe variant's val seeds 0..seeds-1 against ``base``'s (default: translation +
     cutout's, noclr)."""
@@ -1046,6 +1070,22 @@ FIGURES: list[Figure] = [
            lambda: _test_read("onepass", "frozen")),
     _vs_figure("shared fakes (val)", "shared", "With G's step on D's step's fakes at equal CPU time", "the recipe's", 4,
                base="onepass"),
+    Figure("fp32 on an AVX2 CPU", ["quality/bf16_emulated_speed.json"],
+           "Such a machine trains the recipe at {ips} images/s a core in fp32, so the 25-minute recipe's {steps} steps "
+           "take about {h} hours of one core there",
+           lambda: {"ips": f"{R('quality/bf16_emulated_speed.json')['rows'][0]['images_per_s']:.0f}", "steps": "7,171",
+                    "h": f"{7171 * 64 / R('quality/bf16_emulated_speed.json')['rows'][0]['images_per_s'] / 3600:.1f}"}),
+    Figure("progressive growing's speed", ["quality/grow_low_speed_fp32.json", "quality/grow_fade_speed_fp32.json"],
+           "The 32-px phase runs at {low}x the recipe's images/s and the fade-in at {fade}x; a schedule that spends "
+           "half the budget at 32 px buys {gain}x the steps",
+           lambda: {"low": f"{R('quality/grow_low_speed_fp32.json')['b_over_a']:.2f}",
+                    "fade": f"{R('quality/grow_fade_speed_fp32.json')['b_over_a']:.2f}",
+                    "gain": f"{0.5 * R('quality/grow_low_speed_fp32.json')['b_over_a'] + 0.5:.2f}"}),
+    _vs_figure("progressive growing (val)", "grow_screen_grow", "With progressive growing at equal CPU time", "the fp32 "
+               "recipe's", 2, base="grow_screen_recipe"),
+    Figure("progressive growing's wall time", ["quality/grow_screen_grow_val.json", "quality/grow_screen_recipe_val.json"],
+           "Trained side by side (seeds 0 and 1 in turn), the growing runs took {g0} / {g1} minutes of training time "
+           "against the recipe's {r0} / {r1}, {over}% in all: equal CPU time held", _grow_wall),
     Figure("100 minutes with session 20's step", ["quality/frozen_long_val.json", "quality/kernels_long_val.json",
                                                    "quality/onepass_long_val.json", "quality/onepass_long_test.json",
                                                    "quality/frozen_long_test.json"],

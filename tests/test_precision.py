@@ -132,3 +132,31 @@ def test_auto_is_the_default_and_older_runs_keep_fp32():
     assert RunConfig.from_dict(d).train.precision == "auto"
     del d["train"]["precision"]  # a config.json written before --precision existed: that run trained in fp32
     assert RunConfig.from_dict(d).train.precision == "fp32"
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_bf16_on_a_cpu_without_bf16_kernels_warns_and_names_the_fix(monkeypatch, fast):
+    from prodgen import device as dev
+
+    monkeypatch.setattr(dev, "cpu_has_fast_bf16", lambda: fast)
+    msg = dev.precision_warning("bf16", torch.device("cpu"))
+    assert (msg is None) == fast
+    if not fast:
+        assert "emulated" in msg and "--precision fp32" in msg
+    assert dev.precision_warning("fp32", torch.device("cpu")) is None
+    assert dev.precision_warning("bf16", torch.device("cuda")) is None  # GPUs have bf16 kernels of their own
+    import warnings as w
+
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        _trainer("gan", "bf16")
+    assert any("emulated" in str(c.message) for c in caught) == (not fast)
+
+
+def test_the_bf16_kernel_probe_answers_on_this_machine():
+    from prodgen import device as dev
+
+    # the probe's answer is the CPU's: oneDNN's bf16 support needs AVX-512 (or AMX), so an AMX CPU always says yes
+    assert isinstance(dev.cpu_has_fast_bf16(), bool)
+    if dev.cpu_has_amx_bf16():
+        assert dev.cpu_has_fast_bf16()

@@ -20,10 +20,10 @@ from prodgen.train import Trainer
 from prodgen.train.checkpoint import load_training_state
 
 
-def make_trainer(tmp_path, name="gan", steps=6, seed=0, **overrides) -> Trainer:
+def make_trainer(tmp_path, name="gan", steps=6, seed=0, model_args=None, **overrides) -> Trainer:
     data, vocab = shapes_data(n=48)
     torch.manual_seed(seed)
-    model = model_class(name).from_args(TINY_ARGS[name], vocab.sizes, 32)
+    model = model_class(name).from_args(model_args or TINY_ARGS[name], vocab.sizes, 32)
     settings = dict(steps=steps, batch_size=8, seed=seed, device="cpu", log_every=2, sample_every=4,
                     checkpoint_every=4, sample_grid=16)
     cfg = TrainConfig(**{**settings, **overrides})

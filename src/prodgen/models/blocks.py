@@ -142,7 +142,7 @@ class ConvDecoder(nn.Module):
     """
 
     def __init__(self, z_dim: int, cond_dim: int, resolution: int, channels: list[int], skip_z: bool = False,
-                 sle: bool = False) -> None:
+                 sle: bool = False, grow: bool = False) -> None:
         super().__init__()
         self.skip_z = skip_z
         fdim = cond_dim + (z_dim if skip_z else 0)  # what the conditional-BN layers see
@@ -158,6 +158,12 @@ class ConvDecoder(nn.Module):
         self.sle_gap = SLE_FACTOR.bit_length() - 1  # stages between a gated map and its source (3)
         self.sle = nn.ModuleDict({str(i): SkipExcitation(channels[i - self.sle_gap], channels[i])
                                   for i in range(self.sle_gap, n_up + 1)} if sle else {})
+        # ``grow``: a second RGB head at R/2 for progressive growing (Karras et al. 2018, ProGAN). The buffer ``alpha``
+        # fades the last stage in: 0 gives the R/2 head's image upsampled (nearest) to R and skips the last stage,
+        # 1 the full decoder, and between them their blend. Set by the model that trains it (models/gan.py).
+        self.to_rgb_low = nn.Conv2d(channels[-2], 3, 3, padding=1) if grow else None
+        if grow:
+            self.register_buffer("alpha", torch.ones(()))
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         zc = torch.cat([z, c], dim=1)  # (B, z_dim + cond_dim)
@@ -165,12 +171,18 @@ class ConvDecoder(nn.Module):
         f = zc if self.skip_z else c
         h = F.relu(self.norm0(h, f))
         maps = [h]
+        a = 1.0 if self.to_rgb_low is None else float(self.alpha)
         for i, up in enumerate(self.ups, start=1):
+            if i == len(self.ups) and a < 1:
+                low = F.interpolate(torch.tanh(self.to_rgb_low(h)), scale_factor=2, mode="nearest")  # (B, 3, R, R)
+                if a <= 0:
+                    return low
             h = up(h, f)
             if str(i) in self.sle:
                 h = self.sle[str(i)](maps[i - self.sle_gap], h)
             maps.append(h)
-        return torch.tanh(self.to_rgb(h))  # (B, 3, R, R)
+        out = torch.tanh(self.to_rgb(h))  # (B, 3, R, R)
+        return out if a >= 1 else torch.lerp(low, out.to(low.dtype), a)
 
 
 def sn_conv(cin: int, cout: int, k: int, stride: int = 1, padding: int = 0) -> nn.Module:

@@ -88,6 +88,11 @@ class GANConfig:
     shared_fake: bool = False  # G's step reuses the fakes of D's step (the pytorch/examples DCGAN order): G runs one
     #   forward a step, kept with its graph through D's step, instead of a no-grad forward for D and another for G;
     #   D and G then see the same noise draw. 1.128x the images/s (bench/results/quality/shared_fake_speed.json)
+    low_res_steps: int = 0  # > 0: progressive growing (Karras et al. 2018, ProGAN): the first low_res_steps train G
+    #   and D at half the resolution (G's extra RGB head at R/2, its image upsampled to R; D pools its input to R/2
+    #   into an extra 1x1 input layer), cheaper steps for the coarse layout; then the last stages fade in
+    fade_steps: int = 0  # progressive growing: steps over which the full-resolution stages fade in (ProGAN's linear
+    #   alpha; real images D sees are blended between their R/2 version and themselves the same way). 0: at once
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -115,6 +120,12 @@ class GANConfig:
         if self.lecam < 0 or not 0 <= self.lecam_decay < 1:
             raise UserError(f"lecam={self.lecam}, lecam_decay={self.lecam_decay}: the LeCam weight must be >= 0 "
                             "(0: off) and its decay in [0, 1)")
+        if self.low_res_steps < 0 or self.fade_steps < 0:
+            raise UserError(f"low_res_steps={self.low_res_steps}, fade_steps={self.fade_steps}: progressive growing's "
+                            "step counts must be >= 0 (0: off)")
+        if self.low_res_steps and (self.arch != "dcgan" or self.d_recon > 0):
+            raise UserError("low_res_steps (progressive growing) belongs to the dcgan networks without d_recon; "
+                            "leave it out with arch=r3gan or d_recon > 0")
         if self.loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}")
         if not 0 <= self.ada_target < 1:
@@ -135,7 +146,8 @@ class Generator(nn.Module):
         super().__init__()
         self.embed = ConditionEmbedding(cond_sizes, cfg.cond_dim, cfg.text_dim)
         channels = decoder_widths(resolution, cfg.g_base, cfg.g_cap)
-        self.decoder = ConvDecoder(cfg.z_dim, cfg.cond_dim, resolution, channels, skip_z=cfg.skip_z, sle=cfg.sle)
+        self.decoder = ConvDecoder(cfg.z_dim, cfg.cond_dim, resolution, channels, skip_z=cfg.skip_z, sle=cfg.sle,
+                                   grow=cfg.low_res_steps > 0)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(z, self.embed(cond, text))  # (B, 3, R, R)
@@ -153,6 +165,12 @@ class Discriminator(nn.Module):
             layers += [sn_conv(cin, w, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
             cin = w
         self.features = nn.Sequential(*layers)
+        # progressive growing (GANConfig.low_res_steps): an input layer for images pooled to R/2, in place of the
+        # first stride-2 stage; the buffer ``alpha`` fades that stage in as in the generator (blocks.ConvDecoder)
+        self.from_rgb_low = None
+        if cfg.low_res_steps > 0:
+            self.from_rgb_low = sn_conv(3, widths[0], 1)
+            self.register_buffer("alpha", torch.ones(()))
         self.mbstd_group = cfg.mbstd_group
         extra = 1 if cfg.mbstd_group else 0
         self.head = nn.Sequential(sn_conv(cin + extra, cin, 3, padding=1), nn.LeakyReLU(0.2))  # 4x4 stage
@@ -166,8 +184,13 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None,
                 maps: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
         """Realness logits (B,); with ``maps`` (a dict), the 16x16 and 8x8 stage outputs are put in it too."""
-        h = x
-        for layer in self.features:
+        h, layers = x, list(self.features)
+        a = 1.0 if self.from_rgb_low is None else float(self.alpha)
+        if a < 1:  # the first stage's output, made (partly, while it fades in) from the image pooled to R/2
+            low = F.leaky_relu(self.from_rgb_low(F.avg_pool2d(x, 2)), 0.2)
+            h = low if a <= 0 else torch.lerp(low, self.features[1](self.features[0](x)).to(low.dtype), a)
+            layers = layers[2:]
+        for layer in layers:
             h = layer(h)
             if maps is not None and isinstance(layer, nn.LeakyReLU) and h.shape[-1] in (8, 16):
                 maps[h.shape[-1]] = h
@@ -334,6 +357,8 @@ class ConditionalGAN(GenerativeModel):
         self._kept_fake: tuple[torch.Tensor, torch.Tensor] | None = None  # shared_fake: D's step's fakes, for G's
         if config.ada_target > 0:  # saved with the weights, so a resumed run goes on with its p
             self.register_buffer("ada_p", torch.zeros(()))
+        if config.low_res_steps > 0:  # progressive growing: D steps taken, saved with the weights (a resumed run goes
+            self.register_buffer("grow_step", torch.zeros((), dtype=torch.long))  # on where it was)
         if config.lecam > 0:  # LeCam's moving averages of D(real), D(fake); NaN until the first D step; saved with
             self.register_buffer("lecam_avg", torch.full((2,), float("nan")))  # the weights, as ada_p
 
@@ -393,6 +418,31 @@ class ConditionalGAN(GenerativeModel):
             z = z * truncation
         return z
 
+    def grow_alpha(self, step: int) -> float:
+        """Progressive growing's fade-in of the full-resolution stages after ``step`` D steps: 0 for the first
+        ``low_res_steps``, then linear over ``fade_steps`` steps strictly between 0 and 1 (ProGAN), then 1; 1 without
+        growing."""
+        cfg = self.config
+        if cfg.low_res_steps <= 0 or step >= cfg.low_res_steps + cfg.fade_steps:
+            return 1.0
+        return 0.0 if step < cfg.low_res_steps else (step - cfg.low_res_steps + 1) / (cfg.fade_steps + 1)
+
+    def _grow(self) -> None:
+        """Set G's and D's fade-in from the D steps taken, then count this one."""
+        a = self.grow_alpha(int(self.grow_step))
+        self.grow_step += 1
+        self.generator.decoder.alpha.fill_(a)
+        self.discriminator.alpha.fill_(a)
+
+    def _real_seen(self, images: torch.Tensor) -> torch.Tensor:
+        """Real images as D sees them while growing: blended with their R/2 version (pooled, upsampled) as G's output
+        is with its R/2 head's image, by D's fade-in (ProGAN)."""
+        a = 1.0 if self.config.low_res_steps <= 0 else float(self.discriminator.alpha)
+        if a >= 1:
+            return images
+        low = F.interpolate(F.avg_pool2d(images, 2), scale_factor=2, mode="nearest")
+        return low if a <= 0 else torch.lerp(low, images, a)
+
     def _one_d_pass(self, b: int, penalties: bool) -> bool:
         """Whether D's step may judge the real and the fake half in one pass of batch 2B. D has no batch norm; its one
         batch-wide term, the minibatch std, must group within each half (B a multiple of the group, as in
@@ -416,6 +466,9 @@ class ConditionalGAN(GenerativeModel):
         b = images.shape[0]
         cfg = self.config
         z = noise.randn(b, cfg.z_dim).to(images.device)
+        if phase == "d" and cfg.low_res_steps > 0 and self.training and torch.is_grad_enabled():
+            self._grow()
+        images = self._real_seen(images)
         if phase == "d":
             if cfg.shared_fake and self.training and torch.is_grad_enabled():
                 kept = self.generator(z, cond, text)  # with its graph, for the G step of this training step

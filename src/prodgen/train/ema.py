@@ -27,6 +27,11 @@ class EMA:
         self.net = copy.deepcopy(net).eval()
         for p in self.net.parameters():
             p.requires_grad_(False)
+        # buffers that are state, not statistics (e.g. progressive growing's fade-in, blocks.ConvDecoder.alpha),
+        # follow the live net; batch-norm statistics do not (``recalibrate_bn``)
+        self.state_buffers = [name for mod_name, mod in self.net.named_modules()
+                              if not isinstance(mod, nn.modules.batchnorm._BatchNorm)
+                              for name, _ in mod.named_buffers(prefix=mod_name, recurse=False)]
 
     @torch.no_grad()
     def update(self, live: nn.Module, step: int) -> None:
@@ -35,6 +40,10 @@ class EMA:
         decay = 0.0 if t < 0 else self.decay_at(t)
         for e, p in zip(self.net.parameters(), live.parameters()):
             e.lerp_(p, 1.0 - decay)
+        if self.state_buffers:
+            ours, theirs = dict(self.net.named_buffers()), dict(live.named_buffers())
+            for name in self.state_buffers:
+                ours[name].copy_(theirs[name])
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.net.state_dict()

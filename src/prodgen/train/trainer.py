@@ -10,6 +10,7 @@ The loop itself (budgets, Ctrl-C, progress, checkpoint timing) is ``loop.py``.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 
 import torch
@@ -17,7 +18,7 @@ import torch
 from .. import batchwide, noise
 from ..conditioning import Vocabulary, condition_grid, drop_for_training
 from ..config import TrainConfig
-from ..device import resolve_device, resolve_precision
+from ..device import precision_warning, resolve_device, resolve_precision
 from ..grid import save_grid
 from ..models.base import save_state
 from .checkpoint import export_weights
@@ -93,6 +94,8 @@ class Trainer(TrainLoop):
         self.world.broadcast_module(self.model)
         # --precision: autocast of the training step; fp16 adds a gradient scaler (bf16 keeps fp32's range)
         precision = resolve_precision(cfg.precision, self.device, getattr(model, "family", ""))
+        if (slow := precision_warning(precision, self.device)) is not None:
+            warnings.warn(slow, RuntimeWarning, stacklevel=2)
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=precision == "fp16")
         if cfg.compile:
