@@ -160,3 +160,26 @@ def test_the_bf16_kernel_probe_answers_on_this_machine():
     assert isinstance(dev.cpu_has_fast_bf16(), bool)
     if dev.cpu_has_amx_bf16():
         assert dev.cpu_has_fast_bf16()
+
+
+def test_the_cli_shows_the_bf16_warning_as_one_line(monkeypatch, tmp_path):
+    from rich.console import Console
+
+    from prodgen import device as dev
+    from prodgen.config import DataConfig, RunConfig
+    from prodgen.train.run import train
+
+    monkeypatch.setattr(dev, "cpu_has_fast_bf16", lambda: False)
+    cfg = RunConfig(model="gan", model_args=dict(TINY_ARGS["gan"]),
+                    data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=96),
+                    train=TrainConfig(steps=1, batch_size=8, device="cpu", threads=1, sample_every=10_000,
+                                      checkpoint_every=0, checkpoint_minutes=0, precision="bf16"))
+    console = Console(record=True, width=400)
+    import warnings as w
+
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        train(cfg, tmp_path / "run", progress=False, console=console)
+    text = console.export_text()
+    assert "warning: --precision bf16" in text and "--precision fp32 or auto" in text
+    assert not any("emulated" in str(c.message) for c in caught)  # shown once, on the console, not also as a warning

@@ -95,7 +95,10 @@ class Trainer(TrainLoop):
         # --precision: autocast of the training step; fp16 adds a gradient scaler (bf16 keeps fp32's range)
         precision = resolve_precision(cfg.precision, self.device, getattr(model, "family", ""))
         if (slow := precision_warning(precision, self.device)) is not None:
-            warnings.warn(slow, RuntimeWarning, stacklevel=2)
+            if console is not None:  # the CLI: one yellow line, as its other notes
+                console.print(f"[yellow]warning: {slow}[/]", soft_wrap=True)
+            else:
+                warnings.warn(slow, RuntimeWarning, stacklevel=2)
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=precision == "fp16")
         if cfg.compile:
