@@ -468,8 +468,8 @@ class ConditionalGAN(GenerativeModel):
         z = noise.randn(b, cfg.z_dim).to(images.device)
         if phase == "d" and cfg.low_res_steps > 0 and self.training and torch.is_grad_enabled():
             self._grow()
-        images = self._real_seen(images)
         if phase == "d":
+            images = self._real_seen(images)
             if cfg.shared_fake and self.training and torch.is_grad_enabled():
                 kept = self.generator(z, cond, text)  # with its graph, for the G step of this training step
                 self._kept_fake = (kept, cond)
@@ -522,7 +522,7 @@ class ConditionalGAN(GenerativeModel):
             d_fake = self.discriminator(self._augment(fake), cond, text)
             if cfg.loss == "rpgan":
                 with torch.no_grad():
-                    d_real = self.discriminator(self._augment(images), cond, text)
+                    d_real = self.discriminator(self._augment(self._real_seen(images)), cond, text)
                 return {"loss": F.softplus(d_real - d_fake).mean()}
             return {"loss": -d_fake.mean()}
         raise ValueError(f"GAN has phases d and g, not {phase!r}")
