@@ -160,14 +160,16 @@ def t_quality(name: str) -> list[str]:
     return eval_table(R(f"quality/{name}"), None, cols, "run")
 
 
+SEED_COLS = [("fid", "FID-P (95% CI)", ".1f", 0), ("coverage", "coverage", ".3f", 0),
+             ("acc/articleType", "cond. acc. articleType", ".3f", 0), ("acc/baseColour", "cond. acc. baseColour", ".3f", 0),
+             ("diversity_within_condition", "diversity (same articleType)", ".1f", 0),
+             ("diversity_same_condition", "diversity (same condition)", ".1f", 0), ("near_copy_share", "near copies", ".3f", 0)]
+
+
 def t_truncation(name: str) -> list[str]:
     """bench/truncation_sweep.sh: one run at several truncations (val: the choice; test: the chosen one, read once);
     bench/ema_sweep.sh: runs with their weights averaged over several lengths (val)."""
-    cols = [("fid", "FID-P (95% CI)", ".1f", 0), ("coverage", "coverage", ".3f", 0),
-            ("acc/articleType", "cond. acc. articleType", ".3f", 0), ("acc/baseColour", "cond. acc. baseColour", ".3f", 0),
-            ("diversity_within_condition", "diversity (same articleType)", ".1f", 0),
-            ("diversity_same_condition", "diversity (same condition)", ".1f", 0), ("near_copy_share", "near copies", ".3f", 0)]
-    return eval_table(R(f"quality/{name}"), None, cols, "run")
+    return eval_table(R(f"quality/{name}"), None, SEED_COLS, "run")
 
 
 def t_families() -> list[str]:
@@ -214,9 +216,7 @@ def t_variant_speed(*names: str) -> list[str]:
 def t_grow_screen() -> list[str]:
     """bench/grow_screen.sh: the fp32 recipe and progressive growing at equal CPU time, val, one table."""
     rec, grow = R("quality/grow_screen_recipe_val.json"), R("quality/grow_screen_grow_val.json")
-    cols = [("fid", "FID-P (95% CI)", ".1f", 0), ("coverage", "coverage", ".3f", 0),
-            ("acc/articleType", "cond. acc. articleType", ".3f", 0), ("acc/baseColour", "cond. acc. baseColour", ".3f", 0),
-            ("diversity_same_condition", "diversity (same condition)", ".1f", 0), ("near_copy_share", "near copies", ".3f", 0)]
+    cols = [c for c in SEED_COLS if c[0] != "diversity_within_condition"]
     m = grow["machine"]
     return [f"Command: `{grow['command']}` ({m['cpu']}, {m['date']}; evaluation on {m.get('note', 'this machine')}).", "",
             *eval_table({**grow, "rows": rec["rows"] + grow["rows"]}, None, cols, "run")]
@@ -934,6 +934,18 @@ def _long_onepass() -> dict[str, str]:
             "var": f"{tm['diversity_same_condition'] / floor['diversity_same_condition']:.2f}"}
 
 
+def _recipe_steps() -> int:
+    """The 25-minute recipe's steps today: session 19's 6,166, times the kernels' and D's one pass's speed-ups
+    (each rounded as the runs were continued: 6,733, then 7,171)."""
+    return round(round(6166 * R("quality/kernels_speed.json")["b_over_a"]) * R("quality/onepass_speed.json")["b_over_a"])
+
+
+def _avx2_hours() -> dict[str, str]:
+    """The recipe's 25-minute steps (batch 64) at the fp32 images/s of a CPU without bf16 kernels, in core-hours."""
+    ips = R("quality/bf16_emulated_speed.json")["rows"][0]["images_per_s"]
+    return {"ips": f"{ips:.0f}", "steps": f"{_recipe_steps():,}", "h": f"{_recipe_steps() * 64 / ips / 3600:.1f}"}
+
+
 def _steps_to_twice() -> dict[str, str]:
     """Where today's recipe's 100-minute curve (seed 1, val) crosses 2x the floor, in steps and against today's budget."""
     import math
@@ -943,7 +955,7 @@ def _steps_to_twice() -> dict[str, str]:
     pts = sorted((r["train"]["steps"], r["metrics"]["fid"]) for r in res["rows"])
     (a, fa), (b, fb) = next((p, q) for p, q in zip(pts, pts[1:]) if p[1] > twice >= q[1])
     x = math.exp(math.log(a) + (math.log(b) - math.log(a)) * (fa - twice) / (fa - fb))
-    today = round(round(6166 * R("quality/kernels_speed.json")["b_over_a"]) * R("quality/onepass_speed.json")["b_over_a"])
+    today = _recipe_steps()
     return {"twice": f"{twice:.1f}", "a": f"{a:,}", "fa": f"{fa:.1f}", "b": f"{b:,}", "fb": f"{fb:.1f}",
             "x": f"{round(x, -2):,.0f}", "r": f"{x / today:.1f}", "today": f"{today:,}"}
 
@@ -1070,11 +1082,10 @@ FIGURES: list[Figure] = [
            lambda: _test_read("onepass", "frozen")),
     _vs_figure("shared fakes (val)", "shared", "With G's step on D's step's fakes at equal CPU time", "the recipe's", 4,
                base="onepass"),
-    Figure("fp32 on an AVX2 CPU", ["quality/bf16_emulated_speed.json"],
+    Figure("fp32 on an AVX2 CPU", ["quality/bf16_emulated_speed.json", "quality/kernels_speed.json",
+                                   "quality/onepass_speed.json"],
            "Such a machine trains the recipe at {ips} images/s a core in fp32, so the 25-minute recipe's {steps} steps "
-           "take about {h} hours of one core there",
-           lambda: {"ips": f"{R('quality/bf16_emulated_speed.json')['rows'][0]['images_per_s']:.0f}", "steps": "7,171",
-                    "h": f"{7171 * 64 / R('quality/bf16_emulated_speed.json')['rows'][0]['images_per_s'] / 3600:.1f}"}),
+           "take about {h} hours of one core there", _avx2_hours),
     Figure("progressive growing's speed", ["quality/grow_low_speed_fp32.json", "quality/grow_fade_speed_fp32.json"],
            "The 32-px phase runs at {low}x the recipe's images/s and the fade-in at {fade}x; a schedule that spends "
            "half the budget at 32 px buys {gain}x the steps",
@@ -1104,7 +1115,7 @@ FIGURES: list[Figure] = [
                     "nk": str(len(R("quality/kernels_speed.json")["b_over_a_per_repeat"])),
                     "sk": f"{round(6166 * R('quality/kernels_speed.json')['b_over_a']):,}",
                     "o": f"{R('quality/onepass_speed.json')['b_over_a']:.3f}",
-                    "so": f"{round(round(6166 * R('quality/kernels_speed.json')['b_over_a']) * R('quality/onepass_speed.json')['b_over_a']):,}"}),
+                    "so": f"{_recipe_steps():,}"}),
     Figure("the frozen D's speed", ["quality/freeze_speed.json"],
            "Side by side, one core each, the recipe trains at {r}x the images per second it did, so its 25 minutes now "
            "buy {s} steps",

@@ -184,12 +184,12 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None,
                 maps: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
         """Realness logits (B,); with ``maps`` (a dict), the 16x16 and 8x8 stage outputs are put in it too."""
-        h, layers = x, list(self.features)
+        h, layers = x, self.features
         a = 1.0 if self.from_rgb_low is None else float(self.alpha)
         if a < 1:  # the first stage's output, made (partly, while it fades in) from the image pooled to R/2
             low = F.leaky_relu(self.from_rgb_low(F.avg_pool2d(x, 2)), 0.2)
             h = low if a <= 0 else torch.lerp(low, self.features[1](self.features[0](x)).to(low.dtype), a)
-            layers = layers[2:]
+            layers = list(self.features)[2:]
         for layer in layers:
             h = layer(h)
             if maps is not None and isinstance(layer, nn.LeakyReLU) and h.shape[-1] in (8, 16):

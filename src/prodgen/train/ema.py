@@ -40,10 +40,8 @@ class EMA:
         decay = 0.0 if t < 0 else self.decay_at(t)
         for e, p in zip(self.net.parameters(), live.parameters()):
             e.lerp_(p, 1.0 - decay)
-        if self.state_buffers:
-            ours, theirs = dict(self.net.named_buffers()), dict(live.named_buffers())
-            for name in self.state_buffers:
-                ours[name].copy_(theirs[name])
+        for name in self.state_buffers:
+            self.net.get_buffer(name).copy_(live.get_buffer(name))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.net.state_dict()
