@@ -503,6 +503,52 @@ def t_sketch() -> list[str]:
                     "photos).", "", f"{_machine_cmd(res)} {load}."]
 
 
+QD_VARIANTS = {"outline05": "map_outline 0.5", "outline025": "map_outline 0.25", "warp03": "map_warp 0.03",
+               "warp05": "map_warp 0.05"}  # pix2pix variants screened on the val doodles
+
+
+def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
+    """bench/quickdraw_sketches.py: people's doodles -> product. ``files``: (label, results file under sketch/); the
+    first file's photo-map rows and floor are shown, then each file's doodle rows, for each framing it holds."""
+    first = R(f"sketch/{files[0][1]}")
+    names = {"edge_f1": "edge F1 (1 px)", "chamfer_px": "Chamfer px"}
+
+    def row(label: str, r: dict, n: int) -> list[str]:
+        fa = r.get("faithfulness", {})
+        return [label, str(n), f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})",
+                f"{r['cond_acc']['acc/articleType']:.2f}", f"{r['subCategory_acc']['mean']:.2f}",
+                f"{r['cond_acc']['acc/baseColour']:.2f}",
+                *(f"{fa[m]['mean']:.3f} ({fa[m]['ci95_low']:.3f}-{fa[m]['ci95_high']:.3f})" if m in fa else "" for m in names)]
+
+    def shown(k: str, label: str) -> bool:  # a variant file repeats the L1 U-Net and the flood-fill: shown once
+        return label == files[0][0] or k.startswith("pix2pix")
+
+    body = []
+    for label, name in files:
+        res = R(f"sketch/{name}")
+        body += [row(f"{res['split']} photos' Canny maps: {k}{label}", r, res["photo_maps"]["n"])
+                 for k, r in res["photo_maps"]["rows"].items() if shown(k, label)]
+    for label, name in files:
+        res = R(f"sketch/{name}")
+        for fit, f in res["fits"].items():
+            body += [row(f"doodles, fit {fit}: {k}{label}", r, res["n"]) for k, r in f["rows"].items() if shown(k, label)]
+    fl = first["floor"]
+    body.append([f"{fl['photos']} photos (floor)", str(fl["n"]), f"{fl['fid_p']:.1f} ({fl['fid_ci95'][0]:.1f}-{fl['fid_ci95'][1]:.1f})",
+                 f"{fl['cond_acc']['acc/articleType']:.2f}", f"{fl['subCategory_acc']['mean']:.2f}",
+                 f"{fl['cond_acc']['acc/baseColour']:.2f}", "", ""])
+    ext = first["catalog_extent"]
+    runs = "; ".join(f"{label.strip(' ()') or 'unmarked rows'}: " + ", ".join(
+        f"`{r}`" for m, r in R(f"sketch/{name}")["runs"].items() if label == files[0][0] or m == "p2p") for label, name in files)
+    return md_table(["", "n", "FID-P (95% CI)", "acc. articleType", "acc. subCategory", "acc. baseColour",
+                     *names.values()], body) + [
+        "", f"Doodles {first['doodles']} ({first['n']} in all, {len(first['categories'])} categories; package "
+        f"`{first['package']}`, SHA-256 `{(first['package_sha256'] or 'not recorded')[:16]}...`). FID-P against the "
+        f"{first['split']} photos of the same {len(first['categories'])} article types; the floor: the other split's "
+        f"photos of those types, at the photos' n or all of them where there are fewer. Runs: {runs}. Catalog product extent (longer side of the mask's box / "
+        f"frame, {ext['n']} training photos): median {ext['median']:.3f} (10-90%: {ext['p10']:.2f}-{ext['p90']:.2f}). "
+        f"Intervals: 95% bootstrap. {_machine_cmd(first)}"]
+
+
 def t_generate_stream() -> list[str]:
     res = R("generate_stream.json")
     one, two, st = res["one_process"], res["two_shards"], res["stages"]
@@ -595,6 +641,10 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "export-restore": (["export_restore.json"], t_export_restore),
     "prune": (["prune.json"], t_prune),
     "sketch": (["sketch.json"], t_sketch),
+    "quickdraw-val": (["sketch/quickdraw-val.json", *(f"sketch/quickdraw-val-{v}.json" for v in QD_VARIANTS)],
+                      lambda: t_quickdraw([("", "quickdraw-val.json"),
+                                           *((f" ({lab})", f"quickdraw-val-{v}.json") for v, lab in QD_VARIANTS.items())])),
+    "quickdraw-test": (["sketch/quickdraw-test.json"], lambda: t_quickdraw([("", "quickdraw-test.json")])),
     "distill": (["distill.json"], t_distill),
     "distill-flow": (["distill_flow_val.json"], lambda: t_distill("distill_flow_val.json")),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
@@ -993,7 +1043,59 @@ def _ada_variety() -> dict[str, str]:
             **{f"e{_seed_of(r['name'])}": f"{r['metrics']['diversity_same_condition']:.1f}" for r in e["rows"]}}
 
 
+def _quickdraw() -> dict[str, str]:
+    """Figures of the doodle section: test doodles (quickdraw-test.json) and the val screen of the variants."""
+    t, v = R("sketch/quickdraw-test.json"), R("sketch/quickdraw-val.json")
+
+    def pick(res: dict, where: str, label: str) -> dict:
+        return res["photo_maps"]["rows"][label] if where == "photo" else res["fits"][where]["rows"][label]
+
+    def fid(r): return f"{r['fid_p']:.0f}"
+    def acc(r): return f"{r['cond_acc']['acc/articleType']:.2f}"
+    def f1(r): return f"{r['faithfulness']['edge_f1']['mean']:.2f}"
+
+    p2p, alone = "pix2pix, type given", "pix2pix, sketch alone"
+    out = {"qd_f1_doodle": f1(pick(t, "lines", p2p)), "qd_f1_photo": f1(pick(t, "photo", p2p)),
+           "qd_fid_doodle": fid(pick(t, "lines", p2p)), "qd_fid_photo": fid(pick(t, "photo", p2p)),
+           "qd_floor": f"{t['floor']['fid_p']:.0f}", "qd_acc_doodle": acc(pick(t, "lines", p2p)),
+           "qd_acc_photo": acc(pick(t, "photo", p2p)),
+           "qd_col_doodle": f"{pick(t, 'lines', p2p)['cond_acc']['acc/baseColour']:.2f}",
+           "qd_col_photo": f"{pick(t, 'photo', p2p)['cond_acc']['acc/baseColour']:.2f}", "qd_acc_floor": f"{t['floor']['cond_acc']['acc/articleType']:.2f}",
+           "qd_sub_doodle": f"{pick(t, 'lines', p2p)['subCategory_acc']['mean']:.2f}",
+           "qd_sub_photo": f"{pick(t, 'photo', p2p)['subCategory_acc']['mean']:.2f}",
+           "qd_alone": acc(pick(t, "lines", alone)), "qd_alone_photo": acc(pick(t, "photo", alone)),
+           "qd_acc_fill": acc(pick(t, "lines", "flood-fill baseline")), "qd_fid_canvas": fid(pick(t, "canvas", p2p)),
+           "qd_acc_canvas": acc(pick(t, "canvas", p2p)), "qd_val_fid": fid(pick(v, "lines", p2p)),
+           "qd_val_acc": acc(pick(v, "lines", p2p)), "qd_val_photo": fid(pick(v, "photo", p2p))}
+    for key in QD_VARIANTS:
+        x = R(f"sketch/quickdraw-val-{key}.json")
+        k = key.replace("outline", "o").replace("warp", "w")
+        out |= {f"qd_{k}_fid": fid(pick(x, "lines", p2p)), f"qd_{k}_acc": acc(pick(x, "lines", p2p)),
+                f"qd_{k}_photo": fid(pick(x, "photo", p2p)), f"qd_{k}_f1": f1(pick(x, "lines", p2p))}
+    return out
+
+
 FIGURES: list[Figure] = [
+    Figure("doodles: faithfulness (test)", ["sketch/quickdraw-test.json"],
+           "pix2pix follows a person's doodle almost as closely as a photo's Canny map: {qd_f1_doodle} edge F1 against "
+           "{qd_f1_photo}. It fills the drawn shape with shading like a catalog photo's, in a colour that is the asked one "
+           "less often: baseColour accuracy {qd_col_doodle} against {qd_col_photo}", _quickdraw),
+    Figure("doodles: quality and type (test)", ["sketch/quickdraw-test.json"],
+           "FID-P {qd_fid_doodle} against {qd_fid_photo} from photo maps (the floor is {qd_floor}), and ProductNet names the "
+           "asked article type for {qd_acc_doodle} of the doodles against {qd_acc_photo} from photo maps ({qd_acc_floor} for "
+           "real photos), the right subCategory for {qd_sub_doodle} against {qd_sub_photo}. Left to the drawing alone "
+           "(articleType unspecified), {qd_alone} are the asked type: a doodle's shape decides the product less than a "
+           "photo's edges do ({qd_alone_photo} from photo maps without a type). The flood-fill baseline's {qd_acc_fill} says",
+           _quickdraw),
+    Figure("doodles: canvas framing (test)", ["sketch/quickdraw-test.json"],
+           "gives FID-P {qd_fid_canvas} and articleType {qd_acc_canvas}.", _quickdraw),
+    Figure("doodles: outline maps (val)", ["sketch/quickdraw-val.json", *(f"sketch/quickdraw-val-{v}.json" for v in QD_VARIANTS)],
+           "it is a tie: FID-P {qd_o05_fid} / {qd_o025_fid} against {qd_val_fid}, articleType {qd_o05_acc} / {qd_o025_acc} "
+           "against {qd_val_acc}, edge F1 lower. On photo maps FID-P rises to {qd_o05_photo} / {qd_o025_photo} against "
+           "{qd_val_photo}.", _quickdraw),
+    Figure("doodles: warped maps (val)", ["sketch/quickdraw-val.json", *(f"sketch/quickdraw-val-{v}.json" for v in QD_VARIANTS)],
+           "It loses: doodles {qd_w03_fid} / {qd_w05_fid}, photo maps {qd_w03_photo} / {qd_w05_photo}, and edge F1 drops to "
+           "{qd_w03_f1} / {qd_w05_f1}.", _quickdraw),
     Figure("batch 32 at 25 minutes", ["quality/b32_lrg2_val.json", "quality/lr_g_val.json", "quality/recipe_val.json"],
            "At 25 minutes batch 32 with G 2e-4 reached {f0} / {f1} / {f2} (seeds 0, 1, 2) against batch 64's {b0} / {b1} / {b2}: mean {new} "
            "against {base}, lower at {wins} of {n} seeds; articleType accuracy {acc} against {acc_base}",

@@ -15,7 +15,17 @@ from tiny import TINY_ARGS, train_tiny_run
 from typer.testing import CliRunner
 
 from prodgen.cli import app
-from prodgen.conditioning.maps import derive_maps, edge_map, jitter_edges, silhouette_map, sketch_map
+from prodgen.conditioning.maps import (
+    SKETCH_EXTENT,
+    derive_maps,
+    edge_map,
+    frame_drawing,
+    jitter_edges,
+    outline_map,
+    silhouette_map,
+    sketch_map,
+    warp_maps,
+)
 from prodgen.errors import UserError
 from prodgen.evaluate.metrics.faithfulness import chamfer_distance, edge_f1, mean_with_interval, silhouette_iou
 from prodgen.evaluate.sketch import MeanColours, faithfulness, fill_region, flood_fill_baseline
@@ -75,6 +85,48 @@ def test_hand_sketches_become_thin_centred_maps():
         assert abs((ys.min() + ys.max()) / 2 - 31.5) < 6 and abs((xs.min() + xs.max()) / 2 - 31.5) < 6  # letterboxed
     sil = sketch_map(SKETCHES / "tshirt.png", "silhouette", 64)[0].numpy()
     assert 0.15 < sil.mean() < 0.6  # the closed T-shirt outline is filled
+
+
+def test_frame_drawing_crops_to_the_lines_and_centres_them_at_the_catalog_extent():
+    img = np.full((50, 100, 3), 255, np.uint8)
+    img[5:15, 5:25] = 0  # a 20 x 10 dark box in the top-left corner of a wide canvas
+    img[30, 90] = 240  # a faint speck: under SKETCH_INK of the darkest ink, not a line
+    out = np.asarray(frame_drawing(Image.fromarray(img)))
+    side = round(20 / SKETCH_EXTENT)
+    assert out.shape == (side, side, 3)
+    dark = out.mean(axis=2) < 128
+    ys, xs = np.nonzero(dark)
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == ((side - 10) // 2, (side - 10) // 2 + 9, (side - 20) // 2,
+                                                        (side - 20) // 2 + 19)
+    blank = Image.new("RGB", (30, 20), "white")
+    assert frame_drawing(blank) is blank
+
+
+def test_sketch_fit_lines_frames_a_small_drawing_like_a_product_and_canvas_keeps_the_canvas():
+    img = np.full((400, 400, 3), 255, np.uint8)
+    img[20:80, 30:33] = 0  # a small L in the top-left corner
+    img[77:80, 30:70] = 0
+    canvas = sketch_map(img, "edges", 64, fit="canvas")[0].numpy() > 0
+    lines = sketch_map(img, "edges", 64, fit="lines")[0].numpy() > 0
+    ys, xs = np.nonzero(canvas)
+    assert ys.max() < 16 and xs.max() < 16  # as drawn: in the corner, 1/6 of the frame
+    ys, xs = np.nonzero(lines)
+    extent = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) / 64
+    assert abs(extent - SKETCH_EXTENT) < 0.06
+    assert abs((ys.min() + ys.max()) / 2 - 31.5) < 2 and abs((xs.min() + xs.max()) / 2 - 31.5) < 2
+    with pytest.raises(ValueError, match="fit"):
+        sketch_map(img, "edges", 64, fit="page")
+
+
+def test_people_drawn_quickdraw_doodles_become_framed_maps():
+    """tests/data/sketches/quickdraw: 28 x 28 doodles drawn by people (Quick, Draw!; see the folder's README)."""
+    files = sorted((SKETCHES / "quickdraw").glob("*.png"))
+    assert len(files) == 13
+    for f in files:
+        m = sketch_map(f, "edges", 64)[0].numpy() > 0
+        ys, xs = np.nonzero(m)
+        assert m.sum() > 40, f.name
+        assert 0.8 < max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) / 64 < 0.95, f.name
 
 
 def test_sketch_input_errors_are_user_errors(tmp_path):
@@ -198,6 +250,51 @@ def test_l1_training_on_a_fixed_batch_reduces_l1_and_fills_the_preview_maps():
     assert bool(m.preview_filled) and torch.equal(m.preview_maps[:4], edge_map(x))
 
 
+def test_outline_map_is_the_product_boundary_and_map_outline_trains_on_it():
+    x = square_photo()  # a 16 x 16 square at 8..23 on a 32-px frame
+    o = outline_map(x)[0, 0].numpy()
+    assert np.array_equal(o > 0, outline(32, 8, 24))  # exactly the square's 1-px boundary, no inner edges
+    two = torch.cat([square_photo(), square_photo(lo=4, hi=20, rgb=(30, 30, 200))])
+    edges, outlines = edge_map(two), outline_map(two)
+    assert not torch.equal(edges, outlines)
+    for p, want in ((0.0, edges), (1.0, outlines)):
+        m = make(map_outline=p, map_dilate=0.0, map_drop=0.0).train()
+        assert torch.equal(m.training_maps(two), want), p
+        assert torch.equal(m.preview_maps[:2], edges)  # previews stay Canny maps
+    striped = square_photo()
+    striped[0, :, 14:18, 8:24] = torch.tensor([-0.8, -0.8, 0.6]).view(3, 1, 1)  # a blue band: inner Canny edges
+    assert float(edge_map(striped).sum()) >= float(outline_map(striped).sum()) + 10
+    m = make(map_outline=0.5, map_dilate=0.0, map_drop=0.0).train()
+    torch.manual_seed(3)
+    batch = torch.cat([striped] * 400)
+    got = m.training_maps(batch)
+    share = float((got == outline_map(striped)).flatten(1).all(1).float().mean())
+    assert 0.42 < share < 0.58  # about half the rows are outlines (the rest are the Canny maps)
+    with pytest.raises(UserError, match="map_outline"):
+        make(map_outline=1.5)
+
+
+def test_warp_maps_known_answers_and_map_warp_bends_training_maps():
+    m = torch.zeros(2, 1, 64, 64)
+    m[:, 0, 10:54, 32] = 1  # a vertical line at x = 32
+    assert torch.equal(warp_maps(m, torch.zeros(2, 2, 4, 4), 0.05), m)  # no displacement: the same map
+    field = torch.zeros(2, 2, 4, 4)
+    field[:, 0] = 1.0  # a uniform x displacement of strength x (R - 1) px: content moves left by 4 px
+    shifted = warp_maps(m, field, 4 / 63)
+    assert torch.equal(shifted[:, :, :, 28], m[:, :, :, 32]) and shifted[:, :, :, 32].sum() == 0
+    striped = square_photo()
+    m, m2 = (make(map_warp=0.05, map_dilate=0.0, map_drop=0.0).train() for _ in range(2))
+    torch.manual_seed(5)
+    a = m.training_maps(torch.cat([striped] * 4))
+    torch.manual_seed(5)
+    assert torch.equal(a, m2.training_maps(torch.cat([striped] * 4)))  # seeded
+    edges = edge_map(striped)
+    assert all(not torch.equal(a[i], edges[0]) for i in range(4))  # every map bent
+    assert (a.flatten(1).sum(1) - edges.sum()).abs().max() < 0.5 * edges.sum()  # a bent outline, not noise
+    with pytest.raises(UserError, match="map_warp"):
+        make(map_warp=0.5)
+
+
 # -- generate --sketch end to end ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sketch_run(tmp_path_factory):
@@ -228,6 +325,14 @@ def test_generate_from_a_hand_sketch_is_seeded_and_signed(sketch_run, tmp_path):
                               "-n", "1", "--seed", "4", "--quiet", "--out", str(tmp_path / "c")], catch_exceptions=False)
     assert res.exit_code == 0
     assert not np.array_equal(np.asarray(Image.open(tmp_path / "c" / "000000.png")),
+                              np.asarray(Image.open(tmp_path / "a" / "000000.png")))
+    assert side["request"]["sketch"]["fit"] == "lines"
+    # the same drawing framed as its whole canvas: recorded, and another map, so another image
+    res = runner.invoke(app, [*args[:-1], "--sketch-fit", "canvas", "--quiet", "--out", str(tmp_path / "d")],
+                        catch_exceptions=False)
+    assert res.exit_code == 0
+    assert json.loads((tmp_path / "d" / "generation.json").read_text())["request"]["sketch"]["fit"] == "canvas"
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "d" / "000000.png")),
                               np.asarray(Image.open(tmp_path / "a" / "000000.png")))
 
 

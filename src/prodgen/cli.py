@@ -120,6 +120,14 @@ def _existing_file(flag: str, what: str):
     return callback
 
 
+def _one_of(choices: tuple[str, ...]):
+    def callback(value: str):
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+    return callback
+
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MIN_EVAL_N = 10  # precision/recall and density/coverage need more generated images than their k neighbours
 SPLITS = ("val", "test")  # evaluation splits: never the photos the model trained on
@@ -390,6 +398,9 @@ def generate(
     sketch: Annotated[Path | None, typer.Option(help="a drawing (dark lines on white, any size) or a silhouette PNG, for a "
                                                      "run trained with --condition edges,... or silhouette,...",
                                                 callback=_existing_file("--sketch", "a PNG/JPEG/WebP drawing"))] = None,
+    sketch_fit: Annotated[str, typer.Option(help="with --sketch: 'lines' crops the drawing to its lines and frames it as "
+                                                 "the catalog frames a product; 'canvas' uses the whole canvas as drawn",
+                                            callback=_one_of(("lines", "canvas")))] = "lines",
     shard: Annotated[str | None, typer.Option(help="with --from-csv: generate shard i of N (numbered from 1, e.g. 2/4); run "
                                                    "one process per shard, same --out: each resumes where it stopped")] = None,
     batch_size: BatchOpt = 64,
@@ -448,7 +459,7 @@ def generate(
         _report_rows(generate_from_csv(pipe, from_csv, out, part, settings, id_column, title_column, scorer,
                                        progress=not quiet, console=console))
         return
-    plan = request_jobs(pipe, attrs, prompt, n, seed, sketch=sketch, title_prior=title_prior)
+    plan = request_jobs(pipe, attrs, prompt, n, seed, sketch=sketch, title_prior=title_prior, sketch_fit=sketch_fit)
     for note in plan.notes:
         console.print(f"[yellow]{note}[/]", soft_wrap=True)
     if scoring_notes is not None:

@@ -36,6 +36,10 @@ CANNY = {"low_threshold": 0.1, "high_threshold": 0.2, "kernel_size": (5, 5), "si
 HYSTERESIS_STEPS = 4
 SKETCH_INK = 0.25  # a downsampled sketch pixel is a line where it is this share of the darkest one's ink (0: white)
 MAX_SKETCH_BYTES = 20 * 1024 * 1024  # a sketch file larger than this is refused before decoding
+SKETCH_FITS = ("lines", "canvas")
+# fit="lines": the drawing's longer side spans this share of the frame, the median product extent (longer side of
+# the product mask's box / frame) of the catalog's training photos (bench/quickdraw_sketches.py, "catalog_extent").
+SKETCH_EXTENT = 0.875
 
 
 def check_image_condition(kind: str) -> str:
@@ -79,6 +83,14 @@ def silhouette_map(images: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(masks.astype(np.float32)).to(images.device)
 
 
+def outline_map(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, R, R) photos in [-1, 1] -> (B, 1, R, R) the product mask's boundary in {0, 1}: the mask less its 3x3
+    erosion, a line of about one pixel round the product and round its holes (the outline a person draws first,
+    without Canny's inner edges). The frame's edge is not a boundary: a product cut by it stays open there."""
+    mask = silhouette_map(images)
+    return mask - (-F.max_pool2d(-mask, 3, stride=1, padding=1))
+
+
 def derive_maps(kind: str, images: torch.Tensor) -> torch.Tensor:
     """The ``kind`` map ("edges" or "silhouette") of each photo: (B, 1, R, R) in {0, 1}."""
     if kind == "edges":
@@ -86,6 +98,24 @@ def derive_maps(kind: str, images: torch.Tensor) -> torch.Tensor:
     if kind == "silhouette":
         return silhouette_map(images)
     raise ValueError(f"image condition must be one of {IMAGE_CONDITIONS}, got {kind!r}")
+
+
+def warp_maps(maps: torch.Tensor, field: torch.Tensor, strength: float) -> torch.Tensor:
+    """Bend (B, 1, R, R) maps by a smooth random displacement: ``field`` (B, 2, K, K) standard normal draws at K x K
+    control points (the caller's, so the Trainer's RNG stream decides) are upsampled bicubically to the frame and
+    scaled so their standard deviation is ``strength`` of the frame's width (0.05: 3.2 px at 64 px). Lines move, bend
+    and change proportion as in a quick drawing; the result is binarised again (a line where at least 0.3 of a pixel
+    is sampled from one) and thinned to one pixel, as ``sketch_map`` thins a drawing."""
+    from skimage.morphology import thin
+
+    b, _, r, _ = maps.shape
+    disp = F.interpolate(field.to(maps), size=(r, r), mode="bicubic", align_corners=True) * (2 * strength)
+    lin = torch.linspace(-1, 1, r, device=maps.device, dtype=maps.dtype)
+    gy, gx = torch.meshgrid(lin, lin, indexing="ij")
+    grid = torch.stack([gx, gy], dim=-1)[None] + disp.permute(0, 2, 3, 1)
+    bent = F.grid_sample(maps, grid, mode="bilinear", padding_mode="zeros", align_corners=True) >= 0.3
+    thinned = np.stack([thin(m) for m in bent[:, 0].cpu().numpy()])[:, None]
+    return torch.from_numpy(thinned).to(device=maps.device, dtype=maps.dtype)
 
 
 def jitter_edges(maps: torch.Tensor, u_dilate: torch.Tensor, u_drop: torch.Tensor, p_dilate: float,
@@ -101,11 +131,32 @@ def jitter_edges(maps: torch.Tensor, u_dilate: torch.Tensor, u_drop: torch.Tenso
     return out * (u_drop.to(maps.device) >= p_drop).to(out.dtype)
 
 
-def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int) -> torch.Tensor:
+def frame_drawing(img, extent: float = SKETCH_EXTENT):
+    """An RGB PIL drawing cropped to the box of its dark pixels (ink at least ``SKETCH_INK`` of the darkest pixel's)
+    and pasted centred on a white square whose side is the box's longer side / ``extent``. A blank image is
+    returned as it is (``sketch_map`` then refuses it)."""
+    from PIL import Image
+
+    ink = 1.0 - np.asarray(img, dtype=np.float32).mean(axis=2) / 255.0
+    dark = ink >= SKETCH_INK * max(float(ink.max()), 0.4)
+    if not dark.any():
+        return img
+    ys, xs = np.nonzero(dark)
+    box = img.crop((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
+    side = max(round(max(box.size) / extent), max(box.size))
+    canvas = Image.new("RGB", (side, side), (255, 255, 255))
+    canvas.paste(box, ((side - box.size[0]) // 2, (side - box.size[1]) // 2))
+    return canvas
+
+
+def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit: str = "lines") -> torch.Tensor:
     """A user's sketch or silhouette image -> the (1, R, R) map of ``kind`` a run of ``resolution`` px expects.
 
     ``source``: a file (PNG/JPEG/WebP; transparency is put onto white) or an (H, W, 3) uint8 array. Lines or the
     filled product are dark on a light background. Raises UserError for an unreadable, empty, huge or blank image.
+    ``fit``: "lines" crops the drawing to the box of its dark pixels and centres it with its longer side spanning
+    ``SKETCH_EXTENT`` of the frame, as products are framed in the catalog, so a small drawing on a large canvas (or
+    one that touches the canvas edge) is framed like a photo; "canvas" letterboxes the whole canvas as it is.
     """
     from PIL import Image
 
@@ -128,6 +179,10 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int) -> t
         except ImageError as e:
             raise UserError(f"--sketch {path} cannot be used: {e}. Give a PNG/JPEG/WebP drawing: dark lines "
                             "(or a filled silhouette) on white.") from e
+    if fit not in SKETCH_FITS:
+        raise ValueError(f"fit must be one of {SKETCH_FITS}, got {fit!r}")
+    if fit == "lines":
+        img = frame_drawing(img)
     boxed = np.asarray(letterbox(img, resolution), dtype=np.float32) / 255.0  # (R, R, 3) on white, area-filtered
     if kind == "silhouette":
         from ..data.mask import product_mask
@@ -145,5 +200,6 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int) -> t
     return torch.from_numpy(mask.astype(np.float32))[None]  # (1, R, R)
 
 
-__all__ = ["CANNY", "HYSTERESIS_STEPS", "IMAGE_CONDITIONS", "check_image_condition", "derive_maps", "edge_map", "jitter_edges",
-           "silhouette_map", "sketch_map"]
+__all__ = ["CANNY", "HYSTERESIS_STEPS", "IMAGE_CONDITIONS", "SKETCH_EXTENT", "SKETCH_FITS", "check_image_condition",
+           "derive_maps", "edge_map", "frame_drawing", "jitter_edges", "outline_map", "silhouette_map", "sketch_map",
+           "warp_maps"]

@@ -99,6 +99,8 @@ class DiffusionConfig:
     image_condition: str | None = None  # "edges" | "silhouette": draw from a map derived from each photo (extra channels)
     map_dilate: float = 0.3  # edges: probability of training on a 3x3-dilated map (as pix2pix)
     map_drop: float = 0.05  # edges: share of edge pixels dropped in training
+    map_outline: float = 0.0  # edges: share of training maps that are the product's outline (as pix2pix)
+    map_warp: float = 0.0  # edges: std of a smooth random bend of training maps, share of the frame (as pix2pix)
 
     def __post_init__(self) -> None:
         if self.patch is None:

@@ -3,8 +3,14 @@ the product mask, conditioning/maps.py), its training jitter, the preview maps s
 of a given map. Used by the pix2pix GAN (models/pix2pix.py) and by the diffusion U-Net with the map as extra input
 channels (models/diffusion.py, ``image_condition=``).
 
-A model using it has ``config.image_condition`` ("edges" | "silhouette"), ``config.map_dilate`` and
-``config.map_drop``, and calls ``init_maps(resolution)`` in its constructor.
+A model using it has ``config.image_condition`` ("edges" | "silhouette"), ``config.map_dilate``,
+``config.map_drop``, ``config.map_outline`` and ``config.map_warp``, and calls ``init_maps(resolution)`` in its constructor.
+
+``map_outline`` (edges): the share of training photos whose map is the product's outline (``outline_map``: the
+boundary of its mask) instead of its Canny edges. People draw a product as an outline with few inner lines
+(bench/quickdraw_sketches.py: doodles from Quick, Draw!), where Canny maps of photos are full of inner edges.
+``map_warp`` (edges): the standard deviation, as a share of the frame, of a smooth random displacement bending every
+training map (``warp_maps``), so that the lines are taken as approximate, as a person's are.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import torch
 
 from .. import noise
-from ..conditioning.maps import derive_maps, jitter_edges
+from ..conditioning.maps import derive_maps, jitter_edges, outline_map, warp_maps
+
+WARP_POINTS = 4  # control points a side of the random displacement field (map_warp)
 
 PREVIEW_MAPS = 8
 
@@ -41,6 +49,13 @@ class MapConditioned:
             self.preview_filled.fill_(True)
         if self.config.image_condition == "edges":
             b = maps.shape[0]
+            if self.config.map_outline > 0:  # drawn only then: runs without it keep their random stream
+                use = (noise.rand(b) < self.config.map_outline).to(maps.device)
+                if bool(use.any()):
+                    maps = maps.clone()
+                    maps[use] = outline_map(images[use])
+            if self.config.map_warp > 0:
+                maps = warp_maps(maps, noise.randn(b, 2, WARP_POINTS, WARP_POINTS), self.config.map_warp)
             maps = jitter_edges(maps, noise.rand(b), noise.rand(b, 1, *maps.shape[2:]), self.config.map_dilate,
                                 self.config.map_drop)
         self._maps_of = (images, maps)

@@ -64,6 +64,8 @@ class Pix2PixConfig:
     rgb_layer: str = "upsample"  # "upsample": nearest x2 + 3x3 conv into RGB; "transposed": a 4x4 stride-2 one
     map_dilate: float = 0.3  # edges: probability of training on a 3x3-dilated map (thick hand-drawn lines)
     map_drop: float = 0.05  # edges: share of edge pixels dropped in training (gaps)
+    map_outline: float = 0.0  # edges: share of training maps that are the product's outline (models/map_condition.py)
+    map_warp: float = 0.0  # edges: std of a smooth random bend of training maps, share of the frame (map_condition.py)
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
 
     def __post_init__(self) -> None:
@@ -77,6 +79,10 @@ class Pix2PixConfig:
         for name in ("dropout", "map_dilate", "map_drop"):
             if not 0 <= getattr(self, name) < 1:
                 raise UserError(f"{name} = {getattr(self, name)} must lie in [0, 1)")
+        if not 0 <= self.map_outline <= 1:
+            raise UserError(f"map_outline = {self.map_outline} must lie in [0, 1]")
+        if not 0 <= self.map_warp <= 0.25:
+            raise UserError(f"map_warp = {self.map_warp} must lie in [0, 0.25] (a share of the frame; 0.05 = 3 px at 64 px)")
 
 
 def film_group_norm(channels: int, cond_dim: int) -> CondBatchNorm:

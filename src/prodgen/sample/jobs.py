@@ -27,19 +27,21 @@ class JobPlan:
 
 
 def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: int, seed: int = 0,
-                 sketch: Path | np.ndarray | None = None, sketch_info: dict | None = None, title_prior: bool = True) -> JobPlan:
+                 sketch: Path | np.ndarray | None = None, sketch_info: dict | None = None, title_prior: bool = True,
+                 sketch_fit: str = "lines") -> JobPlan:
     """``n`` images of one condition (``--attr`` values and/or ``--prompt``); image i uses seed ``seed + i``.
 
     ``sketch``: a drawing or silhouette (a file, or an (H, W, 3) uint8 array with ``sketch_info`` saying where it came
     from) for a run trained with an image condition (``--sketch``); the request, and so every file's provenance,
-    records the file's name and sha256 (or ``sketch_info``) and how it was read. ``title_prior``: let the run's title
+    records the file's name and sha256 (or ``sketch_info``) and how it was read (``sketch_fit``: framed by its lines or
+    as the whole canvas, ``conditioning.maps.sketch_map``). ``title_prior``: let the run's title
     prior fill the attributes the prompt leaves open (the notes say which)."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
     attrs = dict(attrs or {})
     if sketch is None and getattr(pipe, "image_condition", None):
         pipe.generate_batch(pipe.condition({})[None], [seed])  # raises the UserError that says what to give
-    image_map = pipe.sketch_map(sketch) if sketch is not None else None
+    image_map = pipe.sketch_map(sketch, fit=sketch_fit) if sketch is not None else None
     pc = pipe.prompt_condition(prompt, attrs, title_prior=title_prior)
     jobs = [Job(f"{i:06d}", pc.cond, seed + i, text=pc.text, image_map=image_map) for i in range(n)]
     request = {"attributes": attrs, "prompt": prompt, "understood": pc.understood, "notes": pc.notes, "n": n, "seed": seed}
@@ -48,7 +50,8 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
 
         where = (dict(sketch_info or {}) if isinstance(sketch, np.ndarray) else
                  {"file": Path(sketch).name, "sha256": hashlib.sha256(Path(sketch).read_bytes()).hexdigest()})
-        request["sketch"] = {**where, "condition": pipe.image_condition, "map_pixels": int(image_map.sum())}
+        request["sketch"] = {**where, "condition": pipe.image_condition, "fit": sketch_fit,
+                             "map_pixels": int(image_map.sum())}
     return JobPlan(jobs, request, list(pc.notes))
 
 

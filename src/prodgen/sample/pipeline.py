@@ -187,15 +187,16 @@ class Pipeline:
         """"edges" or "silhouette" for a run that draws from a map (``--sketch``); None for the others."""
         return getattr(self.model, "image_condition", None)
 
-    def sketch_map(self, source) -> torch.Tensor:
-        """(1, R, R) map of a sketch / silhouette file or (H, W, 3) uint8 array, as this run expects it."""
+    def sketch_map(self, source, fit: str = "lines") -> torch.Tensor:
+        """(1, R, R) map of a sketch / silhouette file or (H, W, 3) uint8 array, as this run expects it (``fit``:
+        ``conditioning.maps.sketch_map``'s framing, "lines" or "canvas")."""
         from ..conditioning.maps import sketch_map
 
         if self.image_condition is None:
             raise UserError(f"{self.run_dir} is a {self.model.family} run trained without an image condition, so it "
                             "cannot draw from a sketch; train one with `prodgen train --condition edges,articleType,"
                             "baseColour ...` (or silhouette,...) and generate from that run, or drop --sketch.")
-        return sketch_map(source, self.image_condition, self.model.resolution)
+        return sketch_map(source, self.image_condition, self.model.resolution, fit=fit)
 
     @torch.no_grad()
     def generate_batch(self, cond: torch.Tensor, seeds: list[int], truncation: float = 1.0,

