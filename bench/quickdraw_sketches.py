@@ -143,6 +143,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--no-grid", action="store_true", help="write no grid (screening runs)")
     ap.add_argument("--export", type=Path, default=None,
                     help="write drawing 0 of each category as <category>.png into this folder and stop (the test data)")
     args = ap.parse_args()
@@ -249,6 +250,13 @@ def main() -> int:
                 made[(m, mode)], speed = sb.generate_from_maps(pipe, c, maps, args.seed)
                 rows[f"{MODELS[m]}, {mode}"] = score(made[(m, mode)], cond, maps, real_f, net, pn_vocab, vocab, first,
                                                      args.seed, sub_of, type_names) | {"images_per_s": round(speed, 1)}
+        result["fits"][fit] = {"map_s": round(map_s, 2), "rows": rows, "grid": None}
+        print(json.dumps({fit: {k: {"fid_p": round(r["fid_p"], 1), "articleType": round(r["cond_acc"]["acc/articleType"], 3),
+                                    "subCategory": round(r["subCategory_acc"]["mean"], 3),
+                                    **{f: round(v["mean"], 3) for f, v in r.get("faithfulness", {}).items()}}
+                              for k, r in rows.items()}}, indent=1))
+        if args.no_grid:
+            continue
         # Grid: two doodles a category; sketch map | pix2pix type given | pix2pix sketch alone | L1 type given.
         cells, labels = [], []
         for k, cat in enumerate(CATEGORIES):
@@ -259,14 +267,9 @@ def main() -> int:
                 labels.append(f"{cat}: {type_names[i]}, {colours.decode(int(cond[i, 1]))}")
         grid = out.with_name(f"{out.stem}-{fit}.png")
         sb.save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), grid, 8, scale=2,
-                  col_labels=["doodle map", "pix2pix", "pix2pix, no type", "L1 U-Net"] * 2,
-                  row_labels=[" | ".join(labels[r : r + 2]) for r in range(0, len(labels), 2)])
-        result["fits"][fit] = {"map_s": round(map_s, 2), "rows": rows,
-                               "grid": str(grid.relative_to(ROOT)) if grid.is_relative_to(ROOT) else str(grid)}
-        print(json.dumps({fit: {k: {"fid_p": round(r["fid_p"], 1), "articleType": round(r["cond_acc"]["acc/articleType"], 3),
-                                    "subCategory": round(r["subCategory_acc"]["mean"], 3),
-                                    **{f: round(v["mean"], 3) for f, v in r.get("faithfulness", {}).items()}}
-                              for k, r in rows.items()}}, indent=1))
+                     col_labels=["doodle map", "pix2pix", "pix2pix, no type", "L1 U-Net"] * 2,
+                     row_labels=[" | ".join(labels[r : r + 2]) for r in range(0, len(labels), 2)])
+        result["fits"][fit]["grid"] = str(grid.relative_to(ROOT)) if grid.is_relative_to(ROOT) else str(grid)
     result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")

@@ -504,7 +504,7 @@ def t_sketch() -> list[str]:
 
 
 QD_VARIANTS = {"outline05": "map_outline 0.5", "outline025": "map_outline 0.25", "warp03": "map_warp 0.03",
-               "warp05": "map_warp 0.05"}  # pix2pix variants screened on the val doodles
+               "warp05": "map_warp 0.05", "steps2000": "2,000 steps"}  # pix2pix variants screened on the val doodles
 
 
 def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
@@ -1066,12 +1066,16 @@ def _quickdraw() -> dict[str, str]:
            "qd_alone": acc(pick(t, "lines", alone)), "qd_alone_photo": acc(pick(t, "photo", alone)),
            "qd_acc_fill": acc(pick(t, "lines", "flood-fill baseline")), "qd_fid_canvas": fid(pick(t, "canvas", p2p)),
            "qd_acc_canvas": acc(pick(t, "canvas", p2p)), "qd_val_fid": fid(pick(v, "lines", p2p)),
-           "qd_val_acc": acc(pick(v, "lines", p2p)), "qd_val_photo": fid(pick(v, "photo", p2p))}
+           "qd_val_acc": acc(pick(v, "lines", p2p)), "qd_val_photo": fid(pick(v, "photo", p2p)),
+           "qd_val_pacc": acc(pick(v, "photo", p2p)),
+           "qd_val_col": f"{pick(v, 'lines', p2p)['cond_acc']['acc/baseColour']:.2f}"}
     for key in QD_VARIANTS:
         x = R(f"sketch/quickdraw-val-{key}.json")
         k = key.replace("outline", "o").replace("warp", "w")
         out |= {f"qd_{k}_fid": fid(pick(x, "lines", p2p)), f"qd_{k}_acc": acc(pick(x, "lines", p2p)),
-                f"qd_{k}_photo": fid(pick(x, "photo", p2p)), f"qd_{k}_f1": f1(pick(x, "lines", p2p))}
+                f"qd_{k}_photo": fid(pick(x, "photo", p2p)), f"qd_{k}_f1": f1(pick(x, "lines", p2p)),
+                f"qd_{k}_pacc": acc(pick(x, "photo", p2p)),
+                f"qd_{k}_col": f"{pick(x, 'lines', p2p)['cond_acc']['acc/baseColour']:.2f}"}
     return out
 
 
@@ -1093,6 +1097,10 @@ FIGURES: list[Figure] = [
            "it is a tie: FID-P {qd_o05_fid} / {qd_o025_fid} against {qd_val_fid}, articleType {qd_o05_acc} / {qd_o025_acc} "
            "against {qd_val_acc}, edge F1 lower. On photo maps FID-P rises to {qd_o05_photo} / {qd_o025_photo} against "
            "{qd_val_photo}.", _quickdraw),
+    Figure("doodles: 2,000 steps (val)", ["sketch/quickdraw-val.json", "sketch/quickdraw-val-steps2000.json"],
+           "from photo maps FID-P {qd_steps2000_photo} against {qd_val_photo} and articleType {qd_steps2000_pacc} against "
+           "{qd_val_pacc}; from doodles FID-P {qd_steps2000_fid} against {qd_val_fid} and articleType {qd_steps2000_acc} "
+           "against {qd_val_acc} (baseColour {qd_steps2000_col} against {qd_val_col}).", _quickdraw),
     Figure("doodles: warped maps (val)", ["sketch/quickdraw-val.json", *(f"sketch/quickdraw-val-{v}.json" for v in QD_VARIANTS)],
            "It loses: doodles {qd_w03_fid} / {qd_w05_fid}, photo maps {qd_w03_photo} / {qd_w05_photo}, and edge F1 drops to "
            "{qd_w03_f1} / {qd_w05_f1}.", _quickdraw),
