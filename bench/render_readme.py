@@ -213,9 +213,9 @@ def t_variant_speed(*names: str) -> list[str]:
             *(md_row(r) for r in body)]
 
 
-def t_grow_screen() -> list[str]:
-    """bench/grow_screen.sh: the fp32 recipe and progressive growing at equal CPU time, val, one table."""
-    rec, grow = R("quality/grow_screen_recipe_val.json"), R("quality/grow_screen_grow_val.json")
+def t_grow_screen(variant: str = "quality/grow_screen_grow_val.json") -> list[str]:
+    """bench/grow_screen.sh (and bcr_screen.sh): the fp32 recipe and a variant at equal CPU time, val, one table."""
+    rec, grow = R("quality/grow_screen_recipe_val.json"), R(variant)
     cols = [c for c in SEED_COLS if c[0] != "diversity_within_condition"]
     m = grow["machine"]
     return [f"Command: `{grow['command']}` ({m['cpu']}, {m['date']}; evaluation on {m.get('note', 'this machine')}).", "",
@@ -705,6 +705,9 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "grow-speed": (["quality/grow_low_speed_fp32.json", "quality/grow_fade_speed_fp32.json"],
                    lambda: t_variant_speed("quality/grow_low_speed_fp32.json", "quality/grow_fade_speed_fp32.json")),
     "grow-screen-val": (["quality/grow_screen_recipe_val.json", "quality/grow_screen_grow_val.json"], t_grow_screen),
+    "bcr-speed": (["quality/bcr_speed_fp32.json"], lambda: t_variant_speed("quality/bcr_speed_fp32.json")),
+    "bcr-screen-val": (["quality/grow_screen_recipe_val.json", "quality/bcr_screen_val.json"],
+                       lambda: t_grow_screen("quality/bcr_screen_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -932,9 +935,10 @@ def _variants25_cost() -> dict[str, str]:
     return {**{f"r{k}": f"{v:.3f}" for k, v in ratio.items()}, **{f"s{k}": f"{v:,.0f}" for k, v in steps.items()}}
 
 
-def _grow_wall() -> dict[str, str]:
-    """bench/grow_screen.sh: the training minutes of each arm (the results rows' train.minutes)."""
-    secs = {k: [r["train"]["minutes"] for r in R(f"quality/grow_screen_{k}_val.json")["rows"]] for k in ("grow", "recipe")}
+def _grow_wall(variant: str = "grow_screen_grow") -> dict[str, str]:
+    """bench/grow_screen.sh (bcr_screen.sh): the training minutes of each arm (the results rows' train.minutes)."""
+    secs = {"grow": [r["train"]["minutes"] for r in R(f"quality/{variant}_val.json")["rows"]],
+            "recipe": [r["train"]["minutes"] for r in R("quality/grow_screen_recipe_val.json")["rows"]]}
     g, r = sum(secs["grow"]), sum(secs["recipe"])
     return {**{f"g{i}": f"{v:.1f}" for i, v in enumerate(secs["grow"])},
             **{f"r{i}": f"{v:.1f}" for i, v in enumerate(secs["recipe"])}, "over": f"{100 * (g / r - 1):+.0f}"}
@@ -1207,6 +1211,10 @@ FIGURES: list[Figure] = [
     Figure("progressive growing's wall time", ["quality/grow_screen_grow_val.json", "quality/grow_screen_recipe_val.json"],
            "Trained side by side (seeds 0 and 1 in turn), the growing runs took {g0} / {g1} minutes of training time "
            "against the recipe's {r0} / {r1}, {over}% in all: equal CPU time held", _grow_wall),
+    _vs_figure("bCR (val)", "bcr_screen", "With bCR at equal CPU time", "the fp32 recipe's", 2, base="grow_screen_recipe"),
+    Figure("bCR's wall time", ["quality/bcr_screen_val.json", "quality/grow_screen_recipe_val.json"],
+           "Trained side by side (seeds 0 and 1 together), the bCR runs took {g0} / {g1} minutes of training time "
+           "against the recipe's {r0} / {r1}, {over}% in all", lambda: _grow_wall("bcr_screen")),
     Figure("100 minutes with session 20's step", ["quality/frozen_long_val.json", "quality/kernels_long_val.json",
                                                    "quality/onepass_long_val.json", "quality/onepass_long_test.json",
                                                    "quality/frozen_long_test.json"],

@@ -209,3 +209,48 @@ def test_trainer_keeps_g_trainable_in_ds_phase_only_with_shared_fake():
         frozen = {id(p) for p in other_phase_parameters(m)["d"]}
         assert bool(frozen & {id(p) for p in m.generator.parameters()}) is not shared
         assert {id(p) for p in m.discriminator.parameters()} <= {id(p) for p in other_phase_parameters(m)["g"]}
+
+
+@pytest.mark.parametrize("group", [0, 4])
+def test_bcr_is_the_squared_logit_gap_between_two_augmentations_of_the_same_images(group):
+    """Balanced consistency regularisation (Zhao et al. 2021) against a known answer: the augmentation is replaced by
+    a shift that differs between D's inputs, so each logit is a plain D call. group 0: one D pass of batch 4B (real,
+    fake, real again, fake again); group 4 (batch 6): separate passes, one augmentation call each."""
+    m = make(bcr_real=2.0, bcr_fake=3.0, diffaugment=["translation"], mbstd_group=group)
+    x, cond = batch()
+    assert m._one_d_pass(6, penalties=False) == (group == 0)
+    calls = []
+
+    def shift(t):  # one pass: block k of 6 rows shifted by 0.1 k; separate passes: call k shifted by 0.1 k
+        if t.shape[0] == 24:
+            return t + 0.1 * (torch.arange(24) // 6).view(-1, 1, 1, 1)
+        calls.append(t.shape[0])
+        return t + 0.1 * (len(calls) - 1)
+
+    m._augment = shift
+    torch.manual_seed(5)
+    out = m.loss("d", x, cond)
+    fake = fakes(m, x, cond, 5)
+    with torch.no_grad():
+        d = [m.discriminator(v + 0.1 * k, cond) for k, v in enumerate((x, fake, x, fake))]
+    assert calls == ([] if group == 0 else [6, 6, 6, 6])
+    assert out["bcr_real"].item() == pytest.approx((d[0] - d[2]).pow(2).mean().item(), rel=1e-5)
+    assert out["bcr_fake"].item() == pytest.approx((d[1] - d[3]).pow(2).mean().item(), rel=1e-5)
+    assert out["bcr_real"].item() > 1e-6 and out["bcr_fake"].item() > 1e-6
+    hinge = F.relu(1 - d[0]).mean() + F.relu(1 + d[1]).mean()
+    assert out["loss"].item() == pytest.approx((hinge + 2 * out["bcr_real"] + 3 * out["bcr_fake"]).item(), rel=1e-5)
+    # the same augmentation twice: no gap, no penalty; and the penalty trains D
+    m._augment = lambda t: t
+    out = m.loss("d", x, cond)
+    assert out["bcr_real"].item() == 0 and out["bcr_fake"].item() == 0
+    m._augment = shift
+    calls.clear()
+    out = m.loss("d", x, cond)
+    (out["bcr_real"] + out["bcr_fake"]).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.discriminator.parameters())
+    only_real = make(bcr_real=1.0, diffaugment=["translation"])
+    assert "bcr_fake" not in only_real.loss("d", x, cond) and "bcr_real" not in make().loss("d", x, cond)
+    with pytest.raises(Exception, match="consistency weights"):
+        make(bcr_real=-1.0, diffaugment=["translation"])
+    with pytest.raises(Exception, match="DiffAugment"):
+        make(bcr_fake=1.0)

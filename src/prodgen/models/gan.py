@@ -88,6 +88,11 @@ class GANConfig:
     shared_fake: bool = False  # G's step reuses the fakes of D's step (the pytorch/examples DCGAN order): G runs one
     #   forward a step, kept with its graph through D's step, instead of a no-grad forward for D and another for G;
     #   D and G then see the same noise draw. 1.128x the images/s (bench/results/quality/shared_fake_speed.json)
+    bcr_real: float = 0.0  # > 0: balanced consistency regularisation (Zhao et al. 2021, "Improved Consistency
+    #   Regularization for GANs"): bcr_real * E (D(T1(x)) - D(T2(x)))^2 over real images joins D's loss, T1 and T2 two
+    #   independent draws of the DiffAugment policy, so D answers the same for the same image however it is
+    #   augmented (the paper: 10 with flips and translations). One more D pass over the real half a step
+    bcr_fake: float = 0.0  # the same over D's generated images (bCR's lambda_fake; 10 in the paper)
     low_res_steps: int = 0  # > 0: progressive growing (Karras et al. 2018, ProGAN): the first low_res_steps train G
     #   and D at half the resolution (G's extra RGB head at R/2, its image upsampled to R; D pools its input to R/2
     #   into an extra 1x1 input layer), cheaper steps for the coarse layout; then the last stages fade in
@@ -130,6 +135,11 @@ class GANConfig:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, not {self.loss!r}")
         if not 0 <= self.ada_target < 1:
             raise ValueError("ada_target must lie in [0, 1) (0: augment every image)")
+        if self.bcr_real < 0 or self.bcr_fake < 0:
+            raise UserError(f"bcr_real={self.bcr_real}, bcr_fake={self.bcr_fake}: the consistency weights must be >= 0")
+        if (self.bcr_real or self.bcr_fake) and not self.diffaugment:
+            raise UserError("bcr_real / bcr_fake compare D's logits under two draws of DiffAugment: give a policy "
+                            "(--model-arg diffaugment=translation,cutout) or leave bCR off")
         if self.reg_every < 1:
             raise ValueError("reg_every must be >= 1")
         if isinstance(self.diffaugment, str):  # the CLI's natural spelling: --model-arg diffaugment=translation,cutout
@@ -480,16 +490,21 @@ class ConditionalGAN(GenerativeModel):
             self._d_steps += 1
             lazy = (self._d_steps - 1) % cfg.reg_every == 0  # this step carries the penalties
             use_r1, use_r2 = lazy and cfg.r1_gamma > 0, lazy and cfg.r2_gamma > 0
+            again = [x for x, w in ((images, cfg.bcr_real), (fake, cfg.bcr_fake)) if w > 0]  # bCR's second draws
             if self._one_d_pass(b, use_r1 or use_r2):
                 # one D pass over real and fake: the same logits, one pass over D's weights instead of two (the step
-                # trains at 1.065x the images/s: bench/results/quality/onepass_speed.json)
-                both = torch.cat([images, fake.to(images.dtype)])
-                logits, _, _ = self._pair_logits(both, torch.cat([cond, cond]),
-                                                 None if text is None else torch.cat([text, text]), False)
-                (d_real, d_fake), real, rec = logits.split(b), images, None
+                # trains at 1.065x the images/s: bench/results/quality/onepass_speed.json); bCR's second augmentations
+                # of the same images join that pass (each B-row block is its own minibatch-std group set)
+                parts = [images, fake.to(images.dtype), *(x.to(images.dtype) for x in again)]
+                k = len(parts)
+                logits, _, _ = self._pair_logits(torch.cat(parts), torch.cat([cond] * k),
+                                                 None if text is None else torch.cat([text] * k), False)
+                d_real, d_fake, *d_again = logits.split(b)
+                real, rec = images, None
             else:
                 d_real, real, rec = self._pair_logits(images, cond, text, use_r1, recon=cfg.d_recon > 0)
                 d_fake, fake, _ = self._pair_logits(fake, cond, text, use_r2)
+                d_again = [self._pair_logits(x.detach(), cond, text, False)[0] for x in again]
             if cfg.loss == "rpgan":  # relativistic pairing: each real judged against a fake of the batch
                 loss = F.softplus(d_fake - d_real).mean()
                 out = {"loss_d_pair": loss}
@@ -505,6 +520,11 @@ class ConditionalGAN(GenerativeModel):
                     pen = grad.pow(2).flatten(1).sum(1).mean()
                     out[name] = pen
                     loss = loss + 0.5 * gamma * cfg.reg_every * pen
+            firsts = [d for d, w in ((d_real, cfg.bcr_real), (d_fake, cfg.bcr_fake)) if w > 0]
+            for (name, w), d1, d2 in zip([(n, w) for n, w in (("bcr_real", cfg.bcr_real), ("bcr_fake", cfg.bcr_fake))
+                                          if w > 0], firsts, d_again):
+                out[name] = (d1.float() - d2.float()).pow(2).mean()
+                loss = loss + w * out[name]
             if cfg.lecam > 0:
                 out["lecam"] = self._lecam(d_real, d_fake)
                 loss = loss + cfg.lecam * out["lecam"]
