@@ -1212,6 +1212,9 @@ FIGURES: list[Figure] = [
            "Trained side by side (seeds 0 and 1 in turn), the growing runs took {g0} / {g1} minutes of training time "
            "against the recipe's {r0} / {r1}, {over}% in all: equal CPU time held", _grow_wall),
     _vs_figure("bCR (val)", "bcr_screen", "With bCR at equal CPU time", "the fp32 recipe's", 2, base="grow_screen_recipe"),
+    Figure("bCR real only: speed", ["quality/bcr_real_speed_fp32.json"],
+           "(`bcr_fake=0`, a pass of 3B: {r}x the recipe's images/s side by side here",
+           lambda: {"r": f"{R('quality/bcr_real_speed_fp32.json')['b_over_a']:.3f}"}),
     Figure("bCR's wall time", ["quality/bcr_screen_val.json", "quality/grow_screen_recipe_val.json"],
            "Trained side by side (seeds 0 and 1 together), the bCR runs took {g0} / {g1} minutes of training time "
            "against the recipe's {r0} / {r1}, {over}% in all", lambda: _grow_wall("bcr_screen")),
