@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -121,19 +122,36 @@ def catalog_extent(images: torch.Tensor, limit: int = 1000, seed: int = 0) -> di
     return {"n": len(ext), "p10": round(float(p10), 3), "median": round(float(p50), 3), "p90": round(float(p90), 3)}
 
 
-def score(images, target_cond, maps, real_f, net, pn_vocab, run_vocab, first, seed, sub_of, type_names) -> dict:
-    f, logits = net.extract(images)
-    m = sb.image_metrics(f, logits, real_f, pn_vocab, first, seed)
-    acc = sb.conditional_accuracy(run_vocab, pn_vocab, logits, target_cond).compute()
-    pred_types = [pn_vocab.attributes[pn_vocab.names.index("articleType")].decode(int(i))
-                  for i in logits[pn_vocab.names.index("articleType")].argmax(1)]
-    sub_hits = [sub_of.get(p) == sub_of.get(t) for p, t in zip(pred_types, type_names)]
-    row = {"n": len(images), "fid_p": m["fid"], "fid_ci95": list(sb.bootstrap_fid(real_f, f, 100, seed)),
-           "coverage": m["coverage"], "cond_acc": acc,
-           "subCategory_acc": sb.mean_with_interval(np.asarray(sub_hits, dtype=np.float64), seed=seed)}
-    if maps is not None:
-        row["faithfulness"] = {k: sb.mean_with_interval(v, seed=seed) for k, v in sb.faithfulness(images, maps, "edges").items()}
-    return row
+@dataclass
+class Scorer:
+    """What every row is scored against: the split's photos of the thirteen types (``real_f``), ProductNet and the
+    vocabularies, the catalog's articleType -> subCategory pairs."""
+
+    real_f: torch.Tensor
+    net: object
+    pn_vocab: object
+    run_vocab: object
+    first: int
+    seed: int
+    sub_of: dict[str, str]
+
+    def features(self, f, logits, target_cond, type_names) -> dict:
+        """A row from ProductNet features and logits, against the conditions (and article type names) asked for."""
+        m = sb.image_metrics(f, logits, self.real_f, self.pn_vocab, self.first, self.seed)
+        head = self.pn_vocab.names.index("articleType")
+        pred = [self.pn_vocab.attributes[head].decode(int(i)) for i in logits[head].argmax(1)]
+        hits = np.asarray([self.sub_of.get(p) == self.sub_of.get(t) for p, t in zip(pred, type_names)], np.float64)
+        return {"n": len(f), "fid_p": m["fid"], "fid_ci95": list(sb.bootstrap_fid(self.real_f, f, 100, self.seed)),
+                "coverage": m["coverage"],
+                "cond_acc": sb.conditional_accuracy(self.run_vocab, self.pn_vocab, logits, target_cond).compute(),
+                "subCategory_acc": sb.mean_with_interval(hits, seed=self.seed)}
+
+    def images(self, images, target_cond, maps, type_names) -> dict:
+        """A row of generated images, with their faithfulness to the edge ``maps`` they were drawn from."""
+        row = self.features(*self.net.extract(images), target_cond, type_names)
+        row["faithfulness"] = {k: sb.mean_with_interval(v, seed=self.seed)
+                               for k, v in sb.faithfulness(images, maps, "edges").items()}
+        return row
 
 
 def main() -> int:
@@ -220,18 +238,12 @@ def main() -> int:
               "categories": CATEGORIES, "n": n, "seed": args.seed, "features": args.features.name,
               "runs": {m: str(r.relative_to(ROOT)) if r.is_relative_to(ROOT) else str(r) for m, r in runs.items()},
               "catalog_extent": catalog_extent(train.images, seed=args.seed), "fits": {}}
+    scorer = Scorer(real_f, net, pn_vocab, vocab, first, args.seed, sub_of)
     # Floor and in-distribution rows: the split's photos of these types.
     keep = floor_idx[sb.subsample_index(len(floor_idx), len(real_idx), args.seed)]
-    floor_types = [types.decode(int(c)) for c in floor_all.cond[keep, 0]]
-    ff = floor_f_all[keep]
-    fm = sb.image_metrics(ff, [lg[keep] for lg in floor_logits_all], real_f, pn_vocab, first, args.seed)
-    fl = [lg[keep] for lg in floor_logits_all]
-    pred = [pn_vocab.attributes[pn_vocab.names.index("articleType")].decode(int(i))
-            for i in fl[pn_vocab.names.index("articleType")].argmax(1)]
-    result["floor"] = {"n": len(keep), "photos": floor_split, "fid_p": fm["fid"],
-                       "fid_ci95": list(sb.bootstrap_fid(real_f, ff, 100, args.seed)), "coverage": fm["coverage"],
-                       "cond_acc": sb.conditional_accuracy(vocab, pn_vocab, fl, floor_all.cond[keep]).compute(),
-                       "subCategory_acc": sb.mean_with_interval(np.asarray([sub_of.get(p) == sub_of.get(t) for p, t in zip(pred, floor_types)], dtype=np.float64), seed=args.seed)}
+    result["floor"] = {"photos": floor_split, **scorer.features(
+        floor_f_all[keep], [lg[keep] for lg in floor_logits_all], floor_all.cond[keep],
+        [types.decode(int(c)) for c in floor_all.cond[keep, 0]])}
     photos = real_all.images[real_idx]
     photo_maps = sb.derive_maps("edges", photos.float() / 127.5 - 1)
     photo_types = [types.decode(int(c)) for c in real_all.cond[real_idx, 0]]
@@ -239,21 +251,20 @@ def main() -> int:
     for m, pipe in pipes.items():
         for mode, c in (("type given", real_all.cond[real_idx]), ("sketch alone", torch.cat([torch.zeros_like(real_all.cond[real_idx, :1]), real_all.cond[real_idx, 1:]], 1))):
             imgs, _ = sb.generate_from_maps(pipe, c, photo_maps, args.seed)
-            in_dist[f"{MODELS[m]}, {mode}"] = score(imgs, real_all.cond[real_idx], photo_maps, real_f, net, pn_vocab, vocab,
-                                                    first, args.seed, sub_of, photo_types)
+            in_dist[f"{MODELS[m]}, {mode}"] = scorer.images(imgs, real_all.cond[real_idx], photo_maps, photo_types)
     result["photo_maps"] = {"n": len(real_idx), "rows": in_dist}
     for fit in args.fit:
         t0 = time.perf_counter()
         maps = torch.stack([sb.sketch_map(as_rgb(d), "edges", cfg.data.resolution, fit=fit) for d in doodles])
         map_s = time.perf_counter() - t0
-        rows = {"flood-fill baseline": score(sb.flood_fill_baseline(maps, cond, mean_colours, "edges"), cond, maps, real_f,
-                                             net, pn_vocab, vocab, first, args.seed, sub_of, type_names)}
+        rows = {"flood-fill baseline": scorer.images(sb.flood_fill_baseline(maps, cond, mean_colours, "edges"), cond, maps,
+                                                     type_names)}
         made = {}
         for m, pipe in pipes.items():
             for mode, c in (("type given", cond), ("sketch alone", alone)):
                 made[(m, mode)], speed = sb.generate_from_maps(pipe, c, maps, args.seed)
-                rows[f"{MODELS[m]}, {mode}"] = score(made[(m, mode)], cond, maps, real_f, net, pn_vocab, vocab, first,
-                                                     args.seed, sub_of, type_names) | {"images_per_s": round(speed, 1)}
+                rows[f"{MODELS[m]}, {mode}"] = (scorer.images(made[(m, mode)], cond, maps, type_names)
+                                                | {"images_per_s": round(speed, 1)})
         result["fits"][fit] = {"map_s": round(map_s, 2), "rows": rows, "grid": None}
         print(json.dumps({fit: {k: {"fid_p": round(r["fid_p"], 1), "articleType": round(r["cond_acc"]["acc/articleType"], 3),
                                     "subCategory": round(r["subCategory_acc"]["mean"], 3),

@@ -131,14 +131,20 @@ def jitter_edges(maps: torch.Tensor, u_dilate: torch.Tensor, u_drop: torch.Tenso
     return out * (u_drop.to(maps.device) >= p_drop).to(out.dtype)
 
 
+def drawn_lines(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels of an (H, W, 3) drawing in [0, 1] that are lines, those with at least ``SKETCH_INK`` of
+    the darkest pixel's ink (relative, so a light pencil's strokes still count)."""
+    ink = 1.0 - rgb.mean(axis=2)  # 0 white .. 1 black
+    return ink >= SKETCH_INK * max(float(ink.max()), 0.4)
+
+
 def frame_drawing(img, extent: float = SKETCH_EXTENT):
     """An RGB PIL drawing cropped to the box of its dark pixels (ink at least ``SKETCH_INK`` of the darkest pixel's)
     and pasted centred on a white square whose side is the box's longer side / ``extent``. A blank image is
     returned as it is (``sketch_map`` then refuses it)."""
     from PIL import Image
 
-    ink = 1.0 - np.asarray(img, dtype=np.float32).mean(axis=2) / 255.0
-    dark = ink >= SKETCH_INK * max(float(ink.max()), 0.4)
+    dark = drawn_lines(np.asarray(img, dtype=np.float32) / 255.0)
     if not dark.any():
         return img
     ys, xs = np.nonzero(dark)
@@ -191,9 +197,7 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
     else:
         from skimage.morphology import thin
 
-        ink = 1.0 - boxed.mean(axis=2)  # 0 white .. 1 black
-        lines = ink >= SKETCH_INK * max(float(ink.max()), 0.4)  # relative: a light pencil's strokes still count
-        mask = thin(lines)
+        mask = thin(drawn_lines(boxed))
     if not mask.any():
         raise UserError(f"{name} is blank at {resolution} px: draw the product's outline in a dark colour on a light "
                         "background (or a filled dark shape for a silhouette run)")
@@ -201,5 +205,5 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
 
 
 __all__ = ["CANNY", "HYSTERESIS_STEPS", "IMAGE_CONDITIONS", "SKETCH_EXTENT", "SKETCH_FITS", "check_image_condition",
-           "derive_maps", "edge_map", "frame_drawing", "jitter_edges", "outline_map", "silhouette_map", "sketch_map",
-           "warp_maps"]
+           "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "outline_map", "silhouette_map",
+           "sketch_map", "warp_maps"]

@@ -490,12 +490,13 @@ class ConditionalGAN(GenerativeModel):
             self._d_steps += 1
             lazy = (self._d_steps - 1) % cfg.reg_every == 0  # this step carries the penalties
             use_r1, use_r2 = lazy and cfg.r1_gamma > 0, lazy and cfg.r2_gamma > 0
-            again = [x for x, w in ((images, cfg.bcr_real), (fake, cfg.bcr_fake)) if w > 0]  # bCR's second draws
+            bcr = [(name, w, x) for name, w, x in (("bcr_real", cfg.bcr_real, images), ("bcr_fake", cfg.bcr_fake, fake))
+                   if w > 0]  # bCR: the images D sees a second time, under another augmentation draw
             if self._one_d_pass(b, use_r1 or use_r2):
                 # one D pass over real and fake: the same logits, one pass over D's weights instead of two (the step
                 # trains at 1.065x the images/s: bench/results/quality/onepass_speed.json); bCR's second augmentations
                 # of the same images join that pass (each B-row block is its own minibatch-std group set)
-                parts = [images, fake.to(images.dtype), *(x.to(images.dtype) for x in again)]
+                parts = [images, fake.to(images.dtype), *(x.to(images.dtype) for _, _, x in bcr)]
                 k = len(parts)
                 logits, _, _ = self._pair_logits(torch.cat(parts), torch.cat([cond] * k),
                                                  None if text is None else torch.cat([text] * k), False)
@@ -504,7 +505,7 @@ class ConditionalGAN(GenerativeModel):
             else:
                 d_real, real, rec = self._pair_logits(images, cond, text, use_r1, recon=cfg.d_recon > 0)
                 d_fake, fake, _ = self._pair_logits(fake, cond, text, use_r2)
-                d_again = [self._pair_logits(x.detach(), cond, text, False)[0] for x in again]
+                d_again = [self._pair_logits(x.detach(), cond, text, False)[0] for _, _, x in bcr]
             if cfg.loss == "rpgan":  # relativistic pairing: each real judged against a fake of the batch
                 loss = F.softplus(d_fake - d_real).mean()
                 out = {"loss_d_pair": loss}
@@ -520,10 +521,9 @@ class ConditionalGAN(GenerativeModel):
                     pen = grad.pow(2).flatten(1).sum(1).mean()
                     out[name] = pen
                     loss = loss + 0.5 * gamma * cfg.reg_every * pen
-            firsts = [d for d, w in ((d_real, cfg.bcr_real), (d_fake, cfg.bcr_fake)) if w > 0]
-            for (name, w), d1, d2 in zip([(n, w) for n, w in (("bcr_real", cfg.bcr_real), ("bcr_fake", cfg.bcr_fake))
-                                          if w > 0], firsts, d_again):
-                out[name] = (d1.float() - d2.float()).pow(2).mean()
+            first = {"bcr_real": d_real, "bcr_fake": d_fake}
+            for (name, w, _), d2 in zip(bcr, d_again):
+                out[name] = (first[name].float() - d2.float()).pow(2).mean()
                 loss = loss + w * out[name]
             if cfg.lecam > 0:
                 out["lecam"] = self._lecam(d_real, d_fake)
