@@ -532,10 +532,7 @@ def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
         res = R(f"sketch/{name}")
         for fit, f in res["fits"].items():
             body += [row(f"doodles, fit {fit}: {k}{label}", r, res["n"]) for k, r in f["rows"].items() if shown(k, label)]
-    fl = first["floor"]
-    body.append([f"{fl['photos']} photos (floor)", str(fl["n"]), f"{fl['fid_p']:.1f} ({fl['fid_ci95'][0]:.1f}-{fl['fid_ci95'][1]:.1f})",
-                 f"{fl['cond_acc']['acc/articleType']:.2f}", f"{fl['subCategory_acc']['mean']:.2f}",
-                 f"{fl['cond_acc']['acc/baseColour']:.2f}", "", ""])
+    body.append(row(f"{first['floor']['photos']} photos (floor)", first["floor"], first["floor"]["n"]))
     ext = first["catalog_extent"]
     runs = "; ".join(f"{label.strip(' ()') or 'unmarked rows'}: " + ", ".join(
         f"`{r}`" for m, r in R(f"sketch/{name}")["runs"].items() if label == files[0][0] or m == "p2p") for label, name in files)
@@ -544,8 +541,8 @@ def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
         "", f"Doodles {first['doodles']} ({first['n']} in all, {len(first['categories'])} categories; package "
         f"`{first['package']}`, SHA-256 `{(first['package_sha256'] or 'not recorded')[:16]}...`). FID-P against the "
         f"{first['split']} photos of the same {len(first['categories'])} article types; the floor: the other split's "
-        f"photos of those types, at the photos' n or all of them where there are fewer. Runs: {runs}. Catalog product extent (longer side of the mask's box / "
-        f"frame, {ext['n']} training photos): median {ext['median']:.3f} (10-90%: {ext['p10']:.2f}-{ext['p90']:.2f}). "
+        f"photos of those types, at the photos' n or all of them where there are fewer. Runs: {runs}. Catalog product "
+        f"extent (longer side of the mask's box / frame, {ext['n']} training photos): median {ext['median']:.3f} (10-90%: {ext['p10']:.2f}-{ext['p90']:.2f}). "
         f"Intervals: 95% bootstrap. {_machine_cmd(first)}"]
 
 
@@ -1057,14 +1054,15 @@ def _quickdraw() -> dict[str, str]:
     def fid(r): return f"{r['fid_p']:.0f}"
     def acc(r): return f"{r['cond_acc']['acc/articleType']:.2f}"
     def f1(r): return f"{r['faithfulness']['edge_f1']['mean']:.2f}"
+    def col(r): return f"{r['cond_acc']['acc/baseColour']:.2f}"
 
     p2p, alone = "pix2pix, type given", "pix2pix, sketch alone"
     out = {"qd_f1_doodle": f1(pick(t, "lines", p2p)), "qd_f1_photo": f1(pick(t, "photo", p2p)),
            "qd_fid_doodle": fid(pick(t, "lines", p2p)), "qd_fid_photo": fid(pick(t, "photo", p2p)),
            "qd_floor": f"{t['floor']['fid_p']:.0f}", "qd_acc_doodle": acc(pick(t, "lines", p2p)),
            "qd_acc_photo": acc(pick(t, "photo", p2p)),
-           "qd_col_doodle": f"{pick(t, 'lines', p2p)['cond_acc']['acc/baseColour']:.2f}",
-           "qd_col_photo": f"{pick(t, 'photo', p2p)['cond_acc']['acc/baseColour']:.2f}", "qd_acc_floor": f"{t['floor']['cond_acc']['acc/articleType']:.2f}",
+           "qd_col_doodle": col(pick(t, "lines", p2p)), "qd_col_photo": col(pick(t, "photo", p2p)),
+           "qd_acc_floor": acc(t["floor"]),
            "qd_sub_doodle": f"{pick(t, 'lines', p2p)['subCategory_acc']['mean']:.2f}",
            "qd_sub_photo": f"{pick(t, 'photo', p2p)['subCategory_acc']['mean']:.2f}",
            "qd_alone": acc(pick(t, "lines", alone)), "qd_alone_photo": acc(pick(t, "photo", alone)),
@@ -1072,14 +1070,14 @@ def _quickdraw() -> dict[str, str]:
            "qd_acc_canvas": acc(pick(t, "canvas", p2p)), "qd_val_fid": fid(pick(v, "lines", p2p)),
            "qd_val_acc": acc(pick(v, "lines", p2p)), "qd_val_photo": fid(pick(v, "photo", p2p)),
            "qd_val_pacc": acc(pick(v, "photo", p2p)),
-           "qd_val_col": f"{pick(v, 'lines', p2p)['cond_acc']['acc/baseColour']:.2f}"}
+           "qd_val_col": col(pick(v, "lines", p2p))}
     for key in QD_VARIANTS:
         x = R(f"sketch/quickdraw-val-{key}.json")
         k = key.replace("outline", "o").replace("warp", "w")
         out |= {f"qd_{k}_fid": fid(pick(x, "lines", p2p)), f"qd_{k}_acc": acc(pick(x, "lines", p2p)),
                 f"qd_{k}_photo": fid(pick(x, "photo", p2p)), f"qd_{k}_f1": f1(pick(x, "lines", p2p)),
                 f"qd_{k}_pacc": acc(pick(x, "photo", p2p)),
-                f"qd_{k}_col": f"{pick(x, 'lines', p2p)['cond_acc']['acc/baseColour']:.2f}"}
+                f"qd_{k}_col": col(pick(x, "lines", p2p))}
     return out
 
 
