@@ -341,6 +341,9 @@ def test_sketch_errors_name_the_fix(sketch_run, tmp_path):
 
     res = runner.invoke(app, ["generate", str(sketch_run), "-n", "1", "--out", str(tmp_path / "x"), "--quiet"])
     assert res.exit_code != 0 and "--sketch" in str(res.exception) and not (tmp_path / "x").exists()
+    res = runner.invoke(app, ["generate", str(sketch_run), "--sketch", str(SKETCHES / "shoe.png"), "--sketch-fit", "page",
+                              "-n", "1", "--out", str(tmp_path / "y"), "--quiet"])
+    assert res.exit_code == 2 and "'page' is not one of lines, canvas" in res.output and not (tmp_path / "y").exists()
     gan = train_tiny_run(tmp_path / "gan", "gan", steps=1)
     with pytest.raises(UserError, match="without an image condition"):
         Pipeline.from_pretrained(gan).generate({}, n=1, sketch=SKETCHES / "shoe.png")
