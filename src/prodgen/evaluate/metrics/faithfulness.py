@@ -84,16 +84,28 @@ def silhouette_iou(pred, truth) -> np.ndarray:
     return np.array([mask_iou(p.astype(np.float32), t.astype(np.float32)) for p, t in zip(*_pair(pred, truth))])
 
 
-def mean_with_interval(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, float]:
-    """Mean of per-image scores (NaN left out and counted) with a percentile bootstrap interval over the images."""
+def mean_with_interval(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                       weights: np.ndarray | None = None) -> dict[str, float]:
+    """Mean of per-image scores (NaN left out and counted) with a percentile bootstrap interval over the images.
+
+    ``weights``: optional non-negative weight per image (e.g. re-balancing classes): the weighted mean, and each
+    bootstrap replicate resamples the images with their weights."""
     v = np.asarray(values, dtype=np.float64)
-    ok = v[~np.isnan(v)]
-    if ok.size == 0:
+    w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != v.shape or (w < 0).any() or not np.isfinite(w).all():
+        raise ValueError(f"weights must be {v.size} finite non-negative values")
+    keep = ~np.isnan(v)
+    ok, wk = v[keep], w[keep]
+    if ok.size == 0 or wk.sum() <= 0:
         return {"mean": math.nan, "ci95_low": math.nan, "ci95_high": math.nan, "n": 0, "n_undefined": int(v.size)}
     rng = np.random.default_rng(seed)
-    boots = ok[rng.integers(0, ok.size, size=(n_boot, ok.size))].mean(axis=1)
-    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
-    return {"mean": float(ok.mean()), "ci95_low": float(lo), "ci95_high": float(hi), "n": int(ok.size),
+    idx = rng.integers(0, ok.size, size=(n_boot, ok.size))
+    wb = wk[idx]
+    total = wb.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boots = (ok[idx] * wb).sum(axis=1) / total  # a replicate that drew only zero weights is NaN, left out
+    lo, hi = np.nanquantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return {"mean": float((ok * wk).sum() / wk.sum()), "ci95_low": float(lo), "ci95_high": float(hi), "n": int(ok.size),
             "n_undefined": int(v.size - ok.size)}
 
 

@@ -25,22 +25,43 @@ def frechet_distance(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.nd
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
 
 
-def frechet_distance_of_samples(x1: np.ndarray, x2: np.ndarray) -> float:
+def _centred_root(x: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, A) of an (N, D) sample with A^T A its unbiased covariance. ``w``: optional non-negative weights per row
+    (reliability weights, e.g. importance weights that re-balance classes; scaled to sum 1): the weighted mean and
+    sum_i w_i (x_i - mu)(x_i - mu)^T / (1 - sum_i w_i^2), which is ``np.cov`` for equal weights and the plain
+    covariance of the rows kept for a 0/1 mask."""
+    if w is None:
+        mu = x.mean(0)
+        return mu, (x - mu) / np.sqrt(len(x) - 1)
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (len(x),) or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+        raise ValueError(f"weights must be {len(x)} finite non-negative values with a positive sum")
+    w = w / w.sum()
+    denom = 1.0 - (w**2).sum()
+    if denom <= 0:
+        raise ValueError("FID needs at least 2 samples with weight on each side")
+    mu = w @ x
+    return mu, (x - mu) * np.sqrt(w / denom)[:, None]
+
+
+def frechet_distance_of_samples(x1: np.ndarray, x2: np.ndarray, w1: np.ndarray | None = None,
+                                w2: np.ndarray | None = None) -> float:
     """FID of two (N, D) float64 samples, as ``frechet_distance`` of their means and covariances.
 
-    When a sample has fewer rows than dimensions, the covariances are low-rank and the
-    square-root term is computed from the (N1, N2) cross-product of the centred samples:
-    eig(S1 S2) = eig(C1^T C1 C2^T C2) / ((N1-1)(N2-1)) has the same non-zero eigenvalues as
-    (C1 C2^T)(C1 C2^T)^T, so tr(sqrt(S1 S2)) is the sum of the singular values of C1 C2^T,
-    scaled (eig(AB) = eig(BA)). Same value, far cheaper than a D x D eigendecomposition.
+    ``w1``, ``w2``: optional weights per row (``_centred_root``): the Frechet distance of the weighted Gaussian fits,
+    e.g. a reference re-weighted so each class counts as much as in the other sample.
+
+    The covariances are written S = A^T A (A: the centred rows, scaled), so tr(S) = ||A||^2 and
+    tr(sqrt(S1 S2)) is the sum of the singular values of A1 A2^T (eig(S1 S2) = eig(A1^T A1 A2^T A2) has the same
+    non-zero eigenvalues as (A1 A2^T)(A1 A2^T)^T; eig(AB) = eig(BA)). When a sample has fewer rows than
+    dimensions this (N1, N2) product is far cheaper than a D x D eigendecomposition; otherwise ``frechet_distance``.
     """
-    n1, n2, d = len(x1), len(x2), x1.shape[1]
-    if min(n1, n2) >= d:
-        return frechet_distance(x1.mean(0), np.cov(x1, rowvar=False), x2.mean(0), np.cov(x2, rowvar=False))
-    c1, c2 = x1 - x1.mean(0), x2 - x2.mean(0)
-    diff = x1.mean(0) - x2.mean(0)
-    tr_sqrt = np.linalg.svd(c1 @ c2.T, compute_uv=False).sum() / np.sqrt((n1 - 1) * (n2 - 1))
-    return float(diff @ diff + (c1**2).sum() / (n1 - 1) + (c2**2).sum() / (n2 - 1) - 2 * tr_sqrt)
+    (m1, a1), (m2, a2) = _centred_root(x1, w1), _centred_root(x2, w2)
+    diff = m1 - m2
+    if min(len(x1), len(x2)) >= x1.shape[1]:
+        return frechet_distance(m1, a1.T @ a1, m2, a2.T @ a2)
+    tr_sqrt = np.linalg.svd(a1 @ a2.T, compute_uv=False).sum()
+    return float(diff @ diff + (a1**2).sum() + (a2**2).sum() - 2 * tr_sqrt)
 
 
 class FrechetDistance:
@@ -76,7 +97,7 @@ class FrechetDistance:
 
 
 def bootstrap_fid(real: torch.Tensor, fake: torch.Tensor, n_boot: int = 100, seed: int = 0,
-                  level: float = 0.95) -> tuple[float, float]:
+                  level: float = 0.95, real_weights=None, fake_weights=None) -> tuple[float, float]:
     """``level`` bootstrap interval for the expected FID at these sample sizes; both sides resampled, no clamp.
 
     What it is an interval for. FID at finite n is biased upwards (sample covariances add
@@ -100,6 +121,9 @@ def bootstrap_fid(real: torch.Tensor, fake: torch.Tensor, n_boot: int = 100, see
     Checked in tests/test_metrics.py: on Gaussian features (D=12, n=300, 50 seeded draws) it
     covers the Monte-Carlo E[FID_n] in 48 draws (400 draws: 96%, misses on both sides); the old
     generated-only, clamped percentile interval missed it in 16, 15 of them lying above it.
+    ``real_weights`` / ``fake_weights``: the weights per row of a weighted FID (``frechet_distance_of_samples``);
+    a replicate resamples the rows and carries their weights with them.
+
     Returns (low, high).
     """
     if not 0 < level < 1:
@@ -108,11 +132,14 @@ def bootstrap_fid(real: torch.Tensor, fake: torch.Tensor, n_boot: int = 100, see
     xf = fake.detach().double().cpu().numpy()
     if len(xr) < 2 or len(xf) < 2:
         raise ValueError(f"FID needs at least 2 samples on each side, got {len(xr)} real and {len(xf)} generated")
-    point = frechet_distance_of_samples(xr, xf)
+    wr = None if real_weights is None else np.asarray(real_weights, dtype=np.float64)
+    wf = None if fake_weights is None else np.asarray(fake_weights, dtype=np.float64)
+    point = frechet_distance_of_samples(xr, xf, wr, wf)
     rng = np.random.default_rng(seed)
     vals = np.empty(n_boot)
     for b in range(n_boot):
-        vals[b] = frechet_distance_of_samples(xr[rng.integers(0, len(xr), len(xr))], xf[rng.integers(0, len(xf), len(xf))])
+        ir, jf = rng.integers(0, len(xr), len(xr)), rng.integers(0, len(xf), len(xf))
+        vals[b] = frechet_distance_of_samples(xr[ir], xf[jf], None if wr is None else wr[ir], None if wf is None else wf[jf])
     q_lo, q_hi = np.percentile(vals, [50 * (1 - level), 50 * (1 + level)])
     shift = point - vals.mean()  # minus the bootstrap estimate of the resampling bias
     return float(q_lo + shift), float(q_hi + shift)
