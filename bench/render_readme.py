@@ -515,13 +515,15 @@ def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
 
     def row(label: str, r: dict, n: int) -> list[str]:
         fa = r.get("faithfulness", {})
+        mem = r.get("memorisation")
         return [label, str(n), f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})",
                 f"{r['cond_acc']['acc/articleType']:.2f}", f"{r['subCategory_acc']['mean']:.2f}",
                 f"{r['cond_acc']['acc/baseColour']:.2f}",
-                *(f"{fa[m]['mean']:.3f} ({fa[m]['ci95_low']:.3f}-{fa[m]['ci95_high']:.3f})" if m in fa else "" for m in names)]
+                *(f"{fa[m]['mean']:.3f} ({fa[m]['ci95_low']:.3f}-{fa[m]['ci95_high']:.3f})" if m in fa else "" for m in names),
+                f"{mem['near_copy_share']:.3f}" if mem else ""]
 
-    def shown(k: str, label: str) -> bool:  # a variant file repeats the L1 U-Net and the flood-fill: shown once
-        return label == files[0][0] or k.startswith("pix2pix")
+    def shown(k: str, label: str) -> bool:  # a variant file repeats the other rows: only its own pix2pix's are shown
+        return label == files[0][0] or k.startswith("pix2pix,")
 
     body = []
     for label, name in files:
@@ -537,11 +539,14 @@ def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
     runs = "; ".join(f"{label.strip(' ()') or 'unmarked rows'}: " + ", ".join(
         f"`{r}`" for m, r in R(f"sketch/{name}")["runs"].items() if label == files[0][0] or m == "p2p") for label, name in files)
     return md_table(["", "n", "FID-P (95% CI)", "acc. articleType", "acc. subCategory", "acc. baseColour",
-                     *names.values()], body) + [
+                     *names.values(), "near copies"], body) + [
         "", f"Doodles {first['doodles']} ({first['n']} in all, {len(first['categories'])} categories; package "
         f"`{first['package']}`, SHA-256 `{(first['package_sha256'] or 'not recorded')[:16]}...`). FID-P against the "
-        f"{first['split']} photos of the same {len(first['categories'])} article types; the floor: the other split's "
-        f"photos of those types, at the photos' n or all of them where there are fewer. Runs: {runs}. Catalog product "
+        f"{first['split']} photos of the same {len(first['categories'])} article types, re-weighted so that every type "
+        f"weighs the same, as in the doodles (50 a type); the photo-map rows and the floor (all the other split's photos "
+        f"of those types) are re-weighted the same way, in FID-P and in the accuracies. Near copies: share of images whose "
+        f"nearest training photo (ProductNet features) is nearer than the 1st percentile of the {first['split']} photos' "
+        f"nearest distances (about 0.01 for images as new as held-out photos). Runs: {runs}. Catalog product "
         f"extent (longer side of the mask's box / frame, {ext['n']} training photos): median {ext['median']:.3f} (10-90%: {ext['p10']:.2f}-{ext['p90']:.2f}). "
         f"Intervals: 95% bootstrap. {_machine_cmd(first)}"]
 

@@ -401,6 +401,10 @@ def generate(
     sketch_fit: Annotated[str, typer.Option(help="with --sketch: 'lines' crops the drawing to its lines and frames it as "
                                                  "the catalog frames a product; 'canvas' uses the whole canvas as drawn",
                                             callback=_one_of(("lines", "canvas")))] = "lines",
+    sketch_snap: Annotated[bool, typer.Option(help="with --sketch: draw image i from the shape of the i-th nearest "
+                                                   "training photo of the asked type (Chamfer distance to the drawing), "
+                                                   "not from the drawing's lines; each file names that photo. Needs "
+                                                   "`prodgen shape-index RUN` once")] = False,
     shard: Annotated[str | None, typer.Option(help="with --from-csv: generate shard i of N (numbered from 1, e.g. 2/4); run "
                                                    "one process per shard, same --out: each resumes where it stopped")] = None,
     batch_size: BatchOpt = 64,
@@ -459,7 +463,8 @@ def generate(
         _report_rows(generate_from_csv(pipe, from_csv, out, part, settings, id_column, title_column, scorer,
                                        progress=not quiet, console=console))
         return
-    plan = request_jobs(pipe, attrs, prompt, n, seed, sketch=sketch, title_prior=title_prior, sketch_fit=sketch_fit)
+    plan = request_jobs(pipe, attrs, prompt, n, seed, sketch=sketch, title_prior=title_prior, sketch_fit=sketch_fit,
+                        sketch_snap=sketch_snap)
     for note in plan.notes:
         console.print(f"[yellow]{note}[/]", soft_wrap=True)
     if scoring_notes is not None:
@@ -1026,6 +1031,23 @@ def title_prior(
         t.add_row(name, f"{d['val_accuracy']:.3f}", f"{d['majority_val_accuracy']:.3f}", str(d["n_val"]), str(d["weight_decay"]))
     out_console.print(t)
     out_console.print(f"wrote {run / PRIOR_WEIGHTS}")
+
+
+@app.command("shape-index")
+def shape_index(
+    run: Annotated[Path, typer.Argument(help="run folder of a sketch model (--condition edges,... or silhouette,...)")],
+    catalog: Annotated[str | None, typer.Option(help="catalog (default: the run's)")] = None,
+    quiet: bool = False,
+) -> None:
+    """Index the shapes of a sketch run's training photos, so `generate --sketch X --sketch-snap` can draw from the
+    catalog shapes nearest to a drawing (a quick drawing's caricature is replaced by real products' shapes)."""
+    from .conditioning.shape_index import SHAPE_INDEX, build_shape_index
+    from .runfiles import check_run_folder
+
+    check_run_folder(run, split=True)
+    index = build_shape_index(run, catalog, progress=not quiet)
+    out_console.print(f"wrote {run / SHAPE_INDEX}: {len(index.ids)} training photos' {index.kind} maps at "
+                      f"{index.resolution} px, matched within their {index.attribute}")
 
 
 @app.command()

@@ -56,6 +56,8 @@ def _print(out: Console, r: dict) -> None:
     rows += [("generator", r["generator"]), ("run", r["run"]), ("model", r["family"]), ("seed", r["seed"]),
              ("signer", f"{sig.get('name')} (issued by {sig.get('issuer')}, {sig.get('alg')})" if sig else None),
              ("edits", "; ".join(map(str, r["edits"])) if r["edits"] else None), ("edited from", r["parent"]),
+             ("shape of", f"catalog photo {r['shape_of']['id']}" + (" (mirrored)" if r["shape_of"].get("mirrored") else "")
+              if r.get("shape_of") else None),
              ("request", json.dumps(r["request"], default=str) if r["request"] else None)]
     for k, v in rows:
         if v is not None:

@@ -87,8 +87,12 @@ def outline_map(images: torch.Tensor) -> torch.Tensor:
     """(B, 3, R, R) photos in [-1, 1] -> (B, 1, R, R) the product mask's boundary in {0, 1}: the mask less its 3x3
     erosion, a line of about one pixel round the product and round its holes (the outline a person draws first,
     without Canny's inner edges). The frame's edge is not a boundary: a product cut by it stays open there."""
-    mask = silhouette_map(images)
-    return mask - (-F.max_pool2d(-mask, 3, stride=1, padding=1))
+    return mask_outline(silhouette_map(images))
+
+
+def mask_outline(masks: torch.Tensor) -> torch.Tensor:
+    """(B, 1, R, R) masks in {0, 1} -> their boundary: the mask less its 3x3 erosion (the frame's edge is not one)."""
+    return masks - (-F.max_pool2d(-masks, 3, stride=1, padding=1))
 
 
 def derive_maps(kind: str, images: torch.Tensor) -> torch.Tensor:
@@ -205,5 +209,5 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
 
 
 __all__ = ["CANNY", "HYSTERESIS_STEPS", "IMAGE_CONDITIONS", "SKETCH_EXTENT", "SKETCH_FITS", "check_image_condition",
-           "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "outline_map", "silhouette_map",
-           "sketch_map", "warp_maps"]
+           "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "mask_outline", "outline_map",
+           "silhouette_map", "sketch_map", "warp_maps"]

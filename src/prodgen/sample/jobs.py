@@ -28,22 +28,30 @@ class JobPlan:
 
 def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: int, seed: int = 0,
                  sketch: Path | np.ndarray | None = None, sketch_info: dict | None = None, title_prior: bool = True,
-                 sketch_fit: str = "lines") -> JobPlan:
+                 sketch_fit: str = "lines", sketch_snap: bool = False) -> JobPlan:
     """``n`` images of one condition (``--attr`` values and/or ``--prompt``); image i uses seed ``seed + i``.
 
     ``sketch``: a drawing or silhouette (a file, or an (H, W, 3) uint8 array with ``sketch_info`` saying where it came
     from) for a run trained with an image condition (``--sketch``); the request, and so every file's provenance,
     records the file's name and sha256 (or ``sketch_info``) and how it was read (``sketch_fit``: framed by its lines or
-    as the whole canvas, ``conditioning.maps.sketch_map``). ``title_prior``: let the run's title
-    prior fill the attributes the prompt leaves open (the notes say which)."""
+    as the whole canvas, ``conditioning.maps.sketch_map``). ``sketch_snap``: image i is drawn from the map of the i-th
+    nearest training photo of the asked type instead (``Pipeline.snap_sketch``; the request records their catalog ids).
+    ``title_prior``: let the run's title prior fill the attributes the prompt leaves open (the notes say which)."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
     attrs = dict(attrs or {})
     if sketch is None and getattr(pipe, "image_condition", None):
         pipe.generate_batch(pipe.condition({})[None], [seed])  # raises the UserError that says what to give
     image_map = pipe.sketch_map(sketch, fit=sketch_fit) if sketch is not None else None
+    if sketch_snap and sketch is None:
+        raise UserError("--sketch-snap snaps a drawing to the nearest catalog shapes; give the drawing with --sketch")
     pc = pipe.prompt_condition(prompt, attrs, title_prior=title_prior)
-    jobs = [Job(f"{i:06d}", pc.cond, seed + i, text=pc.text, image_map=image_map) for i in range(n)]
+    maps, snapped = [image_map] * n, None
+    if sketch_snap:
+        snapped_maps, snapped = pipe.snap_sketch(image_map, pc.cond, n)
+        maps = list(snapped_maps)
+    jobs = [Job(f"{i:06d}", pc.cond, seed + i, {"shape_of": snapped[i]} if snapped else {}, text=pc.text,
+                image_map=maps[i]) for i in range(n)]
     request = {"attributes": attrs, "prompt": prompt, "understood": pc.understood, "notes": pc.notes, "n": n, "seed": seed}
     if sketch is not None:
         import hashlib
@@ -52,6 +60,8 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
                  {"file": Path(sketch).name, "sha256": hashlib.sha256(Path(sketch).read_bytes()).hexdigest()})
         request["sketch"] = {**where, "condition": pipe.image_condition, "fit": sketch_fit,
                              "map_pixels": int(image_map.sum())}
+        if snapped is not None:  # each image's sidecar and provenance name the catalog photo whose shape it took
+            request["sketch"]["snap"] = "nearest catalog shapes of the asked type (conditioning/shape_index.py)"
     return JobPlan(jobs, request, list(pc.notes))
 
 

@@ -45,6 +45,7 @@ class Pipeline:
         self.device = device
         self.weights_hash = weights_hash
         self.net = model.sampling_net()
+        self._shape_index = None
 
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, device: str = "auto", use_ema: bool = True) -> Pipeline:
@@ -197,6 +198,29 @@ class Pipeline:
                             "cannot draw from a sketch; train one with `prodgen train --condition edges,articleType,"
                             "baseColour ...` (or silhouette,...) and generate from that run, or drop --sketch.")
         return sketch_map(source, self.image_condition, self.model.resolution, fit=fit)
+
+    def snap_sketch(self, image_map: torch.Tensor, cond: torch.Tensor, k: int) -> tuple[torch.Tensor, list[dict]]:
+        """``--sketch-snap``: the maps of the ``k`` training photos nearest to a sketch's (1, R, R) ``image_map``, of
+        the type ``cond`` (one (A,) row) asks for (``conditioning.shape_index``), as (k, 1, R, R), and a record of
+        each (catalog id, Chamfer px, mirrored). Needs the run's shape index (`prodgen shape-index RUN`)."""
+        from ..conditioning.shape_index import ShapeIndex
+
+        if self.image_condition is None:
+            self.sketch_map(None)  # raises: a run without an image condition
+        if self._shape_index is None:
+            index = ShapeIndex.load(self.run_dir)
+            if index.resolution != self.model.resolution or index.kind != self.image_condition:
+                raise UserError(f"{self.run_dir}'s shape index holds {index.resolution}-px {index.kind} maps, the run "
+                                f"draws from {self.model.resolution}-px {self.image_condition}; rebuild it with "
+                                f"`prodgen shape-index {self.run_dir}`")
+            if index.attribute not in self.vocab.names:
+                raise UserError(f"{self.run_dir}'s shape index is keyed by {index.attribute!r}, which the run is not "
+                                f"conditioned on; rebuild it with `prodgen shape-index {self.run_dir}`")
+            self._shape_index = index
+        index = self._shape_index
+        type_id = int(cond.reshape(-1)[self.vocab.names.index(index.attribute)])
+        matches = index.nearest(image_map, type_id, k)
+        return index.maps_of(matches), [m.record() for m in matches]
 
     @torch.no_grad()
     def generate_batch(self, cond: torch.Tensor, seeds: list[int], truncation: float = 1.0,

@@ -159,7 +159,7 @@ def stamped_png(pipe: Pipeline, job: Job, img: np.ndarray, about: dict, keys, ti
     from ..provenance import stamp_bytes
 
     info = {**about, "seed": job.seed, "condition": pipe.vocab.describe(job.cond),
-            **{k: job.meta[k] for k in ("id", "best_of") if k in job.meta}}
+            **{k: job.meta[k] for k in ("id", "best_of", "shape_of") if k in job.meta}}
     return stamp_bytes(png_bytes(Image.fromarray(img)), "generated", info, keys, title)
 
 
