@@ -55,3 +55,35 @@ def test_sketch_requests_that_cannot_run_are_refused(kit):
     bogus = kit.client.post("/api/jobs", headers=kit.h("editor"),
                             json={"kind": "generate", "model": "p2p", "n": 1, "sketch_asset_id": "nope"})
     assert bogus.status_code == 422 and "sketch_asset_id" in bogus.text
+
+
+def test_snap_an_uploaded_sketch_to_catalog_shapes(kit):
+    """`sketch_snap`: refused until the model has a shape index, then each image names the catalog photo whose shape
+    it took, in its review record and in its signed provenance."""
+    from prodgen.conditioning.shape_index import build_shape_index
+    from prodgen.provenance import verify_file
+    from prodgen.studio.db import Asset
+
+    up = kit.upload(SKETCH.read_bytes(), name="handbag.png").json()["asset_id"]
+    body = {"kind": "generate", "model": "p2p", "n": 2, "attributes": {"colour": "red"}, "sketch_asset_id": up,
+            "sketch_snap": True}
+    refused = kit.client.post("/api/jobs", headers=kit.h("editor"), json=body)
+    assert refused.status_code == 422 and "prodgen shape-index" in refused.text
+    no_sketch = kit.client.post("/api/jobs", headers=kit.h("editor"), json={**body, "sketch_asset_id": None})
+    assert no_sketch.status_code == 422
+    index = build_shape_index(kit.settings.runs / "p2p")
+    models = {m["id"]: m for m in kit.client.get("/api/models", headers=kit.h("viewer")).json()}
+    assert models["p2p"]["shape_index"] and not models["gan"]["shape_index"]
+    job = kit.client.post("/api/jobs", headers=kit.h("editor"), json=body)
+    assert job.status_code == 202, job.text
+    kit.drain()
+    j = kit.job(job.json()["id"])
+    assert j["status"] == "done" and len(j["outputs"]) == 2, j
+    shapes = []
+    for out in j["outputs"]:
+        with kit.st.db.read() as s:
+            path = kit.st.storage.path(s.get(Asset, out).sha256, "image/png")
+        info = verify_file(path)
+        assert info["valid"] and info["shape_of"]["id"] in index.ids
+        shapes.append(info["shape_of"])
+    assert shapes[0]["id"] != shapes[1]["id"] and shapes[0]["chamfer_px"] <= shapes[1]["chamfer_px"]

@@ -58,6 +58,7 @@ class ModelInfo(BaseModel):
     text: bool
     title_prior: bool = False  # reads attribute values from a prompt (conditioning/title_prior.py)
     image_condition: str | None = None  # "edges" / "silhouette": the model draws from an uploaded sketch
+    shape_index: bool = False  # a sketch may snap to the nearest catalog shapes (`prodgen shape-index`)
 
 
 class UploadOut(BaseModel):
@@ -79,6 +80,7 @@ class GenerateRequest(Strict):
     steps: int | None = Field(None, ge=1, le=1000)
     guidance: float | None = Field(None, ge=0, le=30)
     sketch_asset_id: str | None = None  # an uploaded drawing / silhouette, for a model trained with an image condition
+    sketch_snap: bool = False  # draw each image from the shape of a catalog photo nearest to the sketch
 
 
 class FillRequest(Strict):
@@ -343,6 +345,10 @@ def _check_job(st, req) -> tuple[dict, str | None]:
                                 "(dark lines on white, or a filled silhouette) and pass its sketch_asset_id")
             if req.sketch_asset_id:
                 _asset(st, req.sketch_asset_id, ("upload",), "sketch_asset_id")
+            if req.sketch_snap and not (req.sketch_asset_id and m.get("shape_index")):
+                raise UserError(f"sketch_snap needs a sketch and a model with a shape index; model {req.model!r} "
+                                + ("has none: build it with `prodgen shape-index RUN`" if req.sketch_asset_id else
+                                   "was given no sketch_asset_id"))
             return body, req.model
         if isinstance(req, FillRequest):
             find_model(st.settings.runs, req.model)

@@ -216,14 +216,15 @@ def generate(run) -> None:
         asset, data = read_asset(run, req["sketch_asset_id"], ("upload",))
         sketch, sketch_info = decode_rgb(data), {"asset": asset.id, "sha256": asset.sha256}
     plan = request_jobs(pipe, req.get("attributes") or {}, req.get("prompt") or None, int(req["n"]), int(req.get("seed", 0)),
-                        sketch=sketch, sketch_info=sketch_info)
+                        sketch=sketch, sketch_info=sketch_info, sketch_snap=bool(req.get("sketch_snap")))
     run.notes.extend(plan.notes)
     asked = {"attributes": req.get("attributes") or {}, "prompt": req.get("prompt"), "n": req["n"], "seed": req.get("seed", 0),
              **({"sketch": plan.request["sketch"]} if "sketch" in plan.request else {})}
     _generate_images(run, pipe, req["model"], plan.jobs,
                      requested_of=lambda j, cond: dict(req.get("attributes") or {}),
-                     info_of=lambda j: {"request": asked},
-                     meta_of=lambda j: {"attributes": req.get("attributes") or {}, "prompt": req.get("prompt")},
+                     info_of=lambda j: {"request": asked, **({"shape_of": j.meta["shape_of"]} if "shape_of" in j.meta else {})},
+                     meta_of=lambda j: {"attributes": req.get("attributes") or {}, "prompt": req.get("prompt"),
+                                        **({"shape_of": j.meta["shape_of"]} if "shape_of" in j.meta else {})},
                      truncation=float(req.get("truncation", 1.0)), sampling=_sampling(req))
 
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
+from ..conditioning.shape_index import SHAPE_INDEX
 from ..runfiles import CONFIG_NAME, TITLE_PRIOR_NAME, VOCAB_NAME, folder_kind
 
 UNSPECIFIED = "<unspecified>"
@@ -27,7 +28,8 @@ def _describe(folder: Path) -> dict | None:
         return {"id": folder.name, "family": str(cfg["model"]), "resolution": int(cfg["data"]["resolution"]),
                 "attributes": attributes, "merged": merged, "text": bool(cond.get("text")),
                 "title_prior": (folder / TITLE_PRIOR_NAME).is_file(),  # a prompt picks attributes even without text
-                "image_condition": (cfg.get("model_args") or {}).get("image_condition")}
+                "image_condition": (cfg.get("model_args") or {}).get("image_condition"),
+                "shape_index": (folder / SHAPE_INDEX).is_file()}  # --sketch-snap is offered (`prodgen shape-index`)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a damaged or half-written run is not offered (the CLI explains it when loaded directly)
 

@@ -269,6 +269,8 @@
     const fillAttributes = () => {
       const m = byId[select.value];
       pad.show(m);
+      $("#sketch-snap-box").hidden = !(m && m.image_condition && m.shape_index && can("editor"));
+      if ($("#sketch-snap-box").hidden) $("#sketch-snap").checked = false;
       const box = $("#attributes");
       const grid = el("div", { class: "attr-grid" });
       for (const [name, values] of Object.entries((m && m.attributes) || {})) {
@@ -305,6 +307,7 @@
       guard(async () => {
         const sketch = file || (drawn ? await pad.blob() : null);
         if (sketch) body.sketch_asset_id = (await upload(sketch)).asset_id;
+        if (sketch && $("#sketch-snap").checked) body.sketch_snap = true;
         const job = await api("/api/jobs", { method: "POST", json: body });
         const from = file ? ` from the sketch file ${file.name}` : drawn ? " from your drawing" : "";
         say(`Job ${job.id} queued: ${body.n} image(s)${from}. They go to the review queue when done.`);
