@@ -1076,6 +1076,17 @@ def _quickdraw() -> dict[str, str]:
            "qd_val_acc": acc(pick(v, "lines", p2p)), "qd_val_photo": fid(pick(v, "photo", p2p)),
            "qd_val_pacc": acc(pick(v, "photo", p2p)),
            "qd_val_col": col(pick(v, "lines", p2p))}
+    snap, snap_alone = "pix2pix snapped, type given", "pix2pix snapped, sketch alone"
+    for tag, res in (("", t), ("val_", v)):
+        r = pick(res, "lines", snap)
+        out |= {f"qd_{tag}snap_fid": fid(r), f"qd_{tag}snap_acc": acc(r), f"qd_{tag}snap_f1": f1(r), f"qd_{tag}snap_col": col(r),
+                f"qd_{tag}snap_sub": f"{r['subCategory_acc']['mean']:.2f}",
+                f"qd_{tag}snap_near": f"{r['memorisation']['near_copy_share']:.3f}",
+                f"qd_{tag}snap_shapes": str(r["distinct_shapes"]), f"qd_{tag}snap_ms": f"{r['snap_s_per_sketch'] * 1e3:.0f}",
+                f"qd_{tag}snap_alone": acc(pick(res, "lines", snap_alone)),
+                f"qd_{tag}snap_alone_fid": fid(pick(res, "lines", snap_alone)),
+                f"qd_{tag}doodle_near": f"{pick(res, 'lines', p2p)['memorisation']['near_copy_share']:.3f}"}
+    out["qd_val_f1"] = f1(pick(v, "lines", p2p))
     for key in QD_VARIANTS:
         x = R(f"sketch/quickdraw-val-{key}.json")
         k = key.replace("outline", "o").replace("warp", "w")
@@ -1084,6 +1095,16 @@ def _quickdraw() -> dict[str, str]:
                 f"qd_{k}_pacc": acc(pick(x, "photo", p2p)),
                 f"qd_{k}_col": col(pick(x, "lines", p2p))}
     return out
+
+
+# The test doodles through --sketch-snap (README "Doodles drawn by people"), one paragraph of figures.
+QD_SNAP_TEST = ('On the test doodles, read once: FID-P {qd_snap_fid} against {qd_fid_doodle} (photo maps {qd_fid_photo}, floor '
+                '{qd_floor}), articleType {qd_snap_acc} against {qd_acc_doodle} (photo maps {qd_acc_photo}), subCategory '
+                '{qd_snap_sub} against {qd_sub_doodle}, baseColour {qd_snap_col} against {qd_col_doodle}; edge F1 to the doodle '
+                '{qd_snap_f1} against {qd_f1_doodle}. The 650 doodles took {qd_snap_shapes} distinct catalog shapes, and the '
+                "near-copy share of training photos is {qd_snap_near} (the doodles' own: {qd_doodle_near}): a shape borrowed from"
+                " a photo is not a copy of it. Matching takes {qd_snap_ms} ms a sketch. With no type given, the drawing's shape "
+                'alone picks the asked type for {qd_snap_alone} (FID-P {qd_snap_alone_fid}): snapping needs the type.')
 
 
 FIGURES: list[Figure] = [
@@ -1098,6 +1119,11 @@ FIGURES: list[Figure] = [
            "(articleType unspecified), {qd_alone} are the asked type: a doodle's shape decides the product less than a "
            "photo's edges do ({qd_alone_photo} from photo maps without a type). The flood-fill baseline's {qd_acc_fill} says",
            _quickdraw),
+    Figure("doodles: snapped (val)", ["sketch/quickdraw-val.json"],
+           "On the val doodles it gives FID-P {qd_val_snap_fid} against {qd_val_fid} from the doodle's own lines (photo maps: "
+           "{qd_val_photo}), articleType {qd_val_snap_acc} against {qd_val_acc} (photo maps: {qd_val_pacc}), at the price of "
+           "faithfulness to the drawing: edge F1 {qd_val_snap_f1} against {qd_val_f1}.", _quickdraw),
+    Figure("doodles: snapped (test)", ["sketch/quickdraw-test.json"], QD_SNAP_TEST, _quickdraw),
     Figure("doodles: canvas framing (test)", ["sketch/quickdraw-test.json"],
            "gives FID-P {qd_fid_canvas} and articleType {qd_acc_canvas}.", _quickdraw),
     Figure("doodles: outline maps (val)", ["sketch/quickdraw-val.json", *(f"sketch/quickdraw-val-{v}.json" for v in QD_VARIANTS)],

@@ -40,6 +40,9 @@ def studio(tmp_path_factory):
     root = tmp_path_factory.mktemp("sketch-canvas")
     runs = root / "runs"
     train_tiny_run(runs / "p2p", "pix2pix", steps=2)
+    from prodgen.conditioning.shape_index import build_shape_index
+
+    build_shape_index(runs / "p2p")  # so the page offers "Snap to catalog shapes" for p2p
     tiny_run(runs, "gan")
     data = root / "data"
     editor = make_token(data, "editor", "eve")
@@ -214,5 +217,48 @@ def test_draw_a_sketch_on_the_canvas_and_generate_from_it(studio, browser, tmp_p
     generate.click()
     wait_done(3)
     assert len(jobs) == 3 and "sketch_asset_id" not in jobs[2] and len(uploads) == 2
+    assert errors == []
+    ctx.close()
+
+
+def test_snap_to_catalog_shapes_is_offered_for_a_sketch_model_with_a_shape_index(studio, browser):
+    url = studio["url"]
+    ctx, page, errors = watched_page(browser, TIMEOUT_MS)
+    created, jobs = [], []
+    page.on("response", lambda r: created.append(r) if r.request.method == "POST" and r.url.endswith("/api/jobs") else None)
+    page.on("request", lambda r: jobs.append(r.post_data_json) if r.method == "POST" and r.url.endswith("/api/jobs") else None)
+    page.goto(url + "/login")
+    page.get_by_label("Access token").fill(studio["editor"])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(url + "/")
+    page.wait_for_selector("#model option[value='p2p']", state="attached")
+    page.get_by_label("Number of images").fill("2")
+    snap = page.get_by_label("Snap to catalog shapes")
+    page.select_option("#model", "gan")
+    assert snap.is_hidden()
+    page.select_option("#model", "p2p")
+    assert snap.is_visible() and not snap.is_checked()
+    assert "names the photo it took its shape from" in page.locator("#sketch-snap-help").inner_text()
+    snap.check()
+    page.set_input_files("#sketch", str(SKETCH))
+    page.get_by_role("button", name="Generate", exact=True).click()
+    until(lambda: len(created) >= 1, page=page)
+    job_id = created[0].json()["id"]
+    until(lambda: page.locator("#job-line").inner_text().startswith(f"Job {job_id}:")
+          and page.locator("#job-line .state.done").count() == 1, timeout=TIMEOUT_MS / 1000)
+    assert jobs[0]["sketch_snap"] is True and jobs[0]["sketch_asset_id"]
+    job = ctx.request.get(f"{url}/api/jobs/{job_id}").json()
+    assert job["status"] == "done" and len(job["outputs"]) == 2
+    # choosing a model without a shape index clears the box, so a later job does not ask for a snap
+    page.select_option("#model", "gan")
+    page.select_option("#model", "p2p")
+    assert not snap.is_checked()
+    # the review queue says which catalog photo each snapped image took its shape from
+    page.goto(url + "/review")
+    for out in job["outputs"]:
+        card = page.locator(f"article[data-asset='{out}']")
+        card.wait_for(timeout=TIMEOUT_MS)
+        shape = ctx.request.get(f"{url}/api/assets/{out}").json()["meta"]["shape_of"]
+        assert f"catalog photo {shape['id']}" in card.inner_text() and "snapped from the sketch" in card.inner_text()
     assert errors == []
     ctx.close()

@@ -520,10 +520,13 @@
       const req = a.request || {};
       const attrs = req.attributes || a.attributes || {};
       const nearest = a.nearest || a.nearest_training || [];
+      const shape = (a.meta || {}).shape_of; // --sketch-snap: the training photo whose shape the image took
       const fields = [
         ["Kind", a.kind], ["Model", a.model || req.model], ["Seed", a.seed ?? req.seed],
         ["Attributes", Object.entries(attrs).map(([k, v]) => `${k}=${v}`).join(", ") || "any"],
-        ["Prompt", req.prompt], ["Operation", req.operation], ["Job", a.job_id], ["Requested by", a.created_by || req.created_by],
+        ["Prompt", req.prompt], ["Operation", req.operation],
+        ["Shape of", shape && `catalog photo ${shape.id}${shape.mirrored ? " (mirrored)" : ""}, snapped from the sketch`],
+        ["Job", a.job_id], ["Requested by", a.created_by || req.created_by],
         ["State", a.review], ["Reason", a.reason],
       ].filter(([, v]) => v !== undefined && v !== null && v !== "");
       const check = can("reviewer") && a.review === "pending"
