@@ -1085,7 +1085,12 @@ def _quickdraw() -> dict[str, str]:
                 f"qd_{tag}snap_shapes": str(r["distinct_shapes"]), f"qd_{tag}snap_ms": f"{r['snap_s_per_sketch'] * 1e3:.0f}",
                 f"qd_{tag}snap_alone": acc(pick(res, "lines", snap_alone)),
                 f"qd_{tag}snap_alone_fid": fid(pick(res, "lines", snap_alone)),
-                f"qd_{tag}doodle_near": f"{pick(res, 'lines', p2p)['memorisation']['near_copy_share']:.3f}"}
+                f"qd_{tag}doodle_near": f"{pick(res, 'lines', p2p)['memorisation']['near_copy_share']:.3f}",
+                f"qd_{tag}snap_ratio": f"{r['memorisation']['ratio']:.1f}"}
+    x = R("sketch/quickdraw-val-steps2000.json")
+    r = pick(x, "lines", snap)
+    out |= {"qd_s2k_snap_fid": fid(r), "qd_s2k_snap_acc": acc(r), "qd_s2k_snap_f1": f1(r),
+            "qd_s2k_snap_near": f"{r['memorisation']['near_copy_share']:.3f}", "qd_s2k_snap_ratio": f"{r['memorisation']['ratio']:.1f}"}
     out["qd_val_f1"] = f1(pick(v, "lines", p2p))
     for key in QD_VARIANTS:
         x = R(f"sketch/quickdraw-val-{key}.json")
@@ -1102,9 +1107,10 @@ QD_SNAP_TEST = ('On the test doodles, read once: FID-P {qd_snap_fid} against {qd
                 '{qd_floor}), articleType {qd_snap_acc} against {qd_acc_doodle} (photo maps {qd_acc_photo}), subCategory '
                 '{qd_snap_sub} against {qd_sub_doodle}, baseColour {qd_snap_col} against {qd_col_doodle}; edge F1 to the doodle '
                 '{qd_snap_f1} against {qd_f1_doodle}. The 650 doodles took {qd_snap_shapes} distinct catalog shapes, and the '
-                "near-copy share of training photos is {qd_snap_near} (the doodles' own: {qd_doodle_near}): a shape borrowed from"
-                " a photo is not a copy of it. Matching takes {qd_snap_ms} ms a sketch. With no type given, the drawing's shape "
-                'alone picks the asked type for {qd_snap_alone} (FID-P {qd_snap_alone_fid}): snapping needs the type.')
+                "near-copy share of training photos is {qd_snap_near} (the doodles' own: {qd_doodle_near}), and their mean "
+                "distance to the nearest training photo is {qd_snap_ratio}x a held-out photo's: a shape borrowed from a photo is "
+                "not a copy of it. Matching takes {qd_snap_ms} ms a sketch. With no type given, the drawing's shape alone picks "
+                'the asked type for {qd_snap_alone} (FID-P {qd_snap_alone_fid}): snapping needs the type.')
 
 
 FIGURES: list[Figure] = [
@@ -1124,6 +1130,10 @@ FIGURES: list[Figure] = [
            "{qd_val_photo}), articleType {qd_val_snap_acc} against {qd_val_acc} (photo maps: {qd_val_pacc}), at the price of "
            "faithfulness to the drawing: edge F1 {qd_val_snap_f1} against {qd_val_f1}.", _quickdraw),
     Figure("doodles: snapped (test)", ["sketch/quickdraw-test.json"], QD_SNAP_TEST, _quickdraw),
+    Figure("doodles: snapped, 2,000 steps (val)", ["sketch/quickdraw-val-steps2000.json"],
+           "Snapping with the 2,000-step run (val): FID-P {qd_s2k_snap_fid}, articleType {qd_s2k_snap_acc}, edge F1 to the "
+           "doodle {qd_s2k_snap_f1}, near copies {qd_s2k_snap_near} (nearest-training-photo distance {qd_s2k_snap_ratio}x a "
+           "held-out photo's).", _quickdraw),
     Figure("doodles: canvas framing (test)", ["sketch/quickdraw-test.json"],
            "gives FID-P {qd_fid_canvas} and articleType {qd_acc_canvas}.", _quickdraw),
     Figure("doodles: outline maps (val)", ["sketch/quickdraw-val.json", *(f"sketch/quickdraw-val-{v}.json" for v in QD_VARIANTS)],
