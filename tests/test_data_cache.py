@@ -94,7 +94,8 @@ def _prepare_in_daemon(cfg, cache, q):
 
 
 def test_a_daemon_process_decodes_a_big_catalog_without_children(tmp_path, monkeypatch):
-    """A studio worker is a daemon process, which may not start a pool: it decodes in-process instead of failing."""
+    """A studio worker is a daemon process, which may not start a process pool: the big-catalog path decodes with
+    threads, so it works there too, and gives the same pixels in the same order as the one-thread path."""
     import multiprocessing as mp
 
     import prodgen.data.cache as cache_mod
@@ -112,5 +113,11 @@ def test_a_daemon_process_decodes_a_big_catalog_without_children(tmp_path, monke
     got = q.get(timeout=60)
     p.join(10)
     assert got == 6, got
-    assert prepare_images(load_catalog(DataConfig(catalog=str(tmp_path / "cat"))), 32, cache_dir=tmp_path / "d",
-                          progress=False).images.shape[0] == 6  # and the pooled path still works outside a daemon
+    cat = load_catalog(DataConfig(catalog=str(tmp_path / "cat")))
+    monkeypatch.setattr(cache_mod, "DECODE_CHUNK", 4)  # two chunks of threads
+    threaded = prepare_images(cat, 32, cache_dir=tmp_path / "d", progress=False)
+    monkeypatch.setattr(cache_mod, "PARALLEL_MIN", 100)
+    serial = prepare_images(cat, 32, cache_dir=tmp_path / "e", progress=False)
+    assert threaded.ids == serial.ids and torch.equal(threaded.images, serial.images)
+    reds = sorted(float(threaded.images[k, 0].float().mean()) for k in range(6))  # each photo once (JPEG: +-2)
+    assert all(abs(r - e) <= 2 for r, e in zip(reds, [0, 40, 80, 120, 160, 200]))
