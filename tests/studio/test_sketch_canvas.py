@@ -98,30 +98,38 @@ def pen_stroke(canvas, sheet: Sheet, points, step: float = 4.0) -> None:
     event("pointerup", *points[-1], 0)
 
 
-def test_draw_a_sketch_on_the_canvas_and_generate_from_it(studio, browser, tmp_path):
+def open_generate_page(browser, studio, images: int):
+    """A logged-in editor's Generate page with the models loaded and "Number of images" set; the POSTs the page makes
+    are recorded: (ctx, page, errors, uploads (responses), created (job responses), jobs (job request bodies))."""
     url = studio["url"]
-    shots = Path(os.environ.get("PRODGEN_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
     ctx, page, errors = watched_page(browser, TIMEOUT_MS)
-    uploads, jobs, created = [], [], []
+    uploads, created, jobs = [], [], []
     posted = lambda r, path: r.request.method == "POST" and r.url.endswith(path)  # noqa: E731
     page.on("response", lambda r: uploads.append(r) if posted(r, "/api/uploads") else None)
     page.on("response", lambda r: created.append(r) if posted(r, "/api/jobs") else None)
     page.on("request", lambda r: jobs.append(r.post_data_json) if r.method == "POST" and r.url.endswith("/api/jobs") else None)
-
-    def wait_done(n: int) -> None:
-        """Until the page shows the n-th job it requested (1-based) as done."""
-        until(lambda: len(created) >= n, page=page)
-        job_id = created[n - 1].json()["id"]
-        until(lambda: page.locator("#job-line").inner_text().startswith(f"Job {job_id}:")
-              and page.locator("#job-line .state.done").count() == 1, timeout=TIMEOUT_MS / 1000)
-
     page.goto(url + "/login")
     page.get_by_label("Access token").fill(studio["editor"])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(url + "/")
     page.wait_for_selector("#model option[value='p2p']", state="attached")
-    page.get_by_label("Number of images").fill("1")
+    page.get_by_label("Number of images").fill(str(images))
+    return ctx, page, errors, uploads, created, jobs
+
+
+def wait_done(page, created, n: int) -> None:
+    """Until the page shows the n-th job it requested (1-based) as done."""
+    until(lambda: len(created) >= n, page=page)
+    job_id = created[n - 1].json()["id"]
+    until(lambda: page.locator("#job-line").inner_text().startswith(f"Job {job_id}:")
+          and page.locator("#job-line .state.done").count() == 1, timeout=TIMEOUT_MS / 1000)
+
+
+def test_draw_a_sketch_on_the_canvas_and_generate_from_it(studio, browser, tmp_path):
+    url = studio["url"]
+    shots = Path(os.environ.get("PRODGEN_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    ctx, page, errors, uploads, created, jobs = open_generate_page(browser, studio, 1)
     draw_box = page.locator("#sketch-draw")
     canvas = page.get_by_role("img", name="Sketch drawing area")
     generate = page.get_by_role("button", name="Generate", exact=True)
@@ -177,7 +185,7 @@ def test_draw_a_sketch_on_the_canvas_and_generate_from_it(studio, browser, tmp_p
 
     # -- Generate: the drawing is uploaded like a file and sent as the job's sketch
     generate.click()
-    wait_done(1)
+    wait_done(page, created, 1)
     until(lambda: page.locator("#job-outputs img").evaluate_all(
         "imgs => imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)"))
     assert "from your drawing" in page.locator("#status").inner_text()
@@ -203,7 +211,7 @@ def test_draw_a_sketch_on_the_canvas_and_generate_from_it(studio, browser, tmp_p
     assert "the file is used and this drawing is not" in page.locator("#sketch-draw-state").inner_text()
     assert forget.is_visible()
     generate.click()
-    wait_done(2)
+    wait_done(page, created, 2)
     assert "from the sketch file handbag.png" in page.locator("#status").inner_text()
     assert len(uploads) == 2 and jobs[1]["sketch_asset_id"] == uploads[1].json()["asset_id"]
     assert uploads[1].json()["width"] == Image.open(SKETCH).width  # the file (400 x 440), not the 256 x 256 drawing
@@ -215,7 +223,7 @@ def test_draw_a_sketch_on_the_canvas_and_generate_from_it(studio, browser, tmp_p
     page.select_option("#model", "gan")
     assert draw_box.is_hidden()
     generate.click()
-    wait_done(3)
+    wait_done(page, created, 3)
     assert len(jobs) == 3 and "sketch_asset_id" not in jobs[2] and len(uploads) == 2
     assert errors == []
     ctx.close()
@@ -223,16 +231,7 @@ def test_draw_a_sketch_on_the_canvas_and_generate_from_it(studio, browser, tmp_p
 
 def test_snap_to_catalog_shapes_is_offered_for_a_sketch_model_with_a_shape_index(studio, browser):
     url = studio["url"]
-    ctx, page, errors = watched_page(browser, TIMEOUT_MS)
-    created, jobs = [], []
-    page.on("response", lambda r: created.append(r) if r.request.method == "POST" and r.url.endswith("/api/jobs") else None)
-    page.on("request", lambda r: jobs.append(r.post_data_json) if r.method == "POST" and r.url.endswith("/api/jobs") else None)
-    page.goto(url + "/login")
-    page.get_by_label("Access token").fill(studio["editor"])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(url + "/")
-    page.wait_for_selector("#model option[value='p2p']", state="attached")
-    page.get_by_label("Number of images").fill("2")
+    ctx, page, errors, _, created, jobs = open_generate_page(browser, studio, 2)
     snap = page.get_by_label("Snap to catalog shapes")
     page.select_option("#model", "gan")
     assert snap.is_hidden()
@@ -242,10 +241,8 @@ def test_snap_to_catalog_shapes_is_offered_for_a_sketch_model_with_a_shape_index
     snap.check()
     page.set_input_files("#sketch", str(SKETCH))
     page.get_by_role("button", name="Generate", exact=True).click()
-    until(lambda: len(created) >= 1, page=page)
+    wait_done(page, created, 1)
     job_id = created[0].json()["id"]
-    until(lambda: page.locator("#job-line").inner_text().startswith(f"Job {job_id}:")
-          and page.locator("#job-line .state.done").count() == 1, timeout=TIMEOUT_MS / 1000)
     assert jobs[0]["sketch_snap"] is True and jobs[0]["sketch_asset_id"]
     job = ctx.request.get(f"{url}/api/jobs/{job_id}").json()
     assert job["status"] == "done" and len(job["outputs"]) == 2
