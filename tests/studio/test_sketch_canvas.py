@@ -9,7 +9,8 @@ dark pixels where the strokes were, white where the eraser went and in the far c
 drawing (the page says so), and a drawing is never sent to a model that takes no sketch.
 
 The screenshot of the page with a drawing goes to the test's tmp folder, or ``$PRODGEN_SCREENSHOTS``; the README's is
-``PRODGEN_SCREENSHOTS=docs/studio pytest tests/studio/test_sketch_canvas.py`` (``docs/studio/generate-sketch.png``).
+``PRODGEN_SCREENSHOTS=docs/studio pytest tests/studio/test_sketch_canvas.py`` (``docs/studio/generate-sketch.png``, and
+``review-sketch-snap.png``: a review card of a snapped image).
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ def test_draw_a_sketch_on_the_canvas_and_generate_from_it(studio, browser, tmp_p
     ctx.close()
 
 
-def test_snap_to_catalog_shapes_is_offered_for_a_sketch_model_with_a_shape_index(studio, browser):
+def test_snap_to_catalog_shapes_is_offered_for_a_sketch_model_with_a_shape_index(studio, browser, tmp_path):
     url = studio["url"]
     ctx, page, errors, _, created, jobs = open_generate_page(browser, studio, 2)
     snap = page.get_by_label("Snap to catalog shapes")
@@ -257,5 +258,10 @@ def test_snap_to_catalog_shapes_is_offered_for_a_sketch_model_with_a_shape_index
         card.wait_for(timeout=TIMEOUT_MS)
         shape = ctx.request.get(f"{url}/api/assets/{out}").json()["meta"]["shape_of"]
         assert f"catalog photo {shape['id']}" in card.inner_text() and "snapped from the sketch" in card.inner_text()
+        img = card.locator(".shape-source img")
+        img.scroll_into_view_if_needed()  # it loads lazily
+        until(lambda: img.evaluate("i => i.complete && i.naturalWidth > 0"), page=page)  # the photo itself, served
+    card = page.locator(f"article[data-asset='{job['outputs'][0]}']")
+    card.screenshot(path=str(Path(os.environ.get("PRODGEN_SCREENSHOTS") or tmp_path) / "review-sketch-snap.png"))
     assert errors == []
     ctx.close()

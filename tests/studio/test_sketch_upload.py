@@ -87,3 +87,26 @@ def test_snap_an_uploaded_sketch_to_catalog_shapes(kit):
         assert info["valid"] and info["shape_of"]["id"] in index.ids
         shapes.append(info["shape_of"])
     assert shapes[0]["id"] != shapes[1]["id"] and shapes[0]["chamfer_px"] <= shapes[1]["chamfer_px"]
+    # the reviewer sees that photo: GET /api/assets/{id}/shape is the training photo, as the run's catalog holds it
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from prodgen.config import RunConfig
+    from prodgen.evaluate.evaluate import load_catalog_images, split_images
+    from prodgen.sample import Pipeline
+
+    run = kit.settings.runs / "p2p"
+    train = split_images(load_catalog_images(RunConfig.load(run / "config.json"), run, progress=False),
+                         Pipeline.from_pretrained(run).vocab, "train")
+    for out, shape in zip(j["outputs"], shapes):
+        got = kit.client.get(f"/api/assets/{out}/shape", headers=kit.h("viewer"))
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+        want = train.images[train.ids.index(shape["id"])].permute(1, 2, 0).numpy()
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(got.content)).convert("RGB")), want)
+    plain = kit.client.post("/api/jobs", headers=kit.h("editor"), json={**body, "sketch_snap": False, "n": 1})
+    kit.drain()
+    out = kit.job(plain.json()["id"])["outputs"][0]
+    missing = kit.client.get(f"/api/assets/{out}/shape", headers=kit.h("viewer"))
+    assert missing.status_code == 404 and "sketch_snap" in missing.text

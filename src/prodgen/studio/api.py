@@ -489,18 +489,41 @@ def asset_image(request: Request, asset_id: str, user: Principal = viewer) -> Re
     return _file_response(st, a, attachment=False)
 
 
+def _reference_photo(request: Request, asset_id: str, pick) -> Response:
+    """A stored training photo that a generated image's record points to: ``pick(asset)`` gives (name, sha256) or
+    raises the 404 that says why there is none."""
+    st = studio(request)
+    with st.db.read() as s:
+        a = _asset_or_404(s, asset_id)
+    name, sha = pick(a)
+    return _file_response(st, Asset(id=f"{a.id}-{name}", sha256=sha, media_type="image/png"), attachment=False)
+
+
 @router.get("/assets/{asset_id}/nearest/{k}", tags=["review"], response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
 def asset_nearest(request: Request, asset_id: str, k: int, user: Principal = viewer) -> Response:
     """The k-th nearest training photo of a generated image (0 = nearest), for the reviewer."""
-    st = studio(request)
-    with st.db.read() as s:
-        a = _asset_or_404(s, asset_id)
-    near = (a.meta or {}).get("nearest") or []
-    if not 0 <= k < len(near):
-        raise HTTPException(404, f"asset {asset_id} has {len(near)} nearest training photo(s); k must be 0 to {len(near) - 1}")
-    ref = Asset(id=f"{a.id}-nearest-{k}", sha256=near[k]["sha256"], media_type="image/png")
-    return _file_response(st, ref, attachment=False)
+    def pick(a: Asset) -> tuple[str, str]:
+        near = (a.meta or {}).get("nearest") or []
+        if not 0 <= k < len(near):
+            raise HTTPException(404, f"asset {asset_id} has {len(near)} nearest training photo(s); k must be 0 to {len(near) - 1}")
+        return f"nearest-{k}", near[k]["sha256"]
+
+    return _reference_photo(request, asset_id, pick)
+
+
+@router.get("/assets/{asset_id}/shape", tags=["review"], response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+def asset_shape(request: Request, asset_id: str, user: Principal = viewer) -> Response:
+    """The training photo a sketch-snapped image took its shape from (``sketch_snap``), for the reviewer."""
+    def pick(a: Asset) -> tuple[str, str]:
+        shape = (a.meta or {}).get("shape_of") or {}
+        if not shape.get("sha256"):
+            raise HTTPException(404, f"asset {asset_id} was not drawn from a catalog photo's shape (no sketch_snap), or "
+                                     "that photo could not be loaded when it was made")
+        return "shape", shape["sha256"]
+
+    return _reference_photo(request, asset_id, pick)
 
 
 @router.get("/assets/{asset_id}/download", tags=["assets"], response_class=Response,

@@ -179,6 +179,18 @@ def nearest_training(run, pipe, rgb: np.ndarray) -> dict:
     return {"items": items, "space": space, "note": None}
 
 
+def shape_source(run, pipe, shape_of: dict) -> dict:
+    """``--sketch-snap``'s record of the training photo a generated image took its shape from, with that photo stored
+    (content-addressed; ``sha256``) for ``GET /api/assets/{id}/shape`` when the run's training photos can be loaded."""
+    from ..grid import png_bytes
+
+    refs = _references(run, pipe)
+    if isinstance(refs, str) or shape_of["id"] not in refs[0]:
+        return shape_of
+    photo = refs[1][refs[0].index(shape_of["id"])].permute(1, 2, 0).contiguous().numpy()
+    return {**shape_of, "sha256": run.storage.put(png_bytes(Image.fromarray(photo)), "image/png")}
+
+
 # -- generate and fill -----------------------------------------------------------------------------------------------
 def _sampling(req: dict) -> dict:
     return {k: req[k] for k in ("steps", "guidance") if req.get(k) is not None}
@@ -218,6 +230,9 @@ def generate(run) -> None:
     plan = request_jobs(pipe, req.get("attributes") or {}, req.get("prompt") or None, int(req["n"]), int(req.get("seed", 0)),
                         sketch=sketch, sketch_info=sketch_info, sketch_snap=bool(req.get("sketch_snap")))
     run.notes.extend(plan.notes)
+    for j in plan.jobs:
+        if "shape_of" in j.meta:
+            j.meta["shape_of"] = shape_source(run, pipe, j.meta["shape_of"])
     asked = {"attributes": req.get("attributes") or {}, "prompt": req.get("prompt"), "n": req["n"], "seed": req.get("seed", 0),
              **({"sketch": plan.request["sketch"]} if "sketch" in plan.request else {})}
     _generate_images(run, pipe, req["model"], plan.jobs,
