@@ -1090,7 +1090,8 @@ def _quickdraw() -> dict[str, str]:
     x = R("sketch/quickdraw-val-steps2000.json")
     r = pick(x, "lines", snap)
     out |= {"qd_s2k_snap_fid": fid(r), "qd_s2k_snap_acc": acc(r), "qd_s2k_snap_f1": f1(r),
-            "qd_s2k_snap_near": f"{r['memorisation']['near_copy_share']:.3f}", "qd_s2k_snap_ratio": f"{r['memorisation']['ratio']:.1f}"}
+            "qd_s2k_snap_near": f"{r['memorisation']['near_copy_share']:.3f}",
+            "qd_s2k_snap_ratio": f"{r['memorisation']['ratio']:.1f}"}
     out["qd_val_f1"] = f1(pick(v, "lines", p2p))
     for key in QD_VARIANTS:
         x = R(f"sketch/quickdraw-val-{key}.json")

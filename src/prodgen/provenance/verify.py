@@ -26,7 +26,8 @@ from .c2pa_sign import INFO_LABEL, MIME
 from .marks import SOURCE_TYPES, image_format, read_marks
 
 UNTRUSTED = "signingCredential.untrusted"  # reported as a failure by c2pa even when the state is "Valid"
-NOTES = ("run", "family", "seed", "request", "edits", "shape_of")  # shape_of: the catalog photo a --sketch-snap image took its shape from
+# shape_of: the catalog photo a --sketch-snap image took its shape from
+NOTES = ("run", "family", "seed", "request", "edits", "shape_of")
 
 
 def verify_file(path: str | os.PathLike, trust_anchor: bytes | None = None) -> dict:

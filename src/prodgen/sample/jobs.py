@@ -35,7 +35,7 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
     from) for a run trained with an image condition (``--sketch``); the request, and so every file's provenance,
     records the file's name and sha256 (or ``sketch_info``) and how it was read (``sketch_fit``: framed by its lines or
     as the whole canvas, ``conditioning.maps.sketch_map``). ``sketch_snap``: image i is drawn from the map of the i-th
-    nearest training photo of the asked type instead (``Pipeline.snap_sketch``; the request records their catalog ids).
+    nearest training photo of the asked type instead (``Pipeline.snap_sketch``; each job's ``shape_of`` names it).
     ``title_prior``: let the run's title prior fill the attributes the prompt leaves open (the notes say which)."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
