@@ -166,8 +166,9 @@ class Scorer:
         acc = {}
         for attr, t in targets.items():
             hits = (logits[self.pn_vocab.names.index(attr)].argmax(1) == t).double().numpy()
-            hits[t.numpy() == 0] = np.nan  # not comparable (unspecified / other), as ConditionalAccuracy
-            acc[f"acc/{attr}"] = sb.mean_with_interval(hits, seed=self.seed, weights=weights)["mean"]
+            ok = t.numpy() != 0  # comparable targets only (not unspecified / other), as ConditionalAccuracy
+            w = np.ones(len(hits)) if weights is None else np.asarray(weights, dtype=np.float64)
+            acc[f"acc/{attr}"] = float((hits[ok] * w[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else float("nan")
         head = self.pn_vocab.names.index("articleType")
         pred = [self.pn_vocab.attributes[head].decode(int(i)) for i in logits[head].argmax(1)]
         hits = np.asarray([self.sub_of.get(p) == self.sub_of.get(t) for p, t in zip(pred, type_names)], np.float64)

@@ -78,7 +78,7 @@ def chamfer_to_each(query: np.ndarray, candidates: np.ndarray, candidate_dt: np.
 class Match:
     index: int  # row of the index
     id: str  # catalog id of the training photo
-    chamfer_px: float  # at the matching resolution
+    chamfer_px: float  # both directions summed, at the matching resolution (2x the mean that evaluate's chamfer_distance gives)
     mirrored: bool
 
     def record(self) -> dict:

@@ -191,6 +191,11 @@ def shape_source(run, pipe, shape_of: dict) -> dict:
     return {**shape_of, "sha256": run.storage.put(png_bytes(Image.fromarray(photo)), "image/png")}
 
 
+def _shape_of(job) -> dict:
+    """The ``shape_of`` record of a ``--sketch-snap`` job, for its provenance and its review record; {} otherwise."""
+    return {"shape_of": job.meta["shape_of"]} if "shape_of" in job.meta else {}
+
+
 # -- generate and fill -----------------------------------------------------------------------------------------------
 def _sampling(req: dict) -> dict:
     return {k: req[k] for k in ("steps", "guidance") if req.get(k) is not None}
@@ -237,9 +242,8 @@ def generate(run) -> None:
              **({"sketch": plan.request["sketch"]} if "sketch" in plan.request else {})}
     _generate_images(run, pipe, req["model"], plan.jobs,
                      requested_of=lambda j, cond: dict(req.get("attributes") or {}),
-                     info_of=lambda j: {"request": asked, **({"shape_of": j.meta["shape_of"]} if "shape_of" in j.meta else {})},
-                     meta_of=lambda j: {"attributes": req.get("attributes") or {}, "prompt": req.get("prompt"),
-                                        **({"shape_of": j.meta["shape_of"]} if "shape_of" in j.meta else {})},
+                     info_of=lambda j: {"request": asked, **_shape_of(j)},
+                     meta_of=lambda j: {"attributes": req.get("attributes") or {}, "prompt": req.get("prompt"), **_shape_of(j)},
                      truncation=float(req.get("truncation", 1.0)), sampling=_sampling(req))
 
 
