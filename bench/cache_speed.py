@@ -5,8 +5,8 @@
 Uses an empty temporary PRODGEN_CACHE, so nothing already cached is reused and
 the user's cache is left alone:
   - catalog: reading styles.csv, validating rows and fingerprinting the catalog (every run pays it);
-  - cold: decoding, letterboxing and resizing every photo (2 worker processes), writing the
-    uint8 tensor file; wall time, and CPU time of the process and its workers;
+  - cold: decoding, letterboxing and resizing every photo (2 decoding threads), writing the
+    uint8 tensor file; wall time, and CPU time of the process (its threads included);
   - warm: the same call once the tensor file exists (median of 5).
 Writes bench/results/cache_speed.json.
 """
@@ -29,7 +29,7 @@ from machine import command_line, machine_info  # noqa: E402
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and its finished children (the decoding pool)."""
+    """CPU seconds of this process (all its threads, the decoding ones too) and of any finished children."""
     return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 

@@ -1326,7 +1326,7 @@ FIGURES: list[Figure] = [
                     "won": str(sum(g > 0.05 for g in _restore_gains())), "tasks": str(len(_restore_gains())),
                     "minutes": f"{R('apps.json')['restore']['train_seconds'] / 60:.0f}"}),
     Figure("preprocessing cache", ["cache_speed.json"],
-           "The {n}-photo catalog takes {cold} CPU-seconds cold (two decoding processes), {warm} ms warm",
+           "The {n}-photo catalog takes {cold} CPU-seconds cold (two decoding threads), {warm} ms warm",
            lambda: {"n": comma(R("cache_speed.json")["images"]), "cold": f"{R('cache_speed.json')['cold_cpu_s']:.1f}",
                     "warm": f"{R('cache_speed.json')['warm_ms']:.0f}"}),
     Figure("periodic evaluation cost", ["eval_cost.json"],

@@ -58,9 +58,10 @@ PARALLEL_MIN = 2000  # catalogs this big are decoded by two threads
 # Threads, not processes. A forked pool copied a process that may hold other threads' locks (torch's pools, a served
 # studio's threads): once, in a full test run, a child waited on a futex forever. A forkserver or spawned pool
 # re-imports the caller's main script, which breaks scripts without a __main__ guard. PIL releases the GIL while it
-# decodes and resizes, so threads are as fast (the 8,521-photo catalog at 64 px on the 2-core EPYC: serial 16.7 s,
-# forked pool 14.2 / 14.3 s with the cache write, threads 14.1 / 13.5 s without it), and a daemon process (a studio
-# worker) may use them too.
+# decodes and resizes, so two threads still share the work; they are somewhat slower than the forked pool: building
+# the 8,521-photo catalog's 64-px cache cold on the idle 2-core EPYC (bench/cache_speed.py, alternating) took 7.7 / 7.4
+# / 6.9 s with the pool and 9.6 / 9.2 / 7.1 s with threads, once per catalog and resolution. A daemon process (a studio
+# worker) may use threads too.
 DECODE_THREADS = 2
 DECODE_CHUNK = 256  # photos decoded ahead of the copy into the array (bounded memory at 256 px)
 
