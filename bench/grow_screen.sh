@@ -30,18 +30,8 @@ val) SEEDS_COMMAND="bash bench/grow_screen.sh train ${*:2} && bash bench/grow_sc
   collect_seeds val grow-screen-recipe grow_screen grow_screen_recipe "fp32, $STEPS steps (EPYC screen)" grow_screen.sh "${@:2}"
   STEPS=$GROW_STEPS collect_seeds val grow-screen-grow grow_screen grow_screen_grow \
     "fp32, 32 px for 600 steps, fade 150, $GROW_STEPS steps (equal CPU time)" grow_screen.sh "${@:2}" ;;
-grids) step=$(printf "%06d" "$3")
-  $PY - "runs/grow-screen-recipe-s$2/samples/step-$step.png" "runs/grow-screen-grow-s$2/samples/step-$step.png" \
-    "$OUT/grow-screen-s$2-step$3.png" <<'PYEOF'
-import sys
-from PIL import Image
-a, b = (Image.open(p).convert("RGB") for p in sys.argv[1:3])
-out = Image.new("RGB", (a.width + b.width + 16, max(a.height, b.height)), "white")
-out.paste(a, (0, 0))
-out.paste(b, (a.width + 16, 0))
-out.quantize(colors=256).save(sys.argv[3], optimize=True)
-print(sys.argv[3])
-PYEOF
+grids) side_by_side "runs/grow-screen-recipe-s$2/samples/step-$(printf "%06d" "$3").png" \
+    "runs/grow-screen-grow-s$2/samples/step-$(printf "%06d" "$3").png" "$OUT/grow-screen-s$2-step$3.png"
   ;;
 *) echo "usage: bash bench/grow_screen.sh train|val SEEDS...|grids SEED STEP" >&2; exit 2 ;;
 esac

@@ -213,13 +213,18 @@ def t_variant_speed(*names: str) -> list[str]:
             *(md_row(r) for r in body)]
 
 
-def t_grow_screen(variant: str = "quality/grow_screen_grow_val.json") -> list[str]:
-    """bench/grow_screen.sh (and bcr_screen.sh): the fp32 recipe and a variant at equal CPU time, val, one table."""
-    rec, grow = R("quality/grow_screen_recipe_val.json"), R(variant)
+def t_grow_screen(*variants: str) -> list[str]:
+    """bench/grow_screen.sh (and bcr_screen.sh, feature_d_screen.sh): the fp32 recipe and variants at equal CPU time,
+    val, one table (default variant: growing's)."""
+    rec, runs = R("quality/grow_screen_recipe_val.json"), [R(v) for v in variants or ["quality/grow_screen_grow_val.json"]]
     cols = [c for c in SEED_COLS if c[0] != "diversity_within_condition"]
-    m = grow["machine"]
-    return [f"Command: `{grow['command']}` ({m['cpu']}, {m['date']}; evaluation on {m.get('note', 'this machine')}).", "",
-            *eval_table({**grow, "rows": rec["rows"] + grow["rows"]}, None, cols, "run")]
+    lines = []
+    for res in runs:
+        m = res["machine"]
+        lines.append(f"`{res['command']}` ({m['cpu']}, {m['date']}; evaluation on {m.get('note', 'this machine')})")
+    rows = rec["rows"] + [r for res in runs for r in res["rows"]]
+    return [("Command: " if len(lines) == 1 else "Commands: ") + "; ".join(lines) + ".", "",
+            *eval_table({**runs[-1], "rows": rows}, None, cols, "run")]
 
 
 def t_step_kernels() -> list[str]:
@@ -710,6 +715,12 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "bcr-speed": (["quality/bcr_speed_fp32.json"], lambda: t_variant_speed("quality/bcr_speed_fp32.json")),
     "bcr-screen-val": (["quality/grow_screen_recipe_val.json", "quality/bcr_screen_val.json"],
                        lambda: t_grow_screen("quality/bcr_screen_val.json")),
+    "feature-d-speed": (["quality/feature_d_speed_fp32.json"],
+                        lambda: t_variant_speed("quality/feature_d_speed_fp32.json")),
+    "feature-d-screen-val": (["quality/grow_screen_recipe_val.json", "quality/feature_d_screen_val.json",
+                              "quality/feature_d01_screen_val.json"],
+                             lambda: t_grow_screen("quality/feature_d_screen_val.json",
+                                                   "quality/feature_d01_screen_val.json")),
     "diffusion-sweep": (["families/diffusion_sweep.json", "diffusion_speed.json"], t_diffusion_sweep),
     "diffusion-speed": (["diffusion_speed.json"], t_diffusion_speed),
     "restoration": (["apps.json"], t_restoration),
@@ -1258,6 +1269,15 @@ FIGURES: list[Figure] = [
     Figure("bCR's wall time", ["quality/bcr_screen_val.json", "quality/grow_screen_recipe_val.json"],
            "Trained side by side (seeds 0 and 1 together), the bCR runs took {g0} / {g1} minutes of training time "
            "against the recipe's {r0} / {r1}, {over}% in all", lambda: _grow_wall("bcr_screen")),
+    _vs_figure("feature D, weight 1 (val)", "feature_d_screen", "With the feature discriminator at weight 1", "the fp32 "
+               "recipe's", 2, base="grow_screen_recipe"),
+    _vs_figure("feature D, weight 0.1 (val)", "feature_d01_screen", "At weight 0.1", "the fp32 recipe's", 2,
+               base="grow_screen_recipe"),
+    Figure("feature D's steps", ["quality/feature_d_speed_fp32.json"],
+           "it trains at {r}x the recipe's images/s ({b} against {a}), so the recipe's 1,200 steps of CPU time buy {s} "
+           "steps", lambda: (lambda res: {"r": f"{res['b_over_a']:.3f}", "a": f"{res['rows'][0]['images_per_s']:.1f}",
+                                          "b": f"{res['rows'][1]['images_per_s']:.1f}",
+                                          "s": f"{1200 * res['b_over_a']:.0f}"})(R("quality/feature_d_speed_fp32.json"))),
     Figure("100 minutes with session 20's step", ["quality/frozen_long_val.json", "quality/kernels_long_val.json",
                                                    "quality/onepass_long_val.json", "quality/onepass_long_test.json",
                                                    "quality/frozen_long_test.json"],

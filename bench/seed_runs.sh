@@ -56,3 +56,16 @@ grid_sheets() {  # run...: bench/sample_grids.py's category x colour sheet (8 ca
   done
   rm -r "$tmp"
 }
+
+side_by_side() {  # left.png right.png out.png: two sample grids side by side (left first), 16 px apart, as a palette PNG
+  $PY - "$1" "$2" "$3" <<'PYEOF'
+import sys
+from PIL import Image
+a, b = (Image.open(p).convert("RGB") for p in sys.argv[1:3])
+out = Image.new("RGB", (a.width + b.width + 16, max(a.height, b.height)), "white")
+out.paste(a, (0, 0))
+out.paste(b, (a.width + 16, 0))
+out.quantize(colors=256).save(sys.argv[3], optimize=True)
+print(sys.argv[3])
+PYEOF
+}

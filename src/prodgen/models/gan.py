@@ -98,6 +98,10 @@ class GANConfig:
     #   into an extra 1x1 input layer), cheaper steps for the coarse layout; then the last stages fade in
     fade_steps: int = 0  # progressive growing: steps over which the full-resolution stages fade in (ProGAN's linear
     #   alpha; real images D sees are blended between their R/2 version and themselves the same way). 0: at once
+    feature_d: float = 0.0  # > 0: a second discriminator on the frozen ImageNet features of EfficientNet-Lite0
+    #   (Projected GAN, Sauer et al. 2021; Vision-aided GAN, Kumari et al. 2022; models/feature_discriminator.py):
+    #   its hinge loss, times this weight, joins D's and G's (hinge loss only)
+    feature_d_width: int = 64  # channels of each of its trainable heads (one per feature scale)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -142,6 +146,12 @@ class GANConfig:
                             "(--model-arg diffaugment=translation,cutout) or leave bCR off")
         if self.reg_every < 1:
             raise ValueError("reg_every must be >= 1")
+        if self.feature_d < 0 or self.feature_d_width < 1:
+            raise UserError(f"feature_d={self.feature_d}, feature_d_width={self.feature_d_width}: the feature "
+                            "discriminator's weight must be >= 0 (0: off) and its head width >= 1")
+        if self.feature_d > 0 and self.loss != "hinge":
+            raise UserError("feature_d (the discriminator on frozen ImageNet features) is trained with the hinge loss: "
+                            "leave out loss=rpgan or feature_d")
         if isinstance(self.diffaugment, str):  # the CLI's natural spelling: --model-arg diffaugment=translation,cutout
             self.diffaugment = [p.strip() for p in self.diffaugment.split(",") if p.strip()]
         self.diffaugment = list(self.diffaugment)
@@ -363,6 +373,11 @@ class ConditionalGAN(GenerativeModel):
         r3 = config.arch == "r3gan"
         self.generator = (R3Generator if r3 else Generator)(config, self.cond_sizes, resolution)
         self.discriminator = (R3Discriminator if r3 else Discriminator)(config, self.cond_sizes, resolution)
+        self.feature_discriminator = None
+        if config.feature_d > 0:
+            from .feature_discriminator import FeatureDiscriminator
+
+            self.feature_discriminator = FeatureDiscriminator(self.cond_sizes, config.feature_d_width, config.text_dim)
         self._d_steps = 0  # D steps taken by this object: picks the lazy-regularisation steps
         self._kept_fake: tuple[torch.Tensor, torch.Tensor] | None = None  # shared_fake: D's step's fakes, for G's
         if config.ada_target > 0:  # saved with the weights, so a resumed run goes on with its p
@@ -374,7 +389,8 @@ class ConditionalGAN(GenerativeModel):
 
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         if phase == "d":
-            return list(self.discriminator.parameters())
+            heads = [] if self.feature_discriminator is None else list(self.feature_discriminator.parameters())
+            return list(self.discriminator.parameters()) + heads
         if phase == "g":
             return list(self.generator.parameters())
         raise ValueError(f"GAN has phases d and g, not {phase!r}")
@@ -531,6 +547,12 @@ class ConditionalGAN(GenerativeModel):
             if rec is not None:
                 out["recon"] = rec
                 loss = loss + cfg.d_recon * rec
+            if self.feature_discriminator is not None:
+                both = self._augment(torch.cat([images, fake.detach().to(images.dtype)]))  # one pass of 2B
+                f_real, f_fake = self.feature_discriminator(both, torch.cat([cond] * 2),
+                                                            None if text is None else torch.cat([text] * 2)).split(b)
+                out["loss_fd"] = F.relu(1 - f_real).mean() + F.relu(1 + f_fake).mean()
+                loss = loss + cfg.feature_d * out["loss_fd"]
             if self.config.ada_target > 0 and self.training:
                 out["ada_r"] = self._adapt(d_real)
                 out["ada_p"] = self.ada_p.detach().clone()
@@ -544,5 +566,8 @@ class ConditionalGAN(GenerativeModel):
                 with torch.no_grad():
                     d_real = self.discriminator(self._augment(self._real_seen(images)), cond, text)
                 return {"loss": F.softplus(d_real - d_fake).mean()}
+            if self.feature_discriminator is not None:
+                f_fake = self.feature_discriminator(self._augment(fake), cond, text)
+                return {"loss": -d_fake.mean() - cfg.feature_d * f_fake.mean(), "loss_g_fd": -f_fake.mean().detach()}
             return {"loss": -d_fake.mean()}
         raise ValueError(f"GAN has phases d and g, not {phase!r}")
