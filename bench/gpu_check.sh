@@ -83,6 +83,8 @@ done
 for fam in gan vae diffusion; do  # issue 12: bf16 autocast at 64 px
   step "train-bf16-$fam-64" "${PG[@]}" train --model $fam --catalog synthetic --resolution 64 --steps $((S / 2)) --precision bf16 --device $DEV --out "$W/bf16-$fam" --quiet
 done
+# session 24: the GAN's feature discriminator (frozen EfficientNet-Lite0 moved to the GPU on first use), bf16
+step train-gan-feature-d "${PG[@]}" train --model gan --catalog synthetic --resolution 64 --steps $((S / 2)) --precision bf16 --model-arg feature_d=0.1 --device $DEV --out "$W/gan-fd" --quiet
 # issue 12: 256 px, bf16 (GAN; latent diffusion in a catalog autoencoder's space)
 step train-gan-256 "${PG[@]}" train --model gan --catalog synthetic --resolution 256 --steps $((S / 5)) --batch-size 32 --precision bf16 --device $DEV --out "$W/gan256" --quiet
 step train-autoencoder-256 "${PG[@]}" train --model autoencoder --catalog synthetic --resolution 256 --steps $((S / 5)) --batch-size 32 --precision bf16 --device $DEV --out "$W/ae256" --quiet
