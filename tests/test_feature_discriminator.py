@@ -101,3 +101,16 @@ def test_off_by_default_and_rpgan_refused():
         make(loss="rpgan")
     with pytest.raises(UserError, match="feature_d"):
         make(feature_d=-1.0)
+
+
+def test_the_title_is_projected_at_every_scale_and_changes_the_logits():
+    m = make(text_dim=8).eval()
+    fd = m.feature_discriminator
+    assert fd.text_proj is not None and len(fd.text_proj) == 4
+    x, cond = torch.rand(2, 3, 32, 32) * 2 - 1, torch.tensor([[1, 2], [2, 3]])
+    text = torch.randn(2, 8)
+    with torch.no_grad():
+        with_title, without = fd(x, cond, text), fd(x, cond, None)
+        zero_title = fd(x, cond, torch.zeros(2, 8))
+    assert not torch.allclose(with_title, without)
+    assert torch.allclose(zero_title, without)  # an all-zero title row ("no title") contributes nothing

@@ -135,19 +135,21 @@ def load_lite0() -> Lite0:
 class FeatureDiscriminator(nn.Module):
     """Trainable heads on the frozen Lite0's features; ``forward`` gives (B,) realness logits summed over scales."""
 
-    def __init__(self, cond_sizes: tuple[int, ...], width: int, text_dim: int = 0) -> None:
+    def __init__(self, cfg, cond_sizes: tuple[int, ...]) -> None:
+        """``cfg``: the GAN's config (``feature_d_width``, and ``text_dim`` / ``text_sn`` for the title's
+        projection, as the main D's)."""
         super().__init__()
         from .gan import projection_terms  # the main D's projection terms (cyclic import at module level)
 
+        width = cfg.feature_d_width
         self.heads = nn.ModuleList(nn.Sequential(sn_conv(c, width, 1), nn.LeakyReLU(0.2),
                                                  sn_conv(width, width, 3, padding=1), nn.LeakyReLU(0.2))
                                    for c in feature_channels())
         self.linears = nn.ModuleList(nn.utils.parametrizations.spectral_norm(nn.Linear(width, 1))
                                      for _ in FEATURE_BLOCKS)
-        cfg = type("ProjectionSettings", (), {"text_dim": text_dim, "text_sn": True})
         terms = [projection_terms(cfg, cond_sizes, width) for _ in FEATURE_BLOCKS]
         self.proj = nn.ModuleList(p for p, _ in terms)
-        self.text_proj = nn.ModuleList(t for _, t in terms) if text_dim else None
+        self.text_proj = nn.ModuleList(t for _, t in terms) if cfg.text_dim else None
         # the frozen network lives outside the module tree: not in state_dict(), not moved by .to(), never put in
         # training mode by .train()
         self.__dict__["_backbone"] = None

@@ -377,7 +377,7 @@ class ConditionalGAN(GenerativeModel):
         if config.feature_d > 0:
             from .feature_discriminator import FeatureDiscriminator
 
-            self.feature_discriminator = FeatureDiscriminator(self.cond_sizes, config.feature_d_width, config.text_dim)
+            self.feature_discriminator = FeatureDiscriminator(config, self.cond_sizes)
         self._d_steps = 0  # D steps taken by this object: picks the lazy-regularisation steps
         self._kept_fake: tuple[torch.Tensor, torch.Tensor] | None = None  # shared_fake: D's step's fakes, for G's
         if config.ada_target > 0:  # saved with the weights, so a resumed run goes on with its p
