@@ -249,7 +249,7 @@ def train(
     model_arg: Annotated[list[str], typer.Option(help="model setting name=value (repeatable), e.g. lr_g=1e-4")] = [],  # noqa: B006
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch")] = None,
-    precision: Annotated[str, typer.Option(help="fp32, bf16, fp16 (autocast; fp16 with a gradient scaler) or auto (bf16 for the GAN on a CPU with AMX, else fp32)")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32, bf16, fp16 (autocast; fp16 with a gradient scaler) or auto (bf16 for the GAN on a CPU where bf16 trains faster: AMX, or AVX-512 bf16 as a one-off timing probe finds; else fp32)")] = "auto",
     compile_nets: Annotated[bool, typer.Option("--compile", help="torch.compile the networks (slow first steps)")] = False,
     sample_every: Annotated[int, typer.Option(min=1, help="steps between sample grids")] = 500,
     checkpoint_every: Annotated[int, typer.Option(min=0, help="steps between checkpoints (0: by time, Ctrl-C and the end)")] = 1000,

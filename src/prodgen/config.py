@@ -78,7 +78,8 @@ class TrainConfig:
     eval_n: int = 500  # generated images per periodic evaluation
     eval_features: str | None = None  # ProductNet run folder (None: the catalog's cached one, fit if absent)
     precision: str = "auto"  # "fp32" | "bf16" | "fp16": autocast of the training step (fp16 with a gradient scaler);
-    #   "auto": bf16 where measured to gain (the GAN on a CPU with AMX, device.resolve_precision), else fp32; a run
+    #   "auto": bf16 where measured to gain (the GAN on a CPU where bf16 runs faster: AMX, or AVX-512 bf16 where a
+    #   cached timing probe says so; device.resolve_precision), else fp32; a run
     #   records the precision it resolved to
     compile: bool = False  # torch.compile the networks' forward (measured, not assumed: bench/precision_speed.py)
     lr_decay: float = 0.0  # share of the run's --steps at its end over which every learning rate falls linearly toward

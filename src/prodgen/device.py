@@ -30,7 +30,7 @@ def module_device(net: torch.nn.Module) -> torch.device:
 
 
 # Families whose bf16 training was measured to keep its quality at equal CPU time on a CPU with AMX
-# (bench/bf16_cpu.sh: the GAN). The VAE and diffusion models train faster in bf16 too (README, precision table), but
+# (bench/bf16_cpu.sh: the GAN; session 25 trained the recipe in bf16 on an AVX-512 bf16 CPU too, bench/recipe_variants25.sh recipe). The VAE and diffusion models train faster in bf16 too (README, precision table), but
 # their quality at equal time is not measured, so "auto" keeps them in fp32.
 AUTO_BF16_FAMILIES = ("gan",)
 AUTO_PRECISION_ENV = "PRODGEN_AUTO_PRECISION"  # set to fp32 (or bf16/fp16): what "auto" means, on any machine
@@ -38,8 +38,7 @@ AUTO_PRECISION_ENV = "PRODGEN_AUTO_PRECISION"  # set to fp32 (or bf16/fp16): wha
 
 def cpu_has_amx_bf16() -> bool:
     """True on a CPU with Intel AMX (bf16 matrix tiles): there bf16 autocast trains the GAN 1.5-1.8x faster than fp32
-    (bench/bf16_cpu.sh speed). Elsewhere (AVX-512/AVX2 only, e.g. the AMD EPYC of the README's precision table) bf16
-    autocast made the GAN slower (0.90x)."""
+    (bench/bf16_cpu.sh speed). Without AMX it depends on the CPU (``cpu_bf16_gains``)."""
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
     try:
         return bool(probe()) if probe is not None else False
@@ -58,6 +57,25 @@ def cpu_has_fast_bf16() -> bool:
         return True
 
 
+# The probe ratio (precision_probe: fp32 time / bf16 time of a D and a G convolution stage) above which "auto" picks
+# bf16 on a CPU with bf16 kernels but no AMX. On the session-25 AMD EPYC (Zen 5) the probe read 1.4-1.75 (idle and
+# beside two trainings) where the whole recipe step ran 1.56x faster; an emulating CPU reads ~0.05. The margin keeps
+# a CPU where bf16 barely pays (the precision table's 0.90x) on fp32.
+BF16_PROBE_MIN = 1.2
+
+
+def cpu_bf16_gains() -> bool:
+    """Whether bf16 autocast trains faster than fp32 on this CPU: yes with AMX (1.76x, measured), no without bf16
+    kernels (emulated, ~20x slower), and in between (AVX-512 bf16, no AMX) what the cached timing probe says."""
+    if cpu_has_amx_bf16():
+        return True
+    if not cpu_has_fast_bf16():
+        return False
+    from .precision_probe import cached_bf16_speedup
+
+    return cached_bf16_speedup() >= BF16_PROBE_MIN
+
+
 def precision_warning(precision: str, device: torch.device) -> str | None:
     """A line for the user when the precision asked for is far slower on this device than fp32, else None."""
     if device.type == "cpu" and precision == "bf16" and not cpu_has_fast_bf16():
@@ -69,7 +87,7 @@ def precision_warning(precision: str, device: torch.device) -> str | None:
 
 def resolve_precision(precision: str, device: torch.device, family: str) -> str:
     """``--precision auto``: bf16 autocast for the families measured to gain from it on this device (the GAN on a CPU
-    with AMX), fp32 otherwise; any other value is returned as given."""
+    where bf16 runs faster: ``cpu_bf16_gains``), fp32 otherwise; any other value is returned as given."""
     if precision != "auto":
         return precision
     forced = os.environ.get(AUTO_PRECISION_ENV, "")
@@ -77,6 +95,6 @@ def resolve_precision(precision: str, device: torch.device, family: str) -> str:
         if forced not in ("fp32", "bf16", "fp16"):
             raise UserError(f"{AUTO_PRECISION_ENV}={forced!r} is not fp32, bf16 or fp16; unset it or pick one.")
         return forced
-    if device.type == "cpu" and family in AUTO_BF16_FAMILIES and cpu_has_amx_bf16():
+    if device.type == "cpu" and family in AUTO_BF16_FAMILIES and cpu_bf16_gains():
         return "bf16"
     return "fp32"

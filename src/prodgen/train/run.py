@@ -178,6 +178,15 @@ def _move_aside(out: Path) -> Path:
     return aside
 
 
+def agreed_precision(asked: str, device: torch.device, family: str, world: World) -> str:
+    """``resolve_precision`` on every rank, then one answer for all: under torchrun an "auto" that resolves to fp32 on
+    any rank (a CPU where bf16 does not gain) is fp32 on every rank, so the ranks' steps are the same computation."""
+    precision = resolve_precision(asked, device, family)
+    if asked == "auto" and world.any(precision == "fp32", device):
+        return "fp32"
+    return precision
+
+
 def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bool = True, console=None) -> StopReason:
     """Start a new run in ``out`` and train it within ``cfg.train``'s budget.
 
@@ -216,8 +225,8 @@ def _train(cfg: RunConfig, out: Path, overwrite: bool, progress: bool, console, 
             cfg.data.images = str(Path(cfg.data.images).resolve())
     cfg.condition.attributes = data.attributes
     # "auto" is resolved once, here, and recorded: a resume (on any machine) trains in the precision it began with
-    cfg.train.precision = resolve_precision(cfg.train.precision, resolve_device(world.device(cfg.train.device)),
-                                            klass.family)
+    cfg.train.precision = agreed_precision(cfg.train.precision, resolve_device(world.device(cfg.train.device)),
+                                           klass.family, world)
     evaluator = _evaluator(cfg, data, progress, console) if main else None
     if not main:
         return Trainer(model, data.train, data.vocab, out, cfg.train, cfg.condition.dropout, console=console,
