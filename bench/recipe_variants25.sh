@@ -28,6 +28,14 @@
 #         Side by side on one core each it trains at 240.1 images/s against the recipe's 212.9 (1.128x;
 #         bench/results/quality/shared_fake_speed.json), so the budget buys 7171 * 1.128 = 8089 steps.
 #
+# Session 25 (a 2-core AMD EPYC with AVX-512 bf16, no AMX: bf16 1.56x fp32 there, bf16_speed_avx512.json, so the
+# Xeon's 25-minute step count is this machine's too, within its speed):
+#   recipe25: today's recipe itself, 7171 steps, trained on this machine (its rows beside the Xeon's say whether bf16
+#         here trains as it did there).
+#   bcrreal: bCR on real images only (--model-arg bcr_real=10; bench/bcr_screen.sh had both halves, at 1200 fp32
+#         steps). Side by side on one core each it trains at 120.6 images/s against the recipe's 139.4 (0.865x;
+#         bench/results/quality/bcr_real_speed_bf16.json), so the budget buys 7171 * 0.865 = 6203 steps.
+#
 #   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
 #   bash bench/recipe_variants25.sh VARIANT val|test SEEDS...   # -> bench/results/quality/<variant>_<split>.json
@@ -49,7 +57,10 @@ recon) STEPS=4923; ARGS=(--model-arg d_recon=1)
 lecam) STEPS=5575; ARGS=(--model-arg lecam=0.3); LABEL="bf16, LeCam regularisation (weight 0.3), $STEPS steps" ;;
 shared) STEPS=8089; ARGS=(--model-arg shared_fake=true)
   LABEL="bf16, G's step reuses D's step's fakes, $STEPS steps (equal CPU time)" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+recipe25) STEPS=7171; ARGS=(); LABEL="bf16, today's recipe, $STEPS steps" ;;
+bcrreal) STEPS=6203; ARGS=(--model-arg bcr_real=10)
+  LABEL="bf16, bCR on real images (weight 10), $STEPS steps (equal CPU time)" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"

@@ -213,6 +213,30 @@ def t_variant_speed(*names: str) -> list[str]:
             *(md_row(r) for r in body)]
 
 
+def t_bf16_probe(name: str = "quality/bf16_probe_avx512.json") -> list[str]:
+    """bench/bf16_probe.py: the timing probe behind --precision auto, read afresh, beside the whole step's ratio."""
+    res = R(name)
+    m = res["machine"]
+    header = ["CPU (cpuinfo vendor, family, model, name; torch's capability)", "AMX", "bf16 kernels",
+              "probe reads (fp32 / bf16 time)", "threshold", "auto picks", "whole recipe step, bf16 / fp32"]
+    row = [res["cpu_identity"].rsplit(" | torch", 1)[0].replace(" | ", ", "), "yes" if res["amx"] else "no",
+           "yes" if res["bf16_kernels"] else "no", " / ".join(f"{v:.2f}" for v in res["probe_reads"]),
+           f"{res['threshold']}", "bf16" if res["auto_picks_bf16"] else "fp32", f"{res['step_ratio']:.2f}x"]
+    return [f"Command: `{res['command']}` ({m['cpu']}, {m['date']}; {m['note']}).", "", md_row(header),
+            "|" + "|".join("---" for _ in header) + "|", md_row(row)]
+
+
+def t_seed_pair(*names: str) -> list[str]:
+    """Several recipe_variants25.sh results files of one split as one table (their commands listed; each file's floor
+    and mean-image rows are the same split's, so the last file's are shown)."""
+    runs = [R(f"quality/{n}") for n in names]
+    lines = [f"`{res['command']}` ({res['machine']['cpu']}, {res['machine']['date']}; evaluation on "
+             f"{res['machine'].get('note', 'this machine')})" for res in runs]
+    rows = [r for res in runs for r in res["rows"]]
+    return [("Command: " if len(lines) == 1 else "Commands: ") + "; ".join(lines) + ".", "",
+            *eval_table({**runs[-1], "rows": rows}, None, SEED_COLS, "run")]
+
+
 def t_grow_screen(*variants: str) -> list[str]:
     """bench/grow_screen.sh (and bcr_screen.sh, feature_d_screen.sh): the fp32 recipe and variants at equal CPU time,
     val, one table (default variant: growing's)."""
@@ -713,6 +737,12 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
                    lambda: t_variant_speed("quality/grow_low_speed_fp32.json", "quality/grow_fade_speed_fp32.json")),
     "grow-screen-val": (["quality/grow_screen_recipe_val.json", "quality/grow_screen_grow_val.json"], t_grow_screen),
     "bcr-speed": (["quality/bcr_speed_fp32.json"], lambda: t_variant_speed("quality/bcr_speed_fp32.json")),
+    "bf16-avx512-speed": (["quality/bf16_speed_avx512.json"], lambda: t_variant_speed("quality/bf16_speed_avx512.json")),
+    "bf16-probe": (["quality/bf16_probe_avx512.json"], t_bf16_probe),
+    "bcr-real-speed-bf16": (["quality/bcr_real_speed_bf16.json"],
+                            lambda: t_variant_speed("quality/bcr_real_speed_bf16.json")),
+    "avx512-val": (["quality/recipe25_val.json", "quality/bcrreal_val.json"],
+                   lambda: t_seed_pair("recipe25_val.json", "bcrreal_val.json")),
     "bcr-screen-val": (["quality/grow_screen_recipe_val.json", "quality/bcr_screen_val.json"],
                        lambda: t_grow_screen("quality/bcr_screen_val.json")),
     "feature-d-speed": (["quality/feature_d_speed_fp32.json"],
@@ -1264,6 +1294,10 @@ FIGURES: list[Figure] = [
            "Trained side by side (seeds 0 and 1 in turn), the growing runs took {g0} / {g1} minutes of training time "
            "against the recipe's {r0} / {r1}, {over}% in all: equal CPU time held", _grow_wall),
     _vs_figure("bCR (val)", "bcr_screen", "With bCR at equal CPU time", "the fp32 recipe's", 2, base="grow_screen_recipe"),
+    Figure("bf16 on AVX-512 bf16: speed", ["quality/bf16_speed_avx512.json"],
+           "There the recipe trains {r}x faster in bf16 ({b} against {a} images/s, two runs side by side)",
+           lambda: (lambda res: {"r": f"{res['b_over_a']:.2f}", "a": f"{res['rows'][0]['images_per_s']:.1f}",
+                                 "b": f"{res['rows'][1]['images_per_s']:.1f}"})(R("quality/bf16_speed_avx512.json"))),
     Figure("bCR real only: speed", ["quality/bcr_real_speed_fp32.json"],
            "(`bcr_fake=0`, a pass of 3B: {r}x the recipe's images/s side by side here",
            lambda: {"r": f"{R('quality/bcr_real_speed_fp32.json')['b_over_a']:.3f}"}),

@@ -115,7 +115,7 @@ class _Ranks:
     (False, False, "fp32"),
 ])
 def test_ranks_agree_on_what_auto_means(monkeypatch, mine, others_fp32, want):
-    from prodgen.train.run import agreed_precision
+    from prodgen.train.trainer import agreed_precision
 
     monkeypatch.delenv("PRODGEN_AUTO_PRECISION")
     monkeypatch.setattr(dev, "cpu_bf16_gains", lambda: mine)

@@ -30,8 +30,9 @@ def module_device(net: torch.nn.Module) -> torch.device:
 
 
 # Families whose bf16 training was measured to keep its quality at equal CPU time on a CPU with AMX
-# (bench/bf16_cpu.sh: the GAN; session 25 trained the recipe in bf16 on an AVX-512 bf16 CPU too, bench/recipe_variants25.sh recipe). The VAE and diffusion models train faster in bf16 too (README, precision table), but
-# their quality at equal time is not measured, so "auto" keeps them in fp32.
+# (bench/bf16_cpu.sh: the GAN; session 25 trained the recipe in bf16 on an AVX-512 bf16 CPU too, at the Xeon's quality:
+# bench/recipe_variants25.sh recipe25). The VAE and diffusion models train faster in bf16 too (README, precision
+# table), but their quality at equal time is not measured, so "auto" keeps them in fp32.
 AUTO_BF16_FAMILIES = ("gan",)
 AUTO_PRECISION_ENV = "PRODGEN_AUTO_PRECISION"  # set to fp32 (or bf16/fp16): what "auto" means, on any machine
 
@@ -58,9 +59,9 @@ def cpu_has_fast_bf16() -> bool:
 
 
 # The probe ratio (precision_probe: fp32 time / bf16 time of a D and a G convolution stage) above which "auto" picks
-# bf16 on a CPU with bf16 kernels but no AMX. On the session-25 AMD EPYC (Zen 5) the probe read 1.4-1.75 (idle and
-# beside two trainings) where the whole recipe step ran 1.56x faster; an emulating CPU reads ~0.05. The margin keeps
-# a CPU where bf16 barely pays (the precision table's 0.90x) on fp32.
+# bf16 on a CPU with bf16 kernels but no AMX. On the session-25 AMD EPYC (Zen 5) the probe read 1.44-1.74 idle and
+# 1.39-1.75 beside two trainings (bench/results/quality/bf16_probe_avx512.json) where the whole recipe step ran 1.56x
+# faster. The margin keeps a CPU where bf16 barely pays (the precision table's 0.90x) on fp32.
 BF16_PROBE_MIN = 1.2
 
 

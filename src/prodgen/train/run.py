@@ -26,14 +26,14 @@ from ..conditioning import Vocabulary
 from ..config import RunConfig
 from ..conditioning.text import TEXT_DIM, resolve_encoder_name
 from ..data import Catalog, ImageTensors, load_catalog, make_split, prepare_images, prepare_title_embeddings
-from ..device import resolve_device, resolve_precision
+from ..device import resolve_device
 from ..errors import UserError
 from ..models import model_class
 from ..runfiles import check_run_folder, damaged, folder_kind, read_split, read_vocab_dict
 from .checkpoint import STATE_NAME
 from .dataset import TrainingData
 from .distributed import World
-from .trainer import StopReason, Trainer
+from .trainer import StopReason, Trainer, agreed_precision
 
 CONFIG_NAME = "config.json"
 VOCAB_NAME = "vocab.json"
@@ -176,15 +176,6 @@ def _move_aside(out: Path) -> Path:
     aside = out.with_name(f".{out.name}.replaced-{uuid.uuid4().hex[:8]}")
     os.replace(out, aside)
     return aside
-
-
-def agreed_precision(asked: str, device: torch.device, family: str, world: World) -> str:
-    """``resolve_precision`` on every rank, then one answer for all: under torchrun an "auto" that resolves to fp32 on
-    any rank (a CPU where bf16 does not gain) is fp32 on every rank, so the ranks' steps are the same computation."""
-    precision = resolve_precision(asked, device, family)
-    if asked == "auto" and world.any(precision == "fp32", device):
-        return "fp32"
-    return precision
 
 
 def train(cfg: RunConfig, out: str | Path, overwrite: bool = False, progress: bool = True, console=None) -> StopReason:

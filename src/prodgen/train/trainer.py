@@ -59,6 +59,15 @@ def _fused(device: torch.device) -> bool | None:
     return True if device.type in ("cpu", "cuda") else None
 
 
+def agreed_precision(asked: str, device: torch.device, family: str, world: World) -> str:
+    """``resolve_precision`` on every rank, then one answer for all: under torchrun an "auto" that resolves to fp32 on
+    any rank (a CPU where bf16 does not gain) is fp32 on every rank, so the ranks' steps are the same computation."""
+    precision = resolve_precision(asked, device, family)
+    if asked == "auto" and world.any(precision == "fp32", device):
+        return "fp32"
+    return precision
+
+
 class Trainer(TrainLoop):
     """Trains a generator model (GAN/VAE/diffusion) in a run folder; ``run()`` / ``resume()`` as in TrainLoop."""
 
@@ -93,7 +102,7 @@ class Trainer(TrainLoop):
         self.model = convert_sync_batchnorm(model.to(self.device), self.world).to(memory_format=torch.channels_last)
         self.world.broadcast_module(self.model)
         # --precision: autocast of the training step; fp16 adds a gradient scaler (bf16 keeps fp32's range)
-        precision = resolve_precision(cfg.precision, self.device, getattr(model, "family", ""))
+        precision = agreed_precision(cfg.precision, self.device, getattr(model, "family", ""), self.world)
         if (slow := precision_warning(precision, self.device)) is not None:
             if console is not None:  # the CLI: one yellow line, as its other notes
                 console.print(f"[yellow]warning: {slow}[/]", soft_wrap=True)
