@@ -971,6 +971,14 @@ def _vs_variant(new: str, base: str, split: str = "val") -> dict[str, str]:
             "real_col": f"{a['real_floor']['acc/baseColour']:.3f}", "real_acc": f"{a['real_floor']['acc/articleType']:.3f}"}
 
 
+def _recipe_here() -> dict[str, str]:
+    """The recipe trained on session 25's AVX-512 bf16 EPYC (recipe25) against the Xeon's 7,171-step seeds (onepass)."""
+    here = {_seed_of(r["name"]): r["metrics"]["fid"] for r in R("quality/recipe25_val.json")["rows"]}
+    xeon = {_seed_of(r["name"]): r["metrics"]["fid"] for r in R("quality/onepass_val.json")["rows"]}
+    return {"r1": f"{here[1]:.1f}", "r2": f"{here[2]:.1f}", "x1": f"{xeon[1]:.1f}", "x2": f"{xeon[2]:.1f}",
+            "lo": f"{min(xeon.values()):.1f}", "hi": f"{max(xeon.values()):.1f}"}
+
+
 def _variants25_cost() -> dict[str, str]:
     """bench/recipe_variants25.sh's step counts: the 5,575 batch-64 steps' CPU time at each variant's measured speed."""
     ratio = {k: R(f"quality/{name}_speed.json")["b_over_a"] for k, name in
@@ -1298,6 +1306,16 @@ FIGURES: list[Figure] = [
            "There the recipe trains {r}x faster in bf16 ({b} against {a} images/s, two runs side by side)",
            lambda: (lambda res: {"r": f"{res['b_over_a']:.2f}", "a": f"{res['rows'][0]['images_per_s']:.1f}",
                                  "b": f"{res['rows'][1]['images_per_s']:.1f}"})(R("quality/bf16_speed_avx512.json"))),
+    Figure("the recipe on AVX-512 bf16 (val)", ["quality/recipe25_val.json", "quality/onepass_val.json"],
+           "reads {r1} / {r2} on val at seeds 1 and 2 against the Xeon's {x1} / {x2} (its four seeds: {lo} to {hi})",
+           _recipe_here),
+    Figure("bCR real only at 25 minutes (val)", ["quality/bcrreal_val.json", "quality/recipe25_val.json"],
+           "With bCR on real images: {f1} / {f2} against the recipe's {b1} / {b2} at the same seeds, lower at {wins} of "
+           "{n} (mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against "
+           "{col_base}", lambda: _vs_variant("bcrreal", "recipe25")),
+    Figure("bCR real only: steps", ["quality/bcr_real_speed_bf16.json"],
+           "So the recipe's 7,171 steps of CPU time buy {s} bCR steps",
+           lambda: {"s": f"{7171 * R('quality/bcr_real_speed_bf16.json')['b_over_a']:,.0f}"}),
     Figure("bCR real only: speed", ["quality/bcr_real_speed_fp32.json"],
            "(`bcr_fake=0`, a pass of 3B: {r}x the recipe's images/s side by side here",
            lambda: {"r": f"{R('quality/bcr_real_speed_fp32.json')['b_over_a']:.3f}"}),

@@ -30,8 +30,8 @@ def module_device(net: torch.nn.Module) -> torch.device:
 
 
 # Families whose bf16 training was measured to keep its quality at equal CPU time on a CPU with AMX
-# (bench/bf16_cpu.sh: the GAN; session 25 trained the recipe in bf16 on an AVX-512 bf16 CPU too, at the Xeon's quality:
-# bench/recipe_variants25.sh recipe25). The VAE and diffusion models train faster in bf16 too (README, precision
+# (bench/bf16_cpu.sh: the GAN; session 25 trained the recipe in bf16 on an AVX-512 bf16 CPU too: val FID-P 42.1 / 42.2
+# at seeds 1 and 2 against the Xeon's continued runs' 35.0-41.9, bench/recipe_variants25.sh recipe25). The VAE and diffusion models train faster in bf16 too (README, precision
 # table), but their quality at equal time is not measured, so "auto" keeps them in fp32.
 AUTO_BF16_FAMILIES = ("gan",)
 AUTO_PRECISION_ENV = "PRODGEN_AUTO_PRECISION"  # set to fp32 (or bf16/fp16): what "auto" means, on any machine
