@@ -4,7 +4,7 @@ Why measure: whether bf16 pays on a CPU is not written in its flags. With AMX (I
 recipe trains 1.76x faster in bf16 (bench/results/quality/bf16_speed.json); with AVX2 only, oneDNN emulates bf16 and
 the step is ~20x slower (bf16_emulated_speed.json). Between them lie the CPUs with AVX-512 bf16 instructions but no
 AMX: on a 2-core AMD EPYC of family 26 (Zen 5) the recipe trains 1.56x faster in bf16
-(bf16_speed_avx512.json), while the README's precision table saw 0.90x on an earlier AMD EPYC. So for that middle
+(bf16_speed_avx512.json), while the README's precision table saw 0.90x on an AMD EPYC (model not recorded; a 32-px GAN). So for that middle
 class ``device.cpu_bf16_gains`` asks this probe: one strided convolution and one transposed convolution (the shapes
 of the GAN's D and G stages), forward and backward, one thread, fp32 and bf16 interleaved, the fastest of several
 repeats each (contention from other processes only adds time, so the minimum is the stable reading). About a second,
