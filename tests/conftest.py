@@ -12,25 +12,30 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/tiny.py helpers
 REAL_CATALOG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fashion-products"
 
 
+def _suite_env(base: Path) -> dict[str, str]:
+    """What every test (and every process a test starts) runs with: its own preprocessing cache and signing keys, never
+    the user's (~/.cache, ~/.config); and --precision auto pinned to fp32, since "auto" is bf16 for the GAN where this
+    CPU trains faster in bf16 (device.cpu_bf16_gains), so the suite computes the same numbers on every machine (tests of
+    "auto" itself unset it)."""
+    return {"PRODGEN_CACHE": str(base / "prodgen-cache"), "PRODGEN_SIGNING_DIR": str(base / "prodgen-signing"),
+            "PRODGEN_AUTO_PRECISION": "fp32"}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_session(tmp_path_factory):
-    """The same settings for the whole session, so module- and session-scoped fixtures (and the processes they start,
-    e.g. the torchrun workers of test_distributed) never see the user's cache or their CPU's "auto" precision."""
+    """Set for the whole session too, so module- and session-scoped fixtures (and the processes they start, e.g. the
+    torchrun workers of test_distributed) see it: they run before the per-test fixture below."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PRODGEN_CACHE", str(tmp_path_factory.getbasetemp() / "prodgen-cache"))
-        mp.setenv("PRODGEN_SIGNING_DIR", str(tmp_path_factory.getbasetemp() / "prodgen-signing"))
-        mp.setenv("PRODGEN_AUTO_PRECISION", "fp32")
+        for key, value in _suite_env(tmp_path_factory.getbasetemp()).items():
+            mp.setenv(key, value)
         yield
 
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own preprocessing cache, never the user's."""
-    monkeypatch.setenv("PRODGEN_CACHE", str(tmp_path_factory.getbasetemp() / "prodgen-cache"))
-    monkeypatch.setenv("PRODGEN_SIGNING_DIR", str(tmp_path_factory.getbasetemp() / "prodgen-signing"))  # never ~/.config
-    # --precision auto is bf16 for the GAN where this CPU trains faster in bf16 (device.cpu_bf16_gains): the suite
-    # computes the same numbers on every machine (tests of "auto" itself unset this)
-    monkeypatch.setenv("PRODGEN_AUTO_PRECISION", "fp32")
+    """Set again for every test, whatever an earlier test left behind."""
+    for key, value in _suite_env(tmp_path_factory.getbasetemp()).items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture(autouse=True)
