@@ -36,6 +36,13 @@
 #         steps). Side by side on one core each it trains at 120.6 images/s against the recipe's 139.4 (0.865x;
 #         bench/results/quality/bcr_real_speed_bf16.json), so the budget buys 7171 * 0.865 = 6203 steps.
 #
+# Session 26 (a 2-core AMD EPYC of family 25, AVX-512 bf16, no AMX; "auto" probes and picks bf16):
+#   topk: top-k training (Sinha et al. 2020; --model-arg topk_keep=0.5 topk_steps=3585): G learns only from the
+#         fakes D rates most real, k falling geometrically from the batch to half of it over the first half of the
+#         run. Same work a step (a top-k of 64 logits): 108.6 against 110.6 images/s side by side, 0.982x, within
+#         the noise of a 100-step pair (bench/results/quality/topk_speed_bf16.json), so the same 7171 steps.
+#   topk75: the same with the floor at 0.75 of the batch (the paper's other setting).
+#
 #   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
 #   bash bench/recipe_variants25.sh VARIANT val|test SEEDS...   # -> bench/results/quality/<variant>_<split>.json
@@ -60,7 +67,11 @@ shared) STEPS=8089; ARGS=(--model-arg shared_fake=true)
 recipe25) STEPS=7171; ARGS=(); LABEL="bf16, today's recipe, $STEPS steps" ;;
 bcrreal) STEPS=6203; ARGS=(--model-arg bcr_real=10)
   LABEL="bf16, bCR on real images (weight 10), $STEPS steps (equal CPU time)" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+topk) STEPS=7171; ARGS=(--model-arg topk_keep=0.5 --model-arg topk_steps=3585)
+  LABEL="bf16, top-k training (k from 64 to 32 over 3585 steps), $STEPS steps" ;;
+topk75) STEPS=7171; ARGS=(--model-arg topk_keep=0.75 --model-arg topk_steps=3585)
+  LABEL="bf16, top-k training (k from 64 to 48 over 3585 steps), $STEPS steps" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"

@@ -254,3 +254,50 @@ def test_bcr_is_the_squared_logit_gap_between_two_augmentations_of_the_same_imag
         make(bcr_real=-1.0, diffaugment=["translation"])
     with pytest.raises(Exception, match="DiffAugment"):
         make(bcr_fake=1.0)
+
+
+def test_topk_count_falls_geometrically_from_the_batch_to_its_floor():
+    m = make(topk_keep=0.5, topk_steps=100)
+    assert [m.topk_count(64, t) for t in (0, 50, 100, 500)] == [64, 45, 32, 32]  # 64 * 0.5 ** 0.5 = 45.25
+    assert make(topk_keep=0.5).topk_count(64, 0) == 32  # no decay: at the floor at once
+    assert make(topk_keep=0.75).topk_count(6, 0) == 5  # ceil(4.5)
+    assert make().topk_count(64, 0) == 64 and "topk_step" not in make().state_dict()
+    with pytest.raises(Exception, match="top-k training"):
+        make(topk_keep=0.0)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "rpgan"])
+def test_topk_g_loss_averages_over_the_fakes_d_rates_most_real(loss):
+    """Top-k training (Sinha et al. 2020) against a known answer: G's loss is the mean over the k generated images
+    with the highest D logits, and only those pass a gradient to G's output."""
+    m = make(topk_keep=0.5, topk_steps=0, loss=loss).train()
+    m.discriminator.eval()  # one D function; G trains
+    seen = []
+
+    def keep(mod, inputs, output):
+        if output.requires_grad:
+            output.retain_grad()
+        seen.append(output)
+
+    m.generator.register_forward_hook(keep)
+    x, cond = batch()
+    torch.manual_seed(4)
+    out = m.loss("g", x, cond)
+    with torch.no_grad():
+        d_fake = m.discriminator(seen[0], cond).flatten()
+        d_real = m.discriminator(x, cond).flatten()
+    top = d_fake.topk(3).indices
+    if loss == "hinge":
+        want, every = -d_fake[top].mean(), -d_fake.mean()
+    else:
+        want, every = F.softplus(d_real[top] - d_fake[top]).mean(), F.softplus(d_real - d_fake).mean()
+    assert out["loss"].item() == pytest.approx(want.item(), rel=1e-5)
+    assert abs(out["loss"].item() - every.item()) > 1e-4  # the check can fail: all six give another mean
+    assert out["topk_k"].item() == 3 and int(m.topk_step) == 1
+    out["loss"].backward()
+    moved = seen[0].grad.flatten(1).abs().sum(1) > 0
+    assert moved.tolist() == [i in top.tolist() for i in range(6)]
+    m.eval()
+    with torch.no_grad():
+        m.loss("g", x, cond)
+    assert int(m.topk_step) == 1  # evaluation does not move the schedule

@@ -11,6 +11,7 @@ shared condition embeddings, truncation trick).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,11 @@ class GANConfig:
     #   (Projected GAN, Sauer et al. 2021; Vision-aided GAN, Kumari et al. 2022; models/feature_discriminator.py):
     #   its hinge loss, times this weight, joins D's and G's (hinge loss only)
     feature_d_width: int = 64  # channels of each of its trainable heads (one per feature scale)
+    topk_keep: float = 1.0  # < 1: top-k training (Sinha et al. 2020, "Top-k Training of GANs: Improving GAN
+    #   Performance by Throwing Away Bad Samples"): G's loss averages only over the k of its B images D rates most
+    #   real, so G is not pulled by the samples D already rejects; k falls geometrically from B to
+    #   ceil(topk_keep * B) over topk_steps G steps (the paper: x0.99 an epoch down to 0.5-0.75 B). 1: off
+    topk_steps: int = 0  # top-k training: G steps over which k falls from B to its floor (0: at the floor at once)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -152,6 +158,9 @@ class GANConfig:
         if self.feature_d > 0 and self.loss != "hinge":
             raise UserError("feature_d (the discriminator on frozen ImageNet features) is trained with the hinge loss: "
                             "leave out loss=rpgan or feature_d")
+        if not 0 < self.topk_keep <= 1 or self.topk_steps < 0:
+            raise UserError(f"topk_keep={self.topk_keep}, topk_steps={self.topk_steps}: top-k training keeps a "
+                            "share of G's batch in (0, 1] (1: off) and falls to it over a step count >= 0")
         if isinstance(self.diffaugment, str):  # the CLI's natural spelling: --model-arg diffaugment=translation,cutout
             self.diffaugment = [p.strip() for p in self.diffaugment.split(",") if p.strip()]
         self.diffaugment = list(self.diffaugment)
@@ -386,6 +395,8 @@ class ConditionalGAN(GenerativeModel):
             self.register_buffer("grow_step", torch.zeros((), dtype=torch.long))  # on where it was)
         if config.lecam > 0:  # LeCam's moving averages of D(real), D(fake); NaN until the first D step; saved with
             self.register_buffer("lecam_avg", torch.full((2,), float("nan")))  # the weights, as ada_p
+        if config.topk_keep < 1:  # top-k training: G steps taken, saved with the weights (a resumed run's k goes on)
+            self.register_buffer("topk_step", torch.zeros((), dtype=torch.long))
 
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         if phase == "d":
@@ -468,6 +479,30 @@ class ConditionalGAN(GenerativeModel):
             return images
         low = F.interpolate(F.avg_pool2d(images, 2), scale_factor=2, mode="nearest")
         return low if a <= 0 else torch.lerp(low, images, a)
+
+    def topk_count(self, b: int, step: int) -> int:
+        """Top-k training's k for a batch of ``b`` after ``step`` G steps: ``b`` * topk_keep ** (step / topk_steps),
+        rounded, never below ceil(topk_keep * b) (Sinha et al. 2020's geometric decay, in steps); ``b`` when off."""
+        cfg = self.config
+        floor = max(1, math.ceil(cfg.topk_keep * b - 1e-9))
+        if cfg.topk_keep >= 1:
+            return b
+        if cfg.topk_steps <= 0 or step >= cfg.topk_steps:
+            return floor
+        return max(floor, min(b, round(b * cfg.topk_keep ** (step / cfg.topk_steps))))
+
+    def _top_k(self, d_fake: torch.Tensor) -> torch.Tensor | None:
+        """Indices of the generated images G learns from this step (top-k training), or None for all of them. The
+        step counts only while training."""
+        if self.config.topk_keep >= 1:
+            return None
+        b = d_fake.shape[0]
+        k = self.topk_count(b, int(self.topk_step))
+        if self.training and torch.is_grad_enabled():
+            self.topk_step += 1
+        if k >= b:
+            return None
+        return d_fake.detach().float().reshape(b, -1).mean(1).topk(k).indices
 
     def _one_d_pass(self, b: int, penalties: bool) -> bool:
         """Whether D's step may judge the real and the fake half in one pass of batch 2B. D has no batch norm; its one
@@ -562,12 +597,19 @@ class ConditionalGAN(GenerativeModel):
             kept, self._kept_fake = self._kept_fake, None
             fake = kept[0] if kept is not None and kept[1] is cond else self.generator(z, cond, text)
             d_fake = self.discriminator(self._augment(fake), cond, text)
+            keep = self._top_k(d_fake)  # top-k training: only the fakes D rates most real (None: all)
+
+            def chosen(t: torch.Tensor) -> torch.Tensor:
+                return t if keep is None else t[keep]
+
+            out = {} if keep is None else {"topk_k": torch.tensor(float(len(keep)))}
             if cfg.loss == "rpgan":
                 with torch.no_grad():
                     d_real = self.discriminator(self._augment(self._real_seen(images)), cond, text)
-                return {"loss": F.softplus(d_real - d_fake).mean()}
+                return {**out, "loss": F.softplus(chosen(d_real) - chosen(d_fake)).mean()}
             if self.feature_discriminator is not None:
-                f_fake = self.feature_discriminator(self._augment(fake), cond, text)
-                return {"loss": -d_fake.mean() - cfg.feature_d * f_fake.mean(), "loss_g_fd": -f_fake.mean().detach()}
-            return {"loss": -d_fake.mean()}
+                f_fake = chosen(self.feature_discriminator(self._augment(fake), cond, text))
+                return {**out, "loss": -chosen(d_fake).mean() - cfg.feature_d * f_fake.mean(),
+                        "loss_g_fd": -f_fake.mean().detach()}
+            return {**out, "loss": -chosen(d_fake).mean()}
         raise ValueError(f"GAN has phases d and g, not {phase!r}")
