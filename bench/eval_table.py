@@ -30,25 +30,29 @@ from machine import command_line, machine_info  # noqa: E402
 
 def find_metrics(source: Path, want: dict | None = None) -> Path:
     """The metrics.json of ``source``; for a run folder, its latest evaluation whose metrics.json matches ``want``
-    (e.g. {"split": "val", "guidance": 3.0}: top-level keys, or keys of its sampling options)."""
+    (e.g. {"split": "val", "guidance": 3.0}: top-level keys, or keys of its sampling options). An evaluation of
+    picked images (``evaluate --best-of K``) matches only a ``want`` that names ``best_of``."""
     if source.is_file():
         return source
     if (source / "metrics.json").exists():
         return source / "metrics.json"
     evals = sorted((source / "eval").glob("*/metrics.json"))
-    if want:
-        def same(a, b) -> bool:
-            try:
-                return float(a) == float(b)
-            except (TypeError, ValueError):
-                return str(a) == str(b)
+    want = want or {}
 
-        def matches(path: Path) -> bool:
-            d = json.loads(path.read_text())
-            return all(not d.get("sampling") if k == "sampling" and v == "default" else
-                       same(d.get(k, (d.get("sampling") or {}).get(k)), v) for k, v in want.items())
+    def same(a, b) -> bool:
+        try:
+            return float(a) == float(b)
+        except (TypeError, ValueError):
+            return str(a) == str(b)
 
-        evals = [e for e in evals if matches(e)]
+    def matches(path: Path) -> bool:
+        d = json.loads(path.read_text())
+        if "best_of" not in want and d.get("best_of", 1) != 1:  # picked images only when asked (best_of=4)
+            return False
+        return all(not d.get("sampling") if k == "sampling" and v == "default" else
+                   same(d.get(k, (d.get("sampling") or {}).get(k)), v) for k, v in want.items())
+
+    evals = [e for e in evals if matches(e)]
     if not evals:
         sys.exit(f"{source}: no evaluation{' with ' + str(want) if want else ''} found (run `prodgen evaluate {source} ...` first)")
     return evals[-1]

@@ -142,6 +142,29 @@ def test_best_of_keeps_the_highest_scoring_candidate(text_run, tmp_path):
         assert b["candidate_scores"][b["kept_candidate"]] == max(b["candidate_scores"])
 
 
+def test_best_of_by_discriminator_scores_with_the_prompts_title_vector(text_run, tmp_path):
+    """A text run's D reads the title vector: the kept image's score is D's logit with the prompt's vector."""
+    from prodgen.sample import Pipeline
+    from prodgen.sample.best_of import DiscriminatorScorer
+    from prodgen.sample.jobs import request_jobs
+
+    res = invoke("generate", str(text_run / "run"), "--prompt", "red striped handbag", "-n", "2", "--best-of", "2",
+                 "--score-with", "discriminator", "--out", str(tmp_path / "d"), "--quiet")
+    assert res.exit_code == 0, res.output
+    side = json.loads((tmp_path / "d" / "generation.json").read_text())
+    pipe = Pipeline.from_pretrained(text_run / "run", device="cpu")
+    jobs = request_jobs(pipe, {}, "red striped handbag", 2, 0).jobs  # as generate made them (title prior included)
+    cond, text = torch.stack([j.cond for j in jobs]), torch.stack([j.text for j in jobs])
+    c = side["images"][0]["best_of"]["kept_candidate"]
+    # D judges a candidate within its batch (its minibatch std sees the batch's group), so score the whole batch c
+    x = pipe.generate_batch(cond, [j.seed * 2 + c for j in jobs], 1.0, text)
+    scorer = DiscriminatorScorer(pipe.model.discriminator)
+    kept = side["images"][0]["best_of"]["score"]
+    assert kept == pytest.approx(float(scorer.score(x, cond, text)["score"][0]), abs=1e-3)
+    no_text = float(scorer.score(x, cond, torch.zeros_like(text))["score"][0])
+    assert abs(no_text - kept) > 1e-4  # the check can fail: without the title D answers otherwise
+
+
 def test_steps_and_guidance_are_refused_for_a_gan(text_run, tmp_path):
     res = runner.invoke(app, ["generate", str(text_run / "run"), "--steps", "5", "--out", str(tmp_path / "o")])
     assert isinstance(res.exception, UserError) and "diffusion" in str(res.exception)

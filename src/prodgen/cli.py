@@ -144,6 +144,10 @@ SamplerOpt = Annotated[str | None, typer.Option(help="diffusion solver: dpm++ or
                                                    "dpm++ or euler); "
                                                    "default: the run's")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="images per batch")]
+ScoreWithOpt = Annotated[str, typer.Option(help="what scores --best-of candidates: 'productnet' (the catalog's ProductNet: "
+                                                "faithfulness + realism) or 'discriminator' (a GAN run's own "
+                                                "discriminator; needs no catalog)",
+                                           callback=_one_of(("productnet", "discriminator")))]
 
 
 @contextlib.contextmanager
@@ -167,6 +171,12 @@ def _refuse_ignored_options(ctx: typer.Context, used: set[str], why: str) -> Non
     given = [f"--{name.replace('_', '-')}" for name in ctx.params if name not in used and typed(name)]
     if given:
         raise UserError(f"{', '.join(given)} would be ignored: {why}.")
+
+
+def _scoring(score_with: str, features: Path | None) -> str | None:
+    """What scored --best-of candidates, as a request records it: "discriminator", the ProductNet folder, or None (the
+    catalog's cached ProductNet)."""
+    return "discriminator" if score_with == "discriminator" else (str(features) if features else None)
 
 
 def _sampling(steps: int | None, guidance: float | None, sampler: str | None = None) -> dict:
@@ -386,6 +396,7 @@ def generate(
     steps: SamplingStepsOpt = None,
     sampler: SamplerOpt = None,
     best_of: Annotated[int, typer.Option(min=1, max=64, help="generate K candidates per image, keep the best-scoring")] = 1,
+    score_with: ScoreWithOpt = "productnet",
     features: Annotated[Path | None, typer.Option(help="ProductNet run scoring --best-of (default: the catalog's cached one)")] = None,
     from_csv: Annotated[Path | None, typer.Option(help="one image per row of this CSV (catalog layout), named <id>.png",
                                                   callback=_existing_file("--from-csv", "a CSV file with one row per item"))] = None,
@@ -430,6 +441,8 @@ def generate(
     part = Shard.parse(shard)
     if features is not None and best_of == 1:
         raise UserError("--features scores the candidates of --best-of K; add --best-of (e.g. 4) or drop --features")
+    if score_with != "productnet" and best_of == 1:
+        raise UserError(f"--score-with {score_with} scores the candidates of --best-of K; add --best-of (e.g. 4)")
     attrs = _parse_kv(attr, "--attr")
     _set_threads(threads)
     if _is_export(run):  # `prodgen export` output: ONNX Runtime, no PyTorch weights
@@ -453,12 +466,12 @@ def generate(
     if best_of > 1:
         from .sample.best_of import scorer_for
 
-        scorer, scoring_notes = scorer_for(pipe, features, progress=not quiet, console=console)
+        scorer, scoring_notes = scorer_for(pipe, features, progress=not quiet, console=console, by=score_with)
     if from_csv is not None:
         from .sample.stream import StreamSettings, generate_from_csv
 
         settings = StreamSettings(seed=seed, truncation=truncation, sampling=sampling, best_of=best_of,
-                                  scoring=str(features) if features else None, batch_size=batch_size,
+                                  scoring=_scoring(score_with, features), batch_size=batch_size,
                                   title_prior=title_prior)
         _report_rows(generate_from_csv(pipe, from_csv, out, part, settings, id_column, title_column, scorer,
                                        progress=not quiet, console=console))
@@ -469,6 +482,7 @@ def generate(
         console.print(f"[yellow]{note}[/]", soft_wrap=True)
     if scoring_notes is not None:
         plan.request["scoring_notes"] = scoring_notes
+        plan.request["score_with"] = score_with
     res = write_generation(pipe, plan.jobs, out, truncation=truncation, batch_size=batch_size, request=plan.request,
                            progress=not quiet, console=console, sampling=sampling, best_of=best_of, scorer=scorer,
                            replace_previous=True)
@@ -670,6 +684,7 @@ def fill(
     steps: SamplingStepsOpt = None,
     guidance: GuidanceOpt = None,
     best_of: Annotated[int, typer.Option(min=1, max=64, help="generate K candidates per image, keep the best-scoring")] = 1,
+    score_with: ScoreWithOpt = "productnet",
     features: Annotated[Path | None, typer.Option(help="ProductNet for --best-of scoring")] = None,
     id_column: str = "id",
     title_column: str = "productDisplayName",
@@ -696,10 +711,12 @@ def fill(
     if best_of > 1:
         from .sample.best_of import scorer_for
 
-        scorer, _ = scorer_for(pipe, features, progress=not quiet, console=console)
+        scorer, _ = scorer_for(pipe, features, progress=not quiet, console=console, by=score_with)
+    elif score_with != "productnet":
+        raise UserError(f"--score-with {score_with} scores the candidates of --best-of K; add --best-of (e.g. 4)")
     res = fill_catalog(pipe, catalog, out, images, seed, id_column, title_column, sampling=sampling, best_of=best_of,
                        scorer=scorer, progress=not quiet, console=console, shard=part, batch_size=batch_size,
-                       scoring=str(features) if features else None)
+                       scoring=_scoring(score_with, features))
     for note in res.notes:
         console.print(f"[yellow]{note}[/]", soft_wrap=True)
     if res.complete:
@@ -969,6 +986,9 @@ def evaluate(
     sampler: SamplerOpt = None,
     n_text: Annotated[int, typer.Option(min=0, max=MAX_IMAGES, help="images generated from held-out titles alone (text "
                                                                  "runs, and runs with a title prior)")] = 1000,
+    best_of: Annotated[int, typer.Option(min=1, max=64, help="GAN runs: judge the best of K candidates per image by "
+                                                             "the run's own discriminator (as generate --best-of K "
+                                                             "--score-with discriminator makes them)")] = 1,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for torch (e.g. 1 beside a training)")] = None,
     quiet: bool = False,
 ) -> None:
@@ -981,7 +1001,7 @@ def evaluate(
     check_run_folder(run, split=True)
     sampling = _sampling(steps, guidance, sampler)
     res = evaluate_run(run, catalog, split, n, features, seed, truncation, progress=not quiet, console=console,
-                       sampling=sampling, n_text=n_text)
+                       sampling=sampling, n_text=n_text, best_of=best_of)
     _print_eval_table([res])
     out_console.print(f"metrics: {res['out']}/metrics.json  report: {res['out']}/report.html")
 

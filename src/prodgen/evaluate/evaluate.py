@@ -205,12 +205,14 @@ def conditional_accuracy(run_vocab: Vocabulary, pn_vocab: Vocabulary, logits, co
 def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "test", n: int | None = None,
                  features: str | Path | None = None, seed: int = 0, truncation: float = 1.0, progress: bool = True,
                  console=None, sampling: dict | None = None, n_text: int = 1000, n_boot: int = 100,
-                 device: str = "auto") -> dict:
+                 device: str = "auto", best_of: int = 1) -> dict:
     """All figures for one run; writes ``eval/<timestamp>/metrics.json`` and ``report.html`` in the run folder.
 
     ``split``: ``test`` (the default; floor from val photos) or ``val`` (for sweeps; floor from test photos).
     ``n``: generated images, default the number of floor photos so that every row has the same n.
     ``n_boot``: bootstrap replicates of the FID intervals. ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda``.
+    ``best_of``: > 1 judges, for a GAN run, the best of that many candidates per image by the run's own discriminator
+    (``prodgen generate --best-of K --score-with discriminator``); ProductNet never picks what it judges.
     """
     from .features import productnet_for
     from .report import write_eval_report
@@ -227,6 +229,12 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
     if sampling and pipe.model.family != "diffusion":
         raise UserError(f"{', '.join(sorted(sampling))}: sampling options of diffusion models; {run_dir} is a "
                         f"{pipe.model.family} run (use --truncation to trade variety for fidelity)")
+    if best_of < 1:
+        raise UserError(f"--best-of {best_of}: candidates per image, at least 1")
+    if best_of > 1:  # every generated image of every row below is the best of K by the run's own discriminator
+        from ..sample.best_of import BestOfPipeline, discriminator_scorer
+
+        pipe = BestOfPipeline(pipe, best_of, discriminator_scorer(pipe))
     cfg = RunConfig.load(run_dir / "config.json")
     if catalog is not None:
         cfg.data.catalog = catalog
@@ -307,6 +315,7 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
         "n_generated": n, "n_real": len(real.images), "n_floor": len(floor.images), "n_floor_available": len(floor_all.images),
         "n_train": len(train.images), "sampling": sampling or {}, "text_encoder": pipe.text_encoder,
         "seed": seed, "truncation": truncation, "device": str(dev), "n_boot": n_boot,
+        **({"best_of": best_of, "score_with": "discriminator"} if best_of > 1 else {}),
         "extractor": {"name": "ProductNet", "resolution": net.cfg.resolution, "heldout_accuracy": pn_acc},
         "rows": rows,
         "per_class_accuracy": {a: {pn_vocab[a].decode(int(i)): list(v) for i, v in d.items()}

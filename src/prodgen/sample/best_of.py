@@ -1,6 +1,13 @@
 """``--best-of K``: generate K candidates per requested image and keep the best-scoring one.
 
-Score = faithfulness + realism, each in [0, 1]:
+Candidate c of an image with seed s uses seed s * K + c, so K = 1 is plain generation. Two scorers:
+
+``--score-with discriminator`` (GAN runs): the run's own discriminator, the logit it gives the candidate under the
+asked condition (its projection terms judge the condition too): "best of K by D", the simplest form of discriminator
+rejection sampling (Azadi et al. 2019). It needs nothing but the run, and it is the only scorer ``prodgen evaluate
+--best-of`` takes: ProductNet cannot both pick the images and judge them.
+
+``--score-with productnet`` (any family; the default of ``generate``): score = faithfulness + realism, each in [0, 1]:
 - faithfulness: ProductNet's mean probability of the intended value, over the
   attributes the request specifies (1 when it specifies none ProductNet knows);
 - realism: feature density, exp(-d_k / r), where d_k is the distance from the
@@ -14,16 +21,19 @@ Both parts and the total go to the sidecar for every kept image.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
 
 from ..conditioning import Vocabulary
+from ..errors import UserError
 
 if TYPE_CHECKING:  # sample sits below evaluate: no module-level import of it (tests/test_layers.py)
     from ..evaluate.productnet import ProductNet
 
 REALISM_K = 5
+SCORERS = ("productnet", "discriminator")
 
 
 @dataclass
@@ -42,8 +52,9 @@ class CandidateScorer:
             self.radius = float(d.kthvalue(self.k + 1, dim=1).values.median())  # +1: skip self-distance
 
     @torch.no_grad()
-    def score(self, images: torch.Tensor, cond: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per image (float [-1, 1], (B, 3, R, R)) and its (B, A) condition ids: faithfulness, realism, score."""
+    def score(self, images: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Per image (float [-1, 1], (B, 3, R, R)) and its (B, A) condition ids: faithfulness, realism, score (the
+        title vectors ``text`` are not read: ProductNet judges attributes)."""
         from ..evaluate.evaluate import map_to_productnet
 
         feats, logits = self.net.extract(images.float().clamp(-1, 1))
@@ -65,6 +76,29 @@ class CandidateScorer:
         return out
 
 
+@dataclass
+class DiscriminatorScorer:
+    """Scores candidates with a GAN's own discriminator: its logit for the image under the asked condition (and
+    title vector, for a text run), on the discriminator's device, in evaluation mode. D's minibatch-std term groups
+    consecutive images (4 in training), so a candidate is judged within its batch, as D judged G's batches while it
+    trained; a batch of one image gives it a group of one (no variety signal), the same for each candidate."""
+
+    discriminator: nn.Module
+
+    @torch.no_grad()
+    def score(self, images: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        d = self.discriminator
+        dev = next(d.parameters()).device
+        was = d.training
+        d.eval()  # spectral norm's power iteration stays where training left it
+        try:
+            logits = d(images.float().to(dev), cond.to(dev), None if text is None else text.to(dev))
+        finally:
+            d.train(was)
+        s = logits.float().reshape(len(images), -1).mean(1).cpu()
+        return {"discriminator": s, "score": s}
+
+
 def pick_best(candidates: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     """(K, B, ...) candidates and (K, B) scores -> index (B,) of the highest score per image (first on ties)."""
     if candidates.shape[:2] != scores.shape:
@@ -72,8 +106,60 @@ def pick_best(candidates: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     return scores.argmax(dim=0)
 
 
-def scorer_for(pipe, features=None, progress: bool = True, console=None) -> tuple[CandidateScorer, list[str]]:
-    """The scorer of a run: its catalog's ProductNet (``features`` or the cached one) and real training features."""
+def best_of_batch(pipe, cond: torch.Tensor, seeds: list[int], k: int, scorer, truncation: float = 1.0,
+                  text: torch.Tensor | None = None, **extra: Any
+                  ) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, torch.Tensor]], torch.Tensor]:
+    """``k`` candidates per row (candidate c of seed s: seed s * k + c) -> the kept images (B, 3, R, R), the kept
+    candidate per row (B,), every candidate's score parts and the (k, B) scores. ``extra``: ``generate_batch``'s
+    image map and sampling options."""
+    cands, parts = [], []
+    for c in range(k):
+        x = pipe.generate_batch(cond, [int(s) * k + c for s in seeds], truncation, text, **extra)
+        parts.append(scorer.score(x, cond, text))
+        cands.append(x)
+    scores = torch.stack([p["score"] for p in parts])
+    best = pick_best(torch.stack(cands), scores)
+    return torch.stack(cands)[best, torch.arange(len(seeds))], best, parts, scores
+
+
+class BestOfPipeline:
+    """A pipeline whose ``generate_batch`` keeps the best of ``k`` candidates per image by ``scorer``; everything else
+    is the wrapped pipeline's (how ``prodgen evaluate --best-of`` judges picked images with the same code)."""
+
+    def __init__(self, pipe, k: int, scorer) -> None:
+        self._pipe, self.best_of, self.scorer = pipe, k, scorer
+
+    def __getattr__(self, name: str):
+        return getattr(self._pipe, name)
+
+    def generate_batch(self, cond: torch.Tensor, seeds: list[int], truncation: float = 1.0,
+                       text: torch.Tensor | None = None, **extra: Any) -> torch.Tensor:
+        return best_of_batch(self._pipe, cond, seeds, self.best_of, self.scorer, truncation, text, **extra)[0]
+
+
+def discriminator_scorer(pipe) -> DiscriminatorScorer:
+    """A GAN run's own discriminator as a scorer; a UserError for other runs (pix2pix's D judges a map and an image
+    together; the other families have none; an ONNX export holds the generator only)."""
+    model = getattr(pipe, "model", None)
+    family = getattr(model, "family", "exported (ONNX)")
+    if family != "gan" or getattr(model, "discriminator", None) is None:
+        raise UserError(f"{pipe.run_dir} is a {family} run: picking candidates by the discriminator (--best-of with "
+                        "--score-with discriminator; evaluate --best-of) needs a GAN run folder; generate with "
+                        "--score-with productnet instead")
+    return DiscriminatorScorer(model.discriminator)
+
+
+def scorer_for(pipe, features=None, progress: bool = True, console=None, by: str = "productnet"
+               ) -> tuple[CandidateScorer | DiscriminatorScorer, list[str]]:
+    """The scorer of a run: its discriminator (``by="discriminator"``), or its catalog's ProductNet (``features`` or the
+    cached one) and real training features."""
+    if by not in SCORERS:
+        raise UserError(f"--score-with {by!r}: one of {', '.join(SCORERS)}")
+    if by == "discriminator":
+        if features is not None:
+            raise UserError("--features names the ProductNet that scores candidates; with --score-with discriminator "
+                            "the run's own discriminator does: drop --features")
+        return discriminator_scorer(pipe), []
     from ..evaluate.evaluate import load_catalog_images, split_images
     from ..evaluate.features import productnet_for
     from ..evaluate.realstats import cached_features
@@ -90,4 +176,5 @@ def scorer_for(pipe, features=None, progress: bool = True, console=None) -> tupl
     return CandidateScorer(net, pn_vocab, pipe.vocab, real), notes
 
 
-__all__ = ["CandidateScorer", "REALISM_K", "pick_best", "scorer_for"]
+__all__ = ["BestOfPipeline", "CandidateScorer", "DiscriminatorScorer", "REALISM_K", "SCORERS", "best_of_batch",
+           "discriminator_scorer", "pick_best", "scorer_for"]

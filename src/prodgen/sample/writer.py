@@ -115,24 +115,16 @@ def _batches(jobs: list[Job], size: int) -> Iterator[list[Job]]:
 def _best_of(pipe: Pipeline, batch: list[Job], cond, text, k: int, scorer, truncation: float, sampling: dict,
              image_map: torch.Tensor | None = None) -> torch.Tensor:
     """Candidate c of a job with seed s uses seed s * k + c; keeps the best, notes every candidate's score."""
-    from .best_of import pick_best
+    from .best_of import best_of_batch
 
-    cands, scores = [], []
-    parts: list[dict[str, torch.Tensor]] = []
-    for c in range(k):
-        x = pipe.generate_batch(cond, [j.seed * k + c for j in batch], truncation, text, **_map_arg(image_map), **sampling)
-        sc = scorer.score(x, cond)
-        cands.append(x)
-        scores.append(sc["score"])
-        parts.append(sc)
-    cands_t, scores_t = torch.stack(cands), torch.stack(scores)
-    best = pick_best(cands_t, scores_t)
+    kept, best, parts, scores_t = best_of_batch(pipe, cond, [j.seed for j in batch], k, scorer, truncation, text,
+                                                **_map_arg(image_map), **sampling)
     for i, j in enumerate(batch):
         b = int(best[i])
         j.meta["best_of"] = {"kept_candidate": b, "kept_seed": j.seed * k + b,
                              **{name: round(float(parts[b][name][i]), 4) for name in parts[b]},
                              "candidate_scores": [round(float(scores_t[c, i]), 4) for c in range(k)]}
-    return cands_t[best, torch.arange(len(batch))]
+    return kept
 
 
 def _map_arg(image_map: torch.Tensor | None) -> dict:
