@@ -24,10 +24,18 @@ os.environ.setdefault("PRODGEN_AUTO_PRECISION", "fp32")
 
 
 def cpu_model() -> str:
+    """cpuinfo's model name; where it names no model (a cloud's "AMD EPYC"), its family and model numbers too, so
+    that results of two generations (session 25's Zen 5, family 26; session 26's Zen 4, family 25) stay apart."""
     try:
+        info = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+        name = info.get("model name")
+        if name:
+            if not any(ch.isdigit() for ch in name) and info.get("cpu family"):
+                name += f" (family {info['cpu family']}, model {info.get('model', '?')})"
+            return name
     except OSError:
         pass
     return platform.processor() or platform.machine()

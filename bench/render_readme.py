@@ -237,6 +237,30 @@ def t_seed_pair(*names: str) -> list[str]:
             *eval_table({**runs[-1], "rows": rows}, None, SEED_COLS, "run")]
 
 
+def t_d_pick(name: str) -> list[str]:
+    """bench/d_pick_screen.py: runs judged on their own samples and on the best of m by their discriminator."""
+    res = R(f"quality/{name}")
+    m = res["machine"]
+    fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
+    header = ["run", "best of m by D", "n", "FID-P (95% CI)", "coverage", "cond. acc. articleType",
+              "cond. acc. baseColour", "diversity (same articleType)", "diversity (same condition)", "near copies",
+              "images/s (generation)"]
+    body = []
+    fl = res["real_floor"]
+    body.append(["real vs real (floor)", "", str(res["rows"][0]["n"]),
+                 f"{fl['fid']:.1f} ({fl['fid_ci95_low']:.1f}-{fl['fid_ci95_high']:.1f})", fmt(fl["coverage"], ".3f"),
+                 fmt(fl["acc/articleType"], ".3f"), fmt(fl["acc/baseColour"], ".3f"),
+                 fmt(fl["diversity_within_condition"], ".1f"), fmt(fl["diversity_same_condition"], ".1f"),
+                 fmt(fl["near_copy_share"], ".3f"), ""])
+    for r in res["rows"]:
+        body.append([Path(r["run"]).name, str(r["m"]), str(r["n"]),
+                     f"{r['fid']:.1f} ({r['fid_ci95_low']:.1f}-{r['fid_ci95_high']:.1f})", fmt(r["coverage"], ".3f"),
+                     fmt(r["acc/articleType"], ".3f"), fmt(r["acc/baseColour"], ".3f"),
+                     fmt(r["diversity_within_condition"], ".1f"), fmt(r["diversity_same_condition"], ".1f"),
+                     fmt(r["near_copy_share"], ".3f"), fmt(r["images_per_s"], ".0f")])
+    return [f"Command: `{res['command']}` ({m['cpu']}, {m['date']}; {m['note']}).", "", *md_table(header, body)]
+
+
 def t_grow_screen(*variants: str) -> list[str]:
     """bench/grow_screen.sh (and bcr_screen.sh, feature_d_screen.sh): the fp32 recipe and variants at equal CPU time,
     val, one table (default variant: growing's)."""

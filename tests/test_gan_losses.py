@@ -301,3 +301,27 @@ def test_topk_g_loss_averages_over_the_fakes_d_rates_most_real(loss):
     with torch.no_grad():
         m.loss("g", x, cond)
     assert int(m.topk_step) == 1  # evaluation does not move the schedule
+
+
+def test_mode_seeking_pairs_two_noises_of_each_condition_and_adds_msgans_term():
+    """MSGAN (Mao et al. 2019) against a known answer: G's second half repeats the first half's conditions, and the
+    weight over (mean|G(z1) - G(z2)| / mean|z1 - z2| + 1e-5) joins the hinge term."""
+    m = make(mode_seeking=0.5).train()
+    m.discriminator.eval()
+    seen = []
+    m.generator.register_forward_hook(lambda mod, inputs, output: seen.append((inputs[1].clone(), output.detach())))
+    x, cond = batch()
+    torch.manual_seed(4)
+    out = m.loss("g", x, cond)
+    torch.manual_seed(4)
+    z = torch.randn(6, m.config.z_dim)
+    (g_cond, fake), = seen
+    assert torch.equal(g_cond, torch.cat([cond[:3], cond[:3]]))  # batch 6: two halves of 3, one set of conditions
+    with torch.no_grad():
+        hinge = -m.discriminator(fake, g_cond).mean()
+    ratio = (fake[3:] - fake[:3]).abs().mean() / (z[3:] - z[:3]).abs().mean()
+    assert out["mode_seeking"].item() == pytest.approx(ratio.item(), rel=1e-5)
+    assert out["loss"].item() == pytest.approx((hinge + 0.5 / (ratio + 1e-5)).item(), rel=1e-5)
+    assert abs(out["loss"].item() - hinge.item()) > 1e-3  # the check can fail: the term is there
+    with pytest.raises(Exception, match="mode_seeking"):
+        make(mode_seeking=1.0, loss="rpgan")

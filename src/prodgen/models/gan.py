@@ -108,6 +108,11 @@ class GANConfig:
     #   real, so G is not pulled by the samples D already rejects; k falls geometrically from B to
     #   ceil(topk_keep * B) over topk_steps G steps (the paper: x0.99 an epoch down to 0.5-0.75 B). 1: off
     topk_steps: int = 0  # top-k training: G steps over which k falls from B to its floor (0: at the floor at once)
+    mode_seeking: float = 0.0  # > 0: MSGAN's mode-seeking term (Mao et al. 2019, "Mode Seeking Generative Adversarial
+    #   Networks for Diverse Image Synthesis"): G's batch is two halves with the same conditions and other noise, and
+    #   this weight over (mean|G(z1) - G(z2)| / mean|z1 - z2| + 1e-5) joins G's loss, so that two noises of one
+    #   condition must give two images (the paper: 1 / (ratio + 1e-5), weight 1). Hinge loss, without shared_fake or
+    #   feature_d
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -161,6 +166,11 @@ class GANConfig:
         if not 0 < self.topk_keep <= 1 or self.topk_steps < 0:
             raise UserError(f"topk_keep={self.topk_keep}, topk_steps={self.topk_steps}: top-k training keeps a "
                             "share of G's batch in (0, 1] (1: off) and falls to it over a step count >= 0")
+        if self.mode_seeking < 0:
+            raise UserError(f"mode_seeking={self.mode_seeking}: the mode-seeking weight must be >= 0 (0: off)")
+        if self.mode_seeking > 0 and (self.loss != "hinge" or self.shared_fake or self.feature_d > 0):
+            raise UserError("mode_seeking pairs G's own images of one condition: it is built for the hinge loss "
+                            "without shared_fake or feature_d; leave those out or mode_seeking")
         if isinstance(self.diffaugment, str):  # the CLI's natural spelling: --model-arg diffaugment=translation,cutout
             self.diffaugment = [p.strip() for p in self.diffaugment.split(",") if p.strip()]
         self.diffaugment = list(self.diffaugment)
@@ -594,6 +604,10 @@ class ConditionalGAN(GenerativeModel):
             out["loss"] = loss
             return out
         if phase == "g":
+            h = b // 2 if cfg.mode_seeking > 0 else 0
+            if h:  # mode seeking: the second half repeats the first half's conditions under other noise
+                cond = torch.cat([cond[:h], cond[:h], cond[2 * h:]])
+                text = None if text is None else torch.cat([text[:h], text[:h], text[2 * h:]])
             kept, self._kept_fake = self._kept_fake, None
             fake = kept[0] if kept is not None and kept[1] is cond else self.generator(z, cond, text)
             d_fake = self.discriminator(self._augment(fake), cond, text)
@@ -611,5 +625,10 @@ class ConditionalGAN(GenerativeModel):
                 f_fake = chosen(self.feature_discriminator(self._augment(fake), cond, text))
                 return {**out, "loss": -chosen(d_fake).mean() - cfg.feature_d * f_fake.mean(),
                         "loss_g_fd": -f_fake.mean().detach()}
-            return {**out, "loss": -chosen(d_fake).mean()}
+            loss = -chosen(d_fake).mean()
+            if h:  # MSGAN: 1 / (ratio + eps), the ratio of the two halves' mean image and noise distances
+                ratio = (fake[h:2 * h].float() - fake[:h].float()).abs().mean() / (z[h:2 * h] - z[:h]).abs().mean()
+                out["mode_seeking"] = ratio.detach()
+                loss = loss + cfg.mode_seeking / (ratio + 1e-5)
+            return {**out, "loss": loss}
         raise ValueError(f"GAN has phases d and g, not {phase!r}")
