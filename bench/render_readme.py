@@ -213,17 +213,21 @@ def t_variant_speed(*names: str) -> list[str]:
             *(md_row(r) for r in body)]
 
 
-def t_bf16_probe(name: str = "quality/bf16_probe_avx512.json") -> list[str]:
-    """bench/bf16_probe.py: the timing probe behind --precision auto, read afresh, beside the whole step's ratio."""
-    res = R(name)
-    m = res["machine"]
+def t_bf16_probe(*names: str) -> list[str]:
+    """bench/bf16_probe.py: the timing probe behind --precision auto, read afresh, beside the whole step's ratio (one
+    row per results file, i.e. per machine)."""
     header = ["CPU (cpuinfo vendor, family, model, name; torch's capability)", "AMX", "bf16 kernels",
               "probe reads (fp32 / bf16 time)", "threshold", "auto picks", "whole recipe step, bf16 / fp32"]
-    row = [res["cpu_identity"].rsplit(" | torch", 1)[0].replace(" | ", ", "), "yes" if res["amx"] else "no",
-           "yes" if res["bf16_kernels"] else "no", " / ".join(f"{v:.2f}" for v in res["probe_reads"]),
-           f"{res['threshold']}", "bf16" if res["auto_picks_bf16"] else "fp32", f"{res['step_ratio']:.2f}x"]
-    return [f"Command: `{res['command']}` ({m['cpu']}, {m['date']}; {m['note']}).", "", md_row(header),
-            "|" + "|".join("---" for _ in header) + "|", md_row(row)]
+    lines, body = [], []
+    for name in names or ("quality/bf16_probe_avx512.json",):
+        res = R(name)
+        m = res["machine"]
+        lines.append(f"`{res['command']}` ({m['cpu']}, {m['date']}; {m['note']})")
+        body.append([res["cpu_identity"].rsplit(" | torch", 1)[0].replace(" | ", ", "), "yes" if res["amx"] else "no",
+                     "yes" if res["bf16_kernels"] else "no", " / ".join(f"{v:.2f}" for v in res["probe_reads"]),
+                     f"{res['threshold']}", "bf16" if res["auto_picks_bf16"] else "fp32", f"{res['step_ratio']:.2f}x"])
+    return [("Command: " if len(lines) == 1 else "Commands: ") + "; ".join(lines) + ".", "", md_row(header),
+            "|" + "|".join("---" for _ in header) + "|", *(md_row(r) for r in body)]
 
 
 def t_seed_pair(*names: str) -> list[str]:
@@ -761,8 +765,14 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
                    lambda: t_variant_speed("quality/grow_low_speed_fp32.json", "quality/grow_fade_speed_fp32.json")),
     "grow-screen-val": (["quality/grow_screen_recipe_val.json", "quality/grow_screen_grow_val.json"], t_grow_screen),
     "bcr-speed": (["quality/bcr_speed_fp32.json"], lambda: t_variant_speed("quality/bcr_speed_fp32.json")),
-    "bf16-avx512-speed": (["quality/bf16_speed_avx512.json"], lambda: t_variant_speed("quality/bf16_speed_avx512.json")),
-    "bf16-probe": (["quality/bf16_probe_avx512.json"], t_bf16_probe),
+    "bf16-avx512-speed": (["quality/bf16_speed_avx512.json", "quality/bf16_speed_zen4.json"],
+                          lambda: t_variant_speed("quality/bf16_speed_avx512.json", "quality/bf16_speed_zen4.json")),
+    "bf16-probe": (["quality/bf16_probe_avx512.json", "quality/bf16_probe_zen4.json"],
+                   lambda: t_bf16_probe("quality/bf16_probe_avx512.json", "quality/bf16_probe_zen4.json")),
+    "topk-speed-bf16": (["quality/topk_speed_bf16.json"], lambda: t_variant_speed("quality/topk_speed_bf16.json")),
+    "topk-val": (["quality/recipe25_val.json", "quality/topk_val.json"],
+                 lambda: t_seed_pair("recipe25_val.json", "topk_val.json")),
+    "d-pick-val": (["quality/d_pick_val.json"], lambda: t_d_pick("d_pick_val.json")),
     "bcr-real-speed-bf16": (["quality/bcr_real_speed_bf16.json"],
                             lambda: t_variant_speed("quality/bcr_real_speed_bf16.json")),
     "avx512-val": (["quality/recipe25_val.json", "quality/bcrreal_val.json"],
@@ -993,6 +1003,13 @@ def _vs_variant(new: str, base: str, split: str = "val") -> dict[str, str]:
             "acc": f"{mean(ma, 'acc/articleType'):.3f}", "acc_base": f"{mean(mb, 'acc/articleType'):.3f}",
             "col": f"{mean(ma, 'acc/baseColour'):.3f}", "col_base": f"{mean(mb, 'acc/baseColour'):.3f}",
             "real_col": f"{a['real_floor']['acc/baseColour']:.3f}", "real_acc": f"{a['real_floor']['acc/articleType']:.3f}"}
+
+
+def _d_pick() -> dict[str, str]:
+    """bench/d_pick_screen.py: FID-P of the first two runs at m = 1, 2, 4 (a<m> / b<m>)."""
+    rows = R("quality/d_pick_val.json")["rows"]
+    runs = list(dict.fromkeys(r["run"] for r in rows))[:2]
+    return {f"{key}{r['m']}": f"{r['fid']:.1f}" for key, run in zip("ab", runs) for r in rows if r["run"] == run}
 
 
 def _recipe_here() -> dict[str, str]:
@@ -1326,6 +1343,19 @@ FIGURES: list[Figure] = [
            "Trained side by side (seeds 0 and 1 in turn), the growing runs took {g0} / {g1} minutes of training time "
            "against the recipe's {r0} / {r1}, {over}% in all: equal CPU time held", _grow_wall),
     _vs_figure("bCR (val)", "bcr_screen", "With bCR at equal CPU time", "the fp32 recipe's", 2, base="grow_screen_recipe"),
+    Figure("bf16 on Zen 4", ["quality/bf16_speed_zen4.json", "quality/bf16_probe_zen4.json"],
+           "gains {r}x on the whole step ({b} against {a} images/s), and its probe reads\n{lo}-{hi}",
+           lambda: (lambda res, pr: {"r": f"{res['b_over_a']:.2f}", "a": f"{res['rows'][0]['images_per_s']:.1f}",
+                                     "b": f"{res['rows'][1]['images_per_s']:.1f}",
+                                     "lo": f"{min(pr['probe_reads']):.2f}", "hi": f"{max(pr['probe_reads']):.2f}"})(
+               R("quality/bf16_speed_zen4.json"), R("quality/bf16_probe_zen4.json"))),
+    Figure("top-k at 25 minutes (val)", ["quality/topk_val.json", "quality/recipe25_val.json"],
+           "With top-k training: {f1} / {f2} against the recipe's {b1} / {b2} at the same seeds, lower at {wins} of {n}\n"
+           "(mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against {col_base}",
+           lambda: _vs_variant("topk", "recipe25")),
+    Figure("best of m by D (val)", ["quality/d_pick_val.json"],
+           "FID-P rises with m at both seeds: {a1} -> {a2} -> {a4} at seed 1 and {b1} -> {b2} -> {b4} at seed 2 for\n"
+           "m = 1, 2, 4", _d_pick),
     Figure("bf16 on AVX-512 bf16: speed", ["quality/bf16_speed_avx512.json"],
            "There the recipe trains {r}x faster in bf16 ({b} against {a} images/s, two runs side by side)",
            lambda: (lambda res: {"r": f"{res['b_over_a']:.2f}", "a": f"{res['rows'][0]['images_per_s']:.1f}",
