@@ -9,20 +9,27 @@
 #           trains at the recipe's images/s within a short pair's noise (bench/results/quality/mode_seeking_speed_fp32.json),
 #           so the same 1200 steps.
 #
-#   bash bench/mode_seeking_screen.sh train SEEDS...   # two seeds side by side, one core each (~18 min)
-#   bash bench/mode_seeking_screen.sh val SEEDS...     # -> bench/results/quality/mode_seeking_screen_val.json
+#   The recipe arm was retrained on this session's machine too (a Zen 4 EPYC; `STEPS=1200 bash
+#   bench/recipe_steps_screen.sh train 0 1`): fp32 kernels differ between CPUs, and seed 0 read 155.4 here against
+#   161.9 in session 21, so the screen compares with these rows (recipe_1200_screen_val.json).
+#
+#   WEIGHT=1 bash bench/mode_seeking_screen.sh train SEEDS...   # two seeds side by side, one core each (~18 min)
+#   WEIGHT=1 bash bench/mode_seeking_screen.sh val SEEDS...     # -> bench/results/quality/mode_seeking_screen_val.json
+#   (WEIGHT=0.1: runs ms0.1-screen-s*, results mode_seeking_0.1_screen_val.json; WEIGHT 1 keeps its first names)
 set -euo pipefail
 DIFFAUG=translation,cutout
 STEPS=1200
+WEIGHT=${WEIGHT:-1}
 source "$(dirname "$0")/seed_runs.sh"
-MS=(--model-arg mode_seeking=1)
+MS=(--model-arg "mode_seeking=$WEIGHT")
+if [ "$WEIGHT" = 1 ]; then prefix=ms-screen; stem=mode_seeking_screen; else prefix=ms$WEIGHT-screen; stem=mode_seeking_${WEIGHT}_screen; fi
 case "${1:-}" in
 train) for s in "${@:2}"; do
-    train_seed "ms-screen-s$s" "$s" --precision fp32 --batch-size 64 "${MS[@]}" &
+    train_seed "$prefix-s$s" "$s" --precision fp32 --batch-size 64 "${MS[@]}" &
   done
   wait ;;
-val) SEEDS_COMMAND="bash bench/mode_seeking_screen.sh train ${*:2} && bash bench/mode_seeking_screen.sh val ${*:2}"
-  collect_seeds val ms-screen mode_seeking_screen mode_seeking_screen "fp32, mode seeking (weight 1), $STEPS steps" \
+val) SEEDS_COMMAND="WEIGHT=$WEIGHT bash bench/mode_seeking_screen.sh train ${*:2} && WEIGHT=$WEIGHT bash bench/mode_seeking_screen.sh val ${*:2}"
+  collect_seeds val "$prefix" "$stem" "$stem" "fp32, mode seeking (weight $WEIGHT), $STEPS steps" \
     mode_seeking_screen.sh "${@:2}" ;;
 *) echo "usage: bash bench/mode_seeking_screen.sh train|val SEEDS..." >&2; exit 2 ;;
 esac

@@ -113,3 +113,17 @@ def test_evaluate_best_of_records_it_and_plain_lookups_skip_it(gan_run, tmp_path
     with pytest.raises(SystemExit, match="no evaluation"):  # a plain lookup never returns picked images
         find_metrics(gan_run, {"split": "val"})
     assert find_metrics(gan_run, {"split": "val", "best_of": "2"}) == evals[-1]
+
+
+def test_csv_rows_picked_by_discriminator_record_the_scorer_in_the_request(gan_run, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id,category,colour,productDisplayName\nA1,dress,green,Green dress\nB2,shoe,,Some shoe\n")
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["generate", str(gan_run), "--from-csv", str(rows), "--best-of", "2", "--score-with",
+                              "discriminator", "--out", str(out), "--quiet"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    side = json.loads((out / "generation.json").read_text())
+    assert '"scoring": "discriminator"' in json.dumps(side) and '"best_of": 2' in json.dumps(side)
+    lines = [json.loads(line) for p in out.rglob("*.jsonl") for line in p.read_text().splitlines() if line.strip()]
+    picked = [line["best_of"] for line in lines if "best_of" in line]
+    assert len(picked) == 2 and all(b["score"] == b["discriminator"] == max(b["candidate_scores"]) for b in picked)
