@@ -42,6 +42,9 @@
 #         run. Same work a step (a top-k of 64 logits): 108.6 against 110.6 images/s side by side, 0.982x, within
 #         the noise of a 100-step pair (bench/results/quality/topk_speed_bf16.json), so the same 7171 steps.
 #   topk75: the same with the floor at 0.75 of the batch (the paper's other setting).
+#   ms01: MSGAN's mode-seeking term at weight 0.1 (--model-arg mode_seeking=0.1), the one bench/mode_seeking_screen.sh
+#         variant that lowered FID-P at both screen seeds. No pass of its own (1.034x side by side, fp32,
+#         bench/results/quality/mode_seeking_speed_fp32.json: noise), so the same 7171 steps. Not trained yet.
 #
 #   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
@@ -71,7 +74,8 @@ topk) STEPS=7171; ARGS=(--model-arg topk_keep=0.5 --model-arg topk_steps=3585)
   LABEL="bf16, top-k training (k from 64 to 32 over 3585 steps), $STEPS steps" ;;
 topk75) STEPS=7171; ARGS=(--model-arg topk_keep=0.75 --model-arg topk_steps=3585)
   LABEL="bf16, top-k training (k from 64 to 48 over 3585 steps), $STEPS steps" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+ms01) STEPS=7171; ARGS=(--model-arg mode_seeking=0.1); LABEL="bf16, mode seeking (weight 0.1), $STEPS steps" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75|ms01 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"

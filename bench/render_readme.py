@@ -773,6 +773,10 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "topk-val": (["quality/recipe25_val.json", "quality/topk_val.json"],
                  lambda: t_seed_pair("recipe25_val.json", "topk_val.json")),
     "d-pick-val": (["quality/d_pick_val.json"], lambda: t_d_pick("d_pick_val.json")),
+    "mode-seeking-screen-val": (["quality/recipe_1200_screen_val.json", "quality/mode_seeking_screen_val.json",
+                                 "quality/mode_seeking_0.1_screen_val.json"],
+                                lambda: t_seed_pair("recipe_1200_screen_val.json", "mode_seeking_screen_val.json",
+                                                    "mode_seeking_0.1_screen_val.json")),
     "bcr-real-speed-bf16": (["quality/bcr_real_speed_bf16.json"],
                             lambda: t_variant_speed("quality/bcr_real_speed_bf16.json")),
     "avx512-val": (["quality/recipe25_val.json", "quality/bcrreal_val.json"],
@@ -1353,6 +1357,18 @@ FIGURES: list[Figure] = [
            "With top-k training: {f1} / {f2} against the recipe's {b1} / {b2} at the same seeds, lower at {wins} of {n}\n"
            "(mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against {col_base}",
            lambda: _vs_variant("topk", "recipe25")),
+    Figure("mode seeking 1 (val)", ["quality/mode_seeking_screen_val.json", "quality/recipe_1200_screen_val.json"],
+           "Mode seeking at weight 1: {f0} / {f1} against the fp32 recipe's {b0} / {b1} at the same seeds, lower at {wins} "
+           "of {n} (mean "
+           "{new} against {base});\narticleType accuracy {acc} against {acc_base}, baseColour {col} against {col_base}",
+           lambda: _vs_variant("mode_seeking_screen", "recipe_1200_screen")),
+    Figure("mode seeking 0.1 (val)", ["quality/mode_seeking_0.1_screen_val.json", "quality/recipe_1200_screen_val.json"],
+           "Mode seeking at weight 0.1: {f0} / {f1} against the fp32 recipe's {b0} / {b1} at the same seeds, lower at "
+           "{wins} of {n} (mean {new} against {base});\narticleType accuracy {acc} against {acc_base}, baseColour {col} "
+           "against {col_base}", lambda: _vs_variant("mode_seeking_0.1_screen", "recipe_1200_screen")),
+    Figure("mode seeking: speed", ["quality/mode_seeking_speed_fp32.json"],
+           "It costs no pass of its own ({r}x the recipe's\nimages/s side by side",
+           lambda: {"r": f"{R('quality/mode_seeking_speed_fp32.json')['b_over_a']:.3f}"}),
     Figure("best of m by D (val)", ["quality/d_pick_val.json"],
            "FID-P rises with m at both seeds: {a1} -> {a2} -> {a4} at seed 1 and {b1} -> {b2} -> {b4} at seed 2 for\n"
            "m = 1, 2, 4", _d_pick),
