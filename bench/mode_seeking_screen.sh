@@ -24,12 +24,9 @@ source "$(dirname "$0")/seed_runs.sh"
 MS=(--model-arg "mode_seeking=$WEIGHT")
 if [ "$WEIGHT" = 1 ]; then prefix=ms-screen; stem=mode_seeking_screen; else prefix=ms$WEIGHT-screen; stem=mode_seeking_${WEIGHT}_screen; fi
 case "${1:-}" in
-train) for s in "${@:2}"; do
-    train_seed "$prefix-s$s" "$s" --precision fp32 --batch-size 64 "${MS[@]}" &
-  done
-  wait ;;
-val) SEEDS_COMMAND="WEIGHT=$WEIGHT bash bench/mode_seeking_screen.sh train ${*:2} && WEIGHT=$WEIGHT bash bench/mode_seeking_screen.sh val ${*:2}"
-  collect_seeds val "$prefix" "$stem" "$stem" "fp32, mode seeking (weight $WEIGHT), $STEPS steps" \
-    mode_seeking_screen.sh "${@:2}" ;;
-*) echo "usage: bash bench/mode_seeking_screen.sh train|val SEEDS..." >&2; exit 2 ;;
+train|val) again="bash bench/mode_seeking_screen.sh"
+  [ "$WEIGHT" = 1 ] || again="WEIGHT=$WEIGHT $again"
+  screen_arm "$1" "$prefix" "$stem" "fp32, mode seeking (weight $WEIGHT), $STEPS steps" "$again" "${@:2}" -- \
+    --precision fp32 --batch-size 64 "${MS[@]}" ;;
+*) echo "usage: WEIGHT=W bash bench/mode_seeking_screen.sh train|val SEEDS..." >&2; exit 2 ;;
 esac

@@ -1357,15 +1357,10 @@ FIGURES: list[Figure] = [
            "With top-k training: {f1} / {f2} against the recipe's {b1} / {b2} at the same seeds, lower at {wins} of {n}\n"
            "(mean {new} against {base}); articleType accuracy {acc} against {acc_base}, baseColour {col} against {col_base}",
            lambda: _vs_variant("topk", "recipe25")),
-    Figure("mode seeking 1 (val)", ["quality/mode_seeking_screen_val.json", "quality/recipe_1200_screen_val.json"],
-           "Mode seeking at weight 1: {f0} / {f1} against the fp32 recipe's {b0} / {b1} at the same seeds, lower at {wins} "
-           "of {n} (mean "
-           "{new} against {base});\narticleType accuracy {acc} against {acc_base}, baseColour {col} against {col_base}",
-           lambda: _vs_variant("mode_seeking_screen", "recipe_1200_screen")),
-    Figure("mode seeking 0.1 (val)", ["quality/mode_seeking_0.1_screen_val.json", "quality/recipe_1200_screen_val.json"],
-           "Mode seeking at weight 0.1: {f0} / {f1} against the fp32 recipe's {b0} / {b1} at the same seeds, lower at "
-           "{wins} of {n} (mean {new} against {base});\narticleType accuracy {acc} against {acc_base}, baseColour {col} "
-           "against {col_base}", lambda: _vs_variant("mode_seeking_0.1_screen", "recipe_1200_screen")),
+    _vs_figure("mode seeking 1 (val)", "mode_seeking_screen", "Mode seeking at weight 1", "the fp32 recipe's", 2,
+               base="recipe_1200_screen"),
+    _vs_figure("mode seeking 0.1 (val)", "mode_seeking_0.1_screen", "Mode seeking at weight 0.1", "the fp32 recipe's", 2,
+               base="recipe_1200_screen"),
     Figure("mode seeking: speed", ["quality/mode_seeking_speed_fp32.json"],
            "It costs no pass of its own ({r}x the recipe's\nimages/s side by side",
            lambda: {"r": f"{R('quality/mode_seeking_speed_fp32.json')['b_over_a']:.3f}"}),

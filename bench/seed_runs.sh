@@ -47,6 +47,22 @@ collect_seeds() {  # split prefix tag results-stem label script seeds...: evalua
     --command "${SEEDS_COMMAND:-bash bench/$script train && bash bench/$script $split}" "${args[@]}"
 }
 
+screen_arm() {  # train|val prefix stem label again seeds... -- train options: one arm of a fixed-step screen ($STEPS),
+  # its seeds trained side by side (one core each) as runs <prefix>-s<seed>, or evaluated on val into <stem>_val.json;
+  # "again" is the command that reruns the arm (the results file records "again train SEEDS && again val SEEDS")
+  local action=$1 prefix=$2 stem=$3 label=$4 again=$5 s seeds=()
+  shift 5
+  while (($#)) && [ "$1" != -- ]; do seeds+=("$1"); shift; done
+  (($#)) && shift
+  case "$action" in
+  train) for s in "${seeds[@]}"; do train_seed "$prefix-s$s" "$s" "$@" & done
+    wait ;;
+  val) SEEDS_COMMAND="$again train ${seeds[*]} && $again val ${seeds[*]}" \
+      collect_seeds val "$prefix" "$stem" "$stem" "$label" "$again" "${seeds[@]}" ;;
+  *) echo "screen_arm: train or val, not $action" >&2; return 2 ;;
+  esac
+}
+
 grid_sheets() {  # run...: bench/sample_grids.py's category x colour sheet (8 categories x 8 colours, one noise seed) of
   local tmp run  # each run -> $OUT/<run>-category-colour.png
   tmp=$(mktemp -d)
