@@ -173,6 +173,12 @@ def _refuse_ignored_options(ctx: typer.Context, used: set[str], why: str) -> Non
         raise UserError(f"{', '.join(given)} would be ignored: {why}.")
 
 
+def _check_score_with(score_with: str, best_of: int) -> None:
+    """--score-with chooses what scores --best-of candidates: an error without candidates to score."""
+    if score_with != "productnet" and best_of == 1:
+        raise UserError(f"--score-with {score_with} scores the candidates of --best-of K; add --best-of (e.g. 4)")
+
+
 def _scoring(score_with: str, features: Path | None) -> str | None:
     """What scored --best-of candidates, as a request records it: "discriminator", the ProductNet folder, or None (the
     catalog's cached ProductNet)."""
@@ -441,8 +447,7 @@ def generate(
     part = Shard.parse(shard)
     if features is not None and best_of == 1:
         raise UserError("--features scores the candidates of --best-of K; add --best-of (e.g. 4) or drop --features")
-    if score_with != "productnet" and best_of == 1:
-        raise UserError(f"--score-with {score_with} scores the candidates of --best-of K; add --best-of (e.g. 4)")
+    _check_score_with(score_with, best_of)
     attrs = _parse_kv(attr, "--attr")
     _set_threads(threads)
     if _is_export(run):  # `prodgen export` output: ONNX Runtime, no PyTorch weights
@@ -701,6 +706,7 @@ def fill(
     from .sample.stream import Shard
 
     part = Shard.parse(shard)
+    _check_score_with(score_with, best_of)
     catalog_csv(catalog, images)  # a catalog fill can use, before the model loads
     _set_threads(threads)
     pipe = Pipeline.from_pretrained(check_run_folder(run))
@@ -712,8 +718,6 @@ def fill(
         from .sample.best_of import scorer_for
 
         scorer, _ = scorer_for(pipe, features, progress=not quiet, console=console, by=score_with)
-    elif score_with != "productnet":
-        raise UserError(f"--score-with {score_with} scores the candidates of --best-of K; add --best-of (e.g. 4)")
     res = fill_catalog(pipe, catalog, out, images, seed, id_column, title_column, sampling=sampling, best_of=best_of,
                        scorer=scorer, progress=not quiet, console=console, shard=part, batch_size=batch_size,
                        scoring=_scoring(score_with, features))

@@ -117,9 +117,9 @@ def best_of_batch(pipe, cond: torch.Tensor, seeds: list[int], k: int, scorer, tr
         x = pipe.generate_batch(cond, [int(s) * k + c for s in seeds], truncation, text, **extra)
         parts.append(scorer.score(x, cond, text))
         cands.append(x)
-    scores = torch.stack([p["score"] for p in parts])
-    best = pick_best(torch.stack(cands), scores)
-    return torch.stack(cands)[best, torch.arange(len(seeds))], best, parts, scores
+    stacked, scores = torch.stack(cands), torch.stack([p["score"] for p in parts])
+    best = pick_best(stacked, scores)
+    return stacked[best, torch.arange(len(seeds))], best, parts, scores
 
 
 class BestOfPipeline:
