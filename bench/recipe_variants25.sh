@@ -44,7 +44,8 @@
 #   topk75: the same with the floor at 0.75 of the batch (the paper's other setting).
 #   ms01: MSGAN's mode-seeking term at weight 0.1 (--model-arg mode_seeking=0.1), the one bench/mode_seeking_screen.sh
 #         variant that lowered FID-P at both screen seeds. No pass of its own (1.034x side by side, fp32,
-#         bench/results/quality/mode_seeking_speed_fp32.json: noise), so the same 7171 steps. Not trained yet.
+#         bench/results/quality/mode_seeking_speed_fp32.json: noise), so the same 7171 steps.
+#   ms005: the same at weight 0.05 (--model-arg mode_seeking=0.05), for the case where ms01 buys FID-P with accuracy.
 #
 #   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
@@ -75,7 +76,8 @@ topk) STEPS=7171; ARGS=(--model-arg topk_keep=0.5 --model-arg topk_steps=3585)
 topk75) STEPS=7171; ARGS=(--model-arg topk_keep=0.75 --model-arg topk_steps=3585)
   LABEL="bf16, top-k training (k from 64 to 48 over 3585 steps), $STEPS steps" ;;
 ms01) STEPS=7171; ARGS=(--model-arg mode_seeking=0.1); LABEL="bf16, mode seeking (weight 0.1), $STEPS steps" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75|ms01 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+ms005) STEPS=7171; ARGS=(--model-arg mode_seeking=0.05); LABEL="bf16, mode seeking (weight 0.05), $STEPS steps" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75|ms01|ms005 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"
