@@ -5,6 +5,10 @@
 # raster first (conditioning/maps.coarsen_masks), so it learns to draw a product's true outline from a rough shape and
 # the asked type. Every run is bench/sketch_bench.py's pix2pix recipe (500 steps, one thread, batch 64, 64 px);
 # the edges pair (p2p, l1) is retrained here so the doodle rows of one results file come from one machine.
+# Beside them, on the plain silhouette run: snapping (the nearest training mask of the asked type) and the doodle's
+# mask projected onto the asked type's linear shape model of K components (ShapeIndex.project, generate
+# --sketch-shape K; K = 0 is the type's mean mask, the drawing ignored: the control). Val screens K = 0, 1, 3, 2, 5;
+# test reads K = 0 and the K chosen on val (1: the highest type accuracy).
 #
 #   bash bench/quickdraw_silhouette.sh train              # what is missing, two at a time, one core each
 #   bash bench/quickdraw_silhouette.sh val                # -> bench/results/sketch/quickdraw-val-silhouette.json (+ grids)
@@ -28,6 +32,7 @@ train) train edges-p2p & train silhouette-p2p & wait
        train silhouette-p2p-coarse8 ;;
 val|test) OMP_NUM_THREADS=2 .venv/bin/python bench/quickdraw_sketches.py --split "$1" --fit lines --threads 2 \
             --silhouette runs/sketch-silhouette-p2p runs/sketch-silhouette-p2p-coarse16 runs/sketch-silhouette-p2p-coarse8 \
+            --shape-prior $([ "$1" = val ] && echo 0 1 3 2 5 || echo 0 1) \
             --out "bench/results/sketch/quickdraw-$1-silhouette.json" ;;
 *) echo "usage: bash bench/quickdraw_silhouette.sh train|val|test" >&2; exit 2 ;;
 esac

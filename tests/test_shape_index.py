@@ -73,6 +73,34 @@ def test_silhouettes_are_matched_by_their_outlines():
     assert index.nearest(torch.from_numpy(square(5, 27).astype(np.float32)), 1, 1)[0].id == "big"
 
 
+def box(res: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    m = np.zeros((res, res), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def test_shape_model_projects_a_drawing_onto_the_types_shapes():
+    tall = [box(32, 4, 28, 12 - d, 20 + d) for d in (0, 1, 2)]  # type 1: tall boxes of three widths
+    wide = [box(32, 12, 20, 4, 28)]  # type 2: one wide box
+    index = ShapeIndex(np.stack(tall + wide), np.array([1, 1, 1, 2]), ["a", "b", "c", "d"], "silhouette", "articleType")
+    mean, basis, std = index.shape_model(1, 5)
+    assert basis.shape == (5, 32 * 32) and std[0] > 1 and std[2] < 1e-3  # 6 masks (3 mirrored = themselves): 2 real directions
+    assert np.allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-4)  # orthonormal directions
+    # The wide box asked as type 2 (one shape, mirrored = itself: no variance) comes back as that box, whatever is drawn.
+    drawn = torch.from_numpy(tall[0].astype(np.float32))[None]
+    lost = np.argwhere((index.project(drawn, 2, 3)[0].numpy() > 0.5) != wide[0]).tolist()
+    assert lost == [[12, 4], [12, 27], [19, 4], [19, 27]]  # the wide box less its corners (smoothed, cut at one half)
+    # A tall box drawn at a width between the catalog's is kept near it; one drawn wider than any is pulled in.
+    mid = torch.from_numpy(box(32, 4, 28, 11, 21).astype(np.float32))[None]
+    got = index.project(mid, 1, 2)[0].numpy() > 0.5
+    assert np.abs(got.astype(int) - box(32, 4, 28, 11, 21)).sum() == 4  # its corners
+    fat = torch.from_numpy(box(32, 4, 28, 2, 30).astype(np.float32))[None]
+    cols = np.nonzero((index.project(fat, 1, 2)[0].numpy() > 0.5).any(0))[0]
+    assert cols.min() == 9 and cols.max() == 22  # 3 std out along the width direction: 1 px past the widest (10..21)
+    with pytest.raises(UserError, match="silhouette"):
+        ShapeIndex(np.stack(tall), np.array([1, 1, 1]), ["a", "b", "c"], "edges", "articleType").shape_model(1, 2)
+
+
 def test_the_index_file_round_trips_and_damage_names_the_fix(tmp_path):
     rng = np.random.default_rng(0)
     maps = rng.random((5, 24, 24)) < 0.1  # 576 bits a map: not a multiple of the packing's byte boundary per row
@@ -124,3 +152,43 @@ def test_generate_sketch_snap_end_to_end(sketch_run, tmp_path):
     direct = pipe.generate_batch(pipe.condition({"colour": "red"})[None], [5], image_map=m)
     png = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "a" / "000001.png"))
     assert np.array_equal(png, ((direct[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy())
+
+
+def test_generate_sketch_shape_pulls_the_drawing_towards_the_types_masks(tmp_path_factory, sketch_run, tmp_path):
+    from prodgen.provenance.verify import verify_file
+    from prodgen.sample import Pipeline
+
+    run = train_tiny_run(tmp_path_factory.mktemp("shape") / "run", "pix2pix", steps=2, image_condition="silhouette")
+    args = ["generate", str(run), "--sketch", str(SKETCHES / "tshirt.png"), "--attr", "category=t-shirt",
+            "--attr", "colour=red", "-n", "2", "--seed", "4", "--quiet", "--sketch-shape", "2"]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "none")])
+    assert res.exit_code != 0 and "prodgen shape-index" in str(res.exception)
+    assert runner.invoke(app, ["shape-index", str(run), "--quiet"]).exit_code == 0
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "a")], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    pipe = Pipeline.from_pretrained(run)
+    cond = pipe.condition({"category": "t-shirt", "colour": "red"})
+    drawn = pipe.sketch_map(SKETCHES / "tshirt.png")
+    index = ShapeIndex.load(run)
+    want = index.project(drawn, int(cond[0]), 2)
+    assert not torch.equal(want, drawn)  # the projection moved the drawing
+    direct = pipe.generate_batch(cond[None].expand(2, -1), [4, 5], image_map=want[None])
+    png = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "a" / "000001.png"))
+    assert np.array_equal(png, ((direct[1].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy())
+    info = verify_file(tmp_path / "a" / "000000.png")
+    assert info["valid"] and info["request"]["sketch"]["shape_model"]["components"] == 2
+    assert info["request"]["sketch"]["shape_model"]["map_pixels"] == int(want.sum())
+    # Refusals: with --sketch-snap, without --sketch, without the type, and on an edges run.
+    for extra, words in ((["--sketch-snap"], "choose one"),):
+        res = runner.invoke(app, [*args, *extra, "--out", str(tmp_path / "b")])
+        assert res.exit_code != 0 and words in str(res.exception)
+    res = runner.invoke(app, ["generate", str(run), "--attr", "category=t-shirt", "--sketch-shape", "2", "--quiet",
+                              "--out", str(tmp_path / "c")])
+    assert res.exit_code != 0 and "--sketch" in str(res.exception)
+    res = runner.invoke(app, ["generate", str(run), "--sketch", str(SKETCHES / "tshirt.png"), "--attr", "colour=red",
+                              "--sketch-shape", "2", "--quiet", "--out", str(tmp_path / "d")])
+    assert res.exit_code != 0 and "--attr category=" in str(res.exception)
+    runner.invoke(app, ["shape-index", str(sketch_run), "--quiet"], catch_exceptions=False)
+    res = runner.invoke(app, ["generate", str(sketch_run), "--sketch", str(SKETCHES / "tshirt.png"), "--attr",
+                              "category=t-shirt", "--sketch-shape", "2", "--quiet", "--out", str(tmp_path / "e")])
+    assert res.exit_code != 0 and "edge maps" in str(res.exception)

@@ -422,6 +422,11 @@ def generate(
                                                    "training photo of the asked type (Chamfer distance to the drawing), "
                                                    "not from the drawing's lines; each file names that photo. Needs "
                                                    "`prodgen shape-index RUN` once")] = False,
+    sketch_shape: Annotated[int, typer.Option(min=0, help="with --sketch and a silhouette run: pull the filled drawing "
+                                                          "towards the asked type's shapes, its projection onto a linear "
+                                                          "model of K components of that type's training masks (0: off; "
+                                                          "1 followed the asked type best on people's doodles). Needs "
+                                                          "`prodgen shape-index RUN` once")] = 0,
     shard: Annotated[str | None, typer.Option(help="with --from-csv: generate shard i of N (numbered from 1, e.g. 2/4); run "
                                                    "one process per shard, same --out: each resumes where it stopped")] = None,
     batch_size: BatchOpt = 64,
@@ -482,7 +487,7 @@ def generate(
                                        progress=not quiet, console=console))
         return
     plan = request_jobs(pipe, attrs, prompt, n, seed, sketch=sketch, title_prior=title_prior, sketch_fit=sketch_fit,
-                        sketch_snap=sketch_snap)
+                        sketch_snap=sketch_snap, sketch_shape=sketch_shape)
     for note in plan.notes:
         console.print(f"[yellow]{note}[/]", soft_wrap=True)
     if scoring_notes is not None:

@@ -114,7 +114,7 @@ class ShapeIndex:
             small = _downsample(_lines(self.maps[rows], self.kind), MATCH_RESOLUTION)
             lines = np.concatenate([small, small[:, :, ::-1]])
             dts = np.stack([distance_to_lines(m) for m in lines])
-            self._cache = {type_id: (rows, lines, dts)}  # one type at a time: a request asks for one
+            self._cache = {type_id: (rows, lines, dts)}  # one type at a time: a request asks for one (drops models too)
         return self._cache[type_id]
 
     def nearest(self, sketch: torch.Tensor, type_id: int, k: int) -> list[Match]:
@@ -141,6 +141,40 @@ class ShapeIndex:
             raise UserError(f"the training photos of this {self.attribute} have no lines in the shape index")
         picks = [int(order[i % len(order)]) for i in range(k)]
         return [Match(int(rows[j]), self.ids[rows[j]], float(best[j]), bool(mirrored[j])) for j in picks]
+
+    def shape_model(self, type_id: int, k: int, sigma: float = 1.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A linear shape model of the ``type_id`` photos' masks (silhouette indexes; 0: all photos), as Active Shape
+        Models and eigen-shapes do: the masks, each also mirrored, smoothed by a Gaussian of ``sigma`` px, then their
+        mean (R*R,), the first ``k`` principal directions (k, R*R) and the standard deviation along each (k,)."""
+        if self.kind != "silhouette":
+            raise UserError("a shape model is built from masks: use a silhouette run's shape index")
+        key = ("pca", int(type_id), int(k), float(sigma))
+        if key not in self._cache:
+            from scipy.ndimage import gaussian_filter
+
+            rows = np.nonzero(self.types == type_id)[0] if type_id else np.arange(len(self.types))
+            if len(rows) == 0:
+                raise UserError(f"no training photo has this {self.attribute} in the run's shape index")
+            m = self.maps[rows].astype(np.float32)
+            m = np.concatenate([m, m[:, :, ::-1]])
+            x = np.stack([gaussian_filter(a, sigma) for a in m]).reshape(len(m), -1)
+            mean = x.mean(0)
+            _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
+            k = min(k, len(sv))
+            self._cache[key] = (mean, vt[:k], sv[:k] / np.sqrt(max(len(m) - 1, 1)))
+        return self._cache[key]
+
+    def project(self, sketch: torch.Tensor, type_id: int, k: int, sigma: float = 1.5, limit: float = 3.0) -> torch.Tensor:
+        """The mask of the ``type_id`` shape model (``shape_model``) nearest to ``sketch`` (a (1, R, R) or (R, R) mask
+        in {0, 1}): its smoothed copy projected onto the first ``k`` directions, each coefficient clipped to
+        ``limit`` standard deviations, cut at one half. (1, R, R) float in {0, 1}."""
+        from scipy.ndimage import gaussian_filter
+
+        mean, basis, std = self.shape_model(type_id, k, sigma)
+        r = self.resolution
+        q = gaussian_filter(np.asarray(sketch, dtype=np.float32).reshape(r, r), sigma).reshape(-1)
+        coef = np.clip(basis @ (q - mean), -limit * std, limit * std)
+        return torch.from_numpy(((mean + coef @ basis).reshape(1, r, r) >= 0.5).astype(np.float32))
 
     def maps_of(self, matches: list[Match]) -> torch.Tensor:
         """(k, 1, R, R) float maps of the matched photos, mirrored where the match was."""

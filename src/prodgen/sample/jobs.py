@@ -28,7 +28,7 @@ class JobPlan:
 
 def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: int, seed: int = 0,
                  sketch: Path | np.ndarray | None = None, sketch_info: dict | None = None, title_prior: bool = True,
-                 sketch_fit: str = "lines", sketch_snap: bool = False) -> JobPlan:
+                 sketch_fit: str = "lines", sketch_snap: bool = False, sketch_shape: int = 0) -> JobPlan:
     """``n`` images of one condition (``--attr`` values and/or ``--prompt``); image i uses seed ``seed + i``.
 
     ``sketch``: a drawing or silhouette (a file, or an (H, W, 3) uint8 array with ``sketch_info`` saying where it came
@@ -36,6 +36,9 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
     records the file's name and sha256 (or ``sketch_info``) and how it was read (``sketch_fit``: framed by its lines or
     as the whole canvas, ``conditioning.maps.sketch_map``). ``sketch_snap``: image i is drawn from the map of the i-th
     nearest training photo of the asked type instead (``Pipeline.snap_sketch``; each job's ``shape_of`` names it).
+    ``sketch_shape`` K > 0 (silhouette runs): every image is drawn from the sketch's mask projected onto the asked
+    type's linear shape model of K components (``Pipeline.project_sketch``), the drawing pulled towards that type's
+    shapes.
     ``title_prior``: let the run's title prior fill the attributes the prompt leaves open (the notes say which)."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
@@ -45,11 +48,19 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
     image_map = pipe.sketch_map(sketch, fit=sketch_fit) if sketch is not None else None
     if sketch_snap and sketch is None:
         raise UserError("--sketch-snap snaps a drawing to the nearest catalog shapes; give the drawing with --sketch")
+    if sketch_shape and sketch is None:
+        raise UserError("--sketch-shape pulls a drawing towards the catalog's shapes; give the drawing with --sketch")
+    if sketch_shape and sketch_snap:
+        raise UserError("--sketch-snap takes whole catalog shapes and --sketch-shape pulls the drawing towards them; "
+                        "choose one")
     pc = pipe.prompt_condition(prompt, attrs, title_prior=title_prior)
     maps, snapped = [image_map] * n, None
     if sketch_snap:
         snapped_maps, snapped = pipe.snap_sketch(image_map, pc.cond, n)
         maps = list(snapped_maps)
+    shaped = pipe.project_sketch(image_map, pc.cond, sketch_shape) if sketch_shape else None
+    if shaped is not None:
+        maps = [shaped] * n
     jobs = [Job(f"{i:06d}", pc.cond, seed + i, {"shape_of": snapped[i]} if snapped else {}, text=pc.text,
                 image_map=maps[i]) for i in range(n)]
     request = {"attributes": attrs, "prompt": prompt, "understood": pc.understood, "notes": pc.notes, "n": n, "seed": seed}
@@ -62,6 +73,9 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
                              "map_pixels": int(image_map.sum())}
         if snapped is not None:  # each image's sidecar and provenance name the catalog photo whose shape it took
             request["sketch"]["snap"] = "nearest catalog shapes of the asked type (conditioning/shape_index.py)"
+        if shaped is not None:
+            request["sketch"]["shape_model"] = {"components": sketch_shape, "map_pixels": int(shaped.sum()),
+                                                "of": "the asked type's training masks (conditioning/shape_index.py)"}
     return JobPlan(jobs, request, list(pc.notes))
 
 

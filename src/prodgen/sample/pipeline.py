@@ -203,6 +203,27 @@ class Pipeline:
         """``--sketch-snap``: the maps of the ``k`` training photos nearest to a sketch's (1, R, R) ``image_map``, of
         the type ``cond`` (one (A,) row) asks for (``conditioning.shape_index``), as (k, 1, R, R), and a record of
         each (catalog id, Chamfer px, mirrored). Needs the run's shape index (`prodgen shape-index RUN`)."""
+        index = self.shape_index()
+        type_id = int(cond.reshape(-1)[self.vocab.names.index(index.attribute)])
+        matches = index.nearest(image_map, type_id, k)
+        return index.maps_of(matches), [m.record() for m in matches]
+
+    def project_sketch(self, image_map: torch.Tensor, cond: torch.Tensor, k: int) -> torch.Tensor:
+        """``--sketch-shape K``: a silhouette sketch's (1, R, R) ``image_map`` projected onto the linear shape model
+        of the training masks of the type ``cond`` asks for, K components (``ShapeIndex.project``): the drawing's
+        shape pulled towards the shapes of that type. Needs the run's shape index (`prodgen shape-index RUN`)."""
+        index = self.shape_index()
+        if index.kind != "silhouette":
+            raise UserError(f"--sketch-shape pulls a filled drawing towards the catalog's masks; {self.run_dir} draws "
+                            "from edge maps. Use --sketch-snap with it, or a silhouette run")
+        type_id = int(cond.reshape(-1)[self.vocab.names.index(index.attribute)])
+        if type_id == 0:
+            raise UserError(f"--sketch-shape needs the {index.attribute} the drawing should become: add --attr "
+                            f"{index.attribute}=...")
+        return index.project(image_map, type_id, k)
+
+    def shape_index(self):
+        """The run's shape index (``prodgen shape-index RUN``), loaded once and checked against the run."""
         from ..conditioning.shape_index import ShapeIndex
 
         if self.image_condition is None:
@@ -217,10 +238,7 @@ class Pipeline:
                 raise UserError(f"{self.run_dir}'s shape index is keyed by {index.attribute!r}, which the run is not "
                                 f"conditioned on; rebuild it with `prodgen shape-index {self.run_dir}`")
             self._shape_index = index
-        index = self._shape_index
-        type_id = int(cond.reshape(-1)[self.vocab.names.index(index.attribute)])
-        matches = index.nearest(image_map, type_id, k)
-        return index.maps_of(matches), [m.record() for m in matches]
+        return self._shape_index
 
     @torch.no_grad()
     def generate_batch(self, cond: torch.Tensor, seeds: list[int], truncation: float = 1.0,
