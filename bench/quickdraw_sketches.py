@@ -405,9 +405,10 @@ def main() -> int:
                 for label in extra:
                     cells += [ink(made[(label, "mask")][i]), made[(label, "type given")][i]]
                 row_labels.append(f"{list(CATEGORIES)[k]}: {type_names[i]}, {colours.decode(int(cond[i, 1]))}")
-            cols = (["doodle map", "filled"] + [label.replace("silhouette pix2pix", "sil.") for label in sil_pipes]
-                    + [x for label in extra for x in (label.replace(first_label, "mask:").replace("mask:,", "mask:"),
-                                                      "image")])
+            short = lambda label: label.replace("silhouette pix2pix", "sil.").replace(" (masks through ", " ").replace(  # noqa: E731
+                ")", "")
+            cols = (["doodle map", "filled", *map(short, sil_pipes), "snapped mask", "image"]
+                    + [x for k in args.shape_prior[:3] for x in (f"K={k} mask", "image")])
             sil_grid = out.with_name(f"{out.stem}-{fit}-silhouette.png")
             sb.save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), sil_grid, len(cols), scale=2,
                          col_labels=cols, row_labels=row_labels)

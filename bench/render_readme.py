@@ -569,6 +569,8 @@ def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
     first file's photo-map rows and floor are shown, then each file's doodle rows, for each framing it holds."""
     first = R(f"sketch/{files[0][1]}")
     names = {"edge_f1": "edge F1 (1 px)", "chamfer_px": "Chamfer px"}
+    if any(R(f"sketch/{name}")["runs"].get("silhouette") for _, name in files):
+        names["silhouette_iou"] = "mask IoU"  # silhouette rows: the doodle's filled mask against the image's
 
     def row(label: str, r: dict, n: int) -> list[str]:
         fa = r.get("faithfulness", {})
@@ -594,7 +596,8 @@ def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
     body.append(row(f"{first['floor']['photos']} photos (floor)", first["floor"], first["floor"]["n"]))
     ext = first["catalog_extent"]
     runs = "; ".join(f"{label.strip(' ()') or 'unmarked rows'}: " + ", ".join(
-        f"`{r}`" for m, r in R(f"sketch/{name}")["runs"].items() if label == files[0][0] or m == "p2p") for label, name in files)
+        f"`{r}`" for m, rs in R(f"sketch/{name}")["runs"].items() if label == files[0][0] or m == "p2p"
+        for r in (rs if isinstance(rs, list) else [rs])) for label, name in files)
     return md_table(["", "n", "FID-P (95% CI)", "acc. articleType", "acc. subCategory", "acc. baseColour",
                      *names.values(), "near copies"], body) + [
         "", f"Doodles {first['doodles']} ({first['n']} in all, {len(first['categories'])} categories; package "
@@ -704,6 +707,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
                       lambda: t_quickdraw([("", "quickdraw-val.json"),
                                            *((f" ({lab})", f"quickdraw-val-{v}.json") for v, lab in QD_VARIANTS.items())])),
     "quickdraw-test": (["sketch/quickdraw-test.json"], lambda: t_quickdraw([("", "quickdraw-test.json")])),
+    "quickdraw-val-silhouette": (["sketch/quickdraw-val-silhouette.json"],
+                                 lambda: t_quickdraw([("", "quickdraw-val-silhouette.json")])),
     "distill": (["distill.json"], t_distill),
     "distill-flow": (["distill_flow_val.json"], lambda: t_distill("distill_flow_val.json")),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
