@@ -587,7 +587,8 @@ def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
     body = []
     for label, name in files:
         res = R(f"sketch/{name}")
-        body += [row(f"{res['split']} photos' Canny maps: {k}{label}", r, res["photo_maps"]["n"])
+        body += [row(f"{res['split']} photos' {'masks' if k.startswith('silhouette') else 'Canny maps'}: {k}{label}", r,
+                     res["photo_maps"]["n"])
                  for k, r in res["photo_maps"]["rows"].items() if shown(k, label)]
     for label, name in files:
         res = R(f"sketch/{name}")
@@ -1203,6 +1204,34 @@ def _quickdraw() -> dict[str, str]:
     return out
 
 
+def _qd_silhouette(split: str) -> dict[str, str]:
+    """Figures of the silhouette doodle rows (bench/quickdraw_silhouette.sh): quickdraw-<split>-silhouette.json."""
+    res = R(f"sketch/quickdraw-{split}-silhouette.json")
+    rows = res["fits"]["lines"]["rows"]
+    sil = "silhouette pix2pix"
+    keys = {"sil": f"{sil}, type given", "sil_alone": f"{sil}, sketch alone", "c16": f"{sil} (masks through 16 x 16), type given",
+            "c8": f"{sil} (masks through 8 x 8), type given", "snap": f"{sil} snapped, type given",
+            "esnap": "pix2pix snapped, type given", "edges": "pix2pix, type given",
+            **{f"k{k}": f"{sil}, shape model of {k}, type given" for k in range(6)}}
+    out = {}
+    for tag, label in keys.items():
+        if label not in rows:
+            continue
+        r = rows[label]
+        fa = r["faithfulness"]
+        out |= {f"{tag}_fid": f"{r['fid_p']:.0f}", f"{tag}_acc": f"{r['cond_acc']['acc/articleType']:.2f}",
+                f"{tag}_sub": f"{r['subCategory_acc']['mean']:.2f}", f"{tag}_col": f"{r['cond_acc']['acc/baseColour']:.2f}",
+                f"{tag}_f1": f"{fa['edge_f1']['mean']:.2f}",
+                f"{tag}_iou": f"{fa['silhouette_iou']['mean']:.2f}" if "silhouette_iou" in fa else ""}
+    photo = res["photo_maps"]["rows"]
+    for tag, label in (("p_sil", f"{sil}, type given"), ("p_c16", f"{sil} (masks through 16 x 16), type given"),
+                       ("p_c8", f"{sil} (masks through 8 x 8), type given"), ("p_edges", "pix2pix, type given")):
+        out |= {f"{tag}_fid": f"{photo[label]['fid_p']:.0f}", f"{tag}_acc": f"{photo[label]['cond_acc']['acc/articleType']:.2f}"}
+    out["k1_ms"] = f"{rows[keys['k1']]['project_s_per_sketch'] * 1e3:.0f}" if keys["k1"] in rows else ""
+    out["floor"] = f"{res['floor']['fid_p']:.0f}"
+    return out
+
+
 # The test doodles through --sketch-snap (README "Doodles drawn by people"), one paragraph of figures.
 QD_SNAP_TEST = ('On the test doodles, read once: FID-P {qd_snap_fid} against {qd_fid_doodle} (photo maps {qd_fid_photo}, floor '
                 '{qd_floor}), articleType {qd_snap_acc} against {qd_acc_doodle} (photo maps {qd_acc_photo}), subCategory '
@@ -1235,6 +1264,26 @@ FIGURES: list[Figure] = [
            "Snapping with the 2,000-step run (val): FID-P {qd_s2k_snap_fid}, articleType {qd_s2k_snap_acc}, edge F1 to the "
            "doodle {qd_s2k_snap_f1}, near copies {qd_s2k_snap_near} (nearest-training-photo distance {qd_s2k_snap_ratio}x a "
            "held-out photo's).", _quickdraw),
+    Figure("doodles: coarse masks (val)", ["sketch/quickdraw-val-silhouette.json"],
+           "It does not: from doodles FID-P {c16_fid} / {c8_fid} at G = 16 / 8 against {sil_fid} without, articleType\n"
+           "{c16_acc} / {c8_acc} against {sil_acc}; from the val photos' masks FID-P {p_c16_fid} / {p_c8_fid} against {p_sil_fid}.",
+           lambda: _qd_silhouette("val")),
+    Figure("doodles: silhouettes (val)", ["sketch/quickdraw-val-silhouette.json"],
+           "from the doodle's filled mask gives FID-P {sil_fid} against the edges run's {edges_fid} from its lines, but\n"
+           "the type is ignored: articleType {sil_acc} with the type given, {sil_alone_acc} without",
+           lambda: _qd_silhouette("val")),
+    Figure("doodles: silhouette snapping (val)", ["sketch/quickdraw-val-silhouette.json"],
+           "FID-P {snap_fid} against the edges run's {esnap_fid} (same doodles, same machine), articleType {snap_acc}\n"
+           "against {esnap_acc}, subCategory {snap_sub} against {esnap_sub}, baseColour {snap_col} against {esnap_col}",
+           lambda: _qd_silhouette("val")),
+    Figure("doodles: shape model (val)", ["sketch/quickdraw-val-silhouette.json"],
+           "| K | FID-P | articleType | subCategory | mask IoU with the doodle |\n| --- | --- | --- | --- | --- |\n"
+           "| 0 (the type's mean mask) | {k0_fid} | {k0_acc} | {k0_sub} | {k0_iou} |\n"
+           "| 1 | {k1_fid} | {k1_acc} | {k1_sub} | {k1_iou} |\n| 2 | {k2_fid} | {k2_acc} | {k2_sub} | {k2_iou} |\n"
+           "| 3 | {k3_fid} | {k3_acc} | {k3_sub} | {k3_iou} |\n| 5 | {k5_fid} | {k5_acc} | {k5_sub} | {k5_iou} |\n"
+           "| snapping (the nearest mask) | {snap_fid} | {snap_acc} | {snap_sub} | {snap_iou} |\n"
+           "| the doodle's own mask | {sil_fid} | {sil_acc} | {sil_sub} | {sil_iou} |",
+           lambda: _qd_silhouette("val")),
     Figure("doodles: canvas framing (test)", ["sketch/quickdraw-test.json"],
            "gives FID-P {qd_fid_canvas} and articleType {qd_acc_canvas}.", _quickdraw),
     Figure("doodles: outline maps (val)", ["sketch/quickdraw-val.json", *(f"sketch/quickdraw-val-{v}.json" for v in QD_VARIANTS)],
