@@ -710,6 +710,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "quickdraw-test": (["sketch/quickdraw-test.json"], lambda: t_quickdraw([("", "quickdraw-test.json")])),
     "quickdraw-val-silhouette": (["sketch/quickdraw-val-silhouette.json"],
                                  lambda: t_quickdraw([("", "quickdraw-val-silhouette.json")])),
+    "quickdraw-test-silhouette": (["sketch/quickdraw-test-silhouette.json"],
+                                  lambda: t_quickdraw([("", "quickdraw-test-silhouette.json")])),
     "distill": (["distill.json"], t_distill),
     "distill-flow": (["distill_flow_val.json"], lambda: t_distill("distill_flow_val.json")),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
@@ -1284,6 +1286,13 @@ FIGURES: list[Figure] = [
            "| snapping (the nearest mask) | {snap_fid} | {snap_acc} | {snap_sub} | {snap_iou} |\n"
            "| the doodle's own mask | {sil_fid} | {sil_acc} | {sil_sub} | {sil_iou} |",
            lambda: _qd_silhouette("val")),
+    Figure("doodles: silhouettes (test)", ["sketch/quickdraw-test-silhouette.json"],
+           "Test doodles, read once: silhouette snapping gives FID-P {snap_fid} against edges snapping's {esnap_fid},\n"
+           "articleType {snap_acc} against {esnap_acc}, subCategory {snap_sub} against {esnap_sub}, baseColour {snap_col} against\n"
+           "{esnap_col}. The shape model at K = 1: FID-P {k1_fid}, articleType {k1_acc}, subCategory {k1_sub}, mask IoU {k1_iou}\n"
+           "against snapping's {snap_iou}; the type's mean mask: FID-P {k0_fid}, articleType {k0_acc}, mask IoU {k0_iou}. The\n"
+           "doodle's own mask: FID-P {sil_fid}, articleType {sil_acc}; coarse masks: {c16_fid} / {c8_fid}.",
+           lambda: _qd_silhouette("test")),
     Figure("doodles: canvas framing (test)", ["sketch/quickdraw-test.json"],
            "gives FID-P {qd_fid_canvas} and articleType {qd_acc_canvas}.", _quickdraw),
     Figure("doodles: outline maps (val)", ["sketch/quickdraw-val.json", *(f"sketch/quickdraw-val-{v}.json" for v in QD_VARIANTS)],
