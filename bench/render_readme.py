@@ -781,6 +781,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "topk-val": (["quality/recipe25_val.json", "quality/topk_val.json"],
                  lambda: t_seed_pair("recipe25_val.json", "topk_val.json")),
     "d-pick-val": (["quality/d_pick_val.json"], lambda: t_d_pick("d_pick_val.json")),
+    "ms01-val": (["quality/recipe25_val.json", "quality/topk_val.json", "quality/ms01_val.json"],
+                 lambda: t_seed_pair("recipe25_val.json", "topk_val.json", "ms01_val.json")),
     "mode-seeking-screen-val": (["quality/recipe_1200_screen_val.json", "quality/mode_seeking_screen_val.json",
                                  "quality/mode_seeking_0.1_screen_val.json"],
                                 lambda: t_seed_pair("recipe_1200_screen_val.json", "mode_seeking_screen_val.json",
@@ -1424,6 +1426,11 @@ FIGURES: list[Figure] = [
                base="recipe_1200_screen"),
     _vs_figure("mode seeking 0.1 (val)", "mode_seeking_0.1_screen", "Mode seeking at weight 0.1", "the fp32 recipe's", 2,
                base="recipe_1200_screen"),
+    Figure("mode seeking 0.1 at 25 minutes (val)", ["quality/ms01_val.json", "quality/recipe25_val.json"],
+           "At the full budget: {f1} / {f2} against the recipe's {b1} / {b2} at the same seeds, lower at {wins} of {n} (mean\n"
+           "{new} against {base}; twice the floor is {twice}); articleType accuracy {acc} against {acc_base}, baseColour {col}\n"
+           "against {col_base}", lambda: (lambda v: {**v, "twice": f"{2 * R('quality/ms01_val.json')['real_floor']['fid']:.1f}"})(
+               _vs_variant("ms01", "recipe25"))),
     Figure("mode seeking: speed", ["quality/mode_seeking_speed_fp32.json"],
            "It costs no pass of its own ({r}x the recipe's\nimages/s side by side",
            lambda: {"r": f"{R('quality/mode_seeking_speed_fp32.json')['b_over_a']:.3f}"}),
