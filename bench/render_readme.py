@@ -1236,6 +1236,11 @@ def _qd_silhouette(split: str) -> dict[str, str]:
     return out
 
 
+def _qd_sil_figure(name: str, template: str, split: str = "val") -> "Figure":
+    """A figure of the silhouette doodle rows of ``split`` (``_qd_silhouette``)."""
+    return Figure(name, [f"sketch/quickdraw-{split}-silhouette.json"], template, lambda: _qd_silhouette(split))
+
+
 # The test doodles through --sketch-snap (README "Doodles drawn by people"), one paragraph of figures.
 QD_SNAP_TEST = ('On the test doodles, read once: FID-P {qd_snap_fid} against {qd_fid_doodle} (photo maps {qd_fid_photo}, floor '
                 '{qd_floor}), articleType {qd_snap_acc} against {qd_acc_doodle} (photo maps {qd_acc_photo}), subCategory '
@@ -1268,33 +1273,28 @@ FIGURES: list[Figure] = [
            "Snapping with the 2,000-step run (val): FID-P {qd_s2k_snap_fid}, articleType {qd_s2k_snap_acc}, edge F1 to the "
            "doodle {qd_s2k_snap_f1}, near copies {qd_s2k_snap_near} (nearest-training-photo distance {qd_s2k_snap_ratio}x a "
            "held-out photo's).", _quickdraw),
-    Figure("doodles: coarse masks (val)", ["sketch/quickdraw-val-silhouette.json"],
+    _qd_sil_figure("doodles: coarse masks (val)",
            "It does not: from doodles FID-P {c16_fid} / {c8_fid} at G = 16 / 8 against {sil_fid} without, articleType\n"
-           "{c16_acc} / {c8_acc} against {sil_acc}; from the val photos' masks FID-P {p_c16_fid} / {p_c8_fid} against {p_sil_fid}.",
-           lambda: _qd_silhouette("val")),
-    Figure("doodles: silhouettes (val)", ["sketch/quickdraw-val-silhouette.json"],
+           "{c16_acc} / {c8_acc} against {sil_acc}; from the val photos' masks FID-P {p_c16_fid} / {p_c8_fid} against {p_sil_fid}."),
+    _qd_sil_figure("doodles: silhouettes (val)",
            "from the doodle's filled mask gives FID-P {sil_fid} against the edges run's {edges_fid} from its lines, but\n"
-           "the type is ignored: articleType {sil_acc} with the type given, {sil_alone_acc} without",
-           lambda: _qd_silhouette("val")),
-    Figure("doodles: silhouette snapping (val)", ["sketch/quickdraw-val-silhouette.json"],
+           "the type is ignored: articleType {sil_acc} with the type given, {sil_alone_acc} without"),
+    _qd_sil_figure("doodles: silhouette snapping (val)",
            "FID-P {snap_fid} against the edges run's {esnap_fid} (same doodles, same machine), articleType {snap_acc}\n"
-           "against {esnap_acc}, subCategory {snap_sub} against {esnap_sub}, baseColour {snap_col} against {esnap_col}",
-           lambda: _qd_silhouette("val")),
-    Figure("doodles: shape model (val)", ["sketch/quickdraw-val-silhouette.json"],
+           "against {esnap_acc}, subCategory {snap_sub} against {esnap_sub}, baseColour {snap_col} against {esnap_col}"),
+    _qd_sil_figure("doodles: shape model (val)",
            "| K | FID-P | articleType | subCategory | mask IoU with the doodle |\n| --- | --- | --- | --- | --- |\n"
            "| 0 (the type's mean mask) | {k0_fid} | {k0_acc} | {k0_sub} | {k0_iou} |\n"
            "| 1 | {k1_fid} | {k1_acc} | {k1_sub} | {k1_iou} |\n| 2 | {k2_fid} | {k2_acc} | {k2_sub} | {k2_iou} |\n"
            "| 3 | {k3_fid} | {k3_acc} | {k3_sub} | {k3_iou} |\n| 5 | {k5_fid} | {k5_acc} | {k5_sub} | {k5_iou} |\n"
            "| snapping (the nearest mask) | {snap_fid} | {snap_acc} | {snap_sub} | {snap_iou} |\n"
-           "| the doodle's own mask | {sil_fid} | {sil_acc} | {sil_sub} | {sil_iou} |",
-           lambda: _qd_silhouette("val")),
-    Figure("doodles: silhouettes (test)", ["sketch/quickdraw-test-silhouette.json"],
+           "| the doodle's own mask | {sil_fid} | {sil_acc} | {sil_sub} | {sil_iou} |"),
+    _qd_sil_figure("doodles: silhouettes (test)",
            "Test doodles, read once: silhouette snapping gives FID-P {snap_fid} against edges snapping's {esnap_fid},\n"
            "articleType {snap_acc} against {esnap_acc}, subCategory {snap_sub} against {esnap_sub}, baseColour {snap_col} against\n"
            "{esnap_col}. The shape model at K = 1: FID-P {k1_fid}, articleType {k1_acc}, subCategory {k1_sub}, mask IoU {k1_iou}\n"
            "against snapping's {snap_iou}; the type's mean mask: FID-P {k0_fid}, articleType {k0_acc}, mask IoU {k0_iou}. The\n"
-           "doodle's own mask: FID-P {sil_fid}, articleType {sil_acc}; coarse masks: {c16_fid} / {c8_fid}.",
-           lambda: _qd_silhouette("test")),
+           "doodle's own mask: FID-P {sil_fid}, articleType {sil_acc}; coarse masks: {c16_fid} / {c8_fid}.", "test"),
     Figure("doodles: canvas framing (test)", ["sketch/quickdraw-test.json"],
            "gives FID-P {qd_fid_canvas} and articleType {qd_acc_canvas}.", _quickdraw),
     Figure("doodles: outline maps (val)", ["sketch/quickdraw-val.json", *(f"sketch/quickdraw-val-{v}.json" for v in QD_VARIANTS)],
