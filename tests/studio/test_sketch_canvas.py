@@ -10,7 +10,8 @@ drawing (the page says so), and a drawing is never sent to a model that takes no
 
 The screenshot of the page with a drawing goes to the test's tmp folder, or ``$PRODGEN_SCREENSHOTS``; the README's is
 ``PRODGEN_SCREENSHOTS=docs/studio pytest tests/studio/test_sketch_canvas.py`` (``docs/studio/generate-sketch.png``, and
-``review-sketch-snap.png``: a review card of a snapped image).
+``review-sketch-snap.png``: a review card of a snapped image; ``generate-sketch-shape.png``: the form with "Pull towards
+the type's shapes" for a silhouette model).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def studio(tmp_path_factory):
     from prodgen.conditioning.shape_index import build_shape_index
 
     build_shape_index(runs / "p2p")  # so the page offers "Snap to catalog shapes" for p2p
+    train_tiny_run(runs / "sil", "pix2pix", steps=2, image_condition="silhouette")
+    build_shape_index(runs / "sil")  # ... and "Pull towards the type's shapes" for sil
     tiny_run(runs, "gan")
     data = root / "data"
     editor = make_token(data, "editor", "eve")
@@ -263,5 +266,38 @@ def test_snap_to_catalog_shapes_is_offered_for_a_sketch_model_with_a_shape_index
         until(lambda: img.evaluate("i => i.complete && i.naturalWidth > 0"), page=page)  # the photo itself, served
     card = page.locator(f"article[data-asset='{job['outputs'][0]}']")
     card.screenshot(path=str(Path(os.environ.get("PRODGEN_SCREENSHOTS") or tmp_path) / "review-sketch-snap.png"))
+    assert errors == []
+    ctx.close()
+
+
+def test_pull_towards_the_types_shapes_is_offered_for_a_silhouette_model(studio, browser, tmp_path):
+    url = studio["url"]
+    ctx, page, errors, uploads, created, jobs = open_generate_page(browser, studio, 2)
+    field = page.get_by_label("Pull towards the type's shapes")
+    for model in ("gan", "p2p"):  # no mask model: the field is hidden
+        page.select_option("#model", model)
+        assert field.is_hidden()
+    page.select_option("#model", "sil")
+    assert field.is_visible() and field.input_value() == "0"
+    assert "1 follows the type most" in page.locator("#sketch-shape-help").inner_text()
+    field.fill("1")
+    page.select_option("#attr-category", "handbag")
+    page.set_input_files("#sketch", str(SKETCH))
+    page.get_by_role("button", name="Generate", exact=True).click()
+    wait_done(page, created, 1)
+    job_id = created[0].json()["id"]
+    assert jobs[0]["sketch_shape"] == 1 and jobs[0]["sketch_asset_id"] and "sketch_snap" not in jobs[0]
+    job = ctx.request.get(f"{url}/api/jobs/{job_id}").json()
+    assert job["status"] == "done" and len(job["outputs"]) == 2
+    # (after the click: a full-page screenshot taken before it left the click on nothing)
+    page.screenshot(path=str(Path(os.environ.get("PRODGEN_SCREENSHOTS") or tmp_path) / "generate-sketch-shape.png"),
+                    full_page=True)
+    page.select_option("#model", "p2p")  # leaving for a model without it resets the field
+    page.select_option("#model", "sil")
+    assert field.input_value() == "0"
+    page.goto(url + "/review")
+    card = page.locator(f"article[data-asset='{job['outputs'][0]}']")
+    card.wait_for(timeout=TIMEOUT_MS)
+    assert "pulled towards the type's catalog shapes (K=1)" in card.inner_text()
     assert errors == []
     ctx.close()

@@ -15,6 +15,7 @@ SKETCH = Path(__file__).resolve().parents[1] / "data" / "sketches" / "handbag.pn
 def kit(tmp_path_factory):
     root = tmp_path_factory.mktemp("sketch-runs")
     train_tiny_run(root / "p2p", "pix2pix", steps=2)
+    train_tiny_run(root / "sil", "pix2pix", steps=2, image_condition="silhouette")
     train_tiny_run(root / "gan", "gan", steps=1)
     return make_kit(root, tmp_path_factory.mktemp("sketch-data"))
 
@@ -110,3 +111,39 @@ def test_snap_an_uploaded_sketch_to_catalog_shapes(kit):
     out = kit.job(plain.json()["id"])["outputs"][0]
     missing = kit.client.get(f"/api/assets/{out}/shape", headers=kit.h("viewer"))
     assert missing.status_code == 404 and "sketch_snap" in missing.text
+
+
+def test_pull_an_uploaded_sketch_towards_the_types_shapes(kit):
+    """`sketch_shape` K (silhouette models): refused without a shape index, on an edges model and with sketch_snap;
+    then every image is drawn from the sketch's mask projected onto the type's shape model, and says so."""
+    from prodgen.conditioning.shape_index import build_shape_index
+    from prodgen.provenance import verify_file
+    from prodgen.sample import Pipeline
+    from prodgen.studio.db import Asset
+
+    up = kit.upload(SKETCH.read_bytes(), name="handbag.png").json()["asset_id"]
+    body = {"kind": "generate", "model": "sil", "n": 2, "attributes": {"category": "handbag", "colour": "red"},
+            "sketch_asset_id": up, "sketch_shape": 1}
+    refused = kit.client.post("/api/jobs", headers=kit.h("editor"), json=body)
+    assert refused.status_code == 422 and "prodgen shape-index" in refused.text
+    index = build_shape_index(kit.settings.runs / "sil")
+    build_shape_index(kit.settings.runs / "p2p")
+    on_edges = kit.client.post("/api/jobs", headers=kit.h("editor"), json={**body, "model": "p2p"})
+    assert on_edges.status_code == 422 and "edge maps" in on_edges.text
+    both = kit.client.post("/api/jobs", headers=kit.h("editor"), json={**body, "sketch_snap": True})
+    assert both.status_code == 422 and "choose one" in both.text
+    job = kit.client.post("/api/jobs", headers=kit.h("editor"), json=body)
+    assert job.status_code == 202, job.text
+    kit.drain()
+    j = kit.job(job.json()["id"])
+    assert j["status"] == "done" and len(j["outputs"]) == 2, j
+    pipe = Pipeline.from_pretrained(kit.settings.runs / "sil")
+    want = index.project(pipe.sketch_map(SKETCH), int(pipe.condition({"category": "handbag"})[0]), 1)
+    with kit.st.db.read() as s:
+        path = kit.st.storage.path(s.get(Asset, j["outputs"][0]).sha256, "image/png")
+    info = verify_file(path)
+    shape = info["request"]["sketch"]["shape_model"]
+    assert info["valid"] and shape["components"] == 1 and shape["map_pixels"] == int(want.sum())
+    queue = {a["id"]: a for a in kit.client.get("/api/review", headers=kit.h("viewer")).json()}
+    a = queue[j["outputs"][0]]  # the reviewer's card reads K from the job's request
+    assert a["review"] == "pending" and a["request"]["sketch_shape"] == 1

@@ -81,6 +81,7 @@ class GenerateRequest(Strict):
     guidance: float | None = Field(None, ge=0, le=30)
     sketch_asset_id: str | None = None  # an uploaded drawing / silhouette, for a model trained with an image condition
     sketch_snap: bool = False  # draw each image from the shape of a catalog photo nearest to the sketch
+    sketch_shape: int = Field(0, ge=0, le=20)  # silhouette models: pull the filled sketch towards the type's shapes (K)
 
 
 class FillRequest(Strict):
@@ -345,10 +346,17 @@ def _check_job(st, req) -> tuple[dict, str | None]:
                                 "(dark lines on white, or a filled silhouette) and pass its sketch_asset_id")
             if req.sketch_asset_id:
                 _asset(st, req.sketch_asset_id, ("upload",), "sketch_asset_id")
-            if req.sketch_snap and not (req.sketch_asset_id and m.get("shape_index")):
-                raise UserError(f"sketch_snap needs a sketch and a model with a shape index; model {req.model!r} "
-                                + ("has none: build it with `prodgen shape-index RUN`" if req.sketch_asset_id else
-                                   "was given no sketch_asset_id"))
+            for option, wanted in (("sketch_snap", req.sketch_snap), ("sketch_shape", req.sketch_shape)):
+                if wanted and not (req.sketch_asset_id and m.get("shape_index")):
+                    raise UserError(f"{option} needs a sketch and a model with a shape index; model {req.model!r} "
+                                    + ("has none: build it with `prodgen shape-index RUN`" if req.sketch_asset_id else
+                                       "was given no sketch_asset_id"))
+            if req.sketch_shape and req.sketch_snap:
+                raise UserError("sketch_snap takes whole catalog shapes and sketch_shape pulls the sketch towards them; "
+                                "choose one")
+            if req.sketch_shape and m.get("image_condition") != "silhouette":
+                raise UserError(f"sketch_shape pulls a filled sketch towards the catalog's masks; model {req.model!r} "
+                                "draws from edge maps: use sketch_snap with it, or a silhouette model")
             return body, req.model
         if isinstance(req, FillRequest):
             find_model(st.settings.runs, req.model)

@@ -233,7 +233,8 @@ def generate(run) -> None:
         asset, data = read_asset(run, req["sketch_asset_id"], ("upload",))
         sketch, sketch_info = decode_rgb(data), {"asset": asset.id, "sha256": asset.sha256}
     plan = request_jobs(pipe, req.get("attributes") or {}, req.get("prompt") or None, int(req["n"]), int(req.get("seed", 0)),
-                        sketch=sketch, sketch_info=sketch_info, sketch_snap=bool(req.get("sketch_snap")))
+                        sketch=sketch, sketch_info=sketch_info, sketch_snap=bool(req.get("sketch_snap")),
+                        sketch_shape=int(req.get("sketch_shape") or 0))
     run.notes.extend(plan.notes)
     for j in plan.jobs:
         if "shape_of" in j.meta:

@@ -271,6 +271,8 @@
       pad.show(m);
       $("#sketch-snap-box").hidden = !(m && m.image_condition && m.shape_index && can("editor"));
       if ($("#sketch-snap-box").hidden) $("#sketch-snap").checked = false;
+      $("#sketch-shape-box").hidden = !(m && m.image_condition === "silhouette" && m.shape_index && can("editor"));
+      if ($("#sketch-shape-box").hidden) $("#sketch-shape").value = "0";
       const box = $("#attributes");
       const grid = el("div", { class: "attr-grid" });
       for (const [name, values] of Object.entries((m && m.attributes) || {})) {
@@ -308,6 +310,7 @@
         const sketch = file || (drawn ? await pad.blob() : null);
         if (sketch) body.sketch_asset_id = (await upload(sketch)).asset_id;
         if (sketch && $("#sketch-snap").checked) body.sketch_snap = true;
+        if (sketch && Number($("#sketch-shape").value) > 0) body.sketch_shape = Number($("#sketch-shape").value);
         const job = await api("/api/jobs", { method: "POST", json: body });
         const from = file ? ` from the sketch file ${file.name}` : drawn ? " from your drawing" : "";
         say(`Job ${job.id} queued: ${body.n} image(s)${from}. They go to the review queue when done.`);
@@ -526,6 +529,7 @@
         ["Attributes", Object.entries(attrs).map(([k, v]) => `${k}=${v}`).join(", ") || "any"],
         ["Prompt", req.prompt], ["Operation", req.operation],
         ["Shape of", shape && `catalog photo ${shape.id}${shape.mirrored ? " (mirrored)" : ""}, snapped from the sketch`],
+        ["Sketch shape", req.sketch_shape && `pulled towards the type's catalog shapes (K=${req.sketch_shape})`],
         ["Job", a.job_id], ["Requested by", a.created_by || req.created_by],
         ["State", a.review], ["Reason", a.reason],
       ].filter(([, v]) => v !== undefined && v !== null && v !== "");
