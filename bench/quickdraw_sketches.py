@@ -405,8 +405,9 @@ def main() -> int:
                 for label in extra:
                     cells += [ink(made[(label, "mask")][i]), made[(label, "type given")][i]]
                 row_labels.append(f"{list(CATEGORIES)[k]}: {type_names[i]}, {colours.decode(int(cond[i, 1]))}")
-            short = lambda label: label.replace("silhouette pix2pix", "sil.").replace(" (masks through ", " ").replace(  # noqa: E731
-                ")", "")
+            def short(label: str) -> str:
+                return label.replace("silhouette pix2pix", "sil.").replace(" (masks through ", " ").replace(")", "")
+
             cols = (["doodle map", "filled", *map(short, sil_pipes), "snapped mask", "image"]
                     + [x for k in args.shape_prior[:3] for x in (f"K={k} mask", "image")])
             sil_grid = out.with_name(f"{out.stem}-{fit}-silhouette.png")

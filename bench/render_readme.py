@@ -1275,7 +1275,8 @@ FIGURES: list[Figure] = [
            "held-out photo's).", _quickdraw),
     _qd_sil_figure("doodles: coarse masks (val)",
            "It does not: from doodles FID-P {c16_fid} / {c8_fid} at G = 16 / 8 against {sil_fid} without, articleType\n"
-           "{c16_acc} / {c8_acc} against {sil_acc}; from the val photos' masks FID-P {p_c16_fid} / {p_c8_fid} against {p_sil_fid}."),
+           "{c16_acc} / {c8_acc} against {sil_acc}; from the val photos' masks FID-P {p_c16_fid} / {p_c8_fid} against "
+           "{p_sil_fid}."),
     _qd_sil_figure("doodles: silhouettes (val)",
            "from the doodle's filled mask gives FID-P {sil_fid} against the edges run's {edges_fid} from its lines, but\n"
            "the type is ignored: articleType {sil_acc} with the type given, {sil_alone_acc} without"),
@@ -1291,8 +1292,10 @@ FIGURES: list[Figure] = [
            "| the doodle's own mask | {sil_fid} | {sil_acc} | {sil_sub} | {sil_iou} |"),
     _qd_sil_figure("doodles: silhouettes (test)",
            "Test doodles, read once: silhouette snapping gives FID-P {snap_fid} against edges snapping's {esnap_fid},\n"
-           "articleType {snap_acc} against {esnap_acc}, subCategory {snap_sub} against {esnap_sub}, baseColour {snap_col} against\n"
-           "{esnap_col}. The shape model at K = 1: FID-P {k1_fid}, articleType {k1_acc}, subCategory {k1_sub}, mask IoU {k1_iou}\n"
+           "articleType {snap_acc} against {esnap_acc}, subCategory {snap_sub} against {esnap_sub}, baseColour {snap_col} "
+           "against\n"
+           "{esnap_col}. The shape model at K = 1: FID-P {k1_fid}, articleType {k1_acc}, subCategory {k1_sub}, mask IoU "
+           "{k1_iou}\n"
            "against snapping's {snap_iou}; the type's mean mask: FID-P {k0_fid}, articleType {k0_acc}, mask IoU {k0_iou}. The\n"
            "doodle's own mask: FID-P {sil_fid}, articleType {sil_acc}; coarse masks: {c16_fid} / {c8_fid}.", "test"),
     Figure("doodles: canvas framing (test)", ["sketch/quickdraw-test.json"],

@@ -99,8 +99,8 @@ def coarsen_masks(masks: torch.Tensor, grid: int) -> torch.Tensor:
     """(B, 1, R, R) masks in {0, 1} -> the same shapes seen through a ``grid`` x ``grid`` raster: each cell's share of
     the mask (area average), interpolated back to R x R bilinearly and cut at one half. Detail finer than R / grid
     pixels (a strap, a collar's notch, a heel) is gone, the rough shape stays: what a quick drawing of the product
-    keeps. A rectangle of whole cells comes back as it was less its four corner pixels (bilinear weights of 0.625^2 there:
-corners round off, as a quick drawing's do); ``grid`` >= R returns the masks unchanged."""
+    keeps. A rectangle of whole cells comes back as it was less its four corner pixels (bilinear weights of 0.625^2
+    there: corners round off, as a quick drawing's do); ``grid`` >= R returns the masks unchanged."""
     r = masks.shape[-1]
     if grid >= r:
         return masks
@@ -223,5 +223,5 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
 
 
 __all__ = ["CANNY", "HYSTERESIS_STEPS", "IMAGE_CONDITIONS", "SKETCH_EXTENT", "SKETCH_FITS", "check_image_condition",
-           "coarsen_masks", "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "mask_outline", "outline_map",
-           "silhouette_map", "sketch_map", "warp_maps"]
+           "coarsen_masks", "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "mask_outline",
+           "outline_map", "silhouette_map", "sketch_map", "warp_maps"]

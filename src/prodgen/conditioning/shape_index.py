@@ -114,7 +114,7 @@ class ShapeIndex:
             small = _downsample(_lines(self.maps[rows], self.kind), MATCH_RESOLUTION)
             lines = np.concatenate([small, small[:, :, ::-1]])
             dts = np.stack([distance_to_lines(m) for m in lines])
-            self._cache = {type_id: (rows, lines, dts)}  # one type at a time: a request asks for one (drops models too)
+            self._cache = {type_id: (rows, lines, dts)}  # one type at a time (drops cached shape models)
         return self._cache[type_id]
 
     def nearest(self, sketch: torch.Tensor, type_id: int, k: int) -> list[Match]:

@@ -13,10 +13,12 @@ boundary of its mask) instead of its Canny edges. People draw a product as an ou
 ``map_warp`` (edges): the standard deviation, as a share of the frame, of a smooth random displacement bending every
 training map (``warp_maps``), so that the lines are taken as approximate, as a person's are.
 ``map_coarse`` (silhouette): every mask the model sees, in training and when sampling, is first seen through a
-G x G raster (``coarsen_masks``; G = ``map_coarse``, 0 = off). The model learns to draw a product's true outline
-(straps, heels, collars) from its rough shape and the asked type, so a rough shape given to it (a quick drawing,
-filled) is read at the level of detail it was trained on: it departs from the drawing's line where the type's
-photos do, rather than keeping to it.
+G x G raster (``coarsen_masks``; G = ``map_coarse``, 0 = off), so that the model would have to draw a product's true
+outline (straps, heels, collars) from its rough shape and the asked type, and depart from a quick drawing's line
+where the type's photos do. Measured on people's doodles (bench/quickdraw_silhouette.sh, README "Doodles drawn by
+people"), it does not: even a coarse mask says what the product is, the run ignores the type, and FID-P rises. Off
+by default; the drawing is pulled towards the type before the model instead (``ShapeIndex.project``,
+``generate --sketch-shape``).
 """
 
 from __future__ import annotations
