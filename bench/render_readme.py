@@ -784,9 +784,10 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "ms01-val": (["quality/recipe25_val.json", "quality/topk_val.json", "quality/ms01_val.json"],
                  lambda: t_seed_pair("recipe25_val.json", "topk_val.json", "ms01_val.json")),
     "mode-seeking-screen-val": (["quality/recipe_1200_screen_val.json", "quality/mode_seeking_screen_val.json",
-                                 "quality/mode_seeking_0.1_screen_val.json"],
+                                 "quality/mode_seeking_0.1_screen_val.json", "quality/mode_seeking_0.05_screen_val.json"],
                                 lambda: t_seed_pair("recipe_1200_screen_val.json", "mode_seeking_screen_val.json",
-                                                    "mode_seeking_0.1_screen_val.json")),
+                                                    "mode_seeking_0.1_screen_val.json",
+                                                    "mode_seeking_0.05_screen_val.json")),
     "bcr-real-speed-bf16": (["quality/bcr_real_speed_bf16.json"],
                             lambda: t_variant_speed("quality/bcr_real_speed_bf16.json")),
     "avx512-val": (["quality/recipe25_val.json", "quality/bcrreal_val.json"],
@@ -1429,6 +1430,8 @@ FIGURES: list[Figure] = [
                base="recipe_1200_screen"),
     _vs_figure("mode seeking 0.1 (val)", "mode_seeking_0.1_screen", "Mode seeking at weight 0.1", "the fp32 recipe's", 2,
                base="recipe_1200_screen"),
+    _vs_figure("mode seeking 0.05 (val)", "mode_seeking_0.05_screen", "Mode seeking at weight 0.05 (session 27)",
+               "the fp32 recipe's", 2, base="recipe_1200_screen"),
     Figure("mode seeking 0.1 at 25 minutes (val)", ["quality/ms01_val.json", "quality/recipe25_val.json"],
            "At the full budget: {f1} / {f2} against the recipe's {b1} / {b2} at the same seeds, lower at {wins} of {n} (mean\n"
            "{new} against {base}; twice the floor is {twice}); articleType accuracy {acc} against {acc_base}, baseColour {col}\n"
