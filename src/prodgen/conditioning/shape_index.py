@@ -31,6 +31,7 @@ from ..errors import UserError
 
 SHAPE_INDEX = "shape_index.safetensors"
 MATCH_RESOLUTION = 64
+MODEL_COMPONENTS = 32  # principal directions a shape model keeps (ShapeIndex.shape_model): more than K is ever useful
 FORMAT = "prodgen-shape-index-1"
 
 
@@ -94,6 +95,7 @@ class ShapeIndex:
     attribute: str  # the attribute that restricts the candidates (the run's first)
     info: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
+    _models: dict = field(default_factory=dict, repr=False)  # (type, sigma) -> shape model (``shape_model``)
 
     def __post_init__(self) -> None:
         if not (len(self.maps) == len(self.types) == len(self.ids)):
@@ -114,7 +116,7 @@ class ShapeIndex:
             small = _downsample(_lines(self.maps[rows], self.kind), MATCH_RESOLUTION)
             lines = np.concatenate([small, small[:, :, ::-1]])
             dts = np.stack([distance_to_lines(m) for m in lines])
-            self._cache = {type_id: (rows, lines, dts)}  # one type at a time (drops cached shape models)
+            self._cache = {type_id: (rows, lines, dts)}  # one type at a time: a request asks for one
         return self._cache[type_id]
 
     def nearest(self, sketch: torch.Tensor, type_id: int, k: int) -> list[Match]:
@@ -148,8 +150,9 @@ class ShapeIndex:
         mean (R*R,), the first ``k`` principal directions (k, R*R) and the standard deviation along each (k,)."""
         if self.kind != "silhouette":
             raise UserError("a shape model is built from masks: use a silhouette run's shape index")
-        key = ("pca", int(type_id), int(k), float(sigma))
-        if key not in self._cache:
+        key = (int(type_id), float(sigma))
+        kept = max(int(k), MODEL_COMPONENTS)  # one decomposition serves every K up to this
+        if key not in self._models or len(self._models[key][1]) < min(k, self._models[key][3]):
             from scipy.ndimage import gaussian_filter
 
             rows = np.nonzero(self.types == type_id)[0] if type_id else np.arange(len(self.types))
@@ -157,12 +160,12 @@ class ShapeIndex:
                 raise UserError(f"no training photo has this {self.attribute} in the run's shape index")
             m = self.maps[rows].astype(np.float32)
             m = np.concatenate([m, m[:, :, ::-1]])
-            x = np.stack([gaussian_filter(a, sigma) for a in m]).reshape(len(m), -1)
+            x = gaussian_filter(m, (0, sigma, sigma)).reshape(len(m), -1)  # each mask smoothed on its own
             mean = x.mean(0)
             _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
-            k = min(k, len(sv))
-            self._cache[key] = (mean, vt[:k], sv[:k] / np.sqrt(max(len(m) - 1, 1)))
-        return self._cache[key]
+            self._models[key] = (mean, vt[:kept], sv[:kept] / np.sqrt(max(len(m) - 1, 1)), len(sv))  # 0.5 MB a type at 64 px
+        mean, basis, std, _ = self._models[key]
+        return mean, basis[:k], std[:k]
 
     def project(self, sketch: torch.Tensor, type_id: int, k: int, sigma: float = 1.5, limit: float = 3.0) -> torch.Tensor:
         """The mask of the ``type_id`` shape model (``shape_model``) nearest to ``sketch`` (a (1, R, R) or (R, R) mask
