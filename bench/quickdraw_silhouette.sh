@@ -13,6 +13,12 @@
 #   bash bench/quickdraw_silhouette.sh train              # what is missing, two at a time, one core each
 #   bash bench/quickdraw_silhouette.sh val                # -> bench/results/sketch/quickdraw-val-silhouette.json (+ grids)
 #   bash bench/quickdraw_silhouette.sh test               # the final figures, once
+#
+# Session 28: open outlines (a doodle whose strokes do not meet fills to its line; generate --sketch-close joins the
+# stroke ends and fills what they enclose, conditioning/maps.close_outline), on the plain silhouette run, as drawn and
+# snapped; the doodles it changes are also scored alone (type and colour accuracy; too few for FID-P):
+#   bash bench/quickdraw_silhouette.sh close-val          # -> bench/results/sketch/quickdraw-val-close.json (+ grids)
+#   bash bench/quickdraw_silhouette.sh close-test         # once
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=.venv/bin/prodgen
@@ -34,5 +40,8 @@ val|test) OMP_NUM_THREADS=2 .venv/bin/python bench/quickdraw_sketches.py --split
             --silhouette runs/sketch-silhouette-p2p runs/sketch-silhouette-p2p-coarse16 runs/sketch-silhouette-p2p-coarse8 \
             --shape-prior $([ "$1" = val ] && echo 0 1 3 2 5 || echo 0 1) \
             --out "bench/results/sketch/quickdraw-$1-silhouette.json" ;;
-*) echo "usage: bash bench/quickdraw_silhouette.sh train|val|test" >&2; exit 2 ;;
+close-val|close-test) split=${1#close-}
+  OMP_NUM_THREADS=2 .venv/bin/python bench/quickdraw_sketches.py --split "$split" --fit lines --threads 2 \
+    --silhouette runs/sketch-silhouette-p2p --close --out "bench/results/sketch/quickdraw-$split-close.json" ;;
+*) echo "usage: bash bench/quickdraw_silhouette.sh train|val|test|close-val|close-test" >&2; exit 2 ;;
 esac

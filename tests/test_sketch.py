@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from prodgen.cli import app
 from prodgen.conditioning.maps import (
     SKETCH_EXTENT,
+    close_outline,
     coarsen_masks,
     derive_maps,
     edge_map,
@@ -439,3 +440,69 @@ def test_pix2pix_n_steps_plus_resume_equals_2n_steps(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert bool(resumed.model.preview_filled) and resumed.model.preview_maps.sum() > 0
     assert (tmp_path / "half" / "samples" / "step-000004.png").is_file()
+
+
+def test_close_outline_joins_the_ends_of_an_open_outline_and_leaves_shapes_alone():
+    square = np.zeros((64, 64), bool)
+    square[10:50, 10:50] = True
+    inner = np.zeros((64, 64), bool)
+    inner[12:48, 12:48] = True
+    outline = square & ~inner  # a 2-px outline of the square (a doodle's line at 64 px)...
+    open_outline = outline.copy()
+    open_outline[48:50, 22:38] = False  # ...with a 16-px gap in its bottom side: filling it leaves the line
+    from scipy import ndimage
+
+    filled = ndimage.binary_fill_holes(open_outline)
+    assert filled.sum() == open_outline.sum()  # what sketch_map filled before: the line itself
+    got = close_outline(filled)
+    assert got.sum() >= square.sum() - 16 * 2 and not (open_outline & ~got).any()  # the square, less the gap's notch
+    assert (got & ~square).sum() == 0
+    assert np.array_equal(close_outline(square), square)  # a shape: as it is
+    assert np.array_equal(close_outline(ndimage.binary_fill_holes(outline)), square)  # a closed outline: as it is
+    stroke = np.zeros((64, 64), bool)
+    stroke[30:32, 5:60] = True  # one straight stroke: its two ends joined along itself, nothing to fill
+    assert np.array_equal(close_outline(stroke), stroke)
+    assert not close_outline(np.zeros((8, 8), bool)).any()
+
+
+def test_sketch_map_close_fills_an_open_doodle_and_edges_refuse_it():
+    canvas = np.full((200, 200, 3), 255, np.uint8)
+    canvas[20:180, 20:24] = 0  # a U: left, right and bottom sides, open at the top
+    canvas[20:180, 176:180] = 0
+    canvas[176:180, 20:180] = 0
+    plain = sketch_map(canvas, "silhouette", 64)
+    closed = sketch_map(canvas, "silhouette", 64, close=True)
+    assert closed.sum() > 5 * plain.sum()  # the U's ends joined across its top, and the inside filled
+    assert not (plain.bool() & ~closed.bool()).any()
+    with pytest.raises(UserError, match="silhouette"):
+        sketch_map(canvas, "edges", 64, close=True)
+
+
+def test_generate_sketch_close_draws_from_the_closed_outline_and_says_so(tmp_path_factory, sketch_run, tmp_path):
+    from prodgen.provenance.verify import verify_file
+    from prodgen.sample import Pipeline
+
+    run = train_tiny_run(tmp_path_factory.mktemp("close") / "run", "pix2pix", steps=2, image_condition="silhouette")
+    canvas = np.full((200, 200, 3), 255, np.uint8)
+    canvas[20:180, 20:24] = canvas[20:180, 176:180] = canvas[176:180, 20:180] = 0  # a U, open at the top
+    drawing = tmp_path / "u.png"
+    Image.fromarray(canvas).save(drawing)
+    args = ["generate", str(run), "--sketch", str(drawing), "--attr", "colour=red", "-n", "2", "--seed", "3", "--quiet"]
+    res = runner.invoke(app, [*args, "--sketch-close", "--out", str(tmp_path / "a")], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    pipe = Pipeline.from_pretrained(run)
+    closed, plain = pipe.sketch_map(drawing, close=True), pipe.sketch_map(drawing)
+    assert closed.sum() > 3 * plain.sum()
+    direct = pipe.generate_batch(pipe.condition({"colour": "red"})[None].expand(2, -1), [3, 4], image_map=closed[None])
+    png = np.asarray(Image.open(tmp_path / "a" / "000001.png"))
+    assert np.array_equal(png, ((direct[1].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy())
+    info = verify_file(tmp_path / "a" / "000000.png")
+    assert info["valid"] and info["request"]["sketch"]["close"] is True
+    assert info["request"]["sketch"]["map_pixels"] == int(closed.sum())
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "b")], catch_exceptions=False)  # off: the drawn U
+    assert "close" not in verify_file(tmp_path / "b" / "000000.png")["request"]["sketch"]
+    res = runner.invoke(app, ["generate", str(sketch_run), "--sketch", str(drawing), "--sketch-close", "--quiet",
+                              "--out", str(tmp_path / "c")])
+    assert res.exit_code != 0 and "silhouette run" in str(res.exception)
+    res = runner.invoke(app, ["generate", str(run), "--sketch-close", "--quiet", "--out", str(tmp_path / "d")])
+    assert res.exit_code != 0 and "--sketch" in str(res.exception)

@@ -427,6 +427,9 @@ def generate(
                                                           "model of K components of that type's training masks (0: off; "
                                                           "1 followed the asked type best on people's doodles). Needs "
                                                           "`prodgen shape-index RUN` once")] = 0,
+    sketch_close: Annotated[bool, typer.Option(help="with --sketch and a silhouette run: when the drawing's strokes do "
+                                                    "not meet, so that filling it leaves only the line, join the "
+                                                    "stroke ends and fill the shape they enclose")] = False,
     shard: Annotated[str | None, typer.Option(help="with --from-csv: generate shard i of N (numbered from 1, e.g. 2/4); run "
                                                    "one process per shard, same --out: each resumes where it stopped")] = None,
     batch_size: BatchOpt = 64,
@@ -487,7 +490,8 @@ def generate(
                                        progress=not quiet, console=console))
         return
     plan = request_jobs(pipe, attrs, prompt, n, seed, sketch=sketch, title_prior=title_prior, sketch_fit=sketch_fit,
-                        sketch_snap=sketch_snap, sketch_shape=sketch_shape)
+                        sketch_snap=sketch_snap, sketch_shape=sketch_shape,
+                        sketch_close=sketch_close)
     for note in plan.notes:
         console.print(f"[yellow]{note}[/]", soft_wrap=True)
     if scoring_notes is not None:

@@ -274,11 +274,13 @@ def test_pull_towards_the_types_shapes_is_offered_for_a_silhouette_model(studio,
     url = studio["url"]
     ctx, page, errors, uploads, created, jobs = open_generate_page(browser, studio, 2)
     field = page.get_by_label("Pull towards the type's shapes")
-    for model in ("gan", "p2p"):  # no mask model: the field is hidden
+    close = page.get_by_label("Close open outlines")
+    for model in ("gan", "p2p"):  # no mask model: the fields are hidden
         page.select_option("#model", model)
-        assert field.is_hidden()
+        assert field.is_hidden() and close.is_hidden()
     page.select_option("#model", "sil")
     assert field.is_visible() and field.input_value() == "0"
+    assert close.is_visible() and not close.is_checked()  # off unless asked
     assert "1 follows the type most" in page.locator("#sketch-shape-help").inner_text()
     field.fill("1")
     page.select_option("#attr-category", "handbag")

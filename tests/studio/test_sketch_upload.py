@@ -147,3 +147,38 @@ def test_pull_an_uploaded_sketch_towards_the_types_shapes(kit):
     queue = {a["id"]: a for a in kit.client.get("/api/review", headers=kit.h("viewer")).json()}
     a = queue[j["outputs"][0]]  # the reviewer's card reads K from the job's request
     assert a["review"] == "pending" and a["request"]["sketch_shape"] == 1
+
+
+def test_close_the_outline_of_an_uploaded_sketch(kit):
+    """`sketch_close` (silhouette models): refused on an edges model; then the images are drawn from the closed mask,
+    and their provenance and the review card say so."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from prodgen.provenance import verify_file
+    from prodgen.sample import Pipeline
+    from prodgen.studio.db import Asset
+
+    canvas = np.full((200, 200, 3), 255, np.uint8)
+    canvas[20:180, 20:24] = canvas[20:180, 176:180] = canvas[176:180, 20:180] = 0  # a U, open at the top
+    buf = io.BytesIO()
+    Image.fromarray(canvas).save(buf, format="PNG")
+    up = kit.upload(buf.getvalue(), name="u.png").json()["asset_id"]
+    body = {"kind": "generate", "model": "sil", "n": 1, "attributes": {"colour": "red"}, "sketch_asset_id": up,
+            "sketch_close": True}
+    on_edges = kit.client.post("/api/jobs", headers=kit.h("editor"), json={**body, "model": "p2p"})
+    assert on_edges.status_code == 422 and "edge maps" in on_edges.text
+    job = kit.client.post("/api/jobs", headers=kit.h("editor"), json=body)
+    assert job.status_code == 202, job.text
+    kit.drain()
+    j = kit.job(job.json()["id"])
+    assert j["status"] == "done", j
+    closed = Pipeline.from_pretrained(kit.settings.runs / "sil").sketch_map(canvas, close=True)
+    with kit.st.db.read() as s:
+        path = kit.st.storage.path(s.get(Asset, j["outputs"][0]).sha256, "image/png")
+    sketch = verify_file(path)["request"]["sketch"]
+    assert sketch["close"] is True and sketch["map_pixels"] == int(closed.sum())
+    queue = {a["id"]: a for a in kit.client.get("/api/review", headers=kit.h("viewer")).json()}
+    assert queue[j["outputs"][0]]["request"]["sketch_close"] is True

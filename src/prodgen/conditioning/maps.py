@@ -173,7 +173,45 @@ def frame_drawing(img, extent: float = SKETCH_EXTENT):
     return canvas
 
 
-def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit: str = "lines") -> torch.Tensor:
+THIN_FILL = 0.3  # close_outline: a filled drawing is "mostly line" when less than this share survives a 2-px erosion
+
+
+def close_outline(mask: np.ndarray, thin: float = THIN_FILL, gain: float = 0.1) -> np.ndarray:
+    """(H, W) bool: a filled drawing's ``mask`` with its open outline closed. When the mask is mostly line (less than
+    ``thin`` of its pixels survive an erosion by 2 px: the strokes of an outline did not meet, so filling left the
+    line itself), the ends of its strokes (skeleton pixels with one neighbour) are joined by straight lines, the
+    nearest pairs first and each end once, keeping only the joins that enclose new area of at least ``gain`` times the
+    mask's own (so the short spurs a skeleton grows at corners are not joined to each other), and what they enclose is
+    filled. Any other mask is returned as it is; nothing is ever taken away. (A morphological closing of 1-3 px
+    changed 0.3-3.7% of the val doodles' mask area and left their FID-P and type accuracy as they were: the gaps
+    people leave are wider; bench/quickdraw_silhouette.sh.)"""
+    from scipy import ndimage
+    from skimage.draw import line
+    from skimage.morphology import skeletonize
+
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any() or ndimage.binary_erosion(mask, iterations=2).sum() >= thin * mask.sum():
+        return mask
+    skeleton = skeletonize(mask)
+    neighbours = ndimage.convolve(skeleton.astype(np.int32), np.ones((3, 3), np.int32), mode="constant") - 1
+    ends = np.argwhere(skeleton & (neighbours == 1))
+    pairs = sorted((float(np.hypot(*(ends[i] - ends[j]))), i, j) for i in range(len(ends)) for j in range(i + 1, len(ends)))
+    out, used = mask.copy(), set()
+    area = int(mask.sum())
+    for _, i, j in pairs:
+        if i in used or j in used:
+            continue
+        trial = out.copy()
+        trial[line(*ends[i], *ends[j])] = True
+        grown = ndimage.binary_fill_holes(trial)
+        if (grown & ~trial).sum() - (ndimage.binary_fill_holes(out) & ~out).sum() >= gain * area:
+            out = trial
+            used |= {i, j}
+    return ndimage.binary_fill_holes(out) | mask
+
+
+def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit: str = "lines",
+               close: bool = False) -> torch.Tensor:
     """A user's sketch or silhouette image -> the (1, R, R) map of ``kind`` a run of ``resolution`` px expects.
 
     ``source``: a file (PNG/JPEG/WebP; transparency is put onto white) or an (H, W, 3) uint8 array. Lines or the
@@ -181,6 +219,7 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
     ``fit``: "lines" crops the drawing to the box of its dark pixels and centres it with its longer side spanning
     ``SKETCH_EXTENT`` of the frame, as products are framed in the catalog, so a small drawing on a large canvas (or
     one that touches the canvas edge) is framed like a photo; "canvas" letterboxes the whole canvas as it is.
+    ``close`` (silhouette only): an outline whose strokes do not meet is closed (``close_outline``) once filled.
     """
     from PIL import Image
 
@@ -205,6 +244,9 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
                             "(or a filled silhouette) on white.") from e
     if fit not in SKETCH_FITS:
         raise ValueError(f"fit must be one of {SKETCH_FITS}, got {fit!r}")
+    if close and kind != "silhouette":
+        raise UserError(f"closing a drawing's outline fills it into a silhouette; a {kind} run draws "
+                        "from the lines themselves: leave it out")
     if fit == "lines":
         img = frame_drawing(img)
     boxed = np.asarray(letterbox(img, resolution), dtype=np.float32) / 255.0  # (R, R, 3) on white, area-filtered
@@ -212,6 +254,8 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
         from ..data.mask import product_mask
 
         mask = product_mask(boxed.transpose(2, 0, 1), feather=0).alpha > 0.5
+        if close:
+            mask = close_outline(mask)
     else:
         from skimage.morphology import thin
 
@@ -222,6 +266,6 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
     return torch.from_numpy(mask.astype(np.float32))[None]  # (1, R, R)
 
 
-__all__ = ["CANNY", "HYSTERESIS_STEPS", "IMAGE_CONDITIONS", "SKETCH_EXTENT", "SKETCH_FITS", "check_image_condition",
-           "coarsen_masks", "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "mask_outline",
+__all__ = ["CANNY", "HYSTERESIS_STEPS", "IMAGE_CONDITIONS", "SKETCH_EXTENT", "SKETCH_FITS", "THIN_FILL",
+           "check_image_condition", "close_outline", "coarsen_masks", "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "mask_outline",
            "outline_map", "silhouette_map", "sketch_map", "warp_maps"]

@@ -28,7 +28,8 @@ class JobPlan:
 
 def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: int, seed: int = 0,
                  sketch: Path | np.ndarray | None = None, sketch_info: dict | None = None, title_prior: bool = True,
-                 sketch_fit: str = "lines", sketch_snap: bool = False, sketch_shape: int = 0) -> JobPlan:
+                 sketch_fit: str = "lines", sketch_snap: bool = False, sketch_shape: int = 0,
+                 sketch_close: bool = False) -> JobPlan:
     """``n`` images of one condition (``--attr`` values and/or ``--prompt``); image i uses seed ``seed + i``.
 
     ``sketch``: a drawing or silhouette (a file, or an (H, W, 3) uint8 array with ``sketch_info`` saying where it came
@@ -38,14 +39,17 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
     nearest training photo of the asked type instead (``Pipeline.snap_sketch``; each job's ``shape_of`` names it).
     ``sketch_shape`` K > 0 (silhouette runs): every image is drawn from the sketch's mask projected onto the asked
     type's linear shape model of K components (``Pipeline.project_sketch``), the drawing pulled towards that type's
-    shapes.
+    shapes. ``sketch_close`` (silhouette runs): a drawing whose strokes do not meet, so that filling it leaves the
+    line, has its stroke ends joined and the shape they enclose filled (``conditioning.maps.close_outline``).
     ``title_prior``: let the run's title prior fill the attributes the prompt leaves open (the notes say which)."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
     attrs = dict(attrs or {})
     if sketch is None and getattr(pipe, "image_condition", None):
         pipe.generate_batch(pipe.condition({})[None], [seed])  # raises the UserError that says what to give
-    image_map = pipe.sketch_map(sketch, fit=sketch_fit) if sketch is not None else None
+    if sketch_close and sketch is None:
+        raise UserError("--sketch-close closes the outline of a drawing; give the drawing with --sketch")
+    image_map = pipe.sketch_map(sketch, fit=sketch_fit, close=sketch_close) if sketch is not None else None
     if sketch_snap and sketch is None:
         raise UserError("--sketch-snap snaps a drawing to the nearest catalog shapes; give the drawing with --sketch")
     if sketch_shape and sketch is None:
@@ -70,7 +74,7 @@ def request_jobs(pipe, attrs: Mapping[str, str] | None, prompt: str | None, n: i
         where = (dict(sketch_info or {}) if isinstance(sketch, np.ndarray) else
                  {"file": Path(sketch).name, "sha256": hashlib.sha256(Path(sketch).read_bytes()).hexdigest()})
         request["sketch"] = {**where, "condition": pipe.image_condition, "fit": sketch_fit,
-                             "map_pixels": int(image_map.sum())}
+                             "map_pixels": int(image_map.sum()), **({"close": True} if sketch_close else {})}
         if snapped is not None:  # each image's sidecar and provenance name the catalog photo whose shape it took
             request["sketch"]["snap"] = "nearest catalog shapes of the asked type (conditioning/shape_index.py)"
         if shaped is not None:

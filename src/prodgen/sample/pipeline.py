@@ -188,16 +188,20 @@ class Pipeline:
         """"edges" or "silhouette" for a run that draws from a map (``--sketch``); None for the others."""
         return getattr(self.model, "image_condition", None)
 
-    def sketch_map(self, source, fit: str = "lines") -> torch.Tensor:
+    def sketch_map(self, source, fit: str = "lines", close: bool = False) -> torch.Tensor:
         """(1, R, R) map of a sketch / silhouette file or (H, W, 3) uint8 array, as this run expects it (``fit``:
-        ``conditioning.maps.sketch_map``'s framing, "lines" or "canvas")."""
+        ``conditioning.maps.sketch_map``'s framing, "lines" or "canvas"; ``close``: a silhouette run's open outline
+        closed, ``conditioning.maps.close_outline``)."""
         from ..conditioning.maps import sketch_map
 
         if self.image_condition is None:
             raise UserError(f"{self.run_dir} is a {self.model.family} run trained without an image condition, so it "
                             "cannot draw from a sketch; train one with `prodgen train --condition edges,articleType,"
                             "baseColour ...` (or silhouette,...) and generate from that run, or drop --sketch.")
-        return sketch_map(source, self.image_condition, self.model.resolution, fit=fit)
+        if close and self.image_condition != "silhouette":
+            raise UserError(f"--sketch-close closes a drawing's outline and fills it; {self.run_dir} draws from the "
+                            f"{self.image_condition} themselves: leave --sketch-close out, or use a silhouette run")
+        return sketch_map(source, self.image_condition, self.model.resolution, fit=fit, close=close)
 
     def snap_sketch(self, image_map: torch.Tensor, cond: torch.Tensor, k: int) -> tuple[torch.Tensor, list[dict]]:
         """``--sketch-snap``: the maps of the ``k`` training photos nearest to a sketch's (1, R, R) ``image_map``, of

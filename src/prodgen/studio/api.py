@@ -82,6 +82,7 @@ class GenerateRequest(Strict):
     sketch_asset_id: str | None = None  # an uploaded drawing / silhouette, for a model trained with an image condition
     sketch_snap: bool = False  # draw each image from the shape of a catalog photo nearest to the sketch
     sketch_shape: int = Field(0, ge=0, le=20)  # silhouette models: pull the filled sketch towards the type's shapes (K)
+    sketch_close: bool = False  # silhouette models: a sketch whose strokes do not meet is closed before it is filled
 
 
 class FillRequest(Strict):
@@ -354,6 +355,10 @@ def _check_job(st, req) -> tuple[dict, str | None]:
             if req.sketch_shape and req.sketch_snap:
                 raise UserError("sketch_snap takes whole catalog shapes and sketch_shape pulls the sketch towards them; "
                                 "choose one")
+            if req.sketch_close and not (req.sketch_asset_id and m.get("image_condition") == "silhouette"):
+                raise UserError(f"sketch_close closes the outline of a sketch before it is filled; it needs a sketch "
+                                f"and a silhouette model, and model {req.model!r} "
+                                + ("draws from edge maps" if req.sketch_asset_id else "was given no sketch_asset_id"))
             if req.sketch_shape and m.get("image_condition") != "silhouette":
                 raise UserError(f"sketch_shape pulls a filled sketch towards the catalog's masks; model {req.model!r} "
                                 "draws from edge maps: use sketch_snap with it, or a silhouette model")

@@ -234,7 +234,7 @@ def generate(run) -> None:
         sketch, sketch_info = decode_rgb(data), {"asset": asset.id, "sha256": asset.sha256}
     plan = request_jobs(pipe, req.get("attributes") or {}, req.get("prompt") or None, int(req["n"]), int(req.get("seed", 0)),
                         sketch=sketch, sketch_info=sketch_info, sketch_snap=bool(req.get("sketch_snap")),
-                        sketch_shape=int(req.get("sketch_shape") or 0))
+                        sketch_shape=int(req.get("sketch_shape") or 0), sketch_close=bool(req.get("sketch_close")))
     run.notes.extend(plan.notes)
     for j in plan.jobs:
         if "shape_of" in j.meta:

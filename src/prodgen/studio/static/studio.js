@@ -273,6 +273,8 @@
       if ($("#sketch-snap-box").hidden) $("#sketch-snap").checked = false;
       $("#sketch-shape-box").hidden = !(m && m.image_condition === "silhouette" && m.shape_index && can("editor"));
       if ($("#sketch-shape-box").hidden) $("#sketch-shape").value = "0";
+      $("#sketch-close-box").hidden = !(m && m.image_condition === "silhouette" && can("editor"));
+      if ($("#sketch-close-box").hidden) $("#sketch-close").checked = false;
       const box = $("#attributes");
       const grid = el("div", { class: "attr-grid" });
       for (const [name, values] of Object.entries((m && m.attributes) || {})) {
@@ -311,6 +313,7 @@
         if (sketch) body.sketch_asset_id = (await upload(sketch)).asset_id;
         if (sketch && $("#sketch-snap").checked) body.sketch_snap = true;
         if (sketch && Number($("#sketch-shape").value) > 0) body.sketch_shape = Number($("#sketch-shape").value);
+        if (sketch && $("#sketch-close").checked) body.sketch_close = true;
         const job = await api("/api/jobs", { method: "POST", json: body });
         const from = file ? ` from the sketch file ${file.name}` : drawn ? " from your drawing" : "";
         say(`Job ${job.id} queued: ${body.n} image(s)${from}. They go to the review queue when done.`);
@@ -530,6 +533,7 @@
         ["Prompt", req.prompt], ["Operation", req.operation],
         ["Shape of", shape && `catalog photo ${shape.id}${shape.mirrored ? " (mirrored)" : ""}, snapped from the sketch`],
         ["Sketch shape", req.sketch_shape && `pulled towards the type's catalog shapes (K=${req.sketch_shape})`],
+        ["Sketch outline", req.sketch_close && "open outline closed before filling"],
         ["Job", a.job_id], ["Requested by", a.created_by || req.created_by],
         ["State", a.review], ["Reason", a.reason],
       ].filter(([, v]) => v !== undefined && v !== null && v !== "");
