@@ -21,7 +21,8 @@ budget() {  # budget <steps at 25 idle minutes>
 }
 COMMON=(--catalog "$CAT" --condition text,articleType,baseColour --resolution 64 --threads 1
         --features runs/productnet64 --overwrite --quiet)
-OLDAUG=(--model-arg diffaugment=color,translation,cutout)  # its rows were trained when DiffAugment's colour transform was on by default (before session 17)
+OLDAUG=(--model-arg diffaugment=color,translation,cutout --model-arg mode_seeking=0)  # its rows were trained when DiffAugment's
+# colour transform was on by default (before session 17), and before the mode-seeking term (on by default since session 28)
 $PG train --model gan "${OLDAUG[@]}" --model-arg lr_g=1e-4 "${COMMON[@]}" --model-arg sle=false $(budget 1854) --out runs/fam-gan --eval-every 400 --eval-n 500 > runs/fam-gan.log 2>&1 &
 $PG train --model diffusion "${COMMON[@]}" $(budget 1103) --out runs/fam-diffusion --eval-every 300 --eval-n 250 > runs/fam-diffusion.log 2>&1 &
 wait

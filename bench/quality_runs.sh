@@ -45,7 +45,8 @@ mkdir -p "$OUT"
 COMMON=(--catalog "$CAT" --condition text,articleType,baseColour --resolution 64 --threads 1
         --features runs/productnet64 --quiet)
 NOSLE=(--model-arg sle=false)  # rows trained before skip-layer excitation became the default (session 10) had none
-OLDAUG=(--model-arg diffaugment=color,translation,cutout)  # its rows were trained when DiffAugment's colour transform was on by default (before session 17)
+OLDAUG=(--model-arg diffaugment=color,translation,cutout --model-arg mode_seeking=0)  # its rows were trained when DiffAugment's
+# colour transform was on by default (before session 17), and before the mode-seeking term (on by default since session 28)
 # (and every GAN row below passes G's learning rate: 1e-4 unless it says otherwise, the default until session 14)
 label() {  # row name -> table label
   case "$1" in

@@ -22,7 +22,7 @@ if [ "${BUDGET:-steps}" = minutes ]; then GAN=(--minutes 25); PEER=(--minutes 25
 
 # --model-arg sle=false and lr_g=1e-4: the headline gan64 predates the skip-layer-excitation default (bench/quality_runs.sh
 # gan64-sle) and G's learning rate 2e-4 (session 14, bench/lr_g_seeds.sh)
-$BIN/prodgen train --model gan --model-arg lr_g=1e-4 --model-arg diffaugment=color,translation,cutout --catalog $CAT --resolution 64 --out runs/gan64 "${GAN[@]}" --model-arg sle=false --threads "$THREADS" \
+$BIN/prodgen train --model gan --model-arg lr_g=1e-4 --model-arg diffaugment=color,translation,cutout --catalog $CAT --resolution 64 --out runs/gan64 "${GAN[@]}" --model-arg sle=false --model-arg mode_seeking=0 --threads "$THREADS" \
   --overwrite --quiet
 $BIN/python bench/sample_grids.py runs/gan64 --out "$OUT"
 

@@ -47,6 +47,13 @@
 #         bench/results/quality/mode_seeking_speed_fp32.json: noise), so the same 7171 steps.
 #   ms005: the same at weight 0.05 (--model-arg mode_seeking=0.05), for the case where ms01 buys FID-P with accuracy.
 #
+# Session 28 (session 26/27's Zen 4 again):
+#   noms: the recipe without mode seeking (--model-arg mode_seeking=0), retrained on the machine that trained ms01's
+#         rows (recipe25's rows came from session 25's Zen 5); the same settings as recipe25. Its seeds trained as
+#         `recipe25 train 1 2` (that is what the command was when they started) and were renamed to gan64-sle-noms-s*.
+#   ms01 is prodgen's default since session 28 (its rows are today's recipe). train_seed (bench/seed_runs.sh) keeps
+#   mode seeking off unless a variant names a weight, so every other variant here trains as its rows did.
+#
 #   bash bench/recipe_variants25.sh VARIANT train SEEDS...   # two at a time side by side, one core each (~34 min a pair)
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
 #   bash bench/recipe_variants25.sh VARIANT val|test SEEDS...   # -> bench/results/quality/<variant>_<split>.json
@@ -68,7 +75,7 @@ recon) STEPS=4923; ARGS=(--model-arg d_recon=1)
 lecam) STEPS=5575; ARGS=(--model-arg lecam=0.3); LABEL="bf16, LeCam regularisation (weight 0.3), $STEPS steps" ;;
 shared) STEPS=8089; ARGS=(--model-arg shared_fake=true)
   LABEL="bf16, G's step reuses D's step's fakes, $STEPS steps (equal CPU time)" ;;
-recipe25) STEPS=7171; ARGS=(); LABEL="bf16, today's recipe, $STEPS steps" ;;
+recipe25) STEPS=7171; ARGS=(); LABEL="bf16, today's recipe, $STEPS steps" ;;  # session 25's; mode seeking off (train_seed)
 bcrreal) STEPS=6203; ARGS=(--model-arg bcr_real=10)
   LABEL="bf16, bCR on real images (weight 10), $STEPS steps (equal CPU time)" ;;
 topk) STEPS=7171; ARGS=(--model-arg topk_keep=0.5 --model-arg topk_steps=3585)
@@ -76,8 +83,9 @@ topk) STEPS=7171; ARGS=(--model-arg topk_keep=0.5 --model-arg topk_steps=3585)
 topk75) STEPS=7171; ARGS=(--model-arg topk_keep=0.75 --model-arg topk_steps=3585)
   LABEL="bf16, top-k training (k from 64 to 48 over 3585 steps), $STEPS steps" ;;
 ms01) STEPS=7171; ARGS=(--model-arg mode_seeking=0.1); LABEL="bf16, mode seeking (weight 0.1), $STEPS steps" ;;
+noms) STEPS=7171; ARGS=(--model-arg mode_seeking=0); LABEL="bf16, the recipe without mode seeking, $STEPS steps" ;;
 ms005) STEPS=7171; ARGS=(--model-arg mode_seeking=0.05); LABEL="bf16, mode seeking (weight 0.05), $STEPS steps" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75|ms01|ms005 train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75|ms01|ms005|noms train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"

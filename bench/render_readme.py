@@ -612,6 +612,37 @@ def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
         f"Intervals: 95% bootstrap. {_machine_cmd(first)}"]
 
 
+def t_quickdraw_close(splits: tuple[str, ...]) -> list[str]:
+    """bench/quickdraw_silhouette.sh close-<split>: the silhouette run's doodle rows as drawn and with the open
+    outlines closed (generate --sketch-close), then the changed doodles alone (accuracies only)."""
+    first = R(f"sketch/quickdraw-{splits[0]}-close.json")
+    sil = first["runs"]["silhouette"][0].rsplit("/", 1)[-1]
+    body = []
+    for split in splits:
+        res = R(f"sketch/quickdraw-{split}-close.json")
+        rows = res["fits"]["lines"]["rows"]
+        for key, label in (("silhouette pix2pix", "as drawn"), ("silhouette pix2pix, outline closed", "outline closed"),
+                           ("silhouette pix2pix snapped", "snapped"),
+                           ("silhouette pix2pix snapped, outline closed", "outline closed, snapped")):
+            r = rows[f"{key}, type given"]
+            iou = r["faithfulness"]["silhouette_iou"]
+            body.append([f"{split}: {label}", str(res["n"]), f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})",
+                         f"{r['cond_acc']['acc/articleType']:.2f}", f"{r['subCategory_acc']['mean']:.2f}",
+                         f"{r['cond_acc']['acc/baseColour']:.2f}", f"{iou['mean']:.3f}"])
+        sub = res["closed_subset"]["lines"]
+        for key, label in (("silhouette pix2pix", "as drawn"), ("silhouette pix2pix, outline closed", "outline closed"),
+                           ("silhouette pix2pix snapped", "snapped"),
+                           ("silhouette pix2pix snapped, outline closed", "outline closed, snapped")):
+            acc = sub["rows"][key]
+            body.append([f"{split}, the {sub['n']} doodles it changes: {label}", str(sub["n"]), "",
+                         f"{acc['acc/articleType']:.2f}", "", f"{acc['acc/baseColour']:.2f}", ""])
+    return md_table(["", "n", "FID-P (95% CI)", "acc. articleType", "acc. subCategory", "acc. baseColour",
+                     "mask IoU (with the doodle's mask; closed rows: the closed one)"], body) + [
+        "", f"Run `runs/{sil}`, type given, one image a doodle; scored as the doodle table above (FID-P against the "
+        f"split's photos of the same types, re-weighted to equal types). The changed doodles are too few for FID-P. "
+        + " ".join(_machine_cmd(R(f"sketch/quickdraw-{split}-close.json")) for split in splits)]
+
+
 def t_generate_stream() -> list[str]:
     res = R("generate_stream.json")
     one, two, st = res["one_process"], res["two_shards"], res["stages"]
@@ -712,6 +743,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
                                  lambda: t_quickdraw([("", "quickdraw-val-silhouette.json")])),
     "quickdraw-test-silhouette": (["sketch/quickdraw-test-silhouette.json"],
                                   lambda: t_quickdraw([("", "quickdraw-test-silhouette.json")])),
+    "quickdraw-close": (["sketch/quickdraw-val-close.json", "sketch/quickdraw-test-close.json"],
+                        lambda: t_quickdraw_close(("val", "test"))),
     "distill": (["distill.json"], t_distill),
     "distill-flow": (["distill_flow_val.json"], lambda: t_distill("distill_flow_val.json")),
     "generate-stream": (["generate_stream.json"], t_generate_stream),
@@ -783,6 +816,10 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "d-pick-val": (["quality/d_pick_val.json"], lambda: t_d_pick("d_pick_val.json")),
     "ms01-val": (["quality/recipe25_val.json", "quality/topk_val.json", "quality/ms01_val.json"],
                  lambda: t_seed_pair("recipe25_val.json", "topk_val.json", "ms01_val.json")),
+    "ms01-noms-val": (["quality/noms_val.json", "quality/ms01_val.json"],
+                      lambda: t_seed_pair("noms_val.json", "ms01_val.json")),
+    "ms01-test": (["quality/noms_test.json", "quality/ms01_test.json"],
+                  lambda: t_seed_pair("noms_test.json", "ms01_test.json")),
     "mode-seeking-screen-val": (["quality/recipe_1200_screen_val.json", "quality/mode_seeking_screen_val.json",
                                  "quality/mode_seeking_0.1_screen_val.json", "quality/mode_seeking_0.05_screen_val.json"],
                                 lambda: t_seed_pair("recipe_1200_screen_val.json", "mode_seeking_screen_val.json",
@@ -1237,6 +1274,27 @@ def _qd_silhouette(split: str) -> dict[str, str]:
     return out
 
 
+def _qd_close() -> dict[str, str]:
+    """bench/quickdraw_silhouette.sh close-val / close-test: keys <v|t>_ n, fid / fid0 (closed / as drawn, all
+    doodles), sfid / sfid0 (snapped), acc / acc0 and col / col0 (the changed doodles alone), sacc / sacc0 (snapped)."""
+    out = {}
+    for key, split in (("v", "val"), ("t", "test")):
+        res = R(f"sketch/quickdraw-{split}-close.json")
+        rows, sub = res["fits"]["lines"]["rows"], res["closed_subset"]["lines"]
+        fid = lambda k: f"{rows[k + ', type given']['fid_p']:.1f}"  # noqa: E731
+        out |= {f"{key}_n": str(sub["n"]), "n": str(res["n"]),
+                f"{key}_fid": fid("silhouette pix2pix, outline closed"), f"{key}_fid0": fid("silhouette pix2pix"),
+                f"{key}_sfid": fid("silhouette pix2pix snapped, outline closed"),
+                f"{key}_sfid0": fid("silhouette pix2pix snapped"),
+                f"{key}_acc": f"{sub['rows']['silhouette pix2pix, outline closed']['acc/articleType']:.2f}",
+                f"{key}_acc0": f"{sub['rows']['silhouette pix2pix']['acc/articleType']:.2f}",
+                f"{key}_col": f"{sub['rows']['silhouette pix2pix, outline closed']['acc/baseColour']:.2f}",
+                f"{key}_col0": f"{sub['rows']['silhouette pix2pix']['acc/baseColour']:.2f}",
+                f"{key}_sacc": f"{sub['rows']['silhouette pix2pix snapped, outline closed']['acc/articleType']:.2f}",
+                f"{key}_sacc0": f"{sub['rows']['silhouette pix2pix snapped']['acc/articleType']:.2f}"}
+    return out
+
+
 def _qd_sil_figure(name: str, template: str, split: str = "val") -> "Figure":
     """A figure of the silhouette doodle rows of ``split`` (``_qd_silhouette``)."""
     return Figure(name, [f"sketch/quickdraw-{split}-silhouette.json"], template, lambda: _qd_silhouette(split))
@@ -1437,6 +1495,24 @@ FIGURES: list[Figure] = [
            "{new} against {base}; twice the floor is {twice}); articleType accuracy {acc} against {acc_base}, baseColour {col}\n"
            "against {col_base}", lambda: (lambda v: {**v, "twice": f"{2 * R('quality/ms01_val.json')['real_floor']['fid']:.1f}"})(
                _vs_variant("ms01", "recipe25"))),
+    Figure("mode seeking against the same machine's recipe (val)", ["quality/ms01_val.json", "quality/noms_val.json"],
+           "Against the recipe retrained on the same machine: {f1} / {f2} against {b1} / {b2} at the same seeds, lower at\n"
+           "{wins} of {n} (mean {new} against {base}; twice the floor is {twice}); articleType accuracy {acc} against\n"
+           "{acc_base} (real photos {real_acc}), baseColour {col} against {col_base} (real photos {real_col})",
+           lambda: {**_vs_variant("ms01", "noms"), "twice": f"{2 * R('quality/ms01_val.json')['real_floor']['fid']:.1f}"}),
+    Figure("mode seeking (test)", ["quality/ms01_test.json", "quality/noms_test.json"],
+           "On test, read once (seeds 1 and 2, n={n}): {f1} / {f2} against the recipe's {b1} / {b2} without it (mean\n"
+           "{new} against {base}; 2x the floor is {twice}); articleType accuracy {acc} against {acc_base} (real photos less\n"
+           "3 points: {real_acc3}), baseColour {col} against {col_base} (real photos less 3 points: {real_col3}); variety\n"
+           "within one condition {r1}x / {r2}x the real photos'; near copies {c1} / {c2}",
+           lambda: {**_test_read("ms01", "noms"),
+                    "real_col3": f"{R('quality/ms01_test.json')['real_floor']['acc/baseColour'] - 0.03:.3f}"}),
+    Figure("open outlines", ["sketch/quickdraw-val-close.json", "sketch/quickdraw-test-close.json"],
+           "On val it changes {v_n} of {n} doodles. Over all of them FID-P is {v_fid} closed against {v_fid0} as drawn (snapped: {v_sfid} against {v_sfid0}),\n"
+           "inside each other's intervals; on the changed doodles alone articleType accuracy is {v_acc} against {v_acc0} and baseColour {v_col}\n"
+           "against {v_col0} (snapped, articleType {v_sacc} against {v_sacc0}). On test, read once: {t_n} changed; FID-P {t_fid} against {t_fid0} (snapped {t_sfid} against\n"
+           "{t_sfid0}); on the changed doodles articleType {t_acc} against {t_acc0}, baseColour {t_col} against {t_col0} (snapped {t_sacc} against {t_sacc0})",
+           _qd_close),
     Figure("mode seeking: speed", ["quality/mode_seeking_speed_fp32.json"],
            "It costs no pass of its own ({r}x the recipe's\nimages/s side by side",
            lambda: {"r": f"{R('quality/mode_seeking_speed_fp32.json')['b_over_a']:.3f}"}),

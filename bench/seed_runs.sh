@@ -9,11 +9,14 @@ PY=.venv/bin/python
 CAT=${CAT:-../shared/data/fashion-products}
 OUT=bench/results/quality
 FEATURES=runs/productnet64
-OLDAUG=(--model-arg diffaugment=color,translation,cutout)  # its rows were trained when DiffAugment's colour transform was on by default (before session 17)
+OLDAUG=(--model-arg diffaugment=color,translation,cutout --model-arg mode_seeking=0)  # its rows were trained when DiffAugment's
+# colour transform was on by default (before session 17), and before the mode-seeking term (on by default since session 28)
 # the DiffAugment policies train_seed trains with: its callers' rows were trained with all three (diffaug_color.sh sets
 # translation,cutout, the default since session 17)
 DIFFAUG=${DIFFAUG:-color,translation,cutout}
 LR_G=${LR_G:-2e-4}  # G's learning rate train_seed trains with (the default since session 14)
+MS=${MS:-0}  # the mode-seeking weight train_seed trains with unless its options name one: its callers' rows were
+# trained without the term (prodgen's default since session 28 is 0.1, for the hinge loss)
 
 trained() {  # run [steps]: its metrics reached its last step (a run folder holds a checkpoint mid-training too)
   grep -q "\"step\":${2:-$STEPS}," "runs/$1/metrics.jsonl" 2>/dev/null
@@ -23,8 +26,11 @@ train_seed() {  # run seed [train options...]: the recipe (gan64-sle, G $LR_G, o
   local run=$1 seed=$2
   shift 2
   trained "$run" && { echo "runs/$run is trained; kept" >&2; return; }
+  local ms=(--model-arg "mode_seeking=$MS")
+  [[ " $* " == *" mode_seeking="* ]] && ms=()  # the caller names its own weight
   $PG train --model gan --catalog "$CAT" --resolution 64 --steps "$STEPS" --threads 1 --model-arg sle=true \
-    --model-arg "lr_g=$LR_G" --model-arg "diffaugment=$DIFFAUG" "$@" --seed "$seed" --quiet --out "runs/$run" --overwrite
+    --model-arg "lr_g=$LR_G" --model-arg "diffaugment=$DIFFAUG" "${ms[@]}" "$@" --seed "$seed" --quiet \
+    --out "runs/$run" --overwrite
 }
 
 evaluate_once() {  # run split text-file: its evaluation (truncation 1, pinned ProductNet), unless it has one

@@ -103,10 +103,11 @@ def saved_model_args(model: str, args: dict[str, Any]) -> dict[str, Any]:
     """Model arguments resolved and saved by an older prodgen (in config.json or in the weights' spec), completed so
     that today's prodgen builds the network they describe.
 
-    - gan: resolved before skip-layer excitation existed (now on by default for dcgan): they had none.
+    - gan: resolved before skip-layer excitation existed (now on by default for dcgan): they had none; resolved
+      before the mode-seeking term existed (weight 0.1 by default since session 28): they trained without it.
     """
-    if model == "gan" and "z_dim" in args and "sle" not in args:  # resolved args always hold z_dim
-        return {**args, "sle": False}
+    if model == "gan" and "z_dim" in args:  # resolved args always hold z_dim
+        return {"sle": False, "mode_seeking": 0.0, **args}
     return args
 
 
