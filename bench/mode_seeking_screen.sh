@@ -16,6 +16,9 @@
 #   WEIGHT=1 bash bench/mode_seeking_screen.sh train SEEDS...   # two seeds side by side, one core each (~18 min)
 #   WEIGHT=1 bash bench/mode_seeking_screen.sh val SEEDS...     # -> bench/results/quality/mode_seeking_screen_val.json
 #   (WEIGHT=0.1: runs ms0.1-screen-s*, results mode_seeking_0.1_screen_val.json; WEIGHT 1 keeps its first names)
+#   Session 28: CENTRED=1 measures the image distance after each image's mean colour is taken away
+#   (--model-arg mode_seeking_centred=true; runs ms<W>-centred-screen-s*, results mode_seeking_<W>_centred_screen_val.json):
+#   at 0.1 and the full budget the colours came out paler and baseColour accuracy fell.
 set -euo pipefail
 DIFFAUG=translation,cutout
 STEPS=1200
@@ -23,10 +26,16 @@ WEIGHT=${WEIGHT:-1}
 source "$(dirname "$0")/seed_runs.sh"
 MS=(--model-arg "mode_seeking=$WEIGHT")
 if [ "$WEIGHT" = 1 ]; then prefix=ms-screen; stem=mode_seeking_screen; else prefix=ms$WEIGHT-screen; stem=mode_seeking_${WEIGHT}_screen; fi
+what="mode seeking (weight $WEIGHT)"
+if [ "${CENTRED:-0}" = 1 ]; then
+  MS+=(--model-arg mode_seeking_centred=true); prefix=ms$WEIGHT-centred-screen; stem=mode_seeking_${WEIGHT}_centred_screen
+  what="mode seeking (weight $WEIGHT, colour-centred distance)"
+fi
 case "${1:-}" in
 train|val) again="bash bench/mode_seeking_screen.sh"
   [ "$WEIGHT" = 1 ] || again="WEIGHT=$WEIGHT $again"
-  screen_arm "$1" "$prefix" "$stem" "fp32, mode seeking (weight $WEIGHT), $STEPS steps" "$again" "${@:2}" -- \
+  [ "${CENTRED:-0}" = 1 ] && again="CENTRED=1 $again"
+  screen_arm "$1" "$prefix" "$stem" "fp32, $what, $STEPS steps" "$again" "${@:2}" -- \
     --precision fp32 --batch-size 64 "${MS[@]}" ;;
 *) echo "usage: WEIGHT=W bash bench/mode_seeking_screen.sh train|val SEEDS..." >&2; exit 2 ;;
 esac

@@ -22,6 +22,10 @@ def train_in_memory(family: str, world=None) -> tuple[dict[str, torch.Tensor], l
     args = dict(TINY_ARGS[family])
     if family == "gan":
         args["r1_gamma"] = 1.0  # the R1 penalty (autograd.grad with create_graph) must survive gradient averaging
+        # mode seeking (on by default) pairs rows within each process's share of the batch, and its 1 / ratio is
+        # taken per process, so W processes are a different (equally valid) draw of pairs than one process, not the
+        # same computation: off here, where the data-parallel machinery itself is checked (distributed.py)
+        args["mode_seeking"] = 0.0
     model = model_class(family).from_args(args, vocab.sizes, 32)
     start = {k: v.detach().clone() for k, v in model.state_dict().items()}
     cfg = TrainConfig(steps=STEPS, batch_size=BATCH, seed=3, device="cpu", sample_every=10_000, checkpoint_every=0,

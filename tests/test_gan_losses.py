@@ -356,3 +356,27 @@ def test_default_g_step_is_mode_seeking_at_0_1():
     c = make(mode_seeking=0).train().loss("g", x, cond)
     assert "mode_seeking" in a and a["loss"].item() == pytest.approx(b["loss"].item(), rel=1e-6)
     assert "mode_seeking" not in c and abs(a["loss"].item() - c["loss"].item()) > 1e-3
+
+
+def test_mode_seeking_centred_takes_each_images_mean_colour_away():
+    """mode_seeking_centred: the two halves' distance after each image's per-channel mean is taken away (known
+    answer), so a global shade shift is worth nothing."""
+    m = make(mode_seeking=0.5, mode_seeking_centred=True).train()
+    m.discriminator.eval()
+    seen = []
+    m.generator.register_forward_hook(lambda mod, inputs, output: seen.append(output.detach()))
+    x, cond = batch()
+    torch.manual_seed(4)
+    out = m.loss("g", x, cond)
+    torch.manual_seed(4)
+    z = torch.randn(6, m.config.z_dim)
+    (fake,) = seen
+    c = fake - fake.mean(dim=(2, 3), keepdim=True)
+    want = (c[3:] - c[:3]).abs().mean() / (z[3:] - z[:3]).abs().mean()
+    plain = (fake[3:] - fake[:3]).abs().mean() / (z[3:] - z[:3]).abs().mean()
+    assert out["mode_seeking"].item() == pytest.approx(want.item(), rel=1e-5)
+    assert abs(want.item() - plain.item()) > 1e-4  # the check can fail: centring changes the distance
+    shifted = torch.rand(1, 3, 8, 8)
+    two = torch.cat([shifted, shifted + torch.tensor([0.3, -0.2, 0.1]).view(1, 3, 1, 1)])
+    centred = two - two.mean(dim=(2, 3), keepdim=True)
+    assert (centred[1] - centred[0]).abs().max() < 1e-6  # a pure shade shift: no distance left

@@ -12,7 +12,10 @@ What each process does (``train/trainer.py`` and ``train/loop.py`` use this):
   indices (a function of seed and step) and takes its B/W rows of the cached tensors.
 - **Randomness**: all ranks start from the same seed and share one RNG stream: each random draw of a step is made
   for the global batch and sliced (``prodgen.noise``). Hence W processes x B/W reproduce one process x B, up to
-  floating-point summation order (``tests/test_distributed.py`` checks VAE, diffusion and GAN).
+  floating-point summation order (``tests/test_distributed.py`` checks VAE, diffusion and GAN). One exception:
+  the GAN's mode-seeking term (on by default) pairs the two halves of each process's own rows and takes its
+  1 / ratio per process, so a W-process run draws other pairs than one process (the same term in distribution, not
+  the same numbers); the test checks the GAN with it off.
 - **Gradients**: after each backward, one all-reduce averages the gradients of the phase's parameters
   (``average_gradients``). Why not ``torch.nn.parallel.DistributedDataParallel``: the GAN's discriminator phase
   calls the discriminator twice per step and its R1 penalty differentiates through ``torch.autograd.grad`` with
