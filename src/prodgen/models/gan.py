@@ -119,7 +119,8 @@ class GANConfig:
     #   saved before the field existed load with 0 (config.saved_model_args)
     mode_seeking_centred: bool = False  # mode seeking's image distance after each image's mean colour (per channel)
     #   is taken away, so that a global shift of shade buys G no variety (at weight 0.1 the colours came out paler and
-    #   baseColour accuracy fell: README "Mode seeking at 25 minutes"); the variety must come from the shapes
+    #   baseColour accuracy fell: README "Mode seeking at 25 minutes"); the variety must come from the shapes. It did
+    #   not bring the colour accuracy back on the 1,200-step screen (bench/mode_seeking_screen.sh with CENTRED=1), so off
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
