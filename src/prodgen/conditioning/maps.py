@@ -267,5 +267,5 @@ def sketch_map(source: str | Path | np.ndarray, kind: str, resolution: int, fit:
 
 
 __all__ = ["CANNY", "HYSTERESIS_STEPS", "IMAGE_CONDITIONS", "SKETCH_EXTENT", "SKETCH_FITS", "THIN_FILL",
-           "check_image_condition", "close_outline", "coarsen_masks", "derive_maps", "drawn_lines", "edge_map", "frame_drawing", "jitter_edges", "mask_outline",
-           "outline_map", "silhouette_map", "sketch_map", "warp_maps"]
+           "check_image_condition", "close_outline", "coarsen_masks", "derive_maps", "drawn_lines", "edge_map",
+           "frame_drawing", "jitter_edges", "mask_outline", "outline_map", "silhouette_map", "sketch_map", "warp_maps"]

@@ -115,7 +115,7 @@ class GANConfig:
     #   or feature_d. None: 0.1 for the dcgan networks with the hinge loss (without shared_fake or feature_d), else 0.
     #   0.1 is the default since session 28: at the 25-minute recipe (7171 bf16 steps) it lowered val FID-P at both
     #   seeds against the recipe trained on the same machine, with articleType and baseColour accuracy within 3 points
-    #   of the real photos' (bench/recipe_variants25.sh ms01 / recipe25, README "Mode seeking at 25 minutes"). Runs
+    #   of the real photos' (bench/recipe_variants25.sh ms01 / noms, README "Mode seeking at 25 minutes"). Runs
     #   saved before the field existed load with 0 (config.saved_model_args)
     mode_seeking_centred: bool = False  # mode seeking's image distance after each image's mean colour (per channel)
     #   is taken away, so that a global shift of shade buys G no variety (at weight 0.1 the colours came out paler and
