@@ -612,6 +612,12 @@ def t_quickdraw(files: list[tuple[str, str]]) -> list[str]:
         f"Intervals: 95% bootstrap. {_machine_cmd(first)}"]
 
 
+# bench/quickdraw_sketches.py --close: its silhouette rows (results key) and how the README names them
+QD_CLOSE_ROWS = (("silhouette pix2pix", "as drawn"), ("silhouette pix2pix, outline closed", "outline closed"),
+                 ("silhouette pix2pix snapped", "snapped"),
+                 ("silhouette pix2pix snapped, outline closed", "outline closed, snapped"))
+
+
 def t_quickdraw_close(splits: tuple[str, ...]) -> list[str]:
     """bench/quickdraw_silhouette.sh close-<split>: the silhouette run's doodle rows as drawn and with the open
     outlines closed (generate --sketch-close), then the changed doodles alone (accuracies only)."""
@@ -621,18 +627,14 @@ def t_quickdraw_close(splits: tuple[str, ...]) -> list[str]:
     for split in splits:
         res = R(f"sketch/quickdraw-{split}-close.json")
         rows = res["fits"]["lines"]["rows"]
-        for key, label in (("silhouette pix2pix", "as drawn"), ("silhouette pix2pix, outline closed", "outline closed"),
-                           ("silhouette pix2pix snapped", "snapped"),
-                           ("silhouette pix2pix snapped, outline closed", "outline closed, snapped")):
+        for key, label in QD_CLOSE_ROWS:
             r = rows[f"{key}, type given"]
             iou = r["faithfulness"]["silhouette_iou"]
             body.append([f"{split}: {label}", str(res["n"]), f"{r['fid_p']:.1f} ({r['fid_ci95'][0]:.1f}-{r['fid_ci95'][1]:.1f})",
                          f"{r['cond_acc']['acc/articleType']:.2f}", f"{r['subCategory_acc']['mean']:.2f}",
                          f"{r['cond_acc']['acc/baseColour']:.2f}", f"{iou['mean']:.3f}"])
         sub = res["closed_subset"]["lines"]
-        for key, label in (("silhouette pix2pix", "as drawn"), ("silhouette pix2pix, outline closed", "outline closed"),
-                           ("silhouette pix2pix snapped", "snapped"),
-                           ("silhouette pix2pix snapped, outline closed", "outline closed, snapped")):
+        for key, label in QD_CLOSE_ROWS:
             acc = sub["rows"][key]
             body.append([f"{split}, the {sub['n']} doodles it changes: {label}", str(sub["n"]), "",
                          f"{acc['acc/articleType']:.2f}", "", f"{acc['acc/baseColour']:.2f}", ""])

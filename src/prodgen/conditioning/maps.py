@@ -198,14 +198,15 @@ def close_outline(mask: np.ndarray, thin: float = THIN_FILL, gain: float = 0.1) 
     pairs = sorted((float(np.hypot(*(ends[i] - ends[j]))), i, j) for i in range(len(ends)) for j in range(i + 1, len(ends)))
     out, used = mask.copy(), set()
     area = int(mask.sum())
+    enclosed = int((ndimage.binary_fill_holes(out) & ~out).sum())  # what the mask and the joins kept so far enclose
     for _, i, j in pairs:
         if i in used or j in used:
             continue
         trial = out.copy()
         trial[line(*ends[i], *ends[j])] = True
-        grown = ndimage.binary_fill_holes(trial)
-        if (grown & ~trial).sum() - (ndimage.binary_fill_holes(out) & ~out).sum() >= gain * area:
-            out = trial
+        now = int((ndimage.binary_fill_holes(trial) & ~trial).sum())
+        if now - enclosed >= gain * area:
+            out, enclosed = trial, now
             used |= {i, j}
     return ndimage.binary_fill_holes(out) | mask
 
