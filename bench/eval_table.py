@@ -89,7 +89,8 @@ def train_stats(run: Path) -> dict | None:
     return out
 
 
-def collect(rows: list[tuple[str, str, str]], highlight: list[str], unconditional: list[str]) -> dict:
+def collect(rows: list[tuple[str, str, str]], highlight: list[str], unconditional: list[str],
+            per_class: list[str] = ()) -> dict:
     result: dict = {"rows": []}
     for name, source, label in rows:
         src, want = parse_source(source)
@@ -99,6 +100,12 @@ def collect(rows: list[tuple[str, str, str]], highlight: list[str], unconditiona
         if "rows" in data:  # prodgen evaluate
             row.update(run=data["run"], model=data["model"], sampling=data.get("sampling") or {},
                        n_generated=data["n_generated"], metrics=data["rows"]["model"], eval_seconds=data.get("seconds"))
+            if per_class:  # (right, asked) per class of these attributes, from the evaluation's own count
+                have = data.get("per_class_accuracy") or {}
+                missing = [a for a in per_class if a not in have]
+                if missing:
+                    sys.exit(f"{path}: no per-class accuracy for {', '.join(missing)} (it has: {', '.join(have) or 'none'})")
+                row["per_class_accuracy"] = {a: have[a] for a in per_class}
             for key in ("split", "n_real", "n_floor"):
                 result.setdefault(key, data.get(key))
             result.setdefault("real_floor", data["rows"].get("real_floor"))
@@ -132,6 +139,8 @@ def main() -> None:
     ap.add_argument("--features", help="the ProductNet run every row was measured with (recorded)")
     ap.add_argument("--highlight", nargs="*", default=[], help="row names shown in bold")
     ap.add_argument("--unconditional", nargs="*", default=[], help="row names without conditional accuracy")
+    ap.add_argument("--per-class", nargs="*", default=[], metavar="ATTR",
+                    help="keep each row's per-class accuracy (right, asked) of these attributes")
     ap.add_argument("--command", help="the command that produced the evaluations (default: this one)")
     ap.add_argument("--note", help="machine note (default: detected load)")
     args = ap.parse_args()
@@ -141,7 +150,7 @@ def main() -> None:
     if not args.row or not args.out:
         ap.error("--row (one or more) and --out are needed to collect a table")
     result = {"command": args.command or command_line(), "collected_by": command_line(), "machine": machine_info(args.note)}
-    result.update(collect(args.row, args.highlight, args.unconditional))
+    result.update(collect(args.row, args.highlight, args.unconditional, args.per_class))
     if args.features:
         result.setdefault("features", {})["run"] = args.features
     out = Path(args.out)

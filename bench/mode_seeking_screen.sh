@@ -19,6 +19,9 @@
 #   Session 28: CENTRED=1 measures the image distance after each image's mean colour is taken away
 #   (--model-arg mode_seeking_centred=true; runs ms<W>-centred-screen-s*, results mode_seeking_<W>_centred_screen_val.json):
 #   at 0.1 and the full budget the colours came out paler and baseColour accuracy fell.
+#   Session 29: POOL=P measures the image distance after a P x P average pool (--model-arg mode_seeking_pool=P; runs
+#   ms<W>-pool<P>-screen-s*, results mode_seeking_<W>_pool<P>_screen_val.json): at 0.1 and the full budget seed 2's
+#   Black items came out printed and checked, a fine pattern being the cheapest pixel distance.
 set -euo pipefail
 DIFFAUG=translation,cutout
 STEPS=1200
@@ -31,10 +34,15 @@ if [ "${CENTRED:-0}" = 1 ]; then
   MS+=(--model-arg mode_seeking_centred=true); prefix=ms$WEIGHT-centred-screen; stem=mode_seeking_${WEIGHT}_centred_screen
   what="mode seeking (weight $WEIGHT, colour-centred distance)"
 fi
+if [ "${POOL:-1}" != 1 ]; then
+  MS+=(--model-arg "mode_seeking_pool=$POOL"); prefix=ms$WEIGHT-pool$POOL-screen; stem=mode_seeking_${WEIGHT}_pool${POOL}_screen
+  what="mode seeking (weight $WEIGHT, distance after ${POOL}x$POOL pooling)"
+fi
 case "${1:-}" in
 train|val) again="bash bench/mode_seeking_screen.sh"
   [ "$WEIGHT" = 1 ] || again="WEIGHT=$WEIGHT $again"
   [ "${CENTRED:-0}" = 1 ] && again="CENTRED=1 $again"
+  [ "${POOL:-1}" != 1 ] && again="POOL=$POOL $again"
   screen_arm "$1" "$prefix" "$stem" "fp32, $what, $STEPS steps" "$again" "${@:2}" -- \
     --precision fp32 --batch-size 64 "${MS[@]}" ;;
 *) echo "usage: WEIGHT=W bash bench/mode_seeking_screen.sh train|val SEEDS..." >&2; exit 2 ;;

@@ -58,6 +58,7 @@
 #   bash bench/recipe_variants25.sh VARIANT train-seed SEED [--threads 2]   # one seed
 #   bash bench/recipe_variants25.sh VARIANT val|test SEEDS...   # -> bench/results/quality/<variant>_<split>.json
 #   bash bench/recipe_variants25.sh VARIANT grids SEEDS...      # category x colour sheets -> bench/results/quality/
+#   bash bench/recipe_variants25.sh VARIANT pair-grids BASE SEED # BASE's sheet beside VARIANT's -> <BASE>-vs-<VARIANT>-s<SEED>.png
 set -euo pipefail
 variant=${1:-}
 DIFFAUG=translation,cutout  # train_seed's policies (bench/seed_runs.sh): the default since session 17
@@ -101,6 +102,12 @@ train) set -- "${@:3}"
 val|test) SEEDS_COMMAND="bash bench/recipe_variants25.sh $variant train ${*:3} && bash bench/recipe_variants25.sh $variant $2 ${*:3}" \
   collect_seeds "$2" "$prefix" "$variant" "$variant" "$LABEL" "recipe_variants25.sh $variant" "${@:3}" ;;
 grids) seeds=("${@:3}"); grid_sheets "${seeds[@]/#/$prefix-s}" ;;
-*) echo "usage: bash bench/recipe_variants25.sh $variant train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+pair-grids) base=$3 seed=$4  # another variant's sheet (left) beside this one's (right), one seed -> $OUT/<base>-vs-<variant>-s<seed>.png
+  keep=$OUT; OUT=$(mktemp -d)
+  grid_sheets "gan64-sle-$base-s$seed" "$prefix-s$seed"
+  side_by_side "$OUT/gan64-sle-$base-s$seed-category-colour.png" "$OUT/$prefix-s$seed-category-colour.png" \
+    "$keep/$base-vs-$variant-s$seed.png"
+  rm -r "$OUT" ;;
+*) echo "usage: bash bench/recipe_variants25.sh $variant train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS...|pair-grids BASE SEED" >&2
    exit 2 ;;
 esac

@@ -822,6 +822,9 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
                       lambda: t_seed_pair("noms_val.json", "ms01_val.json")),
     "ms01-test": (["quality/noms_test.json", "quality/ms01_test.json"],
                   lambda: t_seed_pair("noms_test.json", "ms01_test.json")),
+    "ms01-truncation-val": (["quality/truncation_gan64-sle-ms01-s1_val.json", "quality/truncation_gan64-sle-ms01-s2_val.json"],
+                            lambda: t_seed_pair("truncation_gan64-sle-ms01-s1_val.json",
+                                                "truncation_gan64-sle-ms01-s2_val.json")),
     "mode-seeking-screen-val": (["quality/recipe_1200_screen_val.json", "quality/mode_seeking_screen_val.json",
                                  "quality/mode_seeking_0.1_screen_val.json", "quality/mode_seeking_0.05_screen_val.json",
                                  "quality/mode_seeking_0.1_centred_screen_val.json"],
@@ -1123,6 +1126,27 @@ def _test_read(new: str, base: str) -> dict[str, str]:
             "twice": f"{2 * res['real_floor']['fid']:.1f}",
             "real_acc3": f"{res['real_floor']['acc/articleType'] - 0.03:.3f}",
             **{f"c{_seed_of(r['name'])}": f"{r['metrics']['near_copy_share']:.3f}" for r in res["rows"]}}
+
+
+def _black_counts() -> dict[str, str]:
+    """Val: how often each recipe pair's Black items were read as Black (mode seeking seed 2 against the others)."""
+    black = {r["name"]: r["per_class_accuracy"]["baseColour"]["Black"] for r in R("quality/ms01_noms_colour_val.json")["rows"]}
+    others = [v[0] for k, v in black.items() if k != "ms01-s2"]
+    return {"ms2": str(black["ms01-s2"][0]), "n": str(black["ms01-s2"][1]), "lo": str(min(others)), "hi": str(max(others))}
+
+
+def _ms_truncation() -> dict[str, str]:
+    """Truncation 0.9 against 1 on the two mode-seeking seeds (val): baseColour, variety, FID-P."""
+    out = {}
+    for s in (1, 2):
+        res = R(f"quality/truncation_gan64-sle-ms01-s{s}_val.json")
+        fl = res["real_floor"]
+        at = {r["name"]: r["metrics"] for r in res["rows"]}
+        out |= {f"c{s}": f"{at['t0.9']['acc/baseColour']:.3f}", f"c{s}_1": f"{at['t1.0']['acc/baseColour']:.3f}",
+                f"v{s}": f"{at['t0.9']['diversity_same_condition'] / fl['diversity_same_condition']:.2f}",
+                f"f{s}": f"{at['t0.9']['fid']:.1f}", f"f{s}_1": f"{at['t1.0']['fid']:.1f}",
+                "real_col3": f"{fl['acc/baseColour'] - 0.03:.3f}", "twice": f"{2 * fl['fid']:.1f}"}
+    return out
 
 
 def _long_onepass() -> dict[str, str]:
@@ -1511,6 +1535,13 @@ FIGURES: list[Figure] = [
            "within one condition {r1}x / {r2}x the real photos'; near copies {c1} / {c2}",
            lambda: {**_test_read("ms01", "noms"),
                     "real_col3": f"{R('quality/ms01_test.json')['real_floor']['acc/baseColour'] - 0.03:.3f}"}),
+    Figure("truncation on mode seeking (val)", ["quality/truncation_gan64-sle-ms01-s1_val.json",
+                                                 "quality/truncation_gan64-sle-ms01-s2_val.json"],
+           "At 0.9, baseColour accuracy rises to {c1} / {c2} (at 1: {c1_1} / {c2_1}; real photos less 3 points:\n"
+           "{real_col3}) and same-condition variety falls to {v1}x / {v2}x the real photos', but FID-P rises to {f1} / {f2}\n"
+           "(at 1: {f1_1} / {f2_1}; twice the floor is {twice})", _ms_truncation),
+    Figure("black under mode seeking (val)", ["quality/ms01_noms_colour_val.json"],
+           "its Black items are right {ms2} times in {n} on val against {lo}-{hi} for the other three runs", _black_counts),
     Figure("open outlines", ["sketch/quickdraw-val-close.json", "sketch/quickdraw-test-close.json"],
            "On val it changes {v_n} of {n} doodles. Over all of them FID-P is {v_fid} closed against {v_fid0} as drawn (snapped: {v_sfid} against {v_sfid0}),\n"
            "inside each other's intervals; on the changed doodles alone articleType accuracy is {v_acc} against {v_acc0} and baseColour {v_col}\n"

@@ -380,3 +380,30 @@ def test_mode_seeking_centred_takes_each_images_mean_colour_away():
     two = torch.cat([shifted, shifted + torch.tensor([0.3, -0.2, 0.1]).view(1, 3, 1, 1)])
     centred = two - two.mean(dim=(2, 3), keepdim=True)
     assert (centred[1] - centred[0]).abs().max() < 1e-6  # a pure shade shift: no distance left
+
+
+def test_mode_seeking_pool_measures_the_distance_on_the_pooled_halves():
+    """mode_seeking_pool: the two halves' distance after a P x P average pool (known answer), so a pattern finer
+    than P pixels that averages out is worth nothing."""
+    m = make(mode_seeking=0.5, mode_seeking_pool=4).train()
+    m.discriminator.eval()
+    seen = []
+    m.generator.register_forward_hook(lambda mod, inputs, output: seen.append(output.detach()))
+    x, cond = batch()
+    torch.manual_seed(4)
+    out = m.loss("g", x, cond)
+    torch.manual_seed(4)
+    z = torch.randn(6, m.config.z_dim)
+    (fake,) = seen
+    p = F.avg_pool2d(fake, 4)
+    want = (p[3:] - p[:3]).abs().mean() / (z[3:] - z[:3]).abs().mean()
+    plain = (fake[3:] - fake[:3]).abs().mean() / (z[3:] - z[:3]).abs().mean()
+    assert p.shape[-1] == fake.shape[-1] // 4
+    assert out["mode_seeking"].item() == pytest.approx(want.item(), rel=1e-5)
+    assert abs(want.item() - plain.item()) > 1e-4  # the check can fail: pooling changes the distance
+    checker = (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)) % 2 * 2.0 - 1  # a 1-px pattern
+    two = torch.stack([checker.expand(3, 8, 8), -checker.expand(3, 8, 8)])
+    assert (two[1] - two[0]).abs().mean() == 2  # far apart pixel by pixel ...
+    assert F.avg_pool2d(two, 4).abs().max() == 0  # ... and nothing left after pooling
+    with pytest.raises(Exception, match="mode_seeking_pool"):
+        make(mode_seeking=0.1, mode_seeking_pool=0)

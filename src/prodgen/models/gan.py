@@ -121,6 +121,10 @@ class GANConfig:
     #   is taken away, so that a global shift of shade buys G no variety (at weight 0.1 the colours came out paler and
     #   baseColour accuracy fell: README "Mode seeking at 25 minutes"); the variety must come from the shapes. It did
     #   not bring the colour accuracy back on the 1,200-step screen (bench/mode_seeking_screen.sh with CENTRED=1), so off
+    mode_seeking_pool: int = 1  # > 1: mode seeking's image distance between the two halves after a P x P average
+    #   pool, so that only variety coarser than P pixels counts. At weight 0.1 the Black column of seed 2's grid came
+    #   out printed and checked (README "Mode seeking at 25 minutes"): fine patterns are the cheapest pixel distance,
+    #   and they cost colour accuracy. 1: the full-resolution distance (MSGAN's)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -179,6 +183,8 @@ class GANConfig:
             self.mode_seeking = 0.1 if plain else 0.0
         if self.mode_seeking < 0:
             raise UserError(f"mode_seeking={self.mode_seeking}: the mode-seeking weight must be >= 0 (0: off)")
+        if self.mode_seeking_pool < 1:
+            raise UserError(f"mode_seeking_pool={self.mode_seeking_pool}: the pooling factor must be >= 1 (1: none)")
         if self.mode_seeking > 0 and (self.loss != "hinge" or self.shared_fake or self.feature_d > 0):
             raise UserError("mode_seeking pairs G's own images of one condition: it is built for the hinge loss "
                             "without shared_fake or feature_d; leave those out or mode_seeking")
@@ -639,6 +645,8 @@ class ConditionalGAN(GenerativeModel):
             loss = -chosen(d_fake).mean()
             if h:  # MSGAN: 1 / (ratio + eps), the ratio of the two halves' mean image and noise distances
                 pair = fake[: 2 * h].float()
+                if cfg.mode_seeking_pool > 1:
+                    pair = F.avg_pool2d(pair, cfg.mode_seeking_pool)
                 if cfg.mode_seeking_centred:
                     pair = pair - pair.mean(dim=(2, 3), keepdim=True)
                 ratio = (pair[h:] - pair[:h]).abs().mean() / (z[h:2 * h] - z[:h]).abs().mean()
