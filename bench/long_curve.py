@@ -15,11 +15,15 @@ past its recipe (bench/long_runs.sh fam-edm / fam-vae 12.5 25 50), which draw te
 
     .venv/bin/python bench/long_curve.py     # -> bench/results/quality/fid-vs-minutes.png (+ .json, the points)
     .venv/bin/python bench/long_curve.py default   # only the second plot below (needs no run folder)
+    .venv/bin/python bench/long_curve.py ms01      # only the third: fid-vs-minutes-ms01.png (+ .json)
 
 A second plot, fid-vs-minutes-default.png (+ .json), follows today's default GAN recipe (bf16 on an AMX CPU, G 2e-4,
 DiffAugment translation + cutout; bench/noclr_long.sh) to 100 minutes. Its rows were evaluated with the pinned
 ProductNet (bench/productnet.sh, val floor 16.6), the family plot's with the extractor of their time (floor 18.8):
 FID-P values of the two plots are not comparable with each other, only with their own floor.
+
+A third plot, fid-vs-minutes-ms01.png (+ .json), follows the default since session 28 (mode seeking 0.1, 7171 steps per
+25 minutes after the faster kernels of session 20; bench/ms01_long.sh) to 100 minutes beside the second plot's curve.
 """
 
 from __future__ import annotations
@@ -163,6 +167,21 @@ def main() -> None:
     print(out)
 
 
+def save_pinned_plot(fig, ax, floor: float, n: int, name: str, xlabel: str) -> Path:
+    """Floor lines, axes and legend of a val FID-P plot on the pinned ProductNet; saved as RESULTS/name."""
+    floor_axes(ax, floor)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"FID-P, val split (n={n}, pinned ProductNet)")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())  # plain numbers on the log axis
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    out = RESULTS / name
+    fig.savefig(out, dpi=110)
+    return out
+
+
 DEFAULT_SOURCE = "noclr_long_val.json"  # bench/noclr_long.sh val
 # the 25-minute rows of the recipes before today's, same pinned ProductNet, one marker per seed
 EARLIER_AT_25 = {"G 1e-4, fp32 (the recipe before session 14)": (("recipe_val.json", "lr_g_val.json"), "gan64-sle"),
@@ -207,16 +226,8 @@ def default_recipe_curve() -> Path | None:
             ax.scatter([25 + 1.2 * (i - 2)] * len(seeds), seeds, marker="x", s=22, color=f"C{i + 1}",
                        label=f"25 min, {label}: {len(seeds)} seed(s)")
             earlier[label] = seeds
-    floor_axes(ax, floor)
-    ax.set_xlabel("training budget, idle-equivalent minutes of the 2-core Xeon (bf16 steps at its measured 1.76x)")
-    ax.set_ylabel(f"FID-P, val split (n={table['n_floor']}, pinned ProductNet)")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())  # plain numbers on the log axis
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    out = RESULTS / "fid-vs-minutes-default.png"
-    fig.savefig(out, dpi=110)
+    out = save_pinned_plot(fig, ax, floor, table["n_floor"], "fid-vs-minutes-default.png",
+                           "training budget, idle-equivalent minutes of the 2-core Xeon (bf16 steps at its measured 1.76x)")
     (RESULTS / "fid-vs-minutes-default.json").write_text(json.dumps(
         {"command": ".venv/bin/python bench/long_curve.py default", "source": f"bench/results/quality/{DEFAULT_SOURCE}",
          "machine": table["machine"], "floor": floor, "n": table["n_floor"],
@@ -229,9 +240,55 @@ def default_recipe_curve() -> Path | None:
     return out
 
 
+# today's default since session 28 (mode seeking 0.1; 7171 steps per 25 minutes) beside the session-17 recipe
+MS_CURVES = [("ms01_long_val.json", "mode seeking 0.1 (the default since session 28), seed 1: bench/ms01_long.sh", "C0"),
+             ("noclr_long_val.json", "the session-17 recipe, no mode seeking, seed 1: bench/noclr_long.sh", "C7")]
+
+
+def mode_seeking_curve() -> Path | None:
+    """Today's default recipe (mode seeking 0.1) to 100 minutes (seed 1, val) beside the session-17 recipe's curve,
+    both on the pinned ProductNet; a power law through each curve says where it is heading."""
+    import re
+
+    if not (RESULTS / MS_CURVES[0][0]).is_file():
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    curves, floor, ref = {}, None, None
+    for i, (file, label, colour) in enumerate(MS_CURVES):
+        path = RESULTS / file
+        if not path.is_file():
+            continue
+        table = json.loads(path.read_text())
+        ref = ref or table
+        assert table["features"]["heldout_accuracy"] == ref["features"]["heldout_accuracy"], f"{file}: another extractor"
+        floor = table["real_floor"]["fid"]
+        pts = sorted((int(re.search(r"(\d+) minutes", r["label"]).group(1)), r["name"], r["metrics"]) for r in table["rows"])
+        xs, ys = [p[0] + 0.8 * i for p in pts], [p[2]["fid"] for p in pts]
+        err = [[y - p[2]["fid_ci95_low"] for p, y in zip(pts, ys)], [p[2]["fid_ci95_high"] - y for p, y in zip(pts, ys)]]
+        ax.errorbar(xs, ys, yerr=err, marker="o", ms=5, capsize=3, color=colour, label=label)
+        curves[label] = {"source": f"bench/results/quality/{file}", "command": table["command"],
+                         "machine": table["machine"],
+                         "points": [{"minutes": m, "row": n, "fid": x["fid"],
+                                     "fid_ci95": [x["fid_ci95_low"], x["fid_ci95_high"]],
+                                     "acc_articleType": x.get("acc/articleType"), "acc_baseColour": x.get("acc/baseColour"),
+                                     "diversity_same_condition": x.get("diversity_same_condition")} for m, n, x in pts],
+                         "extrapolation": power_law_eta([(m, x["fid"]) for m, _, x in pts], floor,
+                                                        {"2x floor": 2 * floor, "1.3x floor": 1.3 * floor})}
+    out = save_pinned_plot(fig, ax, floor, ref["n_floor"], "fid-vs-minutes-ms01.png",
+                           "training budget, minutes of the 2-core CPU (step counts; the two recipes' steps per 25 "
+                           "minutes differ)")
+    (RESULTS / "fid-vs-minutes-ms01.json").write_text(json.dumps(
+        {"command": ".venv/bin/python bench/long_curve.py ms01", "floor": floor, "n": ref["n_floor"],
+         "curves": curves}, indent=2) + "\n")
+    return out
+
+
 if __name__ == "__main__":
     import sys
 
+    if sys.argv[1:] == ["ms01"]:
+        print(mode_seeking_curve() or "no ms01_long_val.json yet: bash bench/ms01_long.sh val")
+        sys.exit()
     if sys.argv[1:] != ["default"]:  # the family plot needs the family runs' folders (their in-training curves)
         main()
     print(default_recipe_curve() or f"no {DEFAULT_SOURCE} yet: bash bench/noclr_long.sh val")

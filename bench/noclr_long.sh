@@ -13,22 +13,9 @@ STEPS=5575
 source "$(dirname "$0")/seed_runs.sh"
 BASE=gan64-sle-noclr-s1
 label() { echo "today's default recipe (bf16, DiffAugment translation + cutout), seed 1, $1 minutes ($2 steps)"; }
-collect() {  # split budgets...
-  local split=$1 m run steps args=()
-  shift
-  for m in "$@"; do
-    run=$BASE; [ "$m" = 25 ] || run=$BASE-${m}m
-    steps=$((STEPS * m / 25))
-    trained "$run" "$steps" || { echo "skipping $run: not trained (yet)" >&2; continue; }
-    evaluate_once "$run" "$split" "$OUT/noclr-long-$run-$split.txt"
-    args+=(--row "$run" "runs/$run::split=$split,truncation=1" "$(label "$m" "$steps")")
-  done
-  $PY bench/eval_table.py --out "$OUT/noclr_long_$split.json" --features "$FEATURES" \
-    --command "bash bench/noclr_long.sh train && bash bench/noclr_long.sh $split" "${args[@]}"
-}
 case "${1:-}" in
 train) THREADS=${THREADS:-1} bash bench/long_runs.sh "$BASE" 25 50 75 100 ;;
-val) collect val 25 50 75 100 ;;
-test) collect test 100 ;;
+val) long_collect val noclr_long noclr_long.sh 25 50 75 100 ;;
+test) long_collect test noclr_long noclr_long.sh 100 ;;
 *) echo "usage: bash bench/noclr_long.sh train|val|test" >&2; exit 2 ;;
 esac

@@ -38,6 +38,23 @@ evaluate_once() {  # run split text-file: its evaluation (truncation 1, pinned P
     $PG evaluate "runs/$1" --features "$FEATURES" --split "$2" --quiet > "$3" 2>&1
 }
 
+long_collect() {  # split stem script budgets...: $BASE's copies at those minutes ($STEPS steps per 25; rows named by
+  # the caller's `label MINUTES STEPS`), evaluated once -> $OUT/<stem>_<split>.json; the copy at $PRIOR_AT minutes (if
+  # set) gets a title prior first (prodgen title-prior), so its evaluations report title-only accuracy too
+  local split=$1 stem=$2 script=$3 m run steps args=()
+  shift 3
+  for m in "$@"; do
+    run=$BASE; [ "$m" = 25 ] || run=$BASE-${m}m
+    steps=$((STEPS * m / 25))
+    trained "$run" "$steps" || { echo "skipping $run: not trained (yet)" >&2; continue; }
+    [ "$m" != "${PRIOR_AT:-}" ] || [ -e "runs/$run/title_prior.json" ] || $PG title-prior "runs/$run" > /dev/null
+    evaluate_once "$run" "$split" "$OUT/${stem//_/-}-$run-$split.txt"
+    args+=(--row "$run" "runs/$run::split=$split,truncation=1" "$(label "$m" "$steps")")
+  done
+  $PY bench/eval_table.py --out "$OUT/${stem}_$split.json" --features "$FEATURES" \
+    --command "bash bench/$script train && bash bench/$script $split" "${args[@]}"
+}
+
 collect_seeds() {  # split prefix tag results-stem label script seeds...: evaluate runs <prefix>-s<seed>, one results file
   # (its command: $SEEDS_COMMAND if set, else "bash bench/<script> train && bash bench/<script> <split>")
   local split=$1 prefix=$2 tag=$3 stem=$4 label=$5 script=$6 s run

@@ -358,10 +358,9 @@ def test_default_g_step_is_mode_seeking_at_0_1():
     assert "mode_seeking" not in c and abs(a["loss"].item() - c["loss"].item()) > 1e-3
 
 
-def test_mode_seeking_centred_takes_each_images_mean_colour_away():
-    """mode_seeking_centred: the two halves' distance after each image's per-channel mean is taken away (known
-    answer), so a global shade shift is worth nothing."""
-    m = make(mode_seeking=0.5, mode_seeking_centred=True).train()
+def _mode_seeking_step(**args):
+    """One G step at mode-seeking weight 0.5 with ``args``: its loss dict, G's images and the noise it drew."""
+    m = make(mode_seeking=0.5, **args).train()
     m.discriminator.eval()
     seen = []
     m.generator.register_forward_hook(lambda mod, inputs, output: seen.append(output.detach()))
@@ -371,6 +370,13 @@ def test_mode_seeking_centred_takes_each_images_mean_colour_away():
     torch.manual_seed(4)
     z = torch.randn(6, m.config.z_dim)
     (fake,) = seen
+    return out, fake, z
+
+
+def test_mode_seeking_centred_takes_each_images_mean_colour_away():
+    """mode_seeking_centred: the two halves' distance after each image's per-channel mean is taken away (known
+    answer), so a global shade shift is worth nothing."""
+    out, fake, z = _mode_seeking_step(mode_seeking_centred=True)
     c = fake - fake.mean(dim=(2, 3), keepdim=True)
     want = (c[3:] - c[:3]).abs().mean() / (z[3:] - z[:3]).abs().mean()
     plain = (fake[3:] - fake[:3]).abs().mean() / (z[3:] - z[:3]).abs().mean()
@@ -385,16 +391,7 @@ def test_mode_seeking_centred_takes_each_images_mean_colour_away():
 def test_mode_seeking_pool_measures_the_distance_on_the_pooled_halves():
     """mode_seeking_pool: the two halves' distance after a P x P average pool (known answer), so a pattern finer
     than P pixels that averages out is worth nothing."""
-    m = make(mode_seeking=0.5, mode_seeking_pool=4).train()
-    m.discriminator.eval()
-    seen = []
-    m.generator.register_forward_hook(lambda mod, inputs, output: seen.append(output.detach()))
-    x, cond = batch()
-    torch.manual_seed(4)
-    out = m.loss("g", x, cond)
-    torch.manual_seed(4)
-    z = torch.randn(6, m.config.z_dim)
-    (fake,) = seen
+    out, fake, z = _mode_seeking_step(mode_seeking_pool=4)
     p = F.avg_pool2d(fake, 4)
     want = (p[3:] - p[:3]).abs().mean() / (z[3:] - z[:3]).abs().mean()
     plain = (fake[3:] - fake[:3]).abs().mean() / (z[3:] - z[:3]).abs().mean()
