@@ -404,3 +404,5 @@ def test_mode_seeking_pool_measures_the_distance_on_the_pooled_halves():
     assert F.avg_pool2d(two, 4).abs().max() == 0  # ... and nothing left after pooling
     with pytest.raises(Exception, match="mode_seeking_pool"):
         make(mode_seeking=0.1, mode_seeking_pool=0)
+    with pytest.raises(Exception, match="at most 32"):  # make() builds 32-px models
+        make(mode_seeking=0.1, mode_seeking_pool=64)

@@ -406,6 +406,9 @@ class ConditionalGAN(GenerativeModel):
 
     def __init__(self, config: GANConfig, cond_sizes, resolution: int) -> None:
         super().__init__(config, cond_sizes, resolution)
+        if config.mode_seeking_pool > resolution:
+            raise UserError(f"mode_seeking_pool={config.mode_seeking_pool} is larger than the {resolution}-px images it "
+                            f"would pool: give at most {resolution}")
         r3 = config.arch == "r3gan"
         self.generator = (R3Generator if r3 else Generator)(config, self.cond_sizes, resolution)
         self.discriminator = (R3Discriminator if r3 else Discriminator)(config, self.cond_sizes, resolution)
