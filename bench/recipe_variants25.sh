@@ -51,6 +51,10 @@
 #   noms: the recipe without mode seeking (--model-arg mode_seeking=0), retrained on the machine that trained ms01's
 #         rows (recipe25's rows came from session 25's Zen 5); the same settings as recipe25. Its seeds trained as
 #         `recipe25 train 1 2` (that is what the command was when they started) and were renamed to gan64-sle-noms-s*.
+# Session 29:
+#   ms01p4: mode seeking at 0.1 with its distance after a 4x4 average pool (--model-arg mode_seeking_pool=4), so that
+#         fine patterns buy G no variety (seed 2 of ms01 painted its Black items with prints and checks). One average
+#         pool of G's images a step (not timed: next to a step's convolutions it is nothing), so the same 7171 steps.
 #   ms01 is prodgen's default since session 28 (its rows are today's recipe). train_seed (bench/seed_runs.sh) keeps
 #   mode seeking off unless a variant names a weight, so every other variant here trains as its rows did.
 #
@@ -86,7 +90,9 @@ topk75) STEPS=7171; ARGS=(--model-arg topk_keep=0.75 --model-arg topk_steps=3585
 ms01) STEPS=7171; ARGS=(--model-arg mode_seeking=0.1); LABEL="bf16, mode seeking (weight 0.1), $STEPS steps" ;;
 noms) STEPS=7171; ARGS=(--model-arg mode_seeking=0); LABEL="bf16, the recipe without mode seeking, $STEPS steps" ;;
 ms005) STEPS=7171; ARGS=(--model-arg mode_seeking=0.05); LABEL="bf16, mode seeking (weight 0.05), $STEPS steps" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75|ms01|ms005|noms train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+ms01p4) STEPS=7171; ARGS=(--model-arg mode_seeking=0.1 --model-arg mode_seeking_pool=4)
+  LABEL="bf16, mode seeking (weight 0.1, distance after 4x4 pooling), $STEPS steps" ;;
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75|ms01|ms005|ms01p4|noms train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"
