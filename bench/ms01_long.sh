@@ -10,6 +10,7 @@
 #   bash bench/ms01_long.sh train     # THREADS=2 by default (~2 h alone on a 2-core Zen 4); rerunning continues
 #   bash bench/ms01_long.sh val       # the 25/50/75/100-minute copies -> bench/results/quality/ms01_long_val.json
 #   bash bench/ms01_long.sh test      # the 100-minute copy, read once -> bench/results/quality/ms01_long_test.json
+#   bash bench/ms01_long.sh grids     # the 100-minute copy's category x colour sheet -> bench/results/quality/
 set -euo pipefail
 STEPS=7171
 source "$(dirname "$0")/seed_runs.sh"
@@ -20,5 +21,6 @@ case "${1:-}" in
 train) THREADS=${THREADS:-2} bash bench/long_runs.sh "$BASE" 25 50 75 100 ;;
 val) long_collect val ms01_long ms01_long.sh 25 50 75 100 ;;
 test) long_collect test ms01_long ms01_long.sh 100 ;;
-*) echo "usage: bash bench/ms01_long.sh train|val|test" >&2; exit 2 ;;
+grids) grid_sheets "$BASE-100m" ;;  # its category x colour sheet -> bench/results/quality/
+*) echo "usage: bash bench/ms01_long.sh train|val|test|grids" >&2; exit 2 ;;
 esac

@@ -725,7 +725,44 @@ def t_long_runs() -> list[str]:
         f"minutes of the 2-core machine. {_machine_cmd(res)}"]
 
 
+def t_targets() -> list[str]:
+    """Issue 13's numeric targets against today's default recipe on the test split (read once): the 25-minute seeds
+    (recipe_variants25.sh ms01) and the 100-minute copy of seed 1 (ms01_long.sh), each against its own file's floor."""
+    t25, t100 = R("quality/ms01_test.json"), R("quality/ms01_long_test.json")
+    fl = t25["real_floor"]
+    seeds = {_seed_of(r["name"]): r["metrics"] for r in t25["rows"]}
+    rows = []
+
+    def add(target: str, threshold: str, values: dict[int, float], ok, spec: str) -> None:
+        met = [ok(v) for v in values.values()]
+        verdict = "yes" if all(met) else "no" if not any(met) else f"{sum(met)} of {len(met)} seeds"
+        rows.append([target, threshold, *(format(values[s], spec) if s in values else "not trained" for s in (1, 2)),
+                     verdict])
+
+    add("25 min: FID-P at most 2x the floor", f"<= {2 * fl['fid']:.1f}", {s: m["fid"] for s, m in seeds.items()},
+        lambda v: v <= 2 * fl["fid"], ".1f")
+    for attr in ("articleType", "baseColour"):
+        add(f"25 min: {attr} accuracy within 3 points of real photos", f">= {fl['acc/' + attr] - 0.03:.3f}",
+            {s: m[f"acc/{attr}"] for s, m in seeds.items()}, lambda v, a=attr: v >= fl["acc/" + a] - 0.03, ".3f")
+    add("25 min: variety within one condition, x the real photos'", ">= 0.80",
+        {s: m["diversity_same_condition"] / fl["diversity_same_condition"] for s, m in seeds.items()},
+        lambda v: v >= 0.8, ".2f")
+    add("25 min: share of near copies no higher than real photos'", f"<= {fl['near_copy_share']:.3f}",
+        {s: m["near_copy_share"] for s, m in seeds.items()}, lambda v: v <= fl["near_copy_share"], ".3f")
+    m100, fl100 = t100["rows"][0]["metrics"], t100["real_floor"]
+    add("100 min: FID-P at most 1.3x the floor", f"<= {1.3 * fl100['fid']:.1f}", {1: m100["fid"]},
+        lambda v: v <= 1.3 * fl100["fid"], ".1f")
+    if "prior_text_acc/articleType" in m100:
+        add("100 min: articleType from held-out titles alone (title prior)", ">= 0.600",
+            {1: m100["prior_text_acc/articleType"]}, lambda v: v >= 0.6, ".3f")
+    cmds = "; ".join(f"`{r['command']}` ({r['machine']['cpu']}, {r['machine']['date']})" for r in (t25, t100))
+    return [f"Test split, read once (n={fl['n_gen']}, pinned ProductNet). "
+            f"Commands: {cmds}.", "",
+            *md_table(["target (issue 13)", "threshold", "seed 1", "seed 2", "met"], rows)]
+
+
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
+    "targets": (["quality/ms01_test.json", "quality/ms01_long_test.json"], t_targets),
     "gpu-check": (["gpu/gpu_check.json"], t_gpu_check),
     "studio-load": (["studio_load.json"], t_studio_load),
     "studio-load-1": (["studio_load_1client.json"], lambda: t_studio_load("studio_load_1client.json")),
@@ -800,6 +837,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "onepass-long-val": (["quality/kernels_long_val.json", "quality/onepass_long_val.json"],
                          lambda: t_truncation("kernels_long_val.json") + [""] + t_truncation("onepass_long_val.json")),
     "onepass-long-test": (["quality/onepass_long_test.json"], lambda: t_truncation("onepass_long_test.json")),
+    "ms01-long-val": (["quality/ms01_long_val.json"], lambda: t_seed_pair("ms01_long_val.json")),
+    "ms01-long-test": (["quality/ms01_long_test.json"], lambda: t_seed_pair("ms01_long_test.json")),
     "shared-speed": (["quality/shared_fake_speed.json"], lambda: t_variant_speed("quality/shared_fake_speed.json")),
     "shared-val": (["quality/shared_val.json"], lambda: t_truncation("shared_val.json")),
     "bf16-emulated-speed": (["quality/bf16_emulated_speed.json"],
@@ -1133,6 +1172,25 @@ def _black_counts() -> dict[str, str]:
     black = {r["name"]: r["per_class_accuracy"]["baseColour"]["Black"] for r in R("quality/ms01_noms_colour_val.json")["rows"]}
     others = [v[0] for k, v in black.items() if k != "ms01-s2"]
     return {"ms2": str(black["ms01-s2"][0]), "n": str(black["ms01-s2"][1]), "lo": str(min(others)), "hi": str(max(others))}
+
+
+def _ms01_long() -> dict[str, str]:
+    """The default since session 28 at 25/50/75/100 minutes (val), its 100-minute test read, the power law's reach."""
+    v = {int(re.search(r"(\d+) minutes", r["label"]).group(1)): r["metrics"] for r in R("quality/ms01_long_val.json")["rows"]}
+    t = R("quality/ms01_long_test.json")
+    tm, floor_v, floor_t = t["rows"][0]["metrics"], R("quality/ms01_long_val.json")["real_floor"], t["real_floor"]
+    curve = next(c for c in R("quality/fid-vs-minutes-ms01.json")["curves"].values()
+                 if c["source"].endswith("ms01_long_val.json"))
+    reach = (curve["extrapolation"] or {}).get("all points", {}).get("minutes_to", {}).get("1.3x floor", "reached")
+    return {**{f"f{m}": f"{x['fid']:.1f}" for m, x in v.items()},
+            "r100": f"{v[100]['fid'] / floor_v['fid']:.2f}", "target": f"{1.3 * floor_v['fid']:.1f}",
+            "t100": f"{tm['fid']:.1f}", "tlo": f"{tm['fid_ci95_low']:.1f}", "thi": f"{tm['fid_ci95_high']:.1f}",
+            "tr": f"{tm['fid'] / floor_t['fid']:.2f}", "ttarget": f"{1.3 * floor_t['fid']:.1f}",
+            "tacc": f"{tm['acc/articleType']:.3f}", "tcol": f"{tm['acc/baseColour']:.3f}",
+            "tvar": f"{tm['diversity_same_condition'] / floor_t['diversity_same_condition']:.2f}",
+            "tprior": f"{tm['prior_text_acc/articleType']:.3f}", "ext13": str(reach),
+            "o_v": f"{R('quality/onepass_long_val.json')['rows'][0]['metrics']['fid']:.1f}",
+            "o_t": f"{R('quality/onepass_long_test.json')['rows'][0]['metrics']['fid']:.1f}"}
 
 
 def _ms_truncation() -> dict[str, str]:
@@ -1535,6 +1593,15 @@ FIGURES: list[Figure] = [
            "within one condition {r1}x / {r2}x the real photos'; near copies {c1} / {c2}",
            lambda: {**_test_read("ms01", "noms"),
                     "real_col3": f"{R('quality/ms01_test.json')['real_floor']['acc/baseColour'] - 0.03:.3f}"}),
+    Figure("mode seeking to 100 minutes", ["quality/ms01_long_val.json", "quality/ms01_long_test.json",
+                                            "quality/fid-vs-minutes-ms01.json", "quality/onepass_long_val.json",
+                                            "quality/onepass_long_test.json"],
+           "Val FID-P {f25} at 25 minutes, {f50} at 50, {f75} at 75 and {f100} at 100 ({r100}x the floor; 1.3x is\n"
+           "{target}). On test, read once for the 100-minute copy (n=875): {t100} ({tlo}-{thi}), {tr}x the floor (1.3x is\n"
+           "{ttarget}); articleType accuracy {tacc}, baseColour {tcol}, same-condition variety {tvar}x the real photos';\n"
+           "from held-out titles alone, through the run's title prior, articleType {tprior}. A power law through the four\n"
+           "val points reaches 1.3x the floor after about {ext13} minutes. At the same 28,684 steps the recipe without\n"
+           "mode seeking read {o_v} on val and {o_t} on test (session 20, above)", _ms01_long),
     Figure("truncation on mode seeking (val)", ["quality/truncation_gan64-sle-ms01-s1_val.json",
                                                  "quality/truncation_gan64-sle-ms01-s2_val.json"],
            "At 0.9, baseColour accuracy rises to {c1} / {c2} (at 1: {c1_1} / {c2_1}; real photos less 3 points:\n"
