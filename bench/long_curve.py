@@ -278,7 +278,7 @@ def mode_seeking_curve() -> Path | None:
                            "training budget, minutes of the 2-core CPU (step counts; the two recipes' steps per 25 "
                            "minutes differ)")
     (RESULTS / "fid-vs-minutes-ms01.json").write_text(json.dumps(
-        {"command": ".venv/bin/python bench/long_curve.py ms01", "floor": floor, "n": ref["n_floor"],
+        {"command": ".venv/bin/python bench/long_curve.py ms01", "machine": ref["machine"], "floor": floor, "n": ref["n_floor"],
          "curves": curves}, indent=2) + "\n")
     return out
 

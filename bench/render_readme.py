@@ -1174,21 +1174,26 @@ def _black_counts() -> dict[str, str]:
     return {"ms2": str(black["ms01-s2"][0]), "n": str(black["ms01-s2"][1]), "lo": str(min(others)), "hi": str(max(others))}
 
 
-def _ms01_long() -> dict[str, str]:
-    """The default since session 28 at 25/50/75/100 minutes (val), its 100-minute test read, the power law's reach."""
-    v = {int(re.search(r"(\d+) minutes", r["label"]).group(1)): r["metrics"] for r in R("quality/ms01_long_val.json")["rows"]}
-    t = R("quality/ms01_long_test.json")
-    tm, floor_v, floor_t = t["rows"][0]["metrics"], R("quality/ms01_long_val.json")["real_floor"], t["real_floor"]
-    curve = next(c for c in R("quality/fid-vs-minutes-ms01.json")["curves"].values()
-                 if c["source"].endswith("ms01_long_val.json"))
-    reach = (curve["extrapolation"] or {}).get("all points", {}).get("minutes_to", {}).get("1.3x floor", "reached")
+def _long_values(stem: str) -> dict[str, str]:
+    """A recipe continued to 100 minutes (bench/<stem>.sh): val FID-P at each budget, the 100-minute copy's test read."""
+    v = {int(re.search(r"(\d+) minutes", r["label"]).group(1)): r["metrics"] for r in R(f"quality/{stem}_val.json")["rows"]}
+    t = R(f"quality/{stem}_test.json")
+    tm, floor_v, floor_t = t["rows"][0]["metrics"], R(f"quality/{stem}_val.json")["real_floor"], t["real_floor"]
     return {**{f"f{m}": f"{x['fid']:.1f}" for m, x in v.items()},
             "r100": f"{v[100]['fid'] / floor_v['fid']:.2f}", "target": f"{1.3 * floor_v['fid']:.1f}",
             "t100": f"{tm['fid']:.1f}", "tlo": f"{tm['fid_ci95_low']:.1f}", "thi": f"{tm['fid_ci95_high']:.1f}",
             "tr": f"{tm['fid'] / floor_t['fid']:.2f}", "ttarget": f"{1.3 * floor_t['fid']:.1f}",
-            "tacc": f"{tm['acc/articleType']:.3f}", "tcol": f"{tm['acc/baseColour']:.3f}",
+            "tacc": f"{tm['acc/articleType']:.3f}", "tcol": f"{tm['acc/baseColour']:.3f}", "tcov": f"{tm['coverage']:.3f}",
             "tvar": f"{tm['diversity_same_condition'] / floor_t['diversity_same_condition']:.2f}",
-            "tprior": f"{tm['prior_text_acc/articleType']:.3f}", "ext13": str(reach),
+            **({"tprior": f"{tm['prior_text_acc/articleType']:.3f}"} if "prior_text_acc/articleType" in tm else {})}
+
+
+def _ms01_long() -> dict[str, str]:
+    """The default since session 28 at 25/50/75/100 minutes (val), its 100-minute test read, the power law's reach."""
+    curve = next(c for c in R("quality/fid-vs-minutes-ms01.json")["curves"].values()
+                 if c["source"].endswith("ms01_long_val.json"))
+    reach = (curve["extrapolation"] or {}).get("all points", {}).get("minutes_to", {}).get("1.3x floor", "reached")
+    return {**_long_values("ms01_long"), "ext13": str(reach),
             "o_v": f"{R('quality/onepass_long_val.json')['rows'][0]['metrics']['fid']:.1f}",
             "o_t": f"{R('quality/onepass_long_test.json')['rows'][0]['metrics']['fid']:.1f}"}
 
@@ -1256,20 +1261,8 @@ def _variety(name: str) -> dict[str, str]:
 
 def _long_default() -> dict[str, str]:
     """Today's recipe at 25/50/75/100 minutes (val) and its 100-minute test read; the extrapolation of its curve."""
-    import re
-
-    v = {int(re.search(r"(\d+) minutes", r["label"]).group(1)): r["metrics"] for r in R("quality/noclr_long_val.json")["rows"]}
-    t = R("quality/noclr_long_test.json")
-    tm = t["rows"][0]["metrics"]
-    floor_v, floor_t = R("quality/noclr_long_val.json")["real_floor"], t["real_floor"]
     ext = R("quality/fid-vs-minutes-default.json")["extrapolation"]["all points"]["minutes_to"]
-    return {**{f"f{m}": f"{x['fid']:.1f}" for m, x in v.items()},
-            "r100": f"{v[100]['fid'] / floor_v['fid']:.2f}", "target": f"{1.3 * floor_v['fid']:.1f}",
-            "t100": f"{tm['fid']:.1f}", "tlo": f"{tm['fid_ci95_low']:.1f}", "thi": f"{tm['fid_ci95_high']:.1f}",
-            "tr": f"{tm['fid'] / floor_t['fid']:.2f}", "tacc": f"{tm['acc/articleType']:.3f}",
-            "tcol": f"{tm['acc/baseColour']:.3f}", "tcov": f"{tm['coverage']:.3f}",
-            "tvar": f"{tm['diversity_same_condition'] / floor_t['diversity_same_condition']:.2f}",
-            "ext13": str(ext.get("1.3x floor"))}
+    return {**_long_values("noclr_long"), "ext13": str(ext.get("1.3x floor"))}
 
 
 def _ada_variety() -> dict[str, str]:
