@@ -55,6 +55,8 @@
 #   ms01p4: mode seeking at 0.1 with its distance after a 4x4 average pool (--model-arg mode_seeking_pool=4), so that
 #         fine patterns buy G no variety (seed 2 of ms01 painted its Black items with prints and checks). One average
 #         pool of G's images a step (not timed: next to a step's convolutions it is nothing), so the same 7171 steps.
+#         Not trained: its 1,200-step screen lost (POOL=4 in bench/mode_seeking_screen.sh: FID-P higher at both seeds
+#         than plain weight 0.1, baseColour not back).
 #   ms01 is prodgen's default since session 28 (its rows are today's recipe). train_seed (bench/seed_runs.sh) keeps
 #   mode seeking off unless a variant names a weight, so every other variant here trains as its rows did.
 #
