@@ -5,6 +5,8 @@
 # is the longer run. Step counts, not wall time, define the budget, so the figures do not depend on the machine's load.
 #
 #   bash bench/long_runs.sh [RUN BASE_MINUTES MINUTES...]     # THREADS=2 by default; rerunning continues where it stopped
+#   TAG=-decay RESUME_ARGS="--lr-decay 0.5" bash bench/long_runs.sh RUN 25 100   # another schedule for the extension:
+#     runs/RUN-decay-long, copy runs/RUN-decay-100m (RESUME_ARGS go to `prodgen train --resume`)
 #
 # Default: runs/gan64-sle (the 25-minute recipe, 3166 steps = 25 idle minutes of the 2-core Xeon) to 50, 75 and 100
 # minutes: runs/gan64-sle-50m (6332 steps), runs/gan64-sle-75m (9498), runs/gan64-sle-100m (12664), via runs/gan64-sle-long.
@@ -23,15 +25,17 @@ shift $(( $# >= 2 ? 2 : $# ))
 BUDGETS=("$@")
 [ ${#BUDGETS[@]} -gt 0 ] || BUDGETS=(50 75 100)
 SRC=runs/$NAME
-LONG=runs/$NAME-long
+TAG=${TAG:-}
+read -r -a RESUME_ARGS <<< "${RESUME_ARGS:-}"
+LONG=runs/$NAME$TAG-long
 [ -e "$SRC/training_state.pt" ] || { echo "missing $SRC (with its training_state.pt): train it first (bench/quality_runs.sh train)" >&2; exit 1; }
 base_steps=$(.venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[1]))['train']['steps'])" "$SRC/config.json")
 [ -d "$LONG" ] || cp -r "$SRC" "$LONG"
 for minutes in "${BUDGETS[@]}"; do
   steps=$(.venv/bin/python -c "import sys; print(round(int(sys.argv[1]) * float(sys.argv[2]) / float(sys.argv[3])))" "$base_steps" "$minutes" "$BASE")
-  snap=runs/$NAME-${minutes}m
+  snap=runs/$NAME$TAG-${minutes}m
   [ -e "$snap/ema.safetensors" ] && continue
-  $PG train --resume "$LONG" --steps "$steps" --threads "$THREADS" --quiet
+  $PG train --resume "$LONG" --steps "$steps" --threads "$THREADS" --quiet ${RESUME_ARGS[@]+"${RESUME_ARGS[@]}"}
   rm -rf "$snap.tmp" && mkdir -p "$snap.tmp"
   for f in "$LONG"/*; do
     case "$(basename "$f")" in training_state.pt|eval) ;; *) cp -r "$f" "$snap.tmp/" ;; esac

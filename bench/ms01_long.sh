@@ -11,6 +11,13 @@
 #   bash bench/ms01_long.sh val       # the 25/50/75/100-minute copies -> bench/results/quality/ms01_long_val.json
 #   bash bench/ms01_long.sh test      # the 100-minute copy, read once -> bench/results/quality/ms01_long_test.json
 #   bash bench/ms01_long.sh grids     # the 100-minute copy's category x colour sheet -> bench/results/quality/
+#
+# Session 30: the same 100 minutes with the learning rates falling linearly toward 0 over its second half (the val
+# curve above is flat after 50 minutes at constant rates): the 25-minute run continued with
+# `prodgen train --resume --steps 28684 --lr-decay 0.5`, which is the run trained with --lr-decay 0.5 from its start
+# (the decay begins at step 14,342, after the 25-minute run's last step; tests/test_trainer.py checks the equality).
+#   bash bench/ms01_long.sh decay-train   # runs/gan64-sle-ms01-s1-decay-100m (~75 min alone, THREADS=2)
+#   bash bench/ms01_long.sh decay-val     # -> bench/results/quality/ms01_decay_val.json (decay-test: read once)
 set -euo pipefail
 STEPS=7171
 source "$(dirname "$0")/seed_runs.sh"
@@ -22,5 +29,10 @@ train) THREADS=${THREADS:-2} bash bench/long_runs.sh "$BASE" 25 50 75 100 ;;
 val) long_collect val ms01_long ms01_long.sh 25 50 75 100 ;;
 test) long_collect test ms01_long ms01_long.sh 100 ;;
 grids) grid_sheets "$BASE-100m" ;;  # its category x colour sheet -> bench/results/quality/
-*) echo "usage: bash bench/ms01_long.sh train|val|test|grids" >&2; exit 2 ;;
+decay-train) TAG=-decay RESUME_ARGS="--lr-decay 0.5" THREADS=${THREADS:-2} bash bench/long_runs.sh "$BASE" 25 100 ;;
+decay-val|decay-test)
+  label() { echo "today's default recipe (bf16, mode seeking 0.1), seed 1, $1 minutes ($2 steps), learning rates to 0 over the second half"; }
+  BASE=$BASE-decay VERB_PREFIX=decay- long_collect "${1#decay-}" ms01_decay ms01_long.sh 100 ;;
+decay-grids) grid_sheets "$BASE-decay-100m" ;;
+*) echo "usage: bash bench/ms01_long.sh train|val|test|grids|decay-train|decay-val|decay-test|decay-grids" >&2; exit 2 ;;
 esac

@@ -40,7 +40,8 @@ evaluate_once() {  # run split text-file: its evaluation (truncation 1, pinned P
 
 long_collect() {  # split stem script budgets...: $BASE's copies at those minutes ($STEPS steps per 25; rows named by
   # the caller's `label MINUTES STEPS`), evaluated once -> $OUT/<stem>_<split>.json; the copy at $PRIOR_AT minutes (if
-  # set) gets a title prior first (prodgen title-prior), so its evaluations report title-only accuracy too
+  # set) gets a title prior first (prodgen title-prior), so its evaluations report title-only accuracy too; the
+  # results file's command is "bash bench/<script> ${VERB_PREFIX}train && bash bench/<script> ${VERB_PREFIX}<split>"
   local split=$1 stem=$2 script=$3 m run steps args=()
   shift 3
   for m in "$@"; do
@@ -52,7 +53,7 @@ long_collect() {  # split stem script budgets...: $BASE's copies at those minute
     args+=(--row "$run" "runs/$run::split=$split,truncation=1" "$(label "$m" "$steps")")
   done
   $PY bench/eval_table.py --out "$OUT/${stem}_$split.json" --features "$FEATURES" \
-    --command "bash bench/$script train && bash bench/$script $split" "${args[@]}"
+    --command "bash bench/$script ${VERB_PREFIX:-}train && bash bench/$script ${VERB_PREFIX:-}$split" "${args[@]}"
 }
 
 collect_seeds() {  # split prefix tag results-stem label script seeds...: evaluate runs <prefix>-s<seed>, one results file

@@ -228,6 +228,30 @@ def test_lr_decay_lowers_every_optimizer_and_a_resume_keeps_the_base_rates(tmp_p
     assert more.optims["d"].param_groups[0]["lr"] == pytest.approx(4e-4 / 8)  # lr_scale(15, 16, 0.5) = 1 / 8
 
 
+def test_a_constant_run_extended_with_a_decay_equals_the_run_decayed_from_its_start(tmp_path):
+    """`train --resume RUN --steps 2N --lr-decay 0.5`: the decay begins at step N, where the constant run stopped, so
+    the extended run is the 2N-step run with --lr-decay 0.5 from the start (and not the constant 2N-step run)."""
+    import shutil
+
+    from tiny import train_tiny_run
+
+    from prodgen.train import resume
+
+    train_tiny_run(tmp_path / "short", steps=4)
+    shutil.copytree(tmp_path / "short", tmp_path / "plain")
+    result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "short"), "--steps", "8", "--lr-decay", "0.5",
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    resume(tmp_path / "plain", steps=8, progress=False)
+    cfg = json.loads((tmp_path / "short" / "config.json").read_text())
+    assert cfg["train"]["lr_decay"] == 0.5 and cfg["train"]["steps"] == 8  # saved: a later resume keeps the decay
+    train_tiny_run(tmp_path / "full", steps=8, train_args={"lr_decay": 0.5})
+    extended, decayed, constant = (load_training_state(tmp_path / n)["model"] for n in ("short", "full", "plain"))
+    assert states_equal(extended, decayed)
+    assert not states_equal(extended, constant)
+    assert json.loads((tmp_path / "plain" / "config.json").read_text())["train"]["lr_decay"] == 0  # not typed: kept
+
+
 def test_lr_decay_needs_steps(tmp_path):
     from prodgen.errors import UserError
     with pytest.raises(UserError, match="--lr-decay.*--steps"):

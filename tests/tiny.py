@@ -48,15 +48,16 @@ SMALL_ARGS = {
 }
 
 
-def train_tiny_run(out, family: str = "gan", steps: int = 3, **model_args):
+def train_tiny_run(out, family: str = "gan", steps: int = 3, train_args: dict | None = None, **model_args):
     """A tiny run folder trained ``steps`` steps on the synthetic catalog at 32 px (category, colour); ``model_args``
-    override the family's tiny ones."""
+    override the family's tiny ones, ``train_args`` the TrainConfig's settings."""
     from prodgen.config import ConditionConfig, DataConfig, RunConfig, TrainConfig
     from prodgen.train import train
 
     cfg = RunConfig(model=family, model_args={**TINY_ARGS[family], **model_args},
                     condition=ConditionConfig(attributes=["category", "colour"], min_count=1),
                     data=DataConfig(catalog="synthetic", resolution=32, synthetic_size=120),
-                    train=TrainConfig(steps=steps, batch_size=8, sample_every=1000, checkpoint_every=0, log_every=1))
+                    train=TrainConfig(**{"steps": steps, "batch_size": 8, "sample_every": 1000, "checkpoint_every": 0,
+                                         "log_every": 1, **(train_args or {})}))
     train(cfg, out, progress=False)
     return out

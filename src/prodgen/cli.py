@@ -162,13 +162,15 @@ def _remove_if_left_empty(folder: Path):
         raise
 
 
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was typed on the command line (not its default)."""
+    source = ctx.get_parameter_source(name)
+    return getattr(source, "name", None) == "COMMANDLINE"  # by name: typer may bring its own copy of click's enum
+
+
 def _refuse_ignored_options(ctx: typer.Context, used: set[str], why: str) -> None:
     """Options typed on the command line that this way of running the command would silently ignore: an error."""
-    def typed(name: str) -> bool:
-        source = ctx.get_parameter_source(name)
-        return getattr(source, "name", None) == "COMMANDLINE"  # by name: typer may bring its own copy of click's enum
-
-    given = [f"--{name.replace('_', '-')}" for name in ctx.params if name not in used and typed(name)]
+    given = [f"--{name.replace('_', '-')}" for name in ctx.params if name not in used and _typed(ctx, name)]
     if given:
         raise UserError(f"{', '.join(given)} would be ignored: {why}.")
 
@@ -296,13 +298,14 @@ def train(
     from .train import train as train_run
 
     if resume is not None:
-        _refuse_ignored_options(ctx, {"resume", "minutes", "steps", "threads", "quiet", "dry_run"},
+        _refuse_ignored_options(ctx, {"resume", "minutes", "steps", "threads", "lr_decay", "quiet", "dry_run"},
                                 f"--resume continues with the settings in {resume / 'config.json'}; drop them, "
                                 "or start a new run with --out")
         if dry_run:
             out_console.print(json.dumps(RunConfig.load(resume / "config.json").to_dict(), indent=2))
             return
-        reason = resume_run(resume, minutes=minutes, steps=steps, threads=threads, progress=not quiet, console=console)
+        reason = resume_run(resume, minutes=minutes, steps=steps, threads=threads, progress=not quiet, console=console,
+                            lr_decay=lr_decay if _typed(ctx, "lr_decay") else None)
         _finish(resume, reason)
         return
     condition, model, model_arg = _image_condition(ctx, condition, model, model_arg)

@@ -255,10 +255,13 @@ def _train(cfg: RunConfig, out: Path, overwrite: bool, progress: bool, console, 
 
 
 def resume(run_dir: str | Path, minutes: float | None = None, steps: int | None = None,
-           progress: bool = True, console=None, threads: int | None = None) -> StopReason:
+           progress: bool = True, console=None, threads: int | None = None,
+           lr_decay: float | None = None) -> StopReason:
     """Continue a run exactly where its last checkpoint stopped (under torchrun: with any number of processes, the
     global batch kept). ``threads`` replaces the run's CPU thread count (e.g. on a bigger machine); a step computes the
-    same thing with any count (up to the order of floating-point sums)."""
+    same thing with any count (up to the order of floating-point sums). ``lr_decay`` replaces the run's learning-rate
+    decay share (of the new ``steps``): a constant-rate run extended with a decay that starts after its last step is
+    the run that had the decay from its start."""
     run_dir = check_run_folder(run_dir, split=True)
     cfg = RunConfig.load(run_dir / CONFIG_NAME)
     if not (run_dir / STATE_NAME).is_file():
@@ -272,6 +275,8 @@ def resume(run_dir: str | Path, minutes: float | None = None, steps: int | None 
             cfg.train.steps = steps  # the run's new total
         if threads is not None:
             cfg.train.threads = threads
+        if lr_decay is not None:
+            cfg.train = dataclasses.replace(cfg.train, lr_decay=lr_decay)  # validated again (it needs steps)
         data = load_run_data(run_dir, cfg, progress=progress and world.is_main)
         vocab = data.vocab
         model = model_class(cfg.model).from_args(cfg.model_args, vocab.sizes, cfg.data.resolution)
