@@ -22,6 +22,9 @@
 #   Session 29: POOL=P measures the image distance after a P x P average pool (--model-arg mode_seeking_pool=P; runs
 #   ms<W>-pool<P>-screen-s*, results mode_seeking_<W>_pool<P>_screen_val.json): at 0.1 and the full budget seed 2's
 #   Black items came out printed and checked, a fine pattern being the cheapest pixel distance.
+#   Session 30: COLOUR=C adds the colour-keeping term at weight C (--model-arg colour_keep=C: the L1 distance between
+#   the mean colour of each fake's product pixels and that of the real image of its condition; runs
+#   ms<W>-colour<C>-screen-s*, results mode_seeking_<W>_colour<C>_screen_val.json), for the baseColour accuracy lost.
 set -euo pipefail
 DIFFAUG=translation,cutout
 STEPS=1200
@@ -38,11 +41,16 @@ if [ "${POOL:-1}" != 1 ]; then
   MS+=(--model-arg "mode_seeking_pool=$POOL"); prefix=ms$WEIGHT-pool$POOL-screen; stem=mode_seeking_${WEIGHT}_pool${POOL}_screen
   what="mode seeking (weight $WEIGHT, distance after ${POOL}x$POOL pooling)"
 fi
+if [ "${COLOUR:-0}" != 0 ]; then
+  MS+=(--model-arg "colour_keep=$COLOUR"); prefix=ms$WEIGHT-colour$COLOUR-screen; stem=mode_seeking_${WEIGHT}_colour${COLOUR}_screen
+  what="mode seeking (weight $WEIGHT) and colour keeping (weight $COLOUR)"
+fi
 case "${1:-}" in
 train|val) again="bash bench/mode_seeking_screen.sh"
   [ "$WEIGHT" = 1 ] || again="WEIGHT=$WEIGHT $again"
   [ "${CENTRED:-0}" = 1 ] && again="CENTRED=1 $again"
   [ "${POOL:-1}" != 1 ] && again="POOL=$POOL $again"
+  [ "${COLOUR:-0}" != 0 ] && again="COLOUR=$COLOUR $again"
   screen_arm "$1" "$prefix" "$stem" "fp32, $what, $STEPS steps" "$again" "${@:2}" -- \
     --precision fp32 --batch-size 64 "${MS[@]}" ;;
 *) echo "usage: WEIGHT=W bash bench/mode_seeking_screen.sh train|val SEEDS..." >&2; exit 2 ;;

@@ -406,3 +406,66 @@ def test_mode_seeking_pool_measures_the_distance_on_the_pooled_halves():
         make(mode_seeking=0.1, mode_seeking_pool=0)
     with pytest.raises(Exception, match="at most 32"):  # make() builds 32-px models
         make(mode_seeking=0.1, mode_seeking_pool=64)
+
+
+def _square(colour, at=(4, 4), size=10, res=32):
+    """A (3, res, res) image in [-1, 1]: a square of ``colour`` (in [0, 1]) on white."""
+    img = torch.ones(3, res, res)
+    img[:, at[0]:at[0] + size, at[1]:at[1] + size] = torch.tensor(colour).view(3, 1, 1)
+    return img * 2 - 1
+
+
+def test_colour_gap_is_the_l1_distance_of_the_product_pixels_mean_colours():
+    from prodgen.models.gan import colour_gap
+
+    red, red_moved, blue = _square((1.0, 0, 0)), _square((1.0, 0, 0), at=(15, 12), size=14), _square((0, 0, 1.0))
+    white = torch.ones(3, 32, 32)
+    rows = torch.tensor([True, True, True])
+    gap, used = colour_gap(torch.stack([red, red, white]), torch.stack([red_moved, blue, red]), rows)
+    # red vs red elsewhere and larger: 0; red vs blue: (1 + 0 + 1) / 3; the white image has no product pixels: left out
+    assert used == 2 and gap.item() == pytest.approx((0 + 2 / 3) / 2, abs=1e-6)
+    gap, used = colour_gap(torch.stack([red, red, white]), torch.stack([red_moved, blue, red]),
+                           torch.tensor([True, False, True]))
+    assert used == 1 and gap.item() == pytest.approx(0, abs=1e-6)  # a row left out (an attribute unspecified)
+    gap, used = colour_gap(white[None], red[None], torch.tensor([True]))
+    assert used == 0 and gap.item() == 0
+    dark = _square((0.5, 0.5, 0.5)).requires_grad_()
+    gap, _ = colour_gap(dark[None], blue[None], torch.tensor([True]))
+    gap.backward()
+    inside = dark.grad[:, 4:14, 4:14]
+    assert (inside != 0).all() and dark.grad.abs().sum() == inside.abs().sum()  # only the product pixels move
+
+
+def test_colour_keep_joins_gs_loss_against_the_real_image_of_each_rows_condition():
+    """colour_keep: G's loss gains the weight times colour_gap between each fake and the real image whose condition it
+    carries (under mode seeking, the repeated half against the first half's real images), on fully specified rows."""
+    from prodgen.models.gan import colour_gap
+
+    x, cond = batch()
+    x = torch.stack([_square((i / 6, 1 - i / 6, 0.3)) for i in range(6)])
+    cond[5, 1] = 0  # one row with an attribute unspecified
+    for ms in (0.0, 0.5):
+        m = make(mode_seeking=ms, colour_keep=2.0).train()
+        m.discriminator.eval()
+        seen = []
+        m.generator.register_forward_hook(lambda mod, inputs, output: seen.append(output.detach()))
+        torch.manual_seed(4)
+        out = m.loss("g", x, cond)
+        (fake,) = seen
+        source = torch.tensor([0, 1, 2, 0, 1, 2]) if ms else torch.arange(6)
+        given = cond[source] if ms else cond
+        want, used = colour_gap(fake, x[source], (given > 0).all(dim=1))
+        assert used >= 3 and out["colour_gap"].item() == pytest.approx(want.item(), rel=1e-5)
+        assert out["colour_rows"] == used
+        wrong, _ = colour_gap(fake, x, (cond > 0).all(dim=1))
+        if ms:
+            assert abs(wrong.item() - want.item()) > 1e-4  # the check can fail: the pairing matters
+        m2 = make(mode_seeking=ms).train()
+        m2.discriminator.eval()
+        torch.manual_seed(4)
+        plain = m2.loss("g", x, cond)["loss"]
+        assert out["loss"].item() == pytest.approx(plain.item() + 2.0 * want.item(), rel=1e-5)
+    with pytest.raises(Exception, match="colour_keep"):
+        make(colour_keep=-1)
+    with pytest.raises(Exception, match="colour_keep"):
+        make(colour_keep=1, loss="rpgan")
