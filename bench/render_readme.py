@@ -867,12 +867,14 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "mode-seeking-screen-val": (["quality/recipe_1200_screen_val.json", "quality/mode_seeking_screen_val.json",
                                  "quality/mode_seeking_0.1_screen_val.json", "quality/mode_seeking_0.05_screen_val.json",
                                  "quality/mode_seeking_0.1_centred_screen_val.json",
-                                 "quality/mode_seeking_0.1_pool4_screen_val.json"],
+                                 "quality/mode_seeking_0.1_pool4_screen_val.json",
+                                 "quality/mode_seeking_0.1_colour1_screen_val.json"],
                                 lambda: t_seed_pair("recipe_1200_screen_val.json", "mode_seeking_screen_val.json",
                                                     "mode_seeking_0.1_screen_val.json",
                                                     "mode_seeking_0.05_screen_val.json",
                                                     "mode_seeking_0.1_centred_screen_val.json",
-                                                    "mode_seeking_0.1_pool4_screen_val.json")),
+                                                    "mode_seeking_0.1_pool4_screen_val.json",
+                                                    "mode_seeking_0.1_colour1_screen_val.json")),
     "bcr-real-speed-bf16": (["quality/bcr_real_speed_bf16.json"],
                             lambda: t_variant_speed("quality/bcr_real_speed_bf16.json")),
     "avx512-val": (["quality/recipe25_val.json", "quality/bcrreal_val.json"],
@@ -1174,6 +1176,20 @@ def _black_counts() -> dict[str, str]:
     black = {r["name"]: r["per_class_accuracy"]["baseColour"]["Black"] for r in R("quality/ms01_noms_colour_val.json")["rows"]}
     others = [v[0] for k, v in black.items() if k != "ms01-s2"]
     return {"ms2": str(black["ms01-s2"][0]), "n": str(black["ms01-s2"][1]), "lo": str(min(others)), "hi": str(max(others))}
+
+
+def _colour_gap() -> dict[str, str]:
+    """colour_keep's distance: logged at the end of its screen runs, between real training photos, and between
+    generated images and the photo of their condition's row for the screen arms and the 25-minute pairs."""
+    r = R("quality/colour_gap_real.json")
+    trained = [v["colour_gap"] for v in r["trained"].values()]
+    gen = {Path(k).name: v for k, v in r["generated"].items()}
+    runs = {"ck": "ms0.1-colour1-screen-s{}", "ms": "ms0.1-screen-s{}", "rec": "recipe-1200-screen-s{}",
+            "ms25_": "gan64-sle-ms01-s{}", "noms25_": "gan64-sle-noms-s{}"}
+    pairs = {f"{key}{i}": f"{gen[name.format(s)]:.3f}" for key, name in runs.items()
+             for i, s in enumerate((0, 1) if "screen" in name else (1, 2))}
+    return {"t0": f"{trained[0]:.3f}", "t1": f"{trained[1]:.3f}", "cond": f"{r['same_condition']:.3f}",
+            "col": f"{r['same_baseColour']:.3f}", "rand": f"{r['random']:.3f}", **pairs}
 
 
 def _long_values(stem: str) -> dict[str, str]:
@@ -1616,6 +1632,16 @@ FIGURES: list[Figure] = [
                "With the distance after 4x4 pooling", "weight 0.1's plain", 2, base="mode_seeking_0.1_screen"),
     _vs_figure("mode seeking 0.1 pooled against the recipe (val)", "mode_seeking_0.1_pool4_screen",
                "Against the recipe arm", "its", 2, base="recipe_1200_screen"),
+    _vs_figure("mode seeking 0.1 colour keeping (val)", "mode_seeking_0.1_colour1_screen",
+               "With the colour-keeping term at weight 1", "weight 0.1's plain", 2, base="mode_seeking_0.1_screen"),
+    _vs_figure("mode seeking 0.1 colour keeping against the recipe (val)", "mode_seeking_0.1_colour1_screen",
+               "Colour keeping against the recipe arm", "its", 2, base="recipe_1200_screen"),
+    Figure("colour keeping's distance", ["quality/colour_gap_real.json"],
+           "Over its last 400 steps the distance it trains on\nread {t0} / {t1}; between two real training photos of one condition it is {cond} (one\n"
+           "baseColour: {col}; random pairs: {rand}). Between each run's images and the photo of their condition's row\n"
+           "(the EMA generator, 4,000 training rows): {ck0} / {ck1} with the term, {ms0} / {ms1} for plain weight 0.1 and\n"
+           "{rec0} / {rec1} for the recipe arm; at the full budget, {ms25_0} / {ms25_1} with mode seeking and {noms25_0} /\n"
+           "{noms25_1} without", _colour_gap),
     Figure("mode seeking: speed", ["quality/mode_seeking_speed_fp32.json"],
            "It costs no pass of its own ({r}x the recipe's\nimages/s side by side",
            lambda: {"r": f"{R('quality/mode_seeking_speed_fp32.json')['b_over_a']:.3f}"}),
