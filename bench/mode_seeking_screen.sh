@@ -25,6 +25,8 @@
 #   Session 30: COLOUR=C adds the colour-keeping term at weight C (--model-arg colour_keep=C: the L1 distance between
 #   the mean colour of each fake's product pixels and that of the real image of its condition; runs
 #   ms<W>-colour<C>-screen-s*, results mode_seeking_<W>_colour<C>_screen_val.json), for the baseColour accuracy lost.
+#   FADE=N lowers the weight linearly to 0 over N G steps (--model-arg mode_seeking_fade=N; runs ms<W>-fade<N>-screen-s*,
+#   results mode_seeking_<W>_fade<N>_screen_val.json): variety early, the recipe's colours late.
 set -euo pipefail
 DIFFAUG=translation,cutout
 STEPS=1200
@@ -45,12 +47,17 @@ if [ "${COLOUR:-0}" != 0 ]; then
   MS+=(--model-arg "colour_keep=$COLOUR"); prefix=ms$WEIGHT-colour$COLOUR-screen; stem=mode_seeking_${WEIGHT}_colour${COLOUR}_screen
   what="mode seeking (weight $WEIGHT) and colour keeping (weight $COLOUR)"
 fi
+if [ "${FADE:-0}" != 0 ]; then
+  MS+=(--model-arg "mode_seeking_fade=$FADE"); prefix=ms$WEIGHT-fade$FADE-screen; stem=mode_seeking_${WEIGHT}_fade${FADE}_screen
+  what="mode seeking (weight $WEIGHT, falling to 0 over $FADE steps)"
+fi
 case "${1:-}" in
 train|val) again="bash bench/mode_seeking_screen.sh"
   [ "$WEIGHT" = 1 ] || again="WEIGHT=$WEIGHT $again"
   [ "${CENTRED:-0}" = 1 ] && again="CENTRED=1 $again"
   [ "${POOL:-1}" != 1 ] && again="POOL=$POOL $again"
   [ "${COLOUR:-0}" != 0 ] && again="COLOUR=$COLOUR $again"
+  [ "${FADE:-0}" != 0 ] && again="FADE=$FADE $again"
   screen_arm "$1" "$prefix" "$stem" "fp32, $what, $STEPS steps" "$again" "${@:2}" -- \
     --precision fp32 --batch-size 64 "${MS[@]}" ;;
 *) echo "usage: WEIGHT=W bash bench/mode_seeking_screen.sh train|val SEEDS..." >&2; exit 2 ;;

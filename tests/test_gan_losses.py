@@ -469,3 +469,30 @@ def test_colour_keep_joins_gs_loss_against_the_real_image_of_each_rows_condition
         make(colour_keep=-1)
     with pytest.raises(Exception, match="colour_keep"):
         make(colour_keep=1, loss="rpgan")
+
+
+def test_mode_seeking_fade_lowers_the_weight_linearly_then_trains_the_plain_g_step():
+    """mode_seeking_fade=N: the weight falls linearly from mode_seeking to 0 over N G steps (known values), counted in
+    a buffer saved with the weights; after them G's step is the plain one, loss for loss."""
+    m = make(mode_seeking=0.4, mode_seeking_fade=4).train()
+    m.discriminator.eval()
+    x, cond = batch()
+    weights = []
+    for _ in range(6):
+        torch.manual_seed(4)
+        out = m.loss("g", x, cond)
+        weights.append(out.get("mode_seeking_weight", torch.tensor(0.0)).item())
+    assert weights == pytest.approx([0.4, 0.3, 0.2, 0.1, 0, 0])
+    assert int(m.state_dict()["mode_seeking_step"]) == 6
+    plain = make(mode_seeking=0.0).train()
+    plain.discriminator.eval()
+    plain.load_state_dict({k: v for k, v in m.state_dict().items() if k != "mode_seeking_step"})
+    torch.manual_seed(4)
+    after = m.loss("g", x, cond)["loss"]
+    torch.manual_seed(4)
+    assert after.item() == pytest.approx(plain.loss("g", x, cond)["loss"].item(), rel=1e-6)
+    with torch.no_grad():  # sampling or evaluation does not move the fade
+        m.loss("g", x, cond)
+    assert int(m.state_dict()["mode_seeking_step"]) == 7
+    with pytest.raises(Exception, match="mode_seeking_fade"):
+        make(mode_seeking=0.1, mode_seeking_fade=-1)

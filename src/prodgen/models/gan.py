@@ -126,6 +126,9 @@ class GANConfig:
     #   pool, so that only variety coarser than P pixels counts. At weight 0.1 the Black column of seed 2's grid came
     #   out printed and checked (README "Mode seeking at 25 minutes"): fine patterns are the cheapest pixel distance,
     #   and they cost colour accuracy. 1: the full-resolution distance (MSGAN's)
+    mode_seeking_fade: int = 0  # > 0: G steps over which the mode-seeking weight falls linearly to 0; after them G's
+    #   step is the plain one (no repeated half). At weight 0.1 the full-budget runs lost baseColour accuracy late
+    #   (README "Mode seeking at 25 minutes"): the variety early, the recipe's colours late. 0: the weight stays
     colour_keep: float = 0.0  # > 0: this weight times the L1 distance between the mean colour of each fake's product
     #   pixels and that of the real image whose condition it was given (product pixels: data.mask.backdrop_masks, no
     #   gradient through the mask) joins G's loss, on the rows with every attribute specified; against a random real
@@ -191,6 +194,8 @@ class GANConfig:
             self.mode_seeking = 0.1 if plain else 0.0
         if self.mode_seeking < 0:
             raise UserError(f"mode_seeking={self.mode_seeking}: the mode-seeking weight must be >= 0 (0: off)")
+        if self.mode_seeking_fade < 0:
+            raise UserError(f"mode_seeking_fade={self.mode_seeking_fade}: the G steps of the fade must be >= 0 (0: none)")
         if self.mode_seeking_pool < 1:
             raise UserError(f"mode_seeking_pool={self.mode_seeking_pool}: the pooling factor must be >= 1 (1: none)")
         if self.colour_keep < 0:
@@ -458,6 +463,8 @@ class ConditionalGAN(GenerativeModel):
             self.register_buffer("lecam_avg", torch.full((2,), float("nan")))  # the weights, as ada_p
         if config.topk_keep < 1:  # top-k training: G steps taken, saved with the weights (a resumed run's k goes on)
             self.register_buffer("topk_step", torch.zeros((), dtype=torch.long))
+        if config.mode_seeking > 0 and config.mode_seeking_fade > 0:  # G steps taken, as topk_step
+            self.register_buffer("mode_seeking_step", torch.zeros((), dtype=torch.long))
 
     def phase_parameters(self, phase: str) -> list[nn.Parameter]:
         if phase == "d":
@@ -551,6 +558,17 @@ class ConditionalGAN(GenerativeModel):
         if cfg.topk_steps <= 0 or step >= cfg.topk_steps:
             return floor
         return max(floor, min(b, round(b * cfg.topk_keep ** (step / cfg.topk_steps))))
+
+    def mode_seeking_weight(self) -> float:
+        """This G step's mode-seeking weight (mode_seeking, falling linearly to 0 over mode_seeking_fade G steps); a
+        step counts only while training."""
+        cfg = self.config
+        if cfg.mode_seeking <= 0 or cfg.mode_seeking_fade <= 0:
+            return cfg.mode_seeking
+        step = int(self.mode_seeking_step)
+        if self.training and torch.is_grad_enabled():
+            self.mode_seeking_step += 1
+        return cfg.mode_seeking * max(0.0, 1 - step / cfg.mode_seeking_fade)
 
     def _top_k(self, d_fake: torch.Tensor) -> torch.Tensor | None:
         """Indices of the generated images G learns from this step (top-k training), or None for all of them. The
@@ -655,7 +673,8 @@ class ConditionalGAN(GenerativeModel):
             out["loss"] = loss
             return out
         if phase == "g":
-            h = b // 2 if cfg.mode_seeking > 0 else 0
+            ms_weight = self.mode_seeking_weight()
+            h = b // 2 if ms_weight > 0 else 0
             if h:  # mode seeking: the second half repeats the first half's conditions under other noise
                 cond = torch.cat([cond[:h], cond[:h], cond[2 * h:]])
                 text = None if text is None else torch.cat([text[:h], text[:h], text[2 * h:]])
@@ -685,7 +704,9 @@ class ConditionalGAN(GenerativeModel):
                     pair = pair - pair.mean(dim=(2, 3), keepdim=True)
                 ratio = (pair[h:] - pair[:h]).abs().mean() / (z[h:2 * h] - z[:h]).abs().mean()
                 out["mode_seeking"] = ratio.detach()
-                loss = loss + cfg.mode_seeking / (ratio + 1e-5)
+                if cfg.mode_seeking_fade:
+                    out["mode_seeking_weight"] = torch.tensor(ms_weight)
+                loss = loss + ms_weight / (ratio + 1e-5)
             if cfg.colour_keep > 0:  # the real image of row i carries row i's condition, except mode seeking's repeats
                 source = torch.arange(b, device=cond.device)
                 source[h:2 * h] -= h
