@@ -1151,6 +1151,13 @@ def _vs_figure(name: str, new: str, lead: str, base_owner: str, seeds: int, base
                   "{col_base}", lambda: _vs_variant(new, base))
 
 
+def _ms_screen_figures(name: str, stem: str, lead: str, recipe_lead: str) -> list["Figure"]:
+    """A variant of mode seeking 0.1 on the 1,200-step screen: against plain weight 0.1's arm, then the recipe arm."""
+    return [_vs_figure(f"mode seeking 0.1 {name} (val)", stem, lead, "weight 0.1's plain", 2, base="mode_seeking_0.1_screen"),
+            _vs_figure(f"mode seeking 0.1 {name} against the recipe (val)", stem, recipe_lead, "its", 2,
+                       base="recipe_1200_screen")]
+
+
 def _long_frozen() -> dict[str, str]:
     """The 100-minute copy at the faster trainer's 24,664 steps against the 22,300-step one (val and test)."""
     v, t = R("quality/frozen_long_val.json"), R("quality/frozen_long_test.json")
@@ -1630,18 +1637,12 @@ FIGURES: list[Figure] = [
            _qd_close),
     _vs_figure("mode seeking 0.1 centred (val)", "mode_seeking_0.1_centred_screen",
                "With the colour-centred distance", "weight 0.1's plain", 2, base="mode_seeking_0.1_screen"),
-    _vs_figure("mode seeking 0.1 pooled (val)", "mode_seeking_0.1_pool4_screen",
-               "With the distance after 4x4 pooling", "weight 0.1's plain", 2, base="mode_seeking_0.1_screen"),
-    _vs_figure("mode seeking 0.1 pooled against the recipe (val)", "mode_seeking_0.1_pool4_screen",
-               "Against the recipe arm", "its", 2, base="recipe_1200_screen"),
-    _vs_figure("mode seeking 0.1 colour keeping (val)", "mode_seeking_0.1_colour1_screen",
-               "With the colour-keeping term at weight 1", "weight 0.1's plain", 2, base="mode_seeking_0.1_screen"),
-    _vs_figure("mode seeking 0.1 colour keeping against the recipe (val)", "mode_seeking_0.1_colour1_screen",
-               "Colour keeping against the recipe arm", "its", 2, base="recipe_1200_screen"),
-    _vs_figure("mode seeking 0.1 faded (val)", "mode_seeking_0.1_fade1200_screen",
-               "With the weight falling to 0 over the 1,200 steps", "weight 0.1's plain", 2, base="mode_seeking_0.1_screen"),
-    _vs_figure("mode seeking 0.1 faded against the recipe (val)", "mode_seeking_0.1_fade1200_screen",
-               "The fade against the recipe arm", "its", 2, base="recipe_1200_screen"),
+    *_ms_screen_figures("pooled", "mode_seeking_0.1_pool4_screen", "With the distance after 4x4 pooling",
+                        "Against the recipe arm"),
+    *_ms_screen_figures("colour keeping", "mode_seeking_0.1_colour1_screen", "With the colour-keeping term at weight 1",
+                        "Colour keeping against the recipe arm"),
+    *_ms_screen_figures("faded", "mode_seeking_0.1_fade1200_screen", "With the weight falling to 0 over the 1,200 steps",
+                        "The fade against the recipe arm"),
     Figure("colour keeping's distance", ["quality/colour_gap_real.json"],
            "Over its last 400 steps the distance it trains on\nread {t0} / {t1}; between two real training photos of one condition it is {cond} (one\n"
            "baseColour: {col}; random pairs: {rand}). Between each run's images and the photo of their condition's row\n"
