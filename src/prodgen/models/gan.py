@@ -128,14 +128,17 @@ class GANConfig:
     #   and they cost colour accuracy. 1: the full-resolution distance (MSGAN's)
     mode_seeking_fade: int = 0  # > 0: G steps over which the mode-seeking weight falls linearly to 0; after them G's
     #   step is the plain one (no repeated half). At weight 0.1 the full-budget runs lost baseColour accuracy late
-    #   (README "Mode seeking at 25 minutes"): the variety early, the recipe's colours late. 0: the weight stays
+    #   (README "Mode seeking at 25 minutes"): the variety early, the recipe's colours late. On the 1,200-step screen
+    #   (bench/mode_seeking_screen.sh with FADE=1200) both accuracies rose, but variety fell back toward the recipe's
+    #   and FID-P rose: accuracy bought with variety, as truncation does. 0 (the weight stays) by default
     colour_keep: float = 0.0  # > 0: this weight times the L1 distance between the mean colour of each fake's product
     #   pixels and that of the real image whose condition it was given (product pixels: data.mask.backdrop_masks, no
     #   gradient through the mask) joins G's loss, on the rows with every attribute specified; against a random real
     #   image of the condition, in expectation it pulls the fake's product colour to its condition's mean colour. At
     #   mode seeking 0.1 the full-budget runs lost baseColour accuracy (paler colours, printed Black items: README "Mode
     #   seeking at 25 minutes"), which a term on the images' variety (centred or pooled distances) did not bring back.
-    #   0: off
+    #   On the 1,200-step screen (COLOUR=1) it took the products' mean colour back to the recipe's distance
+    #   (bench/colour_gap_real.py) but not the baseColour accuracy, and FID-P rose: 0 (off) by default
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
