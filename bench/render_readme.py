@@ -839,6 +839,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "onepass-long-test": (["quality/onepass_long_test.json"], lambda: t_truncation("onepass_long_test.json")),
     "ms01-long-val": (["quality/ms01_long_val.json"], lambda: t_seed_pair("ms01_long_val.json")),
     "ms01-long-test": (["quality/ms01_long_test.json"], lambda: t_seed_pair("ms01_long_test.json")),
+    "ms01-decay-val": (["quality/ms01_decay_val.json"], lambda: t_seed_pair("ms01_decay_val.json")),
+    "ms01-decay-test": (["quality/ms01_decay_test.json"], lambda: t_seed_pair("ms01_decay_test.json")),
     "shared-speed": (["quality/shared_fake_speed.json"], lambda: t_variant_speed("quality/shared_fake_speed.json")),
     "shared-val": (["quality/shared_val.json"], lambda: t_truncation("shared_val.json")),
     "bf16-emulated-speed": (["quality/bf16_emulated_speed.json"],
@@ -1223,6 +1225,26 @@ def _ms01_long() -> dict[str, str]:
     return {**_long_values("ms01_long"), "ext13": str(reach),
             "o_v": f"{R('quality/onepass_long_val.json')['rows'][0]['metrics']['fid']:.1f}",
             "o_t": f"{R('quality/onepass_long_test.json')['rows'][0]['metrics']['fid']:.1f}"}
+
+
+def _ms01_decay() -> dict[str, str]:
+    """The 100-minute copy with the rates falling over the second half against the constant-rate one (val; test if
+    read)."""
+    v = R("quality/ms01_decay_val.json")["rows"][0]["metrics"]
+    v0 = [r for r in R("quality/ms01_long_val.json")["rows"] if "100 minutes" in r["label"]][0]["metrics"]
+    out = {"v": f"{v['fid']:.1f}", "vlo": f"{v['fid_ci95_low']:.1f}", "vhi": f"{v['fid_ci95_high']:.1f}",
+           "v0": f"{v0['fid']:.1f}", "acc": f"{v['acc/articleType']:.3f}", "acc0": f"{v0['acc/articleType']:.3f}",
+           "col": f"{v['acc/baseColour']:.3f}", "col0": f"{v0['acc/baseColour']:.3f}"}
+    if Path(RESULTS, "quality/ms01_decay_test.json").exists():
+        t = R("quality/ms01_decay_test.json")
+        tm, fl = t["rows"][0]["metrics"], t["real_floor"]
+        out |= {"t": f"{tm['fid']:.1f}", "tlo": f"{tm['fid_ci95_low']:.1f}", "thi": f"{tm['fid_ci95_high']:.1f}",
+                "tr": f"{tm['fid'] / fl['fid']:.2f}", "target": f"{1.3 * fl['fid']:.1f}",
+                "t0": f"{R('quality/ms01_long_test.json')['rows'][0]['metrics']['fid']:.1f}",
+                "tacc": f"{tm['acc/articleType']:.3f}", "tcol": f"{tm['acc/baseColour']:.3f}",
+                "tvar": f"{tm['diversity_same_condition'] / fl['diversity_same_condition']:.2f}",
+                "tprior": f"{tm.get('prior_text_acc/articleType', float('nan')):.3f}"}
+    return out
 
 
 def _ms_truncation() -> dict[str, str]:
@@ -1622,6 +1644,13 @@ FIGURES: list[Figure] = [
            "from held-out titles alone, through the run's title prior, articleType {tprior}. A power law through the four\n"
            "val points reaches 1.3x the floor after about {ext13} minutes. At the same 28,684 steps the recipe without\n"
            "mode seeking read {o_v} on val and {o_t} on test (session 20, above)", _ms01_long),
+    Figure("decay to 100 minutes", ["quality/ms01_decay_val.json", "quality/ms01_long_val.json", "quality/ms01_decay_test.json",
+                                     "quality/ms01_long_test.json"],
+           "With the decay: val FID-P {v} ({vlo}-{vhi}) against {v0} at constant rates at the same 28,684 steps;\n"
+           "articleType accuracy {acc} against {acc0}, baseColour {col} against {col0}.\n"
+           "On test, read once (n=875): {t} ({tlo}-{thi}), {tr}x the floor (1.3x is {target}), against {t0} at constant\n"
+           "rates; articleType accuracy {tacc}, baseColour {tcol}, same-condition variety {tvar}x the real photos'; from\n"
+           "held-out titles alone, through the run's title prior, articleType {tprior}", _ms01_decay),
     Figure("truncation on mode seeking (val)", ["quality/truncation_gan64-sle-ms01-s1_val.json",
                                                  "quality/truncation_gan64-sle-ms01-s2_val.json"],
            "At 0.9, baseColour accuracy rises to {c1} / {c2} (at 1: {c1_1} / {c2_1}; real photos less 3 points:\n"
