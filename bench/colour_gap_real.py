@@ -32,16 +32,25 @@ from prodgen.models.gan import colour_gap  # noqa: E402
 from prodgen.train.run import load_run_data  # noqa: E402
 
 
-def pair_gaps(images: torch.Tensor, pairs: list[tuple[int, int]], batch: int = 256) -> float:
-    """Mean colour_gap over index pairs (uint8 images), each pair weighted alike; rows without product pixels out."""
+def mean_gap(batches) -> float:
+    """Mean colour_gap over (fake-or-photo, photo) batches in [-1, 1], each pair weighted alike; pairs without product
+    pixels left out."""
     total, used = 0.0, 0
-    for k in range(0, len(pairs), batch):
-        a, b = zip(*pairs[k:k + batch])
-        x, y = (images[list(i)].float() / 127.5 - 1 for i in (a, b))
-        gap, n = colour_gap(x, y, torch.ones(len(a), dtype=torch.bool))
-        total += gap.item() * n
-        used += n
+    for x, y in batches:
+        gap, n = colour_gap(x, y, torch.ones(len(x), dtype=torch.bool))
+        total, used = total + gap.item() * n, used + n
     return total / max(used, 1)
+
+
+def photos(images: torch.Tensor, index) -> torch.Tensor:
+    """uint8 training images at ``index`` -> floats in [-1, 1]."""
+    return images[index].float() / 127.5 - 1
+
+
+def pair_gaps(images: torch.Tensor, pairs: list[tuple[int, int]], batch: int = 256) -> float:
+    """Mean colour_gap over index pairs of training photos."""
+    chunks = (list(zip(*pairs[k:k + batch])) for k in range(0, len(pairs), batch))
+    return mean_gap((photos(images, list(a)), photos(images, list(b))) for a, b in chunks)
 
 
 def main() -> None:
@@ -99,14 +108,10 @@ def main() -> None:
         pipe = Pipeline.from_pretrained(run, device="cpu")
         if tuple(pipe.vocab.sizes) != tuple(data.vocab.sizes):
             raise SystemExit(f"{run}: another vocabulary than {args.run}'s")
-        total, used = 0.0, 0
-        for k in range(0, len(rows), 250):
-            part = rows[k:k + 250]
-            with torch.no_grad():
-                fake = pipe.generate_batch(train.cond[part], list(range(k, k + len(part))))
-            gap, n = colour_gap(fake, train.images[part].float() / 127.5 - 1, torch.ones(len(part), dtype=torch.bool))
-            total, used = total + gap.item() * n, used + n
-        result["generated"][str(run)] = total / max(used, 1)
+        with torch.no_grad():
+            result["generated"][str(run)] = mean_gap(
+                (pipe.generate_batch(train.cond[part], list(range(k, k + len(part)))), photos(train.images, part))
+                for k in range(0, len(rows), 250) for part in [rows[k:k + 250]])
     write_json(args.out, result)
     print(json.dumps({k: v for k, v in result.items() if k not in ("machine",)}, indent=1))
 

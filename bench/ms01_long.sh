@@ -16,7 +16,7 @@
 # curve above is flat after 50 minutes at constant rates): the 25-minute run continued with
 # `prodgen train --resume --steps 28684 --lr-decay 0.5`, which is the run trained with --lr-decay 0.5 from its start
 # (the decay begins at step 14,342, after the 25-minute run's last step; tests/test_trainer.py checks the equality).
-#   bash bench/ms01_long.sh decay-train   # runs/gan64-sle-ms01-s1-decay-100m (~75 min alone, THREADS=2)
+#   bash bench/ms01_long.sh decay-train   # runs/gan64-sle-ms01-s1-decay-100m (~95-110 min alone, THREADS=2)
 #   bash bench/ms01_long.sh decay-val     # -> bench/results/quality/ms01_decay_val.json (decay-test: read once)
 set -euo pipefail
 STEPS=7171
