@@ -106,6 +106,9 @@ def collect(rows: list[tuple[str, str, str]], highlight: list[str], unconditiona
                 if missing:
                     sys.exit(f"{path}: no per-class accuracy for {', '.join(missing)} (it has: {', '.join(have) or 'none'})")
                 row["per_class_accuracy"] = {a: have[a] for a in per_class}
+                seen = data.get("seen_as") or {}  # what each class was taken for (evaluations since session 31)
+                if seen:
+                    row["seen_as"] = {key: {a: by[a] for a in per_class if a in by} for key, by in seen.items()}
             for key in ("split", "n_real", "n_floor"):
                 result.setdefault(key, data.get(key))
             result.setdefault("real_floor", data["rows"].get("real_floor"))
@@ -140,7 +143,8 @@ def main() -> None:
     ap.add_argument("--highlight", nargs="*", default=[], help="row names shown in bold")
     ap.add_argument("--unconditional", nargs="*", default=[], help="row names without conditional accuracy")
     ap.add_argument("--per-class", nargs="*", default=[], metavar="ATTR",
-                    help="keep each row's per-class accuracy (right, asked) of these attributes")
+                    help="keep each row's per-class accuracy (right, asked) of these attributes and, where the "
+                         "evaluation has it, what each class was taken for (seen_as)")
     ap.add_argument("--command", help="the command that produced the evaluations (default: this one)")
     ap.add_argument("--note", help="machine note (default: detected load)")
     args = ap.parse_args()

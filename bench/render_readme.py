@@ -765,6 +765,34 @@ def t_targets() -> list[str]:
             *md_table(["target (issue 13)", "threshold", "seed 1", "seed 2", "met"], rows)]
 
 
+def t_colour_confusion(top: int = 10) -> list[str]:
+    """bench/colour_confusion.sh: per intended baseColour (the most asked first), how often ProductNet saw it in each
+    25-minute run's images on val, next to its rate on the floor's real photos, and what the run with the lowest
+    baseColour accuracy took its misses for."""
+    res = R("quality/colour_confusion_val.json")
+    rows = res["rows"]
+    worst = min(rows, key=lambda r: r["metrics"]["acc/baseColour"])
+    counts = rows[0]["per_class_accuracy"]["baseColour"]
+    real = rows[0]["seen_as"]["real_floor"]["baseColour"]
+    out = [f"{_machine_cmd(res)} Val, n={rows[0]['metrics']['n_gen']} generated images a "
+           f"run (the real photos: the floor's {res['n_floor']} test photos). Per colour: the share of generated images "
+           "of that colour ProductNet reads as that colour; the last column lists what the lowest run's misses were "
+           "read as.", ""]
+    header = ["baseColour", "asked", "real photos", *(r["label"] for r in rows), f"{worst['name']}: missed, read as"]
+    body = []
+    for colour, (_, asked) in sorted(counts.items(), key=lambda kv: -kv[1][1])[:top]:
+        r = real.get(colour, {})
+        cells = [colour, str(asked), f"{r.get(colour, 0) / sum(r.values()):.2f} ({sum(r.values())})" if r else ""]
+        cells += [f"{right / total:.2f}" for right, total in (row["per_class_accuracy"]["baseColour"][colour] for row in rows)]
+        seen = worst["seen_as"]["model"]["baseColour"][colour]
+        cells.append(", ".join(f"{q} {k}" for q, k in sorted(((q, k) for q, k in seen.items() if q != colour),
+                                                             key=lambda qk: (-qk[1], qk[0]))[:3]))
+        body.append(cells)
+    body.append(["all", str(sum(t for _, t in counts.values())), f"{res['real_floor']['acc/baseColour']:.2f}",
+                 *(f"{row['metrics']['acc/baseColour']:.2f}" for row in rows), ""])
+    return out + md_table(header, body)
+
+
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "targets": (["quality/ms01_test.json", "quality/ms01_long_test.json", "quality/ms01_decay_test.json"], t_targets),
     "gpu-check": (["gpu/gpu_check.json"], t_gpu_check),
@@ -811,6 +839,7 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "bf16eq-val": (["quality/bf16eq_val.json"], lambda: t_truncation("bf16eq_val.json")),
     "bf16eq-test": (["quality/bf16eq_test.json"], lambda: t_truncation("bf16eq_test.json")),
     "bf16ada-val": (["quality/bf16ada_val.json"], lambda: t_truncation("bf16ada_val.json")),
+    "colour-confusion-val": (["quality/colour_confusion_val.json"], t_colour_confusion),
     "noclr-val": (["quality/noclr_val.json"], lambda: t_truncation("noclr_val.json")),
     "noclr-test": (["quality/noclr_test.json"], lambda: t_truncation("noclr_test.json")),
     "noclr-long-val": (["quality/noclr_long_val.json"], lambda: t_truncation("noclr_long_val.json")),
@@ -1191,6 +1220,19 @@ def _black_counts() -> dict[str, str]:
     black = {r["name"]: r["per_class_accuracy"]["baseColour"]["Black"] for r in R("quality/ms01_noms_colour_val.json")["rows"]}
     others = [v[0] for k, v in black.items() if k != "ms01-s2"]
     return {"ms2": str(black["ms01-s2"][0]), "n": str(black["ms01-s2"][1]), "lo": str(min(others)), "hi": str(max(others))}
+
+
+def _texture() -> dict[str, str]:
+    """bench/texture_energy.py: high-frequency energy inside the products, real training photos against the 25-minute
+    pairs (all colours, and Black items)."""
+    r = R("quality/texture_energy.json")
+    gen = {Path(k).name.removeprefix("gan64-sle-"): v for k, v in r["generated"].items()}
+    out = {"real": f"{r['real']['mean']:.4f}", "real_black": f"{r['real']['per_colour']['Black']['mean']:.4f}",
+           "rows": f"{r['rows']:,}"}
+    for k in ("ms01-s1", "ms01-s2", "noms-s1", "noms-s2"):
+        out[k.replace("-", "_")] = f"{gen[k]['mean']:.4f}"
+        out[k.replace("-", "_") + "_black"] = f"{gen[k]['per_colour']['Black']['mean']:.4f}"
+    return out
 
 
 def _colour_gap() -> dict[str, str]:
@@ -1682,6 +1724,10 @@ FIGURES: list[Figure] = [
            "(the EMA generator, 4,000 training rows): {ck0} / {ck1} with the term, {ms0} / {ms1} for plain weight 0.1 and\n"
            "{rec0} / {rec1} for the recipe arm; at the full budget, {ms25_0} / {ms25_1} with mode seeking and {noms25_0} /\n"
            "{noms25_1} without", _colour_gap),
+    Figure("texture energy inside products", ["quality/texture_energy.json"],
+           "over the interior of each product ({rows} training rows): real photos {real}; with mode seeking\n"
+           "{ms01_s1} / {ms01_s2}, without {noms_s1} / {noms_s2}. On Black items: real {real_black}; with mode seeking\n"
+           "{ms01_s1_black} / {ms01_s2_black}, without {noms_s1_black} / {noms_s2_black}", _texture),
     Figure("mode seeking: speed", ["quality/mode_seeking_speed_fp32.json"],
            "It costs no pass of its own ({r}x the recipe's\nimages/s side by side",
            lambda: {"r": f"{R('quality/mode_seeking_speed_fp32.json')['b_over_a']:.3f}"}),

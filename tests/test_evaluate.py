@@ -88,6 +88,25 @@ def test_report_shows_n_the_closest_pairs_and_intervals(setup, default_eval):
     assert f"[{res['rows']['model']['fid_ci95_low']:.2f}, {res['rows']['model']['fid_ci95_high']:.2f}]" in page
 
 
+def test_seen_as_counts_agree_with_the_accuracy_figures_and_reach_the_report(setup, default_eval):
+    res = default_eval
+    page = (setup / "run" / "eval" / res["out"].split("/")[-1] / "report.html").read_text()
+    for key in ("model", "real_floor"):
+        seen = res["seen_as"][key]["category"]
+        right = sum(row.get(cls, 0) for cls, row in seen.items())
+        asked = sum(sum(row.values()) for row in seen.values())
+        assert asked == res["rows"][key]["n_gen"]  # every judged image with a category, once
+        assert right / asked == pytest.approx(res["rows"][key]["acc/category"])
+    for cls, (correct, total) in res["per_class_accuracy"]["category"].items():
+        assert res["seen_as"]["model"]["category"][cls].get(cls, 0) == correct
+        assert sum(res["seen_as"]["model"]["category"][cls].values()) == total
+    # the untrained model's most frequent miss of its most asked class is on the page, with its count
+    cls, row = max(res["seen_as"]["model"]["category"].items(), key=lambda kv: sum(kv[1].values()))
+    k, q = min((-k, q) for q, k in row.items() if q != cls)  # most often first, ties by name
+    k = -k
+    assert "missed, taken for" in page and f"{q} {k}" in page
+
+
 def test_smaller_n_subsamples_the_floor_and_larger_n_says_it_is_not_matched(setup):
     sizes = _split_sizes(setup / "run")
     small = evaluate_run(setup / "run", n=30, features=setup / "pn", progress=False, n_boot=5)

@@ -268,6 +268,10 @@ def test_conditional_accuracy_ignores_unspecified_and_counts_per_class():
     m.update({"colour": torch.tensor([1, 2, 2, 3, 1])}, {"colour": torch.tensor([1, 2, 1, 0, 1])})
     assert m.compute() == {"acc/colour": pytest.approx(3 / 4)}
     assert m.per_class() == {"colour": {1: (2, 3), 2: (1, 1)}}
+    # what each class was taken for: class 1 twice right and once as 2; the unspecified target (0) is not counted
+    assert m.confusion() == {"colour": {1: {1: 2, 2: 1}, 2: {2: 1}}}
+    m.update({"colour": torch.tensor([3])}, {"colour": torch.tensor([2])})
+    assert m.confusion()["colour"][2] == {2: 1, 3: 1} and m.per_class()["colour"][2] == (1, 2)
 
 
 def test_diversity_by_condition():

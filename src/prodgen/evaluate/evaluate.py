@@ -320,6 +320,10 @@ def evaluate_run(run_dir: str | Path, catalog: str | None = None, split: str = "
         "rows": rows,
         "per_class_accuracy": {a: {pn_vocab[a].decode(int(i)): list(v) for i, v in d.items()}
                                for a, d in accs["model"].per_class().items()},
+        # what ProductNet took each class for (the right class included), for the generated images and the floor's photos
+        "seen_as": {key: {a: {pn_vocab[a].decode(int(t)): {pn_vocab[a].decode(int(q)): k for q, k in seen.items()}
+                              for t, seen in d.items()} for a, d in accs[key].confusion().items()}
+                    for key in ("model", "real_floor")},
         # per value of the first attribute: generated vs the floor's real photos of that value (issue 13 asks >= 0.8x)
         "diversity_per_condition": {pipe.vocab[pipe.vocab.names[0]].decode(int(c)): {
             "model": round(div_fake[c], 4), "real": round(div_floor[c], 4),

@@ -80,10 +80,16 @@ def write_eval_report(out: Path, result: dict, fake, real, train, nn_idx: torch.
                        f"{' (near copy)' if c['distance'] <= result['near_copy_threshold'] else ''}<br>"
                        f"generated #{c['generated']} / training {html.escape(str(c['train_id']))}</figcaption></figure>")
     acc_rows = []
+    seen_as = result.get("seen_as", {})  # absent from results written before it
     for attr, classes in result["per_class_accuracy"].items():
         for name, (correct, total) in sorted(classes.items(), key=lambda kv: -kv[1][1]):
+            real = seen_as.get("real_floor", {}).get(attr, {}).get(name, {})
+            real_rate = f"{real.get(name, 0) / sum(real.values()):.2f} (of {sum(real.values())})" if real else ""
+            missed = sorted(((k, q) for q, k in seen_as.get("model", {}).get(attr, {}).get(name, {}).items() if q != name),
+                            key=lambda kq: (-kq[0], kq[1]))[:3]
+            taken = ", ".join(f"{html.escape(q)} {k}" for k, q in missed)
             acc_rows.append(f"<tr><td>{html.escape(attr)}</td><td>{html.escape(name)}</td><td>{correct}/{total}</td>"
-                            f"<td>{correct / max(total, 1):.2f}</td></tr>")
+                            f"<td>{correct / max(total, 1):.2f}</td><td>{real_rate}</td><td>{taken}</td></tr>")
     ex = result["extractor"]["heldout_accuracy"]
     ex_rows = "".join(f"<tr><td>{html.escape(a)}</td><td>{v['accuracy']:.3f}</td><td>{v['majority_baseline']:.3f}</td>"
                       f"<td>{v['classes']}</td></tr>" for a, v in ex.items() if not a.startswith("_"))
@@ -122,7 +128,9 @@ is the share of judged images no farther from a training photo than {result['nea
 <h2>Nearest training image</h2><p>Pairs: the first {k} generated images, each followed by its nearest training photo in
 ProductNet space.</p>
 <img src="nearest.png">
-<h2>Conditional accuracy per class</h2><table><tr><th>attribute</th><th>class</th><th>correct</th><th>rate</th></tr>{''.join(acc_rows)}</table>
+<h2>Conditional accuracy per class</h2><p>Generated images of each class, ProductNet's rate on the floor's real photos
+of that class, and what the missed generated images were taken for (most often first).</p><table><tr><th>attribute</th>
+<th>class</th><th>correct</th><th>rate</th><th>real photos' rate</th><th>missed, taken for</th></tr>{''.join(acc_rows)}</table>
 <h2>Feature extractor</h2><table><tr><th>head</th><th>held-out accuracy</th><th>majority class</th><th>classes</th></tr>{ex_rows}</table>
 </body></html>
 """

@@ -15,6 +15,8 @@ class ConditionalAccuracy:
 
     def reset(self) -> None:
         self._counts: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        # attribute -> target class -> predicted class -> count: what each class is taken for when it is missed
+        self._seen_as: dict[str, dict[int, dict[int, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
 
     def update(self, preds: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> None:
         for attr, t in targets.items():
@@ -25,6 +27,7 @@ class ConditionalAccuracy:
                 c = self._counts[attr][ti]
                 c[0] += int(pi == ti)
                 c[1] += 1
+                self._seen_as[attr][ti][pi] += 1
 
     def compute(self) -> dict[str, float]:
         out = {}
@@ -37,3 +40,7 @@ class ConditionalAccuracy:
 
     def per_class(self) -> dict[str, dict[int, tuple[int, int]]]:
         return {a: {k: (v[0], v[1]) for k, v in c.items()} for a, c in self._counts.items()}
+
+    def confusion(self) -> dict[str, dict[int, dict[int, int]]]:
+        """attribute -> target class -> predicted class -> count (the right class included), over the counted images."""
+        return {a: {t: dict(p) for t, p in c.items()} for a, c in self._seen_as.items()}
