@@ -18,6 +18,10 @@
 # (the decay begins at step 14,342, after the 25-minute run's last step; tests/test_trainer.py checks the equality).
 #   bash bench/ms01_long.sh decay-train   # runs/gan64-sle-ms01-s1-decay-100m (~95-110 min alone, THREADS=2)
 #   bash bench/ms01_long.sh decay-val     # -> bench/results/quality/ms01_decay_val.json (decay-test: read once)
+#
+# Session 31: the rates falling over the last three quarters instead (from the 25-minute run's last step, 7,171, to 0
+# at 28,684): `--lr-decay 0.75`, the same verbs with decay75 (runs/gan64-sle-ms01-s1-decay75-100m, ms01_decay75_*.json)
+#   bash bench/ms01_long.sh decay75-train && bash bench/ms01_long.sh decay75-val   # decay75-test: read once
 set -euo pipefail
 STEPS=7171
 source "$(dirname "$0")/seed_runs.sh"
@@ -29,10 +33,16 @@ train) THREADS=${THREADS:-2} bash bench/long_runs.sh "$BASE" 25 50 75 100 ;;
 val) long_collect val ms01_long ms01_long.sh 25 50 75 100 ;;
 test) long_collect test ms01_long ms01_long.sh 100 ;;
 grids) grid_sheets "$BASE-100m" ;;  # its category x colour sheet -> bench/results/quality/
-decay-train) TAG=-decay RESUME_ARGS="--lr-decay 0.5" THREADS=${THREADS:-2} bash bench/long_runs.sh "$BASE" 25 100 ;;
-decay-val|decay-test)
-  label() { echo "today's default recipe (bf16, mode seeking 0.1), seed 1, $1 minutes ($2 steps), learning rates to 0 over the second half"; }
-  BASE=$BASE-decay VERB_PREFIX=decay- long_collect "${1#decay-}" ms01_decay ms01_long.sh 100 ;;
-decay-grids) grid_sheets "$BASE-decay-100m" ;;
-*) echo "usage: bash bench/ms01_long.sh train|val|test|grids|decay-train|decay-val|decay-test|decay-grids" >&2; exit 2 ;;
+decay-*|decay75-*)  # the schedule (decay: over the second half; decay75: the last three quarters), then the verb
+  tag=${1%%-*} verb=${1#*-}
+  case "$tag" in decay) share=0.5 over="the second half" ;; decay75) share=0.75 over="the last three quarters" ;; esac
+  case "$verb" in
+  train) TAG=-$tag RESUME_ARGS="--lr-decay $share" THREADS=${THREADS:-2} bash bench/long_runs.sh "$BASE" 25 100 ;;
+  val|test)
+    label() { echo "today's default recipe (bf16, mode seeking 0.1), seed 1, $1 minutes ($2 steps), learning rates to 0 over $over"; }
+    BASE=$BASE-$tag VERB_PREFIX=$tag- long_collect "$verb" "ms01_$tag" ms01_long.sh 100 ;;
+  grids) grid_sheets "$BASE-$tag-100m" ;;
+  *) echo "usage: bash bench/ms01_long.sh $tag-train|$tag-val|$tag-test|$tag-grids" >&2; exit 2 ;;
+  esac ;;
+*) echo "usage: bash bench/ms01_long.sh train|val|test|grids|decay-train|decay-val|decay-test|decay-grids (or decay75-...)" >&2; exit 2 ;;
 esac
