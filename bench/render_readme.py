@@ -1293,6 +1293,25 @@ def _ms01_decay() -> dict[str, str]:
     return out
 
 
+def _ms01_decay75() -> dict[str, str]:
+    """The 100-minute copy with the rates falling over the last three quarters against the one falling over the second
+    half and the constant-rate one (val; test if read)."""
+    v = R("quality/ms01_decay75_val.json")["rows"][0]["metrics"]
+    v50 = R("quality/ms01_decay_val.json")["rows"][0]["metrics"]
+    out = {"v": f"{v['fid']:.1f}", "vlo": f"{v['fid_ci95_low']:.1f}", "vhi": f"{v['fid_ci95_high']:.1f}",
+           "v50": f"{v50['fid']:.1f}", "acc": f"{v['acc/articleType']:.3f}", "acc50": f"{v50['acc/articleType']:.3f}",
+           "col": f"{v['acc/baseColour']:.3f}", "col50": f"{v50['acc/baseColour']:.3f}"}
+    if Path(RESULTS, "quality/ms01_decay75_test.json").exists():
+        t = R("quality/ms01_decay75_test.json")
+        tm, fl = t["rows"][0]["metrics"], t["real_floor"]
+        out |= {"t": f"{tm['fid']:.1f}", "tlo": f"{tm['fid_ci95_low']:.1f}", "thi": f"{tm['fid_ci95_high']:.1f}",
+                "tr": f"{tm['fid'] / fl['fid']:.2f}", "target": f"{1.3 * fl['fid']:.1f}",
+                "t50": f"{R('quality/ms01_decay_test.json')['rows'][0]['metrics']['fid']:.1f}",
+                "tacc": f"{tm['acc/articleType']:.3f}", "tcol": f"{tm['acc/baseColour']:.3f}",
+                "tvar": f"{tm['diversity_same_condition'] / fl['diversity_same_condition']:.2f}"}
+    return out
+
+
 def _ms_truncation() -> dict[str, str]:
     """Truncation 0.9 against 1 on the two mode-seeking seeds (val): baseColour, variety, FID-P."""
     out = {}
