@@ -756,10 +756,14 @@ def t_targets() -> list[str]:
     md, fld = decay["rows"][0]["metrics"], decay["real_floor"]
     add("100 min, rates decayed over the second half: FID-P at most 1.3x", f"<= {1.3 * fld['fid']:.1f}", {1: md["fid"]},
         lambda v: v <= 1.3 * fld["fid"], ".1f")
+    decay75 = R("quality/ms01_decay75_test.json")  # ... and over the last three quarters (session 31)
+    md75, fld75 = decay75["rows"][0]["metrics"], decay75["real_floor"]
+    add("100 min, rates decayed over the last three quarters: FID-P at most 1.3x", f"<= {1.3 * fld75['fid']:.1f}",
+        {1: md75["fid"]}, lambda v: v <= 1.3 * fld75["fid"], ".1f")
     if "prior_text_acc/articleType" in m100:
         add("100 min: articleType from held-out titles alone (title prior)", ">= 0.600",
             {1: m100["prior_text_acc/articleType"]}, lambda v: v >= 0.6, ".3f")
-    cmds = "; ".join(f"`{r['command']}` ({r['machine']['cpu']}, {r['machine']['date']})" for r in (t25, t100, decay))
+    cmds = "; ".join(f"`{r['command']}` ({r['machine']['cpu']}, {r['machine']['date']})" for r in (t25, t100, decay, decay75))
     return [f"Test split, read once (n={fl['n_gen']}, pinned ProductNet). "
             f"Commands: {cmds}.", "",
             *md_table(["target (issue 13)", "threshold", "seed 1", "seed 2", "met"], rows)]
@@ -794,7 +798,8 @@ def t_colour_confusion(top: int = 10) -> list[str]:
 
 
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
-    "targets": (["quality/ms01_test.json", "quality/ms01_long_test.json", "quality/ms01_decay_test.json"], t_targets),
+    "targets": (["quality/ms01_test.json", "quality/ms01_long_test.json", "quality/ms01_decay_test.json",
+                 "quality/ms01_decay75_test.json"], t_targets),
     "gpu-check": (["gpu/gpu_check.json"], t_gpu_check),
     "studio-load": (["studio_load.json"], t_studio_load),
     "studio-load-1": (["studio_load_1client.json"], lambda: t_studio_load("studio_load_1client.json")),
@@ -874,6 +879,8 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "ms01-long-test": (["quality/ms01_long_test.json"], lambda: t_seed_pair("ms01_long_test.json")),
     "ms01-decay-val": (["quality/ms01_decay_val.json"], lambda: t_seed_pair("ms01_decay_val.json")),
     "ms01-decay-test": (["quality/ms01_decay_test.json"], lambda: t_seed_pair("ms01_decay_test.json")),
+    "ms01-decay75-val": (["quality/ms01_decay75_val.json"], lambda: t_seed_pair("ms01_decay75_val.json")),
+    "ms01-decay75-test": (["quality/ms01_decay75_test.json"], lambda: t_seed_pair("ms01_decay75_test.json")),
     "shared-speed": (["quality/shared_fake_speed.json"], lambda: t_variant_speed("quality/shared_fake_speed.json")),
     "shared-val": (["quality/shared_val.json"], lambda: t_truncation("shared_val.json")),
     "bf16-emulated-speed": (["quality/bf16_emulated_speed.json"],
@@ -1716,6 +1723,12 @@ FIGURES: list[Figure] = [
            "On test, read once (n=875): {t} ({tlo}-{thi}), {tr}x the floor (1.3x is {target}), against {t0} at constant\n"
            "rates; articleType accuracy {tacc}, baseColour {tcol}, same-condition variety {tvar}x the real photos'; from\n"
            "held-out titles alone, through the run's title prior, articleType {tprior}", _ms01_decay),
+    Figure("decay over three quarters to 100 minutes", ["quality/ms01_decay75_val.json", "quality/ms01_decay_val.json", "quality/ms01_decay75_test.json", "quality/ms01_decay_test.json"],
+           "With the rates falling over the last three quarters: val FID-P {v} ({vlo}-{vhi}) against {v50} with the decay over\n"
+           "the second half; articleType accuracy {acc} against {acc50}, baseColour {col} against {col50}.\n"
+           "On test, read once (n=875): {t} ({tlo}-{thi}), {tr}x the floor (1.3x is {target}), against {t50} with the\n"
+           "decay over the second half; articleType accuracy {tacc}, baseColour {tcol}, same-condition variety {tvar}x the\n"
+           "real photos'", _ms01_decay75),
     Figure("truncation on mode seeking (val)", ["quality/truncation_gan64-sle-ms01-s1_val.json",
                                                  "quality/truncation_gan64-sle-ms01-s2_val.json"],
            "At 0.9, baseColour accuracy rises to {c1} / {c2} (at 1: {c1_1} / {c2_1}; real photos less 3 points:\n"
