@@ -1280,43 +1280,37 @@ def _ms01_long() -> dict[str, str]:
             "o_t": f"{R('quality/onepass_long_test.json')['rows'][0]['metrics']['fid']:.1f}"}
 
 
-def _ms01_decay() -> dict[str, str]:
-    """The 100-minute copy with the rates falling over the second half against the constant-rate one (val; test if
-    read)."""
-    v = R("quality/ms01_decay_val.json")["rows"][0]["metrics"]
-    v0 = [r for r in R("quality/ms01_long_val.json")["rows"] if "100 minutes" in r["label"]][0]["metrics"]
+def _decay_read(stem: str, base_val: dict, base_test: str, tag: str) -> dict[str, str]:
+    """A 100-minute decayed copy (quality/<stem>_val.json; _test.json if read) against a base copy: its val metrics
+    ``base_val`` and its test results file ``base_test``; the base's keys end in ``tag``."""
+    v = R(f"quality/{stem}_val.json")["rows"][0]["metrics"]
     out = {"v": f"{v['fid']:.1f}", "vlo": f"{v['fid_ci95_low']:.1f}", "vhi": f"{v['fid_ci95_high']:.1f}",
-           "v0": f"{v0['fid']:.1f}", "acc": f"{v['acc/articleType']:.3f}", "acc0": f"{v0['acc/articleType']:.3f}",
-           "col": f"{v['acc/baseColour']:.3f}", "col0": f"{v0['acc/baseColour']:.3f}"}
-    if Path(RESULTS, "quality/ms01_decay_test.json").exists():
-        t = R("quality/ms01_decay_test.json")
+           f"v{tag}": f"{base_val['fid']:.1f}", "acc": f"{v['acc/articleType']:.3f}",
+           f"acc{tag}": f"{base_val['acc/articleType']:.3f}", "col": f"{v['acc/baseColour']:.3f}",
+           f"col{tag}": f"{base_val['acc/baseColour']:.3f}"}
+    if Path(RESULTS, f"quality/{stem}_test.json").exists():
+        t = R(f"quality/{stem}_test.json")
         tm, fl = t["rows"][0]["metrics"], t["real_floor"]
         out |= {"t": f"{tm['fid']:.1f}", "tlo": f"{tm['fid_ci95_low']:.1f}", "thi": f"{tm['fid_ci95_high']:.1f}",
                 "tr": f"{tm['fid'] / fl['fid']:.2f}", "target": f"{1.3 * fl['fid']:.1f}",
-                "t0": f"{R('quality/ms01_long_test.json')['rows'][0]['metrics']['fid']:.1f}",
+                f"t{tag}": f"{R(base_test)['rows'][0]['metrics']['fid']:.1f}",
                 "tacc": f"{tm['acc/articleType']:.3f}", "tcol": f"{tm['acc/baseColour']:.3f}",
                 "tvar": f"{tm['diversity_same_condition'] / fl['diversity_same_condition']:.2f}",
                 "tprior": f"{tm.get('prior_text_acc/articleType', float('nan')):.3f}"}
     return out
 
 
+def _ms01_decay() -> dict[str, str]:
+    """The 100-minute copy with the rates falling over the second half against the constant-rate one."""
+    v0 = [r for r in R("quality/ms01_long_val.json")["rows"] if "100 minutes" in r["label"]][0]["metrics"]
+    return _decay_read("ms01_decay", v0, "quality/ms01_long_test.json", "0")
+
+
 def _ms01_decay75() -> dict[str, str]:
     """The 100-minute copy with the rates falling over the last three quarters against the one falling over the second
-    half and the constant-rate one (val; test if read)."""
-    v = R("quality/ms01_decay75_val.json")["rows"][0]["metrics"]
-    v50 = R("quality/ms01_decay_val.json")["rows"][0]["metrics"]
-    out = {"v": f"{v['fid']:.1f}", "vlo": f"{v['fid_ci95_low']:.1f}", "vhi": f"{v['fid_ci95_high']:.1f}",
-           "v50": f"{v50['fid']:.1f}", "acc": f"{v['acc/articleType']:.3f}", "acc50": f"{v50['acc/articleType']:.3f}",
-           "col": f"{v['acc/baseColour']:.3f}", "col50": f"{v50['acc/baseColour']:.3f}"}
-    if Path(RESULTS, "quality/ms01_decay75_test.json").exists():
-        t = R("quality/ms01_decay75_test.json")
-        tm, fl = t["rows"][0]["metrics"], t["real_floor"]
-        out |= {"t": f"{tm['fid']:.1f}", "tlo": f"{tm['fid_ci95_low']:.1f}", "thi": f"{tm['fid_ci95_high']:.1f}",
-                "tr": f"{tm['fid'] / fl['fid']:.2f}", "target": f"{1.3 * fl['fid']:.1f}",
-                "t50": f"{R('quality/ms01_decay_test.json')['rows'][0]['metrics']['fid']:.1f}",
-                "tacc": f"{tm['acc/articleType']:.3f}", "tcol": f"{tm['acc/baseColour']:.3f}",
-                "tvar": f"{tm['diversity_same_condition'] / fl['diversity_same_condition']:.2f}"}
-    return out
+    half."""
+    return _decay_read("ms01_decay75", R("quality/ms01_decay_val.json")["rows"][0]["metrics"],
+                       "quality/ms01_decay_test.json", "50")
 
 
 def _ms_truncation() -> dict[str, str]:
