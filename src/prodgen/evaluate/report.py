@@ -82,10 +82,11 @@ def write_eval_report(out: Path, result: dict, fake, real, train, nn_idx: torch.
     acc_rows = []
     seen_as = result.get("seen_as", {})  # absent from results written before it
     for attr, classes in result["per_class_accuracy"].items():
+        model_seen, real_seen = (seen_as.get(key, {}).get(attr, {}) for key in ("model", "real_floor"))
         for name, (correct, total) in sorted(classes.items(), key=lambda kv: -kv[1][1]):
-            real = seen_as.get("real_floor", {}).get(attr, {}).get(name, {})
+            real = real_seen.get(name, {})
             real_rate = f"{real.get(name, 0) / sum(real.values()):.2f} (of {sum(real.values())})" if real else ""
-            missed = sorted(((k, q) for q, k in seen_as.get("model", {}).get(attr, {}).get(name, {}).items() if q != name),
+            missed = sorted(((k, q) for q, k in model_seen.get(name, {}).items() if q != name),
                             key=lambda kq: (-kq[0], kq[1]))[:3]
             taken = ", ".join(f"{html.escape(q)} {k}" for k, q in missed)
             acc_rows.append(f"<tr><td>{html.escape(attr)}</td><td>{html.escape(name)}</td><td>{correct}/{total}</td>"
