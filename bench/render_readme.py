@@ -734,16 +734,22 @@ def t_targets() -> list[str]:
     rows = []
 
     def add(target: str, threshold: str, values: dict[int, float], ok, spec: str) -> None:
+        """One target: each seed's value, their mean, and the verdict on the mean (the rule written before seeds 3
+        and 4 were read, session 32), with how many seeds meet it on their own."""
         met = [ok(v) for v in values.values()]
-        verdict = "yes" if all(met) else "no" if not any(met) else f"{sum(met)} of {len(met)} seeds"
-        rows.append([target, threshold, *(format(values[s], spec) if s in values else "not trained" for s in (1, 2)),
-                     verdict])
+        mean = sum(values.values()) / len(values)
+        verdict = "yes" if ok(mean) else "no"
+        if len(values) > 1:
+            verdict += f" ({sum(met)} of {len(met)} seeds)"
+        rows.append([target, threshold, " / ".join(format(values[s], spec) for s in sorted(values)),
+                     format(mean, spec) if len(values) > 1 else "", verdict])
 
     add("25 min: FID-P at most 2x the floor", f"<= {2 * fl['fid']:.1f}", {s: m["fid"] for s, m in seeds.items()},
         lambda v: v <= 2 * fl["fid"], ".1f")
     for attr in ("articleType", "baseColour"):
-        add(f"25 min: {attr} accuracy within 3 points of real photos", f">= {fl['acc/' + attr] - 0.03:.3f}",
-            {s: m[f"acc/{attr}"] for s, m in seeds.items()}, lambda v, a=attr: v >= fl["acc/" + a] - 0.03, ".3f")
+        # four decimals: at three, a value just under its threshold printed as equal to it (0.6347 against 0.6355)
+        add(f"25 min: {attr} accuracy within 3 points of real photos", f">= {fl['acc/' + attr] - 0.03:.4f}",
+            {s: m[f"acc/{attr}"] for s, m in seeds.items()}, lambda v, a=attr: v >= fl["acc/" + a] - 0.03, ".4f")
     add("25 min: variety within one condition, x the real photos'", ">= 0.80",
         {s: m["diversity_same_condition"] / fl["diversity_same_condition"] for s, m in seeds.items()},
         lambda v: v >= 0.8, ".2f")
@@ -766,7 +772,8 @@ def t_targets() -> list[str]:
     cmds = "; ".join(f"`{r['command']}` ({r['machine']['cpu']}, {r['machine']['date']})" for r in (t25, t100, decay, decay75))
     return [f"Test split, read once (n={fl['n_gen']}, pinned ProductNet). "
             f"Commands: {cmds}.", "",
-            *md_table(["target (issue 13)", "threshold", "seed 1", "seed 2", "met"], rows)]
+            *md_table(["target (issue 13)", "threshold", "seeds " + ", ".join(map(str, sorted(seeds))) + " (100 min: seed 1)",
+                       "mean of the seeds", "met (by the mean)"], rows)]
 
 
 def t_colour_confusion(top: int = 10) -> list[str]:
