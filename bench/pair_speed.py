@@ -33,7 +33,6 @@ from machine import command_line, machine_info  # noqa: E402
 
 RECIPE = ["--model", "gan", "--resolution", "64", "--batch-size", "32", "--threads", "1", "--model-arg", "sle=true",
           "--model-arg", "lr_g=2e-4",
-          "--model-arg", "diffaugment=color,translation,cutout",  # as measured (the default before session 17)
           "--seed", "0", "--quiet", "--sample-every", "100000", "--checkpoint-every",
           "100000"]
 
@@ -58,7 +57,8 @@ def pair(args, env: dict[str, str]) -> list[dict]:
         procs = []
         for (label, extra), src in ((args.a, args.a_src), (args.b, args.b_src)):
             out = Path(tmp) / label.replace(" ", "_")
-            cmd = [sys.executable, "-m", "prodgen", "train", "--catalog", args.catalog, *RECIPE, "--steps",
+            cmd = [sys.executable, "-m", "prodgen", "train", "--catalog", args.catalog, *RECIPE,
+                   "--model-arg", f"diffaugment={args.diffaugment}", "--steps",
                    str(args.steps), "--log-every", str(max(1, args.steps // 10)), "--out", str(out), *shlex.split(extra)]
             procs.append((label, extra, src, out, subprocess.Popen(cmd, env={**env, "PYTHONPATH": str(src.resolve())},
                                                               stdout=subprocess.DEVNULL,
@@ -82,6 +82,9 @@ def main() -> int:
     ap.add_argument("--b-src", type=Path, default=ROOT / "src", help="the source tree variant b runs (default: this one)")
     ap.add_argument("--catalog", default=str(ROOT.parent / "shared" / "data" / "fashion-products"))
     ap.add_argument("--steps", type=int, default=250)
+    ap.add_argument("--diffaugment", default="color,translation,cutout",
+                    help="both variants' DiffAugment policies (default: the three the earlier speed files were "
+                    "measured with, the default before session 17; today's recipe: translation,cutout)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--repeats", type=int, default=1, help="run the pair this many times (the machine's speed drifts "
                     "between minutes; the ratio is the mean of the repeats' ratios)")
@@ -98,7 +101,8 @@ def main() -> int:
          "per_repeat": [rep[i]["images_per_s"] for rep in repeats]} for i, r in enumerate(repeats[0])]
     ratios = [rep[1]["images_per_s"] / rep[0]["images_per_s"] for rep in repeats]
     ratio = sum(ratios) / len(ratios)
-    result = {"command": command_line(), "machine": machine, "steps": args.steps, "recipe": " ".join(RECIPE),
+    result = {"command": command_line(), "machine": machine, "steps": args.steps,
+              "recipe": " ".join([*RECIPE, "--model-arg", f"diffaugment={args.diffaugment}"]),
               "rows": rows, "b_over_a": round(ratio, 3),
               **({"b_over_a_per_repeat": [round(r, 3) for r in ratios]} if args.repeats > 1 else {})}
     args.out.parent.mkdir(parents=True, exist_ok=True)

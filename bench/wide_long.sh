@@ -24,7 +24,7 @@ source "$(dirname "$0")/seed_runs.sh"
 RUN=gan64-sle-ms01-w15-s1-decay-100m
 SPEED=$OUT/w15_speed_ms01.json
 WIDE=(--model-arg g_base=24 --model-arg d_base=48 --model-arg g_cap=384 --model-arg d_cap=384)
-TODAY="--precision bf16 --batch-size 64 --model-arg diffaugment=translation,cutout --model-arg mode_seeking=0.1"
+TODAY="--precision bf16 --batch-size 64 --model-arg mode_seeking=0.1"
 wide_steps() {  # 100 minutes of the default (4 x $STEPS steps) in the wider model's steps, from the speed file
   [ -e "$SPEED" ] || { echo "missing $SPEED: run bash bench/wide_long.sh speed first (both cores idle)" >&2; exit 1; }
   $PY -c "import json,sys; print(round(4 * int(sys.argv[2]) * json.load(open(sys.argv[1]))['b_over_a']))" "$SPEED" "$STEPS"
@@ -41,7 +41,7 @@ collect() {  # split: evaluate once, one row -> $OUT/ms01_w15_decay_<split>.json
     "today's default recipe with G and D 1.5x as wide, seed 1, 100 minutes ($steps steps), learning rates to 0 over the second half"
 }
 case "${1:-}" in
-speed) $PY bench/pair_speed.py --steps 150 --out "$SPEED" \
+speed) $PY bench/pair_speed.py --steps 150 --diffaugment translation,cutout --out "$SPEED" \
     --a "today's default widths (G 16 / D 32 at 64 px, caps 256)" "$TODAY" \
     --b "1.5x widths (g_base 24, d_base 48, caps 384)" "$TODAY ${WIDE[*]}" ;;
 train) steps=$(wide_steps)
