@@ -42,16 +42,20 @@ def cpu_model() -> str:
 
 
 def other_jobs() -> list[str]:
-    """Other running prodgen / pytest processes, one per job (their worker children are not counted);
-    read from /proc, nothing is touched."""
+    """Other running prodgen / pytest processes, one per job (their worker children are not counted); a stopped one
+    (state T, e.g. a long training paused with SIGSTOP while a benchmark runs) takes no CPU and is not counted. Read
+    from /proc, nothing is touched."""
     me = {os.getpid(), os.getppid()}
     found: dict[int, tuple[int, str]] = {}
     for d in Path("/proc").glob("[0-9]*"):
         try:
             pid = int(d.name)
             argv = (d / "cmdline").read_bytes().split(b"\0")
-            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            state, ppid = (d / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            ppid = int(ppid)
         except (OSError, ValueError, IndexError):
+            continue
+        if state in ("T", "t"):  # stopped (SIGSTOP) or traced: not competing for the cores
             continue
         cmd = " ".join(a.decode(errors="replace") for a in argv if a)
         if pid not in me and ("prodgen" in cmd or "pytest" in cmd) and "python" in cmd and "bench/" not in cmd:
