@@ -46,6 +46,7 @@
 #         variant that lowered FID-P at both screen seeds. No pass of its own (1.034x side by side, fp32,
 #         bench/results/quality/mode_seeking_speed_fp32.json: noise), so the same 7171 steps.
 #   ms005: the same at weight 0.05 (--model-arg mode_seeking=0.05), for the case where ms01 buys FID-P with accuracy.
+#         Trained in session 32 (seeds 1, 2): val passed its rule, test lost (colour as 0.1's, FID-P higher).
 #
 # Session 28 (session 26/27's Zen 4 again):
 #   noms: the recipe without mode seeking (--model-arg mode_seeking=0), retrained on the machine that trained ms01's
