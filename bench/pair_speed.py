@@ -37,6 +37,11 @@ RECIPE = ["--model", "gan", "--resolution", "64", "--batch-size", "32", "--threa
           "100000"]
 
 
+def recipe(args) -> list[str]:
+    """Both variants' shared training arguments: RECIPE and the DiffAugment policies asked for."""
+    return [*RECIPE, "--model-arg", f"diffaugment={args.diffaugment}"]
+
+
 def source_of(src: Path) -> str:
     """The source tree a variant ran, with its git commit (and "+changes" when its tree differs from it)."""
     git = lambda *a: subprocess.run(["git", "-C", str(src), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
@@ -57,8 +62,7 @@ def pair(args, env: dict[str, str]) -> list[dict]:
         procs = []
         for (label, extra), src in ((args.a, args.a_src), (args.b, args.b_src)):
             out = Path(tmp) / label.replace(" ", "_")
-            cmd = [sys.executable, "-m", "prodgen", "train", "--catalog", args.catalog, *RECIPE,
-                   "--model-arg", f"diffaugment={args.diffaugment}", "--steps",
+            cmd = [sys.executable, "-m", "prodgen", "train", "--catalog", args.catalog, *recipe(args), "--steps",
                    str(args.steps), "--log-every", str(max(1, args.steps // 10)), "--out", str(out), *shlex.split(extra)]
             procs.append((label, extra, src, out, subprocess.Popen(cmd, env={**env, "PYTHONPATH": str(src.resolve())},
                                                               stdout=subprocess.DEVNULL,
@@ -102,7 +106,7 @@ def main() -> int:
     ratios = [rep[1]["images_per_s"] / rep[0]["images_per_s"] for rep in repeats]
     ratio = sum(ratios) / len(ratios)
     result = {"command": command_line(), "machine": machine, "steps": args.steps,
-              "recipe": " ".join([*RECIPE, "--model-arg", f"diffaugment={args.diffaugment}"]),
+              "recipe": " ".join(recipe(args)),
               "rows": rows, "b_over_a": round(ratio, 3),
               **({"b_over_a_per_repeat": [round(r, 3) for r in ratios]} if args.repeats > 1 else {})}
     args.out.parent.mkdir(parents=True, exist_ok=True)
