@@ -27,6 +27,13 @@
 #   ms<W>-colour<C>-screen-s*, results mode_seeking_<W>_colour<C>_screen_val.json), for the baseColour accuracy lost.
 #   FADE=N lowers the weight linearly to 0 over N G steps (--model-arg mode_seeking_fade=N; runs ms<W>-fade<N>-screen-s*,
 #   results mode_seeking_<W>_fade<N>_screen_val.json): variety early, the recipe's colours late.
+#   Session 33: AUX=W adds an auxiliary classifier on D (AC-GAN, Odena et al. 2017; --model-arg aux_cls=W, one weight
+#   or one per attribute, e.g. AUX=0,1 for baseColour only; runs ms<W>-aux<W's, commas as dashes>-screen-s*, results
+#   mode_seeking_<W>_aux<...>_screen_val.json): G is told directly to paint the colour it is asked for, the accuracy
+#   mode seeking costs.
+#   Session 33 (an Ice Lake Xeon, family 6 model 106: fp32 kernels differ from the Zen 4's): TAG=icx names this
+#   machine's runs and results apart (ms<W>-...-screen-icx-s*, ..._screen_icx_val.json), so that each arm is
+#   compared only with arms trained on the same machine.
 set -euo pipefail
 DIFFAUG=translation,cutout
 STEPS=1200
@@ -51,6 +58,14 @@ if [ "${FADE:-0}" != 0 ]; then
   MS+=(--model-arg "mode_seeking_fade=$FADE"); prefix=ms$WEIGHT-fade$FADE-screen; stem=mode_seeking_${WEIGHT}_fade${FADE}_screen
   what="mode seeking (weight $WEIGHT, falling to 0 over $FADE steps)"
 fi
+if [ -n "${AUX:-}" ]; then
+  a=${AUX//,/-}
+  MS+=(--model-arg "aux_cls=$AUX"); prefix=ms$WEIGHT-aux$a-screen; stem=mode_seeking_${WEIGHT}_aux${a}_screen
+  what="mode seeking (weight $WEIGHT) and an auxiliary classifier on D (weights $AUX)"
+fi
+if [ -n "${TAG:-}" ]; then  # TAG=T: this machine's rows beside another's (runs <prefix>-T-s*, results <stem>_T_val.json)
+  prefix=$prefix-$TAG; stem=${stem}_$TAG
+fi
 case "${1:-}" in
 train|val) again="bash bench/mode_seeking_screen.sh"
   [ "$WEIGHT" = 1 ] || again="WEIGHT=$WEIGHT $again"
@@ -58,6 +73,8 @@ train|val) again="bash bench/mode_seeking_screen.sh"
   [ "${POOL:-1}" != 1 ] && again="POOL=$POOL $again"
   [ "${COLOUR:-0}" != 0 ] && again="COLOUR=$COLOUR $again"
   [ "${FADE:-0}" != 0 ] && again="FADE=$FADE $again"
+  [ -n "${AUX:-}" ] && again="AUX=$AUX $again"
+  [ -n "${TAG:-}" ] && again="TAG=$TAG $again"
   screen_arm "$1" "$prefix" "$stem" "fp32, $what, $STEPS steps" "$again" "${@:2}" -- \
     --precision fp32 --batch-size 64 "${MS[@]}" ;;
 *) echo "usage: WEIGHT=W bash bench/mode_seeking_screen.sh train|val SEEDS..." >&2; exit 2 ;;

@@ -496,3 +496,89 @@ def test_mode_seeking_fade_lowers_the_weight_linearly_then_trains_the_plain_g_st
     assert int(m.state_dict()["mode_seeking_step"]) == 7
     with pytest.raises(Exception, match="mode_seeking_fade"):
         make(mode_seeking=0.1, mode_seeking_fade=-1)
+
+
+def test_aux_cls_cross_entropy_has_the_known_value_of_a_blank_head_and_leaves_unspecified_rows_out():
+    """AC-GAN (aux_cls): with a head whose weights are all zero every class is equally likely, so the cross-entropy is
+    log(vocabulary size) per specified row, times the weight; rows with the attribute unspecified add nothing."""
+    from prodgen.models.gan import aux_cross_entropy
+
+    m = make(aux_cls=[0, 2.0])
+    assert list(m.discriminator.aux) == ["1"]  # a head for the weighted attribute only
+    head = m.discriminator.aux["1"]
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+    h = torch.randn(6, head.in_features)
+    cond = torch.tensor([[1, 2], [2, 0], [3, 4], [1, 0], [2, 1], [3, 3]])
+    want = 2.0 * torch.log(torch.tensor(float(COND_SIZES[1])))
+    assert aux_cross_entropy(m.discriminator.aux, m.aux_weights, h, cond).item() == pytest.approx(want.item(), rel=1e-6)
+    with torch.no_grad():  # a head that is sure of class 2: rows asking 2 cost ~0, the others ~20 each
+        head.bias.copy_(torch.tensor([0.0, 0, 20, 0, 0]))
+    ce = aux_cross_entropy(m.discriminator.aux, m.aux_weights, h, cond).item()
+    assert ce == pytest.approx(2.0 * 20 * 3 / 4, rel=1e-3)  # 4 specified rows, 3 of them not 2; the 2 unspecified out
+    cond[:, 1] = 0
+    assert aux_cross_entropy(m.discriminator.aux, m.aux_weights, h, cond).item() == 0  # nothing to learn, and no NaN
+
+
+def test_aux_cls_joins_ds_loss_on_real_images_and_gs_on_the_asked_values():
+    """D's term is the heads' cross-entropy on the real images' pooled features (the fakes do not move it); G's is the
+    same on its own images against the values it was asked for, and it reaches G's weights."""
+    from prodgen.models.gan import aux_cross_entropy
+
+    x, cond = batch()
+    m = make(aux_cls=1.0).train()
+    m.discriminator.eval()  # one function: spectral norm's power iteration stops
+    assert sorted(m.discriminator.aux) == ["0", "1"]
+    torch.manual_seed(4)
+    out = m.loss("d", x, cond)
+    feats = []
+    with torch.no_grad():
+        m.discriminator(x, cond, feats=feats)
+        want = aux_cross_entropy(m.discriminator.aux, m.aux_weights, feats[0], cond)
+    assert out["aux_d"].item() == pytest.approx(want.item(), rel=1e-5)
+    torch.manual_seed(5)  # another noise draw: other fakes, the same term
+    assert m.loss("d", x, cond)["aux_d"].item() == pytest.approx(want.item(), rel=1e-5)
+    plain = make().train()
+    plain.discriminator.eval()
+    plain.load_state_dict({k: v for k, v in m.state_dict().items() if ".aux." not in k})
+    torch.manual_seed(4)
+    assert out["loss"].item() == pytest.approx(plain.loss("d", x, cond)["loss"].item() + want.item(), rel=1e-5)
+
+    torch.manual_seed(4)
+    g = m.loss("g", x, cond)
+    torch.manual_seed(4)
+    z = torch.randn(6, m.config.z_dim)
+    with torch.no_grad():
+        fake = m.generator(z, cond)
+        feats = []
+        m.discriminator(fake, cond, feats=feats)
+        asked = aux_cross_entropy(m.discriminator.aux, m.aux_weights, feats[0], cond)
+        other = aux_cross_entropy(m.discriminator.aux, m.aux_weights, feats[0], cond.roll(1, dims=0))
+    assert g["aux_g"].item() == pytest.approx(asked.item(), rel=1e-5)
+    assert abs(asked.item() - other.item()) > 1e-4  # the check can fail: the asked values matter
+    g["aux_g"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.generator.parameters())
+
+
+def test_aux_cls_is_off_by_default_and_checked():
+    from prodgen.models.gan import GANConfig
+
+    assert GANConfig().aux_cls == 0.0
+    assert make().discriminator.aux is None  # no head: runs saved before it existed load strictly
+    assert not any(".aux." in k for k in make().state_dict())
+    assert GANConfig(aux_cls="0,1.5").aux_cls == [0.0, 1.5]  # the CLI's spelling
+    for bad in ({"aux_cls": -1}, {"aux_cls": "a,b"}, {"aux_cls": 1, "loss": "rpgan"}, {"aux_cls": 1, "feature_d": 0.5},
+                {"aux_cls": [1, 2, 3]}):  # three weights, two attributes
+        with pytest.raises(Exception, match="aux_cls"):
+            make(**bad)
+
+
+def test_aux_cls_heads_save_and_load_with_the_run(tmp_path):
+    m = make(aux_cls=[0, 1.0])
+    with torch.no_grad():
+        m.discriminator.aux["1"].bias.fill_(0.25)
+    m.save_pretrained(tmp_path / "run")
+    back = type(m).from_pretrained(tmp_path / "run")
+    assert back.config.aux_cls == [0, 1.0]
+    assert torch.equal(back.discriminator.aux["1"].bias, m.discriminator.aux["1"].bias)

@@ -139,6 +139,13 @@ class GANConfig:
     #   seeking at 25 minutes"), which a term on the images' variety (centred or pooled distances) did not bring back.
     #   On the 1,200-step screen (COLOUR=1) it took the products' mean colour back to the recipe's distance
     #   (bench/colour_gap_real.py) but not the baseColour accuracy, and FID-P rose: 0 (off) by default
+    aux_cls: float | list[float] = 0.0  # > 0: an auxiliary classifier on D (AC-GAN, Odena et al. 2017): a linear head
+    #   per conditioning attribute on D's pooled features; D's loss gains the weight times the cross-entropy of the
+    #   head on real images against their catalog values, G's loss the same on its images against the values it was
+    #   asked for (rows with the attribute unspecified left out of both). One weight for every attribute, or a list
+    #   in the order of the run's attributes (e.g. aux_cls=0,1 with articleType,baseColour: colour only); a head is
+    #   built only for a weight > 0. dcgan networks with the hinge loss, without feature_d. 0: off (the heads are
+    #   not built, so runs saved before it existed load as they were)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -205,6 +212,20 @@ class GANConfig:
             raise UserError(f"colour_keep={self.colour_keep}: the colour-keeping weight must be >= 0 (0: off)")
         if self.colour_keep > 0 and (self.loss != "hinge" or self.feature_d > 0):
             raise UserError("colour_keep joins the hinge loss's G step: leave out loss=rpgan and feature_d, or colour_keep")
+        if isinstance(self.aux_cls, str):  # the CLI's spelling of a list: --model-arg aux_cls=0,1
+            try:
+                self.aux_cls = [float(w) for w in self.aux_cls.split(",")]
+            except ValueError:
+                raise UserError(f"aux_cls={self.aux_cls!r}: give one weight (aux_cls=1) or one per attribute in the "
+                                "run's order (aux_cls=0,1)") from None
+        if isinstance(self.aux_cls, list | tuple):
+            self.aux_cls = [float(w) for w in self.aux_cls]
+        weights = self.aux_cls if isinstance(self.aux_cls, list) else [self.aux_cls]
+        if any(not w >= 0 for w in weights):
+            raise UserError(f"aux_cls={self.aux_cls}: the auxiliary classifier's weights must be >= 0 (0: off)")
+        if any(w > 0 for w in weights) and (self.arch != "dcgan" or self.loss != "hinge" or self.feature_d > 0):
+            raise UserError("aux_cls (the auxiliary classifier on D) joins the dcgan networks' hinge loss: leave out "
+                            "arch=r3gan, loss=rpgan and feature_d, or aux_cls")
         if self.mode_seeking > 0 and (self.loss != "hinge" or self.shared_fake or self.feature_d > 0):
             raise UserError("mode_seeking pairs G's own images of one condition: it is built for the hinge loss "
                             "without shared_fake or feature_d; leave those out or mode_seeking")
@@ -252,14 +273,18 @@ class Discriminator(nn.Module):
         self.head = nn.Sequential(sn_conv(cin + extra, cin, 3, padding=1), nn.LeakyReLU(0.2))  # 4x4 stage
         self.linear = nn.utils.parametrizations.spectral_norm(nn.Linear(cin, 1))
         self.proj, self.text_proj = projection_terms(cfg, cond_sizes, cin)
+        # AC-GAN's heads (GANConfig.aux_cls), keyed by attribute position, one for each weighted attribute
+        self.aux = nn.ModuleDict({str(a): nn.Linear(cin, cond_sizes[a])
+                                  for a, w in enumerate(aux_weights(cfg, len(cond_sizes))) if w > 0}) or None
         self.recon = None
         if cfg.d_recon > 0:
             size = {resolution // 2 ** (i + 1): w for i, w in enumerate(widths)}  # stage output size -> width
             self.recon = nn.ModuleDict({"full": ReconDecoder(size[8]), "part": ReconDecoder(size[16])})
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None = None,
-                maps: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
-        """Realness logits (B,); with ``maps`` (a dict), the 16x16 and 8x8 stage outputs are put in it too."""
+                maps: dict[int, torch.Tensor] | None = None, feats: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Realness logits (B,); with ``maps`` (a dict), the 16x16 and 8x8 stage outputs are put in it too, and with
+        ``feats`` (a list), the pooled features (B, C) the logits are made from are appended to it."""
         h, layers = x, self.features
         a = 1.0 if self.from_rgb_low is None else float(self.alpha)
         if a < 1:  # the first stage's output, made (partly, while it fades in) from the image pooled to R/2
@@ -273,6 +298,8 @@ class Discriminator(nn.Module):
         if self.mbstd_group:  # h: (B, C, 4, 4)
             h = minibatch_stddev(h, self.mbstd_group)
         h = self.head(h).sum(dim=(2, 3))  # (B, C)
+        if feats is not None:
+            feats.append(h)
         return project(self.linear(h).squeeze(1), h, self.proj, self.text_proj, cond, text)  # (B,) realness logits
 
     def reconstruction_error(self, x: torch.Tensor, maps: dict[int, torch.Tensor]) -> torch.Tensor:
@@ -293,6 +320,33 @@ class Discriminator(nn.Module):
         x = x.float()
         return (F.l1_loss(full, F.adaptive_avg_pool2d(x, full.shape[-1]))
                 + F.l1_loss(part, F.adaptive_avg_pool2d(quadrant(x), part.shape[-1])))
+
+
+def aux_weights(cfg: GANConfig, n_attrs: int) -> list[float]:
+    """GANConfig.aux_cls as one weight per conditioning attribute (a single weight is every attribute's)."""
+    if not isinstance(cfg.aux_cls, list):
+        return [float(cfg.aux_cls)] * n_attrs
+    if len(cfg.aux_cls) != n_attrs:
+        raise UserError(f"aux_cls={','.join(f'{w:g}' for w in cfg.aux_cls)} gives {len(cfg.aux_cls)} weights, but the "
+                        f"run conditions on {n_attrs} attribute(s): give one weight, or one per attribute in the order "
+                        "of --attributes")
+    return list(cfg.aux_cls)
+
+
+def aux_cross_entropy(heads: nn.ModuleDict, weights: list[float], h: torch.Tensor, cond: torch.Tensor
+                      ) -> torch.Tensor:
+    """AC-GAN's term: the sum over the weighted attributes of weight x the mean cross-entropy of that attribute's head
+    on the pooled features ``h`` (B, C) against ``cond``'s values, over the rows where the attribute is specified
+    (id 0 left out; an attribute no row specifies adds 0)."""
+    total = h.new_zeros((), dtype=torch.float32)
+    for key, head in heads.items():
+        a = int(key)
+        y = cond[:, a]
+        known = int((y > 0).sum())
+        if known:
+            ce = F.cross_entropy(head(h).float(), y, ignore_index=0, reduction="sum") / known
+            total = total + weights[a] * ce
+    return total
 
 
 def projection_terms(cfg: GANConfig, cond_sizes: tuple[int, ...], dim: int) -> tuple[nn.ModuleList, nn.Module | None]:
@@ -451,6 +505,7 @@ class ConditionalGAN(GenerativeModel):
         r3 = config.arch == "r3gan"
         self.generator = (R3Generator if r3 else Generator)(config, self.cond_sizes, resolution)
         self.discriminator = (R3Discriminator if r3 else Discriminator)(config, self.cond_sizes, resolution)
+        self.aux_weights = aux_weights(config, len(self.cond_sizes))  # checked here, where the attributes are known
         self.feature_discriminator = None
         if config.feature_d > 0:
             from .feature_discriminator import FeatureDiscriminator
@@ -594,15 +649,22 @@ class ConditionalGAN(GenerativeModel):
         return not penalties and self.config.d_recon <= 0 and (g <= 1 or b % g == 0)
 
     def _pair_logits(self, x: torch.Tensor, cond: torch.Tensor, text: torch.Tensor | None,
-                     requires_grad: bool, recon: bool = False
+                     requires_grad: bool, recon: bool = False, feats: list[torch.Tensor] | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """D's logits of ``x`` (augmented inside), ``x`` made a leaf when its gradient is asked (R1/R2), and with
-        ``recon`` D's reconstruction error of the augmented ``x`` (else None)."""
+        ``recon`` D's reconstruction error of the augmented ``x`` (else None); D's pooled features go to ``feats``."""
         x = x.detach().requires_grad_(requires_grad) if requires_grad else x
         seen = self._augment(x)
         maps: dict[int, torch.Tensor] | None = {} if recon else None
-        logits = self.discriminator(seen, cond, text, maps=maps) if recon else self.discriminator(seen, cond, text)
+        extra: dict[str, Any] = {"maps": maps} if recon else {}
+        if feats is not None:
+            extra["feats"] = feats
+        logits = self.discriminator(seen, cond, text, **extra)
         return logits, x, self.discriminator.reconstruction_error(seen, maps) if recon else None
+
+    def _aux_feats(self) -> list[torch.Tensor] | None:
+        """A list for D's pooled features when the auxiliary classifier (aux_cls) is on, else None."""
+        return [] if getattr(self.discriminator, "aux", None) is not None else None
 
     def loss(self, phase: str, images: torch.Tensor, cond: torch.Tensor,
              text: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -631,12 +693,16 @@ class ConditionalGAN(GenerativeModel):
                 # of the same images join that pass (each B-row block is its own minibatch-std group set)
                 parts = [images, fake.to(images.dtype), *(x.to(images.dtype) for _, _, x in bcr)]
                 k = len(parts)
+                feats = self._aux_feats()
                 logits, _, _ = self._pair_logits(torch.cat(parts), torch.cat([cond] * k),
-                                                 None if text is None else torch.cat([text] * k), False)
+                                                 None if text is None else torch.cat([text] * k), False, feats=feats)
                 d_real, d_fake, *d_again = logits.split(b)
                 real, rec = images, None
+                h_real = None if feats is None else feats[0][:b]
             else:
-                d_real, real, rec = self._pair_logits(images, cond, text, use_r1, recon=cfg.d_recon > 0)
+                feats = self._aux_feats()
+                d_real, real, rec = self._pair_logits(images, cond, text, use_r1, recon=cfg.d_recon > 0, feats=feats)
+                h_real = None if feats is None else feats[0]
                 d_fake, fake, _ = self._pair_logits(fake, cond, text, use_r2)
                 d_again = [self._pair_logits(x.detach(), cond, text, False)[0] for _, _, x in bcr]
             if cfg.loss == "rpgan":  # relativistic pairing: each real judged against a fake of the batch
@@ -664,6 +730,9 @@ class ConditionalGAN(GenerativeModel):
             if rec is not None:
                 out["recon"] = rec
                 loss = loss + cfg.d_recon * rec
+            if h_real is not None:  # AC-GAN: D's heads learn the catalog's values from real images only
+                out["aux_d"] = aux_cross_entropy(self.discriminator.aux, self.aux_weights, h_real, cond)
+                loss = loss + out["aux_d"]
             if self.feature_discriminator is not None:
                 both = self._augment(torch.cat([images, fake.detach().to(images.dtype)]))  # one pass of 2B
                 f_real, f_fake = self.feature_discriminator(both, torch.cat([cond] * 2),
@@ -683,7 +752,8 @@ class ConditionalGAN(GenerativeModel):
                 text = None if text is None else torch.cat([text[:h], text[:h], text[2 * h:]])
             kept, self._kept_fake = self._kept_fake, None
             fake = kept[0] if kept is not None and kept[1] is cond else self.generator(z, cond, text)
-            d_fake = self.discriminator(self._augment(fake), cond, text)
+            feats = self._aux_feats()
+            d_fake = self.discriminator(self._augment(fake), cond, text, **({} if feats is None else {"feats": feats}))
             keep = self._top_k(d_fake)  # top-k training: only the fakes D rates most real (None: all)
 
             def chosen(t: torch.Tensor) -> torch.Tensor:
@@ -710,6 +780,9 @@ class ConditionalGAN(GenerativeModel):
                 if cfg.mode_seeking_fade:
                     out["mode_seeking_weight"] = torch.tensor(ms_weight)
                 loss = loss + ms_weight / (ratio + 1e-5)
+            if feats is not None:  # AC-GAN: G's images must read as the values they were asked for
+                out["aux_g"] = aux_cross_entropy(self.discriminator.aux, self.aux_weights, chosen(feats[0]), chosen(cond))
+                loss = loss + out["aux_g"]
             if cfg.colour_keep > 0:  # the real image of row i carries row i's condition, except mode seeking's repeats
                 source = torch.arange(b, device=cond.device)
                 source[h:2 * h] -= h
