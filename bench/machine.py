@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shlex
 import sys
 from datetime import datetime, timezone
@@ -23,17 +24,21 @@ from pathlib import Path
 os.environ.setdefault("PRODGEN_AUTO_PRECISION", "fp32")
 
 
-def cpu_model() -> str:
-    """cpuinfo's model name; where it names no model (a cloud's "AMD EPYC"), its family and model numbers too, so
-    that results of two generations (session 25's Zen 5, family 26; session 26's Zen 4, family 25) stay apart."""
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """cpuinfo's model name; where it names no model (a cloud's "AMD EPYC", or "Intel(R) Xeon(R) Processor @
+    2.80GHz", whose only digits are its clock), its family and model numbers too, so that results of two generations
+    (session 25's Zen 5, family 26; session 26's Zen 4, family 25; session 33's Ice Lake, family 6 model 106) stay
+    apart. ``cpuinfo``: the text of /proc/cpuinfo (read when None)."""
     try:
         info = {}
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        text = Path("/proc/cpuinfo").read_text() if cpuinfo is None else cpuinfo
+        for line in text.splitlines():
             key, _, value = line.partition(":")
             info.setdefault(key.strip(), value.strip())
         name = info.get("model name")
         if name:
-            if not any(ch.isdigit() for ch in name) and info.get("cpu family"):
+            bare = re.sub(r"@\s*[\d.]+\s*[GM]Hz", "", name)  # a clock names no model
+            if not any(ch.isdigit() for ch in bare) and info.get("cpu family"):
                 name += f" (family {info['cpu family']}, model {info.get('model', '?')})"
             return name
     except OSError:
