@@ -805,6 +805,11 @@ def t_colour_confusion(top: int = 10) -> list[str]:
     return out + md_table(header, body)
 
 
+# session 33's AC-GAN screen arms (bench/mode_seeking_screen.sh AUX=..., TAG=icx), each set against the plain
+# weight-0.1 arm trained on the same Ice Lake Xeon
+ACGAN_SCREEN = ["quality/mode_seeking_0.1_aux0-1_screen_icx_val.json", "quality/mode_seeking_0.1_aux0-0.1_screen_icx_val.json",
+                "quality/mode_seeking_0.1_aux0-0.03_screen_icx_val.json"]
+
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "targets": (["quality/ms01_test.json", "quality/ms01_long_test.json", "quality/ms01_decay_test.json",
                  "quality/ms01_decay75_test.json"], t_targets),
@@ -931,6 +936,9 @@ TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
                                                     "mode_seeking_0.1_pool4_screen_val.json",
                                                     "mode_seeking_0.1_colour1_screen_val.json",
                                                     "mode_seeking_0.1_fade1200_screen_val.json")),
+    "acgan-screen-val": (["quality/mode_seeking_0.1_screen_icx_val.json", *ACGAN_SCREEN],
+                         lambda: t_seed_pair("mode_seeking_0.1_screen_icx_val.json",
+                                             *(Path(f).name for f in ACGAN_SCREEN))),
     "bcr-real-speed-bf16": (["quality/bcr_real_speed_bf16.json"],
                             lambda: t_variant_speed("quality/bcr_real_speed_bf16.json")),
     "avx512-val": (["quality/recipe25_val.json", "quality/bcrreal_val.json"],
@@ -1793,6 +1801,12 @@ FIGURES: list[Figure] = [
                         "Colour keeping against the recipe arm"),
     *_ms_screen_figures("faded", "mode_seeking_0.1_fade1200_screen", "With the weight falling to 0 over the 1,200 steps",
                         "The fade against the recipe arm"),
+    _vs_figure("ac-gan colour head at weight 1 (val)", "mode_seeking_0.1_aux0-1_screen_icx",
+               "With the colour head at weight 1", "the plain arm's", 2, base="mode_seeking_0.1_screen_icx"),
+    _vs_figure("ac-gan colour head at weight 0.1 (val)", "mode_seeking_0.1_aux0-0.1_screen_icx",
+               "With the colour head at weight 0.1", "the plain arm's", 2, base="mode_seeking_0.1_screen_icx"),
+    _vs_figure("ac-gan colour head at weight 0.03 (val)", "mode_seeking_0.1_aux0-0.03_screen_icx",
+               "With the colour head at weight 0.03", "the plain arm's", 2, base="mode_seeking_0.1_screen_icx"),
     Figure("colour keeping's distance", ["quality/colour_gap_real.json"],
            "Over its last 400 steps the distance it trains on\nread {t0} / {t1}; between two real training photos of one condition it is {cond} (one\n"
            "baseColour: {col}; random pairs: {rand}). Between each run's images and the photo of their condition's row\n"
