@@ -58,6 +58,11 @@
 #         pool of G's images a step (not timed: next to a step's convolutions it is nothing), so the same 7171 steps.
 #         Not trained: its 1,200-step screen lost (POOL=4 in bench/mode_seeking_screen.sh: FID-P higher at both seeds
 #         than plain weight 0.1, baseColour not back).
+#   Session 33 (an Ice Lake Xeon, no fast bf16; not trained yet):
+#   acgan: mode seeking 0.1 with an auxiliary baseColour classifier on D at weight 0.05 (--model-arg aux_cls=0,0.05;
+#         AC-GAN), the one weight of four that passed the 1,200-step screen (AUX=0,0.05 TAG=icx in
+#         bench/mode_seeking_screen.sh). One linear layer on D's pooled features: no pass of its own, so the same 7171
+#         steps. The default's attributes are articleType,baseColour, so 0,0.05 heads baseColour only.
 #   ms01 is prodgen's default since session 28 (its rows are today's recipe). train_seed (bench/seed_runs.sh) keeps
 #   mode seeking off unless a variant names a weight, so every other variant here trains as its rows did.
 #
@@ -93,9 +98,11 @@ topk75) STEPS=7171; ARGS=(--model-arg topk_keep=0.75 --model-arg topk_steps=3585
 ms01) STEPS=7171; ARGS=(--model-arg mode_seeking=0.1); LABEL="bf16, mode seeking (weight 0.1), $STEPS steps" ;;
 noms) STEPS=7171; ARGS=(--model-arg mode_seeking=0); LABEL="bf16, the recipe without mode seeking, $STEPS steps" ;;
 ms005) STEPS=7171; ARGS=(--model-arg mode_seeking=0.05); LABEL="bf16, mode seeking (weight 0.05), $STEPS steps" ;;
+acgan) STEPS=7171; ARGS=(--model-arg mode_seeking=0.1 --model-arg aux_cls=0,0.05)
+  LABEL="bf16, mode seeking (weight 0.1) and a baseColour head on D (weight 0.05), $STEPS steps" ;;
 ms01p4) STEPS=7171; ARGS=(--model-arg mode_seeking=0.1 --model-arg mode_seeking_pool=4)
   LABEL="bf16, mode seeking (weight 0.1, distance after 4x4 pooling), $STEPS steps" ;;
-*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75|ms01|ms005|ms01p4|noms train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
+*) echo "usage: bash bench/recipe_variants25.sh b128|lrdecay|lrdecay-hi|w15|w075|recon|lecam|shared|recipe25|bcrreal|topk|topk75|ms01|ms005|ms01p4|noms|acgan train SEEDS...|train-seed SEED|val SEEDS...|test SEEDS...|grids SEEDS..." >&2
    exit 2 ;;
 esac
 source "$(dirname "$0")/seed_runs.sh"

@@ -808,7 +808,7 @@ def t_colour_confusion(top: int = 10) -> list[str]:
 # session 33's AC-GAN screen arms (bench/mode_seeking_screen.sh AUX=..., TAG=icx), each set against the plain
 # weight-0.1 arm trained on the same Ice Lake Xeon
 ACGAN_SCREEN = ["quality/mode_seeking_0.1_aux0-1_screen_icx_val.json", "quality/mode_seeking_0.1_aux0-0.1_screen_icx_val.json",
-                "quality/mode_seeking_0.1_aux0-0.03_screen_icx_val.json"]
+                "quality/mode_seeking_0.1_aux0-0.03_screen_icx_val.json", "quality/mode_seeking_0.1_aux0-0.05_screen_icx_val.json"]
 
 TABLES: dict[str, tuple[list[str], Callable[[], list[str]]]] = {
     "targets": (["quality/ms01_test.json", "quality/ms01_long_test.json", "quality/ms01_decay_test.json",
@@ -1807,6 +1807,8 @@ FIGURES: list[Figure] = [
                "With the colour head at weight 0.1", "the plain arm's", 2, base="mode_seeking_0.1_screen_icx"),
     _vs_figure("ac-gan colour head at weight 0.03 (val)", "mode_seeking_0.1_aux0-0.03_screen_icx",
                "With the colour head at weight 0.03", "the plain arm's", 2, base="mode_seeking_0.1_screen_icx"),
+    _vs_figure("ac-gan colour head at weight 0.05 (val)", "mode_seeking_0.1_aux0-0.05_screen_icx",
+               "With the colour head at weight 0.05", "the plain arm's", 2, base="mode_seeking_0.1_screen_icx"),
     Figure("colour keeping's distance", ["quality/colour_gap_real.json"],
            "Over its last 400 steps the distance it trains on\nread {t0} / {t1}; between two real training photos of one condition it is {cond} (one\n"
            "baseColour: {col}; random pairs: {rand}). Between each run's images and the photo of their condition's row\n"
