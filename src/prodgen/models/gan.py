@@ -342,10 +342,9 @@ def aux_cross_entropy(heads: nn.ModuleDict, weights: list[float], h: torch.Tenso
     for key, head in heads.items():
         a = int(key)
         y = cond[:, a]
-        known = int((y > 0).sum())
-        if known:
-            ce = F.cross_entropy(head(h).float(), y, ignore_index=0, reduction="sum") / known
-            total = total + weights[a] * ce
+        known = (y > 0).sum().clamp(min=1)  # a tensor: no host sync a step; with no row known the sum below is 0
+        ce = F.cross_entropy(head(h).float(), y, ignore_index=0, reduction="sum") / known
+        total = total + weights[a] * ce
     return total
 
 
